@@ -1,0 +1,65 @@
+"""The decoder's key/value cache: what incremental decoding keeps from one step to the next.
+
+Self-attention keys/values grow by the new positions each step and live in preallocated buffers
+(doubling when full), so a step writes in place instead of concatenating a new tensor per layer.
+Cross-attention keys/values depend only on the encoder output: computed at the first step, reused after.
+
+Shapes: B batch (x beams), nh heads, L cached length, S source length, hs head size.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class KVCache:
+    def __init__(self, num_layers: int, capacity: int = 64):
+        self.num_layers = num_layers
+        self.capacity = capacity  # positions preallocated at the first write; doubled when exceeded
+        self._keys: list[torch.Tensor | None] = [None] * num_layers  # (B, nh, capacity, hs)
+        self._values: list[torch.Tensor | None] = [None] * num_layers
+        self._lengths = [0] * num_layers
+        self.cross: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers  # (B, nh, S, hs) x2
+
+    def get_seq_length(self) -> int:
+        """Positions already cached (transformers' name), i.e. the position of the next token."""
+        return self._lengths[0]
+
+    def update(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append (B, nh, T, hs) keys/values for `layer`; return all cached ones, (B, nh, L + T, hs) views."""
+        start, new = self._lengths[layer], key.shape[2]
+        end = start + new
+        buffer = self._keys[layer]
+        if buffer is None or end > buffer.shape[2] or buffer.shape[0] != key.shape[0]:
+            self._grow(layer, key, value, end)
+        self._keys[layer][:, :, start:end] = key
+        self._values[layer][:, :, start:end] = value
+        self._lengths[layer] = end
+        return self._keys[layer][:, :, :end], self._values[layer][:, :, :end]
+
+    def _grow(self, layer: int, key: torch.Tensor, value: torch.Tensor, needed: int) -> None:
+        B, nh, _, hs = key.shape
+        size = max(self.capacity, needed)
+        old_keys, old_values = self._keys[layer], self._values[layer]
+        if old_keys is not None:
+            size = max(size, 2 * old_keys.shape[2])
+        keys = key.new_empty(B, nh, size, hs)
+        values = value.new_empty(B, nh, size, hs)
+        cached = self._lengths[layer]
+        if old_keys is not None and cached:
+            keys[:, :, :cached] = old_keys[:, :, :cached]
+            values[:, :, :cached] = old_values[:, :, :cached]
+        self._keys[layer], self._values[layer] = keys, values
+
+    def reorder(self, index: torch.Tensor, include_cross: bool = False) -> None:
+        """Keep batch rows `index` (beam search keeps the best beams; finished inputs are dropped).
+
+        Cross-attention entries move only with `include_cross`: reordering beams within one input needs
+        no copy, since every beam of an input holds the same encoder keys/values.
+        """
+        for layer in range(self.num_layers):
+            if self._keys[layer] is not None:
+                self._keys[layer] = self._keys[layer].index_select(0, index)
+                self._values[layer] = self._values[layer].index_select(0, index)
+            if include_cross and self.cross[layer] is not None:
+                key, value = self.cross[layer]
+                self.cross[layer] = (key.index_select(0, index), value.index_select(0, index))

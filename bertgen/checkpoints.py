@@ -1,0 +1,282 @@
+"""Checkpoints in the Hugging Face layout: `config.json` plus `model.safetensors`, `pytorch_model.bin`, or
+shards listed in `*.index.json`. Keys are transformers' keys, so no mapping table is needed.
+
+Loading is strict: every parameter of the model must come from the file (tied names count once), every
+tensor in the file must land somewhere, and shapes must agree; anything else is an error that names the
+file and the key. Saving writes each file to a temporary name and renames it, so an interrupted save
+never leaves a half-written checkpoint behind.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+SAFE_WEIGHTS = "model.safetensors"
+TORCH_WEIGHTS = "pytorch_model.bin"
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# Buffers older transformers versions saved; they hold no learned values (positions are arange).
+IGNORED_KEYS = re.compile(r"(^|\.)embeddings\.position_ids$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that does not fit the model: the message names the file and the key."""
+
+
+# --------------------------------------------------------------------------------------------------- reading
+
+def _load_file(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weight file is missing; re-download or re-save the checkpoint")
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(path)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (SafetensorError, RuntimeError, EOFError, OSError, ValueError) as err:
+        raise CheckpointError(
+            f"{path}: cannot read weights, the file is truncated or corrupt ({type(err).__name__}: {err}); "
+            "re-download or re-save it"
+        ) from err
+
+
+def _load_sharded(index_path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Path]]:
+    try:
+        weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{index_path}: not a shard index (needs a 'weight_map' object): {err}") from err
+    state, origin = {}, {}
+    for shard in sorted(set(weight_map.values())):
+        shard_path = index_path.parent / shard
+        if not shard_path.is_file():
+            raise FileNotFoundError(f"{shard_path}: shard listed in {index_path.name} is missing")
+        tensors = _load_file(shard_path)
+        for key, tensor in tensors.items():
+            state[key], origin[key] = tensor, shard_path
+    listed_missing = sorted(k for k, f in weight_map.items() if k not in state)
+    if listed_missing:
+        raise CheckpointError(f"{index_path}: keys listed in the index are absent from their shards: {listed_missing[:5]}")
+    return state, origin
+
+
+def read_state_dict(directory: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Path]]:
+    """All tensors of an HF-layout checkpoint directory, and the file each key came from."""
+    directory = Path(directory)
+    for name in (SAFE_WEIGHTS + ".index.json", TORCH_WEIGHTS + ".index.json"):
+        if (directory / name).is_file():
+            return _load_sharded(directory / name)
+    for name in (SAFE_WEIGHTS, TORCH_WEIGHTS):
+        if (directory / name).is_file():
+            state = _load_file(directory / name)
+            return state, {key: directory / name for key in state}
+    raise FileNotFoundError(
+        f"{directory}: no weights found (looked for {SAFE_WEIGHTS}, {TORCH_WEIGHTS} and their .index.json "
+        "shard indexes); is this a checkpoint directory?"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- into a model
+
+def tied_groups(module: torch.nn.Module) -> list[list[str]]:
+    """State-dict names grouped by the tensor they share (one group per distinct tensor)."""
+    groups: dict[int, list[str]] = {}
+    for name, tensor in module.state_dict(keep_vars=True).items():
+        groups.setdefault(id(tensor), []).append(name)
+    return list(groups.values())
+
+
+def load_state_dict_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], origin: dict[str, Path],
+                           allow_missing: Iterable[str] = ()) -> list[str]:
+    """Copy `state` into `module`, refusing anything that does not fit. Returns the names left as they were
+    (only those matching an `allow_missing` regex may be; every other missing name is an error)."""
+    allow = [re.compile(pattern) for pattern in allow_missing]
+    params = module.state_dict(keep_vars=True)
+    where = lambda key: origin.get(key, "checkpoint")  # noqa: E731
+    unexpected = sorted(k for k in state if k not in params and not IGNORED_KEYS.search(k))
+    if unexpected:
+        raise CheckpointError(
+            f"{where(unexpected[0])}: {len(unexpected)} key(s) the model does not have, e.g. {unexpected[:3]}; "
+            "is this checkpoint for a different architecture or config?"
+        )
+    missing, kept = [], []
+    with torch.no_grad():
+        for names in tied_groups(module):
+            present = [n for n in names if n in state]
+            if not present:
+                (kept if all(any(p.search(n) for p in allow) for n in names) else missing).extend(names)
+                continue
+            first = state[present[0]]
+            for other in present[1:]:
+                if state[other].shape != first.shape or not torch.equal(state[other], first):
+                    raise CheckpointError(
+                        f"{where(other)}: '{present[0]}' and '{other}' are one shared tensor in this model but "
+                        "differ in the checkpoint; load it without sharing (e.g. tie_encoder_decoder=False)"
+                    )
+            target = params[names[0]]
+            if target.shape != first.shape:
+                raise CheckpointError(
+                    f"{where(present[0])}: key '{present[0]}' has shape {tuple(first.shape)} but the model "
+                    f"expects {tuple(target.shape)}; the config.json does not match these weights"
+                )
+            target.copy_(first)
+    if missing:
+        raise CheckpointError(
+            f"{where(next(iter(state), ''))}: {len(missing)} parameter(s) missing from the checkpoint, e.g. "
+            f"{missing[:3]}; nothing is randomly initialized unless asked for"
+        )
+    return kept
+
+
+# ------------------------------------------------------------------------------------------------- writing
+
+def _parse_size(size: int | str) -> int:
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B)\s*", size.upper())
+    if not match:
+        raise ValueError(f"max_shard_size {size!r}: expected bytes or a size like '500MB' or '5GB'")
+    return int(float(match[1]) * {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}[match[2]])
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def exportable_state_dict(module: torch.nn.Module, drop: Iterable[str] = ()) -> dict[str, torch.Tensor]:
+    """The state dict with every name holding its own contiguous tensor (safetensors refuses shared
+    storage, and transformers wants full tensors under each name it does not tie itself)."""
+    drop = [re.compile(p) for p in drop]
+    out, seen = {}, set()
+    for name, tensor in module.state_dict().items():
+        if any(p.search(name) for p in drop):
+            continue
+        tensor = tensor.detach()
+        key = tensor.data_ptr()
+        out[name] = tensor.clone().contiguous() if key in seen else tensor.contiguous()
+        seen.add(key)
+    return out
+
+
+def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_serialization: bool = True,
+                     max_shard_size: int | str = "5GB") -> list[Path]:
+    """Write `state` as one file or as shards plus an index; returns the files written."""
+    limit = _parse_size(max_shard_size)
+    base = SAFE_WEIGHTS if safe_serialization else TORCH_WEIGHTS
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, tensor in state.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > limit:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor
+        size += nbytes
+
+    def dump(tensors, path):
+        if safe_serialization:
+            _atomic(path, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+        else:
+            _atomic(path, lambda tmp: torch.save(tensors, tmp))
+
+    stem, ext = base.rsplit(".", 1)
+    _remove_stale_weights(directory)
+    if len(shards) == 1:
+        dump(shards[0], directory / base)
+        return [directory / base]
+    written, weight_map = [], {}
+    for i, tensors in enumerate(shards, start=1):
+        name = f"{stem}-{i:05d}-of-{len(shards):05d}.{ext}"
+        dump(tensors, directory / name)
+        written.append(directory / name)
+        weight_map.update({key: name for key in tensors})
+    total = sum(t.numel() * t.element_size() for t in state.values())
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    index_path = directory / f"{base}.index.json"
+    _atomic(index_path, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n"))
+    return written + [index_path]
+
+
+def _remove_stale_weights(directory: Path) -> None:
+    """A directory holds one set of weights: drop older ones a loader might pick up instead."""
+    for path in directory.glob("*"):
+        if re.fullmatch(r"(model|pytorch_model)(-\d{5}-of-\d{5})?\.(safetensors|bin)(\.index\.json)?", path.name):
+            path.unlink()
+
+
+# ------------------------------------------------------------------------------------------- the model mixin
+
+def resolve_dtype(dtype: str | torch.dtype, config_extra: dict, state: dict[str, torch.Tensor]) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        stated = config_extra.get("dtype") or config_extra.get("torch_dtype")
+        if stated in DTYPES:
+            return DTYPES[stated]
+        floats = [t.dtype for t in state.values() if t.is_floating_point()]
+        return floats[0] if floats else torch.float32
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r}: expected 'auto', {', '.join(DTYPES)} or a torch.dtype")
+    return DTYPES[dtype]
+
+
+class PreTrainedMixin:
+    """`from_pretrained` / `save_pretrained` for bertgen's models (each sets `config_class`)."""
+
+    config_class: Any
+    # Names transformers ties by itself and leaves out of its files: the LM head's alias of its bias
+    # always, its weight when tied to the word embeddings.
+    _bias_alias = r"lm_head\.decoder\.bias$"
+    _weight_alias = r"lm_head\.decoder\.weight$"
+
+    @classmethod
+    def from_pretrained(cls, path_or_id: str | os.PathLike, dtype: str | torch.dtype = "auto",
+                        device: str | torch.device | None = None, **config_overrides: Any):
+        """Load a checkpoint directory in the HF layout, or a hub id where there is a network.
+
+        `config_overrides` replace top-level config fields (e.g. `tie_encoder_decoder=False`)."""
+        from bertgen.hub import resolve_checkpoint_dir
+
+        directory = resolve_checkpoint_dir(path_or_id)
+        config = cls.config_class.from_pretrained(directory)
+        if config_overrides:
+            unknown = set(config_overrides) - {f.name for f in dataclasses.fields(config)}
+            if unknown:
+                raise ValueError(f"{cls.__name__}.from_pretrained: unknown config field(s) {sorted(unknown)}")
+            config = dataclasses.replace(config, **config_overrides)
+        state, origin = read_state_dict(directory)
+        model = cls(config)
+        model.to(resolve_dtype(dtype, config.extra, state))
+        load_state_dict_strict(model, state, origin)
+        if device is not None:
+            model.to(device)
+        return model.eval()
+
+    def save_pretrained(self, directory: str | os.PathLike, safe_serialization: bool = True,
+                        max_shard_size: int | str = "5GB") -> None:
+        """Write config.json and the weights so that both bertgen and transformers load them."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        drop = [self._bias_alias]
+        decoder_config = getattr(self.config, "decoder", self.config)
+        if decoder_config.tie_word_embeddings:
+            drop.append(self._weight_alias)
+        state = exportable_state_dict(self, drop)
+        write_state_dict(state, directory, safe_serialization, max_shard_size)
+        dtype = next((t.dtype for t in state.values() if t.is_floating_point()), torch.float32)
+        self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
+        self.config.save_pretrained(directory)

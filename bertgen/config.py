@@ -1,0 +1,287 @@
+"""Model configuration: dataclasses with transformers' field names, read from and written to `config.json`.
+
+`BertGenerationConfig` describes one stack (encoder or decoder); `EncoderDecoderConfig` holds two of them
+plus the decoding ids. Keys bertgen does not know (`architectures`, `transformers_version`, ...) are kept in
+`extra` and written back unchanged, so a config survives a round trip through either library.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+CONFIG_NAME = "config.json"
+ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "silu", "swish", "quick_gelu")
+
+
+class ConfigError(ValueError):
+    """A config value of the wrong type or an impossible combination; the message names the field."""
+
+
+def _type_matches(value: Any, annotation: Any) -> bool:
+    """Does a JSON value fit a field annotation such as `int | None` or `float | int | list[int]`?"""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_matches(value, arm) for arm in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return isinstance(value, list) and all(_type_matches(v, item) for v in value)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:  # JSON true/false are not ids or sizes
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _check_types(config: Any, where: str) -> None:
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        if f.name == "extra":
+            continue
+        value = getattr(config, f.name)
+        if not _type_matches(value, hints[f.name]):
+            raise ConfigError(
+                f"{where}: field '{f.name}' must be {_describe(hints[f.name])}, got {type(value).__name__} {value!r}"
+            )
+
+
+def _describe(annotation: Any) -> str:
+    return str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _write_json_atomic(data: dict, path: Path) -> None:
+    """Write to a temporary file in the same directory, then rename: no half-written config.json."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file; a model directory needs a {CONFIG_NAME}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid JSON ({err}); re-save the config or restore it from the source") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    return data
+
+
+class _JsonConfig:
+    """`from_dict`/`to_dict`, `from_pretrained`/`save_pretrained` shared by both configs."""
+
+    model_type: ClassVar[str]
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> Any:
+        path = Path(path)
+        return cls.from_dict(_read_json(path), where=str(path))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> Any:
+        return cls.from_json_file(Path(directory) / CONFIG_NAME)
+
+    def to_json_file(self, path: str | os.PathLike) -> None:
+        _write_json_atomic(self.to_dict(), Path(path))
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        self.to_json_file(Path(directory) / CONFIG_NAME)
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+@dataclass
+class BertGenerationConfig(_JsonConfig):
+    """One BertGeneration stack. Defaults are transformers' (the L-24 checkpoints of the paper)."""
+
+    model_type: ClassVar[str] = "bert-generation"
+
+    vocab_size: int = 50358
+    hidden_size: int = 1024
+    num_hidden_layers: int = 24
+    num_attention_heads: int = 16
+    intermediate_size: int = 4096
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = 2
+    eos_token_id: int | list[int] | None = 1
+    position_embedding_type: str = "absolute"
+    use_cache: bool = True
+    is_decoder: bool = False
+    add_cross_attention: bool = False
+    tie_word_embeddings: bool = True
+    extra: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "BertGenerationConfig") -> None:
+        _check_types(self, where)
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{where}: field '{name}' must be positive, got {getattr(self, name)}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(
+                f"{where}: hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads}); pick a head count that divides it"
+            )
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{where}: field '{name}' must be in [0, 1), got {getattr(self, name)}")
+        if self.hidden_act not in ACTIVATIONS:
+            raise ConfigError(f"{where}: hidden_act {self.hidden_act!r} is not one of {', '.join(ACTIVATIONS)}")
+        if self.position_embedding_type != "absolute":
+            raise ConfigError(
+                f"{where}: position_embedding_type {self.position_embedding_type!r} is not supported; "
+                "BertGeneration uses 'absolute'"
+            )
+        if self.add_cross_attention and not self.is_decoder:
+            raise ConfigError(f"{where}: add_cross_attention=True needs is_decoder=True")
+        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
+            raise ConfigError(f"{where}: pad_token_id {self.pad_token_id} is outside the vocabulary (0..{self.vocab_size - 1})")
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "BertGenerationConfig") -> BertGenerationConfig:
+        data = dict(data)
+        model_type = data.pop("model_type", cls.model_type)
+        if model_type != cls.model_type:
+            raise ConfigError(
+                f"{where}: model_type is {model_type!r}, expected {cls.model_type!r}; a BERT or RoBERTa "
+                "checkpoint is converted with bertgen.warm_start(...)"
+            )
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: data.pop(k) for k in list(data) if k in names}
+        config = cls.__new__(cls)
+        for f in dataclasses.fields(cls):  # defaults first, then the file's values, then one validation
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            setattr(config, f.name, known.get(f.name, default))
+        config.extra = data
+        config.validate(where)
+        return config
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**self.extra, **data, "model_type": self.model_type}
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+
+@dataclass
+class EncoderDecoderConfig(_JsonConfig):
+    """Two stacks and the ids that connect them (decoder start, pad, eos).
+
+    `tie_encoder_decoder` is BERTShare: one set of embedding, self-attention and FFN weights serves both
+    stacks (transformers 5.x reads the flag but ignores it; bertgen makes it real).
+    """
+
+    model_type: ClassVar[str] = "encoder-decoder"
+
+    encoder: BertGenerationConfig = field(default_factory=BertGenerationConfig)
+    decoder: BertGenerationConfig = field(
+        default_factory=lambda: BertGenerationConfig(is_decoder=True, add_cross_attention=True)
+    )
+    decoder_start_token_id: int | None = None
+    pad_token_id: int | None = None
+    eos_token_id: int | None = None
+    tie_encoder_decoder: bool = False
+    is_encoder_decoder: bool = True
+    extra: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "EncoderDecoderConfig") -> None:
+        for side in ("encoder", "decoder"):
+            if not isinstance(getattr(self, side), BertGenerationConfig):
+                raise ConfigError(f"{where}: field '{side}' must be a BertGenerationConfig")
+        _check_types(self, where)
+        self.encoder.validate(f"{where}.encoder")
+        self.decoder.validate(f"{where}.decoder")
+        if self.encoder.is_decoder:
+            raise ConfigError(f"{where}.encoder: is_decoder must be False for the encoder stack")
+        if not (self.decoder.is_decoder and self.decoder.add_cross_attention):
+            raise ConfigError(
+                f"{where}.decoder: is_decoder and add_cross_attention must both be True for the decoder stack"
+            )
+        if self.encoder.hidden_size != self.decoder.hidden_size:
+            raise ConfigError(
+                f"{where}: encoder hidden_size ({self.encoder.hidden_size}) != decoder hidden_size "
+                f"({self.decoder.hidden_size}); bertgen's cross-attention needs equal widths"
+            )
+        vocab = self.decoder.vocab_size
+        for name in ("decoder_start_token_id", "pad_token_id", "eos_token_id"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < vocab:
+                raise ConfigError(f"{where}: {name} {value} is outside the decoder vocabulary (0..{vocab - 1})")
+        if self.tie_encoder_decoder:
+            shared = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                      "intermediate_size", "max_position_embeddings", "hidden_act", "layer_norm_eps")
+            for name in shared:
+                if getattr(self.encoder, name) != getattr(self.decoder, name):
+                    raise ConfigError(
+                        f"{where}: tie_encoder_decoder=True needs encoder and decoder to agree on '{name}' "
+                        f"({getattr(self.encoder, name)} != {getattr(self.decoder, name)})"
+                    )
+
+    @classmethod
+    def from_encoder_decoder_configs(cls, encoder: BertGenerationConfig, decoder: BertGenerationConfig,
+                                     **kwargs: Any) -> EncoderDecoderConfig:
+        decoder = dataclasses.replace(decoder, is_decoder=True, add_cross_attention=True)
+        encoder = dataclasses.replace(encoder, is_decoder=False, add_cross_attention=False)
+        return cls(encoder=encoder, decoder=decoder, **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "EncoderDecoderConfig") -> EncoderDecoderConfig:
+        data = dict(data)
+        model_type = data.pop("model_type", cls.model_type)
+        if model_type != cls.model_type:
+            raise ConfigError(f"{where}: model_type is {model_type!r}, expected {cls.model_type!r}")
+        for side in ("encoder", "decoder"):
+            if not isinstance(data.get(side), dict):
+                raise ConfigError(f"{where}: needs an '{side}' object (a BertGeneration config)")
+        encoder = BertGenerationConfig.from_dict(data.pop("encoder"), where=f"{where} [encoder]")
+        decoder = BertGenerationConfig.from_dict(data.pop("decoder"), where=f"{where} [decoder]")
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra", "encoder", "decoder"}
+        known = {k: data.pop(k) for k in list(data) if k in names}
+        config = cls.__new__(cls)
+        config.encoder, config.decoder = encoder, decoder
+        for f in dataclasses.fields(cls):
+            if f.name not in ("encoder", "decoder", "extra"):
+                setattr(config, f.name, known.get(f.name, f.default))
+        config.extra = data
+        config.validate(where)
+        return config
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("extra", "encoder", "decoder")}
+        extra = {"architectures": ["EncoderDecoderModel"], **self.extra}
+        return {**extra, **data, "encoder": self.encoder.to_dict(), "decoder": self.decoder.to_dict(),
+                "model_type": self.model_type}

@@ -1,0 +1,481 @@
+"""BertGeneration: BERT's Transformer as encoder and as decoder, and the encoder-decoder around them.
+
+Post-LN layers exactly as BERT (Devlin et al. 2019), no token-type embeddings, attention through
+`torch.nn.functional.scaled_dot_product_attention`. Module and parameter names are transformers'
+(`encoder.encoder.layer.0.attention.self.query.weight`, `decoder.bert...`, `decoder.lm_head...`): they are
+the checkpoint format, so state dicts move between the two libraries without a mapping table.
+
+Shape legend used in comments:
+    B  batch                    S  source length (encoder)      T  target length (decoder, this call)
+    L  key length (cached + T)  H  hidden size                  nh heads, hs = H / nh head size
+    V  vocabulary size
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from bertgen.cache import KVCache
+from bertgen.checkpoints import PreTrainedMixin
+from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
+
+ACT2FN = {
+    "gelu": F.gelu,  # BERT's exact (erf) GELU
+    "relu": F.relu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_fast": lambda x: 0.5 * x * (1.0 + torch.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x))),
+    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
+    "silu": F.silu,
+    "swish": F.silu,
+}
+
+
+@dataclass
+class BaseModelOutput:
+    last_hidden_state: torch.Tensor  # (B, S or T, H)
+    past_key_values: KVCache | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None  # per layer (B, nh, T, L)
+    cross_attentions: tuple[torch.Tensor, ...] | None = None  # per layer (B, nh, T, S)
+
+
+@dataclass
+class CausalLMOutput:
+    logits: torch.Tensor  # (B, T, V)
+    loss: torch.Tensor | None = None
+    past_key_values: KVCache | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+    cross_attentions: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclass
+class Seq2SeqLMOutput:
+    logits: torch.Tensor  # (B, T, V)
+    loss: torch.Tensor | None = None
+    past_key_values: KVCache | None = None
+    encoder_last_hidden_state: torch.Tensor | None = None  # (B, S, H)
+    encoder_attentions: tuple[torch.Tensor, ...] | None = None
+    decoder_attentions: tuple[torch.Tensor, ...] | None = None
+    cross_attentions: tuple[torch.Tensor, ...] | None = None
+
+
+# ----------------------------------------------------------------------------------------------- input checks
+
+def check_input_ids(input_ids: torch.Tensor, config: BertGenerationConfig, where: str, past_length: int = 0) -> None:
+    """Turn the index errors torch would raise deep inside an embedding into messages that say what to do."""
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
+        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
+        raise ValueError(f"{where}: input_ids must be a 2-D tensor (batch, length), got {shape}")
+    if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+        raise ValueError(f"{where}: input_ids must hold integer token ids, got dtype {input_ids.dtype}")
+    length = past_length + input_ids.shape[1]
+    if length > config.max_position_embeddings:
+        raise ValueError(
+            f"{where}: sequence of {length} positions exceeds max_position_embeddings="
+            f"{config.max_position_embeddings}; truncate the input (tokenizer(..., truncation=True, "
+            f"max_length={config.max_position_embeddings - past_length})) or generate fewer tokens"
+        )
+    if input_ids.numel():
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= config.vocab_size:
+            bad = low if low < 0 else high
+            b, t = (input_ids == bad).nonzero()[0].tolist()
+            raise ValueError(
+                f"{where}: input_ids[{b}, {t}] = {bad} is outside the vocabulary (0..{config.vocab_size - 1}); "
+                "tokenize with the checkpoint's own tokenizer (and replace -100 labels before using them as ids)"
+            )
+
+
+def check_mask(mask: torch.Tensor | None, shape: tuple[int, int], name: str, where: str) -> None:
+    if mask is not None and tuple(mask.shape) != tuple(shape):
+        raise ValueError(
+            f"{where}: {name} has shape {tuple(mask.shape)} but must be {tuple(shape)} (batch, length) "
+            "to match the ids it masks; pass the mask the tokenizer returned with these ids"
+        )
+
+
+def padding_bias(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """(B, L) 1 = attend / 0 = padding  ->  additive (B, 1, 1, L) bias, or None when nothing is masked.
+
+    An additive bias (not a boolean mask) keeps a row that masks every key finite, as transformers does.
+    """
+    if mask is None or bool(mask.all()):
+        return None
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
+        ~mask.bool(), torch.finfo(dtype).min)[:, None, None, :]
+
+
+def causal_bias(query_length: int, key_length: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(1, 1, T, L) additive bias: query i (at absolute position L - T + i) sees keys 0..L - T + i."""
+    offset = key_length - query_length
+    future = torch.ones(query_length, key_length, dtype=torch.bool, device=device).triu(offset + 1)
+    return torch.zeros(query_length, key_length, dtype=dtype, device=device).masked_fill(
+        future, torch.finfo(dtype).min)[None, None]
+
+
+# ----------------------------------------------------------------------------------------------------- modules
+
+class BertGenerationEmbeddings(nn.Module):
+    """Word + absolute position embeddings, then LayerNorm and dropout (no token types in BertGeneration)."""
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        # self.LayerNorm is not snake-cased to stick with TensorFlow model variable names (and checkpoints)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.Tensor, past_length: int = 0) -> torch.Tensor:
+        B, T = input_ids.shape
+        positions = torch.arange(past_length, past_length + T, device=input_ids.device)  # (T,)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, T, H)
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertGenerationSelfAttention(nn.Module):
+    """Multi-head attention projections. Self-attention when keys come from the same sequence,
+    cross-attention when they come from the encoder output (the `crossattention.self` module)."""
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_size = config.head_size
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, H = x.shape
+        return x.view(B, N, self.num_heads, self.head_size).transpose(1, 2)  # (B, nh, N, hs)
+
+    def forward(self, hidden_states, key_value_states=None, bias=None, is_causal=False, cache=None, layer=0,
+                output_attentions=False):
+        B, T, H = hidden_states.shape
+        q = self.split_heads(self.query(hidden_states))  # (B, nh, T, hs)
+        if key_value_states is None:  # self-attention: keys/values from this sequence, appended to the cache
+            k = self.split_heads(self.key(hidden_states))  # (B, nh, T, hs)
+            v = self.split_heads(self.value(hidden_states))
+            if cache is not None:
+                k, v = cache.update(layer, k, v)  # (B, nh, L, hs)
+        elif cache is not None and cache.cross[layer] is not None:  # cross-attention: encoder k/v reused
+            k, v = cache.cross[layer]  # (B, nh, S, hs)
+        else:
+            k = self.split_heads(self.key(key_value_states))  # (B, nh, S, hs)
+            v = self.split_heads(self.value(key_value_states))
+            if cache is not None:
+                cache.cross[layer] = (k, v)
+        dropout = self.dropout_p if self.training else 0.0
+        if output_attentions:  # the explicit path, for attention maps
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)  # (B, nh, T, L)
+            if is_causal:
+                scores = scores + causal_bias(T, k.shape[2], scores.dtype, scores.device)
+            if bias is not None:
+                scores = scores + bias
+            weights = F.dropout(scores.softmax(dim=-1), dropout, self.training)
+            y = weights @ v  # (B, nh, T, hs)
+        else:
+            if is_causal and (bias is not None or T != k.shape[2]):
+                # SDPA's is_causal assumes T == L and no other mask: fold causality into the bias instead
+                causal = causal_bias(T, k.shape[2], q.dtype, q.device)
+                bias, is_causal = causal if bias is None else bias + causal, False
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, is_causal=is_causal)
+            weights = None
+        y = y.transpose(1, 2).reshape(B, T, H)  # (B, T, H): heads side by side again
+        return y, weights
+
+
+class BertGenerationSelfOutput(nn.Module):
+    """Output projection, dropout, then the residual and post-LayerNorm (BERT is post-LN)."""
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
+
+
+class BertGenerationAttention(nn.Module):
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.self = BertGenerationSelfAttention(config)
+        self.output = BertGenerationSelfOutput(config)
+
+    def forward(self, hidden_states, **kwargs):
+        y, weights = self.self(hidden_states, **kwargs)
+        return self.output(y, hidden_states), weights
+
+
+class BertGenerationIntermediate(nn.Module):
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = ACT2FN[config.hidden_act]
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.act(self.dense(hidden_states))  # (B, T, 4H)
+
+
+class BertGenerationOutput(nn.Module):
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
+
+
+class BertGenerationLayer(nn.Module):
+    """Self-attention, (decoder only) cross-attention, feed-forward; each followed by residual + LayerNorm.
+
+    Whether self-attention is causal is decided by the stack, not the layer: under BERTShare the same
+    layer object serves the (bidirectional) encoder and the (causal) decoder.
+    """
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.attention = BertGenerationAttention(config)
+        if config.add_cross_attention:
+            self.crossattention = BertGenerationAttention(config)
+        self.intermediate = BertGenerationIntermediate(config)
+        self.output = BertGenerationOutput(config)
+
+    def forward(self, x, self_bias=None, is_causal=False, encoder_hidden_states=None, cross_bias=None,
+                cache=None, layer=0, output_attentions=False):
+        x, self_weights = self.attention(x, bias=self_bias, is_causal=is_causal, cache=cache, layer=layer,
+                                         output_attentions=output_attentions)
+        cross_weights = None
+        if encoder_hidden_states is not None:
+            x, cross_weights = self.crossattention(x, key_value_states=encoder_hidden_states, bias=cross_bias,
+                                                   cache=cache, layer=layer, output_attentions=output_attentions)
+        x = self.output(self.intermediate(x), x)
+        return x, self_weights, cross_weights
+
+
+class BertEncoder(nn.Module):
+    """The stack of layers (named `encoder` inside both BertGenerationEncoder and the decoder's `bert`)."""
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.layer = nn.ModuleList([BertGenerationLayer(config) for _ in range(config.num_hidden_layers)])
+
+
+def _init_weights(module: nn.Module, std: float) -> None:
+    """BERT's initialization: normal(0, initializer_range) weights, zero biases, unit LayerNorms."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=std)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=std)
+        if module.padding_idx is not None:
+            module.weight.data[module.padding_idx].zero_()
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class BertGenerationEncoder(PreTrainedMixin, nn.Module):
+    """Embeddings + layers. As an encoder: bidirectional. With `is_decoder`: causal, cached, and with
+    cross-attention when `add_cross_attention` (this is the decoder's `bert` body)."""
+
+    config_class = BertGenerationConfig
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertGenerationEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.gradient_checkpointing = False
+        self.apply(lambda m: _init_weights(m, config.initializer_range))
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute each layer's activations in the backward pass: less memory, ~30% more compute."""
+        self.gradient_checkpointing = True
+
+    def forward(self, input_ids, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+                past_key_values=None, use_cache=None, output_attentions=False) -> BaseModelOutput:
+        config, name = self.config, type(self).__name__
+        is_decoder = config.is_decoder
+        use_cache = (config.use_cache if use_cache is None else use_cache) and is_decoder
+        if use_cache and past_key_values is None:
+            past_key_values = KVCache(config.num_hidden_layers)
+        cache = past_key_values if is_decoder else None
+        past = cache.get_seq_length() if cache is not None else 0
+        check_input_ids(input_ids, config, name, past)
+        B, T = input_ids.shape
+        check_mask(attention_mask, (B, past + T), "attention_mask", name)
+
+        x = self.embeddings(input_ids, past_length=past)  # (B, T, H)
+        self_bias = padding_bias(attention_mask, x.dtype)  # (B, 1, 1, L) or None
+        cross_bias = None
+        if encoder_hidden_states is not None:
+            if not config.add_cross_attention:
+                raise ValueError(f"{name}: encoder_hidden_states given but the config has no cross-attention "
+                                 "(set is_decoder=True and add_cross_attention=True)")
+            check_mask(encoder_attention_mask, tuple(encoder_hidden_states.shape[:2]), "encoder_attention_mask", name)
+            cross_bias = padding_bias(encoder_attention_mask, x.dtype)  # (B, 1, 1, S) or None
+
+        self_maps, cross_maps = [], []
+        for i, layer in enumerate(self.encoder.layer):
+            args = (x, self_bias, is_decoder, encoder_hidden_states, cross_bias, cache, i, output_attentions)
+            if self.gradient_checkpointing and self.training and cache is None:
+                x, self_w, cross_w = checkpoint(layer, *args, use_reentrant=False)
+            else:
+                x, self_w, cross_w = layer(*args)
+            self_maps.append(self_w)
+            cross_maps.append(cross_w)
+        return BaseModelOutput(
+            last_hidden_state=x,
+            past_key_values=cache if use_cache else None,
+            attentions=tuple(self_maps) if output_attentions else None,
+            cross_attentions=tuple(cross_maps) if output_attentions and encoder_hidden_states is not None else None,
+        )
+
+
+class BertGenerationOnlyLMHead(nn.Module):
+    """Hidden states -> vocabulary logits. `decoder.weight` is tied to the word embeddings and
+    `decoder.bias` is the same tensor as `bias`, as in transformers (both names appear in checkpoints)."""
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.decoder.bias = self.bias
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(hidden_states)  # (B, T, V)
+
+
+class BertGenerationDecoder(PreTrainedMixin, nn.Module):
+    """A causal BertGeneration body with cross-attention, plus the LM head."""
+
+    config_class = BertGenerationConfig
+
+    def __init__(self, config: BertGenerationConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertGenerationEncoder(config)
+        self.lm_head = BertGenerationOnlyLMHead(config)
+        _init_weights(self.lm_head.decoder, config.initializer_range)
+        self.lm_head.bias.data.zero_()
+        self.tie_weights()
+
+    def tie_weights(self) -> None:
+        if self.config.tie_word_embeddings:
+            self.lm_head.decoder.weight = self.bert.embeddings.word_embeddings.weight
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.bert.embeddings.word_embeddings
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def forward(self, input_ids, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+                labels=None, past_key_values=None, use_cache=None, output_attentions=False,
+                logits_to_keep: int = 0) -> CausalLMOutput:
+        if labels is not None:
+            use_cache = False
+        out = self.bert(input_ids, attention_mask=attention_mask, encoder_hidden_states=encoder_hidden_states,
+                        encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
+                        use_cache=use_cache, output_attentions=output_attentions)
+        hidden = out.last_hidden_state
+        if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
+            hidden = hidden[:, -logits_to_keep:]
+        logits = self.lm_head(hidden)  # (B, T, V)
+        loss = None
+        if labels is not None:  # standalone causal LM: position t predicts token t + 1
+            loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                                   labels[:, 1:].reshape(-1), ignore_index=-100)
+        return CausalLMOutput(logits=logits, loss=loss, past_key_values=out.past_key_values,
+                              attentions=out.attentions, cross_attentions=out.cross_attentions)
+
+
+def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
+    """Teacher forcing: decoder input t is label t - 1, position 0 is the start token; -100 becomes pad."""
+    shifted = labels.new_zeros(labels.shape)
+    shifted[:, 1:] = labels[:, :-1]
+    shifted[:, 0] = decoder_start_token_id
+    return shifted.masked_fill(shifted == -100, pad_token_id)
+
+
+class EncoderDecoderModel(PreTrainedMixin, nn.Module):
+    """A BertGeneration encoder and decoder. With `tie_encoder_decoder` (BERTShare) the decoder's
+    embeddings, self-attention and feed-forward modules *are* the encoder's; only cross-attention and
+    the LM head bias are its own."""
+
+    config_class = EncoderDecoderConfig
+
+    def __init__(self, config: EncoderDecoderConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = BertGenerationEncoder(config.encoder)
+        self.decoder = BertGenerationDecoder(config.decoder)
+        if config.tie_encoder_decoder:
+            self.tie_encoder_decoder()
+
+    def tie_encoder_decoder(self) -> None:
+        """Make the decoder reuse the encoder's modules (not copies: one set of parameters, one update)."""
+        body = self.decoder.bert
+        body.embeddings = self.encoder.embeddings
+        for enc_layer, dec_layer in zip(self.encoder.encoder.layer, body.encoder.layer):
+            dec_layer.attention = enc_layer.attention
+            dec_layer.intermediate = enc_layer.intermediate
+            dec_layer.output = enc_layer.output
+        self.decoder.tie_weights()
+
+    def get_encoder(self) -> BertGenerationEncoder:
+        return self.encoder
+
+    def gradient_checkpointing_enable(self) -> None:
+        self.encoder.gradient_checkpointing_enable()
+        self.decoder.bert.gradient_checkpointing_enable()
+
+    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
+                encoder_outputs=None, labels=None, past_key_values=None, use_cache=None, output_attentions=False,
+                logits_to_keep: int = 0) -> Seq2SeqLMOutput:
+        if encoder_outputs is None:
+            if input_ids is None:
+                raise ValueError("EncoderDecoderModel: pass input_ids (or encoder_outputs from a previous call)")
+            encoder_outputs = self.encoder(input_ids, attention_mask=attention_mask,
+                                           output_attentions=output_attentions)
+        encoder_hidden_states = encoder_outputs.last_hidden_state  # (B, S, H)
+
+        if labels is not None and decoder_input_ids is None:
+            if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
+                raise ValueError("EncoderDecoderModel: training with labels needs config.decoder_start_token_id "
+                                 "and config.pad_token_id (for BERT vocabularies: [CLS] and [PAD])")
+            decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id,
+                                                   self.config.decoder_start_token_id)
+            if decoder_attention_mask is None:
+                decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
+        if decoder_input_ids is None:
+            raise ValueError("EncoderDecoderModel: pass decoder_input_ids or labels")
+
+        decoder_out = self.decoder(decoder_input_ids, attention_mask=decoder_attention_mask,
+                                   encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=attention_mask,
+                                   past_key_values=past_key_values, use_cache=use_cache,
+                                   output_attentions=output_attentions, logits_to_keep=logits_to_keep)
+        loss = None
+        if labels is not None:  # as transformers: mean cross-entropy over labels that are not -100
+            logits = decoder_out.logits
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        return Seq2SeqLMOutput(
+            logits=decoder_out.logits, loss=loss, past_key_values=decoder_out.past_key_values,
+            encoder_last_hidden_state=encoder_hidden_states, encoder_attentions=encoder_outputs.attentions,
+            decoder_attentions=decoder_out.attentions, cross_attentions=decoder_out.cross_attentions,
+        )
