@@ -199,6 +199,9 @@ class EncoderDecoderConfig(_JsonConfig):
 
     `tie_encoder_decoder` is BERTShare: one set of embedding, self-attention and FFN weights serves both
     stacks (transformers 5.x reads the flag but ignores it; bertgen makes it real).
+    `share_encoder_decoder_embeddings` shares only the word-embedding matrix (encoder input, decoder input
+    and, tied, the output layer), as the paper does whenever both sides use one vocabulary; transformers
+    does not know the key and loads two equal copies.
     """
 
     model_type: ClassVar[str] = "encoder-decoder"
@@ -211,6 +214,7 @@ class EncoderDecoderConfig(_JsonConfig):
     pad_token_id: int | None = None
     eos_token_id: int | None = None
     tie_encoder_decoder: bool = False
+    share_encoder_decoder_embeddings: bool = False
     is_encoder_decoder: bool = True
     extra: dict = field(default_factory=dict, repr=False)
 
@@ -240,6 +244,11 @@ class EncoderDecoderConfig(_JsonConfig):
             value = getattr(self, name)
             if value is not None and not 0 <= value < vocab:
                 raise ConfigError(f"{where}: {name} {value} is outside the decoder vocabulary (0..{vocab - 1})")
+        if self.share_encoder_decoder_embeddings and self.encoder.vocab_size != self.decoder.vocab_size:
+            raise ConfigError(
+                f"{where}: share_encoder_decoder_embeddings=True needs one vocabulary, but the encoder has "
+                f"{self.encoder.vocab_size} ids and the decoder {self.decoder.vocab_size}"
+            )
         if self.tie_encoder_decoder:
             shared = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                       "intermediate_size", "max_position_embeddings", "hidden_act", "layer_norm_eps")

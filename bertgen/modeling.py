@@ -427,6 +427,9 @@ class EncoderDecoderModel(PreTrainedMixin, nn.Module):
         self.decoder = BertGenerationDecoder(config.decoder)
         if config.tie_encoder_decoder:
             self.tie_encoder_decoder()
+        elif config.share_encoder_decoder_embeddings:
+            self.decoder.bert.embeddings.word_embeddings = self.encoder.embeddings.word_embeddings
+            self.decoder.tie_weights()
 
     def tie_encoder_decoder(self) -> None:
         """Make the decoder reuse the encoder's modules (not copies: one set of parameters, one update)."""
