@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import re
 import tempfile
 from collections.abc import Iterable
@@ -41,7 +42,7 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
         if path.suffix == ".safetensors":
             return load_file(path)
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, RuntimeError, EOFError, OSError, ValueError) as err:
+    except (SafetensorError, pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(
             f"{path}: cannot read weights, the file is truncated or corrupt ({type(err).__name__}: {err}); "
             "re-download or re-save it"

@@ -309,8 +309,8 @@ class BertGenerationEncoder(PreTrainedMixin, nn.Module):
 
     def forward(self, input_ids, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
                 past_key_values=None, use_cache=None, output_attentions=False) -> BaseModelOutput:
-        config, name = self.config, type(self).__name__
-        is_decoder = config.is_decoder
+        config, is_decoder = self.config, self.config.is_decoder
+        name = "decoder" if is_decoder else "encoder"  # the decoder's body is this class too
         use_cache = (config.use_cache if use_cache is None else use_cache) and is_decoder
         if use_cache and past_key_values is None:
             past_key_values = KVCache(config.num_hidden_layers)

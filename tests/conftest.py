@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny random models written by transformers itself, the reference implementation."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+def hf_tiny_encoder_decoder(seed: int = 0, **overrides):
+    """A transformers EncoderDecoderModel of two tiny BertGeneration stacks, with non-trivial weights."""
+    from transformers import BertGenerationConfig, BertGenerationDecoder, BertGenerationEncoder, EncoderDecoderModel
+
+    torch.manual_seed(seed)
+    settings = {**TINY, **overrides}
+    encoder = BertGenerationEncoder(BertGenerationConfig(**settings))
+    decoder = BertGenerationDecoder(BertGenerationConfig(**settings, is_decoder=True, add_cross_attention=True))
+    model = EncoderDecoderModel(encoder=encoder, decoder=decoder)
+    with torch.no_grad():  # std 0.02 leaves every logit near zero; larger weights make differences visible
+        for name, p in model.named_parameters():
+            if "LayerNorm" not in name:
+                p.normal_(0, 0.2)
+    model.config.decoder_start_token_id = 2
+    model.config.pad_token_id = 0
+    model.config.eos_token_id = 1
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def hf_model():
+    return hf_tiny_encoder_decoder()
+
+
+@pytest.fixture(scope="session")
+def hf_dir(hf_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("hf_tiny")
+    hf_model.save_pretrained(path)
+    return path
+
+
+@pytest.fixture()
+def batch():
+    """Source ids with padding in two rows, and labels with -100 at the end of one row."""
+    g = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(3, 99, (3, 11), generator=g)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[1, 7:] = 0
+    attention_mask[2, 3:] = 0
+    input_ids = input_ids.masked_fill(attention_mask == 0, 0)
+    labels = torch.randint(3, 99, (3, 9), generator=g)
+    labels[0, 6:] = -100
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
