@@ -181,7 +181,9 @@ class BertGenerationSelfAttention(nn.Module):
             weights = F.dropout(scores.softmax(dim=-1), dropout, self.training)
             y = weights @ v  # (B, nh, T, hs)
         else:
-            if is_causal and (bias is not None or T != k.shape[2]):
+            if is_causal and T == 1:  # one new query at the last position: every cached key is in its past
+                is_causal = False
+            elif is_causal and (bias is not None or T != k.shape[2]):
                 # SDPA's is_causal assumes T == L and no other mask: fold causality into the bias instead
                 causal = causal_bias(T, k.shape[2], q.dtype, q.device)
                 bias, is_causal = causal if bias is None else bias + causal, False
