@@ -99,23 +99,21 @@ def check_mask(mask: torch.Tensor | None, shape: tuple[int, int], name: str, whe
         )
 
 
-def padding_bias(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """(B, L) 1 = attend / 0 = padding  ->  additive (B, 1, 1, L) bias, or None when nothing is masked.
+def padding_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(B, L) 1 = attend / 0 = padding  ->  boolean (B, 1, 1, L), True = attend; None when nothing is masked.
 
-    An additive bias (not a boolean mask) keeps a row that masks every key finite, as transformers does.
+    A boolean mask, as transformers passes to SDPA: a query whose keys are all padding gets a zero output
+    (an additive -inf bias would give NaN), which is what the reference computes for an empty input.
     """
     if mask is None or bool(mask.all()):
         return None
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
-        ~mask.bool(), torch.finfo(dtype).min)[:, None, None, :]
+    return mask.bool()[:, None, None, :]
 
 
-def causal_bias(query_length: int, key_length: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(1, 1, T, L) additive bias: query i (at absolute position L - T + i) sees keys 0..L - T + i."""
+def causal_mask(query_length: int, key_length: int, device: torch.device) -> torch.Tensor:
+    """(1, 1, T, L) boolean: query i, at absolute position L - T + i, may attend to keys 0..L - T + i."""
     offset = key_length - query_length
-    future = torch.ones(query_length, key_length, dtype=torch.bool, device=device).triu(offset + 1)
-    return torch.zeros(query_length, key_length, dtype=dtype, device=device).masked_fill(
-        future, torch.finfo(dtype).min)[None, None]
+    return torch.ones(query_length, key_length, dtype=torch.bool, device=device).tril(offset)[None, None]
 
 
 # ----------------------------------------------------------------------------------------------------- modules
@@ -155,7 +153,7 @@ class BertGenerationSelfAttention(nn.Module):
         B, N, H = x.shape
         return x.view(B, N, self.num_heads, self.head_size).transpose(1, 2)  # (B, nh, N, hs)
 
-    def forward(self, hidden_states, key_value_states=None, bias=None, is_causal=False, cache=None, layer=0,
+    def forward(self, hidden_states, key_value_states=None, mask=None, is_causal=False, cache=None, layer=0,
                 output_attentions=False):
         B, T, H = hidden_states.shape
         q = self.split_heads(self.query(hidden_states))  # (B, nh, T, hs)
@@ -172,22 +170,21 @@ class BertGenerationSelfAttention(nn.Module):
             if cache is not None:
                 cache.cross[layer] = (k, v)
         dropout = self.dropout_p if self.training else 0.0
-        if output_attentions:  # the explicit path, for attention maps
+        L = k.shape[2]
+        if is_causal and T == 1:  # one new query at the last position: every cached key is in its past
+            is_causal = False
+        elif is_causal and (mask is not None or T != L or output_attentions):
+            # SDPA's is_causal assumes T == L and no other mask: fold causality into the mask instead
+            causal = causal_mask(T, L, q.device)
+            mask, is_causal = causal if mask is None else mask & causal, False
+        if output_attentions:  # the explicit path, for attention maps (as transformers' eager attention)
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)  # (B, nh, T, L)
-            if is_causal:
-                scores = scores + causal_bias(T, k.shape[2], scores.dtype, scores.device)
-            if bias is not None:
-                scores = scores + bias
+            if mask is not None:
+                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
             weights = F.dropout(scores.softmax(dim=-1), dropout, self.training)
             y = weights @ v  # (B, nh, T, hs)
         else:
-            if is_causal and T == 1:  # one new query at the last position: every cached key is in its past
-                is_causal = False
-            elif is_causal and (bias is not None or T != k.shape[2]):
-                # SDPA's is_causal assumes T == L and no other mask: fold causality into the bias instead
-                causal = causal_bias(T, k.shape[2], q.dtype, q.device)
-                bias, is_causal = causal if bias is None else bias + causal, False
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, is_causal=is_causal)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal)
             weights = None
         y = y.transpose(1, 2).reshape(B, T, H)  # (B, T, H): heads side by side again
         return y, weights
@@ -253,13 +250,13 @@ class BertGenerationLayer(nn.Module):
         self.intermediate = BertGenerationIntermediate(config)
         self.output = BertGenerationOutput(config)
 
-    def forward(self, x, self_bias=None, is_causal=False, encoder_hidden_states=None, cross_bias=None,
+    def forward(self, x, self_mask=None, is_causal=False, encoder_hidden_states=None, cross_mask=None,
                 cache=None, layer=0, output_attentions=False):
-        x, self_weights = self.attention(x, bias=self_bias, is_causal=is_causal, cache=cache, layer=layer,
+        x, self_weights = self.attention(x, mask=self_mask, is_causal=is_causal, cache=cache, layer=layer,
                                          output_attentions=output_attentions)
         cross_weights = None
         if encoder_hidden_states is not None:
-            x, cross_weights = self.crossattention(x, key_value_states=encoder_hidden_states, bias=cross_bias,
+            x, cross_weights = self.crossattention(x, key_value_states=encoder_hidden_states, mask=cross_mask,
                                                    cache=cache, layer=layer, output_attentions=output_attentions)
         x = self.output(self.intermediate(x), x)
         return x, self_weights, cross_weights
@@ -323,18 +320,18 @@ class BertGenerationEncoder(PreTrainedMixin, nn.Module):
         check_mask(attention_mask, (B, past + T), "attention_mask", name)
 
         x = self.embeddings(input_ids, past_length=past)  # (B, T, H)
-        self_bias = padding_bias(attention_mask, x.dtype)  # (B, 1, 1, L) or None
-        cross_bias = None
+        self_mask = padding_mask(attention_mask)  # (B, 1, 1, L) or None
+        cross_mask = None
         if encoder_hidden_states is not None:
             if not config.add_cross_attention:
                 raise ValueError(f"{name}: encoder_hidden_states given but the config has no cross-attention "
                                  "(set is_decoder=True and add_cross_attention=True)")
             check_mask(encoder_attention_mask, tuple(encoder_hidden_states.shape[:2]), "encoder_attention_mask", name)
-            cross_bias = padding_bias(encoder_attention_mask, x.dtype)  # (B, 1, 1, S) or None
+            cross_mask = padding_mask(encoder_attention_mask)  # (B, 1, 1, S) or None
 
         self_maps, cross_maps = [], []
         for i, layer in enumerate(self.encoder.layer):
-            args = (x, self_bias, is_decoder, encoder_hidden_states, cross_bias, cache, i, output_attentions)
+            args = (x, self_mask, is_decoder, encoder_hidden_states, cross_mask, cache, i, output_attentions)
             if self.gradient_checkpointing and self.training and cache is None:
                 x, self_w, cross_w = checkpoint(layer, *args, use_reentrant=False)
             else:

@@ -184,3 +184,16 @@ def test_bertshare_shares_one_set_of_weights_and_trains_both_sides():
     ids = torch.randint(3, 50, (2, 6))
     shared(input_ids=ids, labels=ids).loss.backward()
     assert enc_layer.attention.self.query.weight.grad.abs().sum() > 0
+
+
+def test_an_all_padding_input_row_matches_transformers(hf_model, model):
+    """An empty source (every position padding) gives transformers' finite logits, not NaN."""
+    ids = torch.randint(3, 99, (2, 6))
+    mask = torch.ones_like(ids)
+    mask[1] = 0
+    decoder_input_ids = torch.randint(3, 99, (2, 4))
+    with torch.no_grad():
+        ours = model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_input_ids).logits
+        theirs = hf_model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_input_ids).logits
+    assert not ours.isnan().any()
+    assert (ours - theirs).abs().max() < TOL
