@@ -1,0 +1,186 @@
+"""Trainer: schedule values, resume == uninterrupted (after an exception and after SIGKILL), accumulation,
+NaN handling. Run as a script, this file is the worker the kill test starts and kills."""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+import torch
+
+from bertgen import schedules
+from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
+from bertgen.modeling import EncoderDecoderModel
+from bertgen.train import CHECKPOINT, Trainer, TrainingArguments, TrainingDiverged, read_log
+
+TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64)
+
+
+def tiny_model(seed: int = 0, dropout: float = 0.1) -> EncoderDecoderModel:
+    torch.manual_seed(seed)
+    side = BertGenerationConfig(**TINY, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    config = EncoderDecoderConfig.from_encoder_decoder_configs(side, side, decoder_start_token_id=2, pad_token_id=0,
+                                                               eos_token_id=1)
+    return EncoderDecoderModel(config)
+
+
+def tiny_data(n: int = 48, seed: int = 0) -> datasets.Dataset:
+    """Copy-ish task with varied lengths, so batches carry padding."""
+    g = torch.Generator().manual_seed(seed)
+    inputs, labels = [], []
+    for _ in range(n):
+        length = int(torch.randint(3, 12, (1,), generator=g))
+        ids = torch.randint(3, 99, (length,), generator=g).tolist()
+        inputs.append(ids)
+        labels.append(ids[: max(1, length - 2)] + [1])
+    return datasets.Dataset.from_dict({"input_ids": inputs, "labels": labels})
+
+
+def train(out: Path, steps: int = 12, model=None, resume: bool = True, **overrides) -> tuple[Trainer, object]:
+    settings = dict(output_dir=str(out), max_steps=steps, batch_size=8, learning_rate=3e-3, warmup_steps=3,
+                    log_every=1, checkpoint_every=2, progress=False, precision="fp32")
+    trainer = Trainer(model if model is not None else tiny_model(), TrainingArguments(**{**settings, **overrides}),
+                      tiny_data(), pad_token_id=0)
+    return trainer, trainer.train(resume=resume)
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs"
+
+
+# ------------------------------------------------------------------------------------------------ schedules
+
+def test_rsqrt_schedule_is_the_papers():
+    f = schedules.schedule("rsqrt", warmup_steps=100, total_steps=1000, hidden_size=64)
+    peak = 1 / math.sqrt(100 * 64)
+    assert f(1) == pytest.approx(peak / 100)
+    assert f(50) == pytest.approx(peak / 2)  # linear warmup
+    assert f(100) == pytest.approx(peak)
+    assert f(400) == pytest.approx(peak / 2)  # 1/sqrt(n) decay: 4x the steps, half the rate
+    # The paper's setting: 0.05, 40k warmup, hidden 768 -> peak 9.0e-6
+    assert 0.05 * schedules.schedule("rsqrt", 40_000, 300_000, 768)(40_000) == pytest.approx(9.02e-6, rel=1e-3)
+
+
+def test_linear_and_constant_schedules():
+    f = schedules.schedule("linear", warmup_steps=10, total_steps=110, hidden_size=1)
+    assert [f(1), f(10), f(60), f(110)] == pytest.approx([0.1, 1.0, 0.5, 0.0])
+    g = schedules.schedule("constant", warmup_steps=4, total_steps=100, hidden_size=1)
+    assert [g(2), g(4), g(99)] == pytest.approx([0.5, 1.0, 1.0])
+    with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
+        schedules.schedule("cosine", 1, 2, 3)
+
+
+def test_scheduler_sets_the_rate_of_each_update(tmp_path):
+    trainer, _ = train(tmp_path, steps=6, schedule="linear", warmup_steps=2, learning_rate=1.0)
+    lrs = [r["lr"] for r in read_log(tmp_path / "log.jsonl") if r["kind"] == "train"]
+    f = schedules.schedule("linear", 2, 6, 32)
+    assert lrs == pytest.approx([f(n) for n in range(1, 7)])
+
+
+# ---------------------------------------------------------------------------------------------------- resume
+
+def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
+    reference, result = train(tmp_path / "ref")
+    assert result.steps == 12
+    expected = weights(reference.model)
+
+    original = Trainer._step
+
+    def crash_at_7(self, batch, step, position):
+        if step == 7:
+            raise KeyboardInterrupt("simulated interruption")
+        return original(self, batch, step, position)
+
+    monkeypatch.setattr(Trainer, "_step", crash_at_7)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "run", model=tiny_model())
+    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["run"]["step"] == 6
+    monkeypatch.setattr(Trainer, "_step", original)
+    resumed, _ = train(tmp_path / "run", model=tiny_model(seed=123))  # init is overwritten by the checkpoint
+    assert_same_weights(weights(resumed.model), expected)
+    steps = [r["step"] for r in read_log(tmp_path / "run" / "log.jsonl") if r["kind"] == "train"]
+    assert steps == list(range(1, 13))  # the log reads as one run
+
+
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    worker = [sys.executable, __file__]
+    subprocess.run(worker + [str(tmp_path / "ref")], check=True, env=env)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(worker + [str(run)], env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # kill once a few steps are logged, wherever the worker happens to be
+        if (run / "log.jsonl").is_file() and sum(1 for _ in open(run / "log.jsonl")) >= 9:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "final.pt").exists(), "the worker finished before it was killed"
+    subprocess.run(worker + [str(run)], check=True, env=env)
+    assert_same_weights(torch.load(run / "final.pt"), torch.load(tmp_path / "ref" / "final.pt"))
+
+
+def test_gradient_accumulation_follows_the_same_loss_curve(tmp_path):
+    losses = []
+    for accumulation in (1, 4):
+        train(tmp_path / str(accumulation), steps=5, model=tiny_model(dropout=0.0),
+              gradient_accumulation_steps=accumulation)
+        losses.append([r["loss"] for r in read_log(tmp_path / str(accumulation) / "log.jsonl") if r["kind"] == "train"])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------------- NaN
+
+class NaNAfter(torch.nn.Module):
+    """Wraps a model; its loss turns NaN from the given call on."""
+
+    def __init__(self, model, call: int):
+        super().__init__()
+        self.inner, self.call, self.calls = model, call, 0
+        self.config = model.config
+
+    def forward(self, **batch):
+        out = self.inner(**batch)
+        self.calls += 1
+        if self.calls >= self.call:
+            out.loss = out.loss * float("nan")
+        return out
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    model = NaNAfter(tiny_model(), call=5)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 5 \(epoch 0, batch 4.*last good checkpoint"):
+        train(tmp_path, model=model, checkpoint_every=1)
+    ckpt = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    assert ckpt["run"]["step"] == 4
+    current = weights(model)
+    for key, value in ckpt["model"].items():
+        assert torch.isfinite(value).all()
+        assert torch.equal(value, current[key]), "the NaN step must not touch the weights"
+    assert read_log(tmp_path / "log.jsonl")[-1]["reason"] == "diverged"
+
+
+def test_mismatched_resume_is_refused(tmp_path):
+    train(tmp_path, steps=2)
+    with pytest.raises(ValueError, match="batch_size=8, this run has 4"):
+        train(tmp_path, steps=4, batch_size=4)
+
+
+if __name__ == "__main__":  # the kill test's worker: train (resuming if possible), then save the weights
+    torch.set_num_threads(1)
+    out = Path(sys.argv[1])
+    trainer, _ = train(out, steps=24, checkpoint_every=1)
+    torch.save(weights(trainer.model), out / "final.pt")
