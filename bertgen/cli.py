@@ -14,11 +14,13 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from bertgen import demo
+    from bertgen.data import cli as data_cli
 
     parser = argparse.ArgumentParser(prog="bertgen", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Registration: one line per concept module that owns subcommands.
     demo.register(sub)
+    data_cli.register(sub)
     return parser
 
 

@@ -1,0 +1,137 @@
+"""Collation for training: tokenize each side to its own max length, pad per batch, batch by length.
+
+Conventions (the paper's, and the released bert2bert checkpoints'): inputs carry no special tokens;
+labels are the target's ids followed by the end token ([SEP] for BERT) and without the start token
+([CLS]), which the model supplies itself as `decoder_start_token_id` when it shifts labels right.
+Labels are padded with -100, the index the loss ignores.
+
+The tokenizer is any callable with the Hugging Face calling convention:
+`tok(texts, add_special_tokens=..., padding=..., truncation=True, max_length=..., return_tensors=...)`
+returning `input_ids` (and `attention_mask`), with a `pad_token_id` attribute.
+
+Shapes: B batch, S source length, T target length (both the longest in the batch: dynamic padding).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import datasets
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+LABEL_PAD = -100
+
+
+def encode_sources(tokenizer, texts: Sequence[str], max_length: int, special_tokens: bool = False,
+                   return_tensors: str | None = "pt"):
+    """Tokenize inputs the way training does (used again at evaluation time, so both always agree)."""
+    padding = return_tensors is not None
+    return tokenizer(list(texts), add_special_tokens=special_tokens, padding=padding, truncation=True,
+                     max_length=max_length, return_tensors=return_tensors)
+
+
+def end_token_id(tokenizer) -> int:
+    """The id that ends a target: `eos_token_id` (RoBERTa, SentencePiece), else `sep_token_id` (BERT)."""
+    for attr in ("eos_token_id", "sep_token_id"):
+        value = getattr(tokenizer, attr, None)
+        if value is not None:
+            return value
+    raise ValueError(f"{type(tokenizer).__name__} has neither eos_token_id nor sep_token_id: "
+                     "targets need an end token for the decoder to learn to stop")
+
+
+def encode_targets(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Label ids: the text's tokens then the end token, at most `max_length` in all, no start token."""
+    end = end_token_id(tokenizer)
+    body = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length - 1)["input_ids"]
+    return [list(ids) + [end] for ids in body]
+
+
+def tokenize_task(dsd: datasets.DatasetDict, tokenizer, max_source_length: int = 128, max_target_length: int = 128,
+                  source_special_tokens: bool = False, num_proc: int | None = None) -> datasets.DatasetDict:
+    """Add `input_ids`, `labels` and `length` (the longer side, for bucketing) to every split.
+
+    Runs on `datasets.map`, so the result is cached next to the task's arrow files and a second call with
+    the same tokenizer and lengths is read back instead of recomputed.
+    """
+    def encode(batch):
+        inputs = encode_sources(tokenizer, batch["source"], max_source_length, source_special_tokens, None)
+        labels = encode_targets(tokenizer, batch["target"], max_target_length)
+        ids = [list(x) for x in inputs["input_ids"]]
+        return {"input_ids": ids, "labels": labels, "length": [max(len(a), len(b)) for a, b in zip(ids, labels)]}
+
+    return dsd.map(encode, batched=True, num_proc=num_proc, desc="tokenizing")
+
+
+class Seq2SeqCollator:
+    """A list of tokenized examples -> padded tensors input_ids [B, S], attention_mask [B, S], labels [B, T]."""
+
+    def __init__(self, pad_token_id: int):
+        if pad_token_id is None:
+            raise ValueError("the tokenizer has no pad_token_id; set one before collating")
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        B = len(features)
+        S = max(len(f["input_ids"]) for f in features)
+        T = max(len(f["labels"]) for f in features)
+        input_ids = torch.full((B, S), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((B, S), dtype=torch.long)
+        labels = torch.full((B, T), LABEL_PAD, dtype=torch.long)
+        for i, f in enumerate(features):
+            n, m = len(f["input_ids"]), len(f["labels"])
+            input_ids[i, :n] = torch.as_tensor(f["input_ids"])
+            attention_mask[i, :n] = 1
+            labels[i, :m] = torch.as_tensor(f["labels"])
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of examples of similar length, so little of each batch is padding.
+
+    Each epoch: shuffle all indices, cut them into pools of `pool_batches` batches, sort each pool by
+    length, cut it into batches, and shuffle the order of the batches. Randomness comes from `seed` and
+    the epoch (`set_epoch`), so a run is reproducible and every epoch differs.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0,
+                 pool_batches: int = 50, drop_last: bool = False):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.lengths = torch.as_tensor(list(lengths))
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.pool = batch_size * pool_batches
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        n = len(self.lengths)
+        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
+        batches = []
+        for start in range(0, n, self.pool):
+            pool = order[start:start + self.pool]
+            pool = pool[torch.argsort(self.lengths[pool], stable=True)]
+            batches += [pool[i:i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size)]
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        return batches
+
+    def __iter__(self):
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+
+def dataloader(tokenized: datasets.Dataset, pad_token_id: int, batch_size: int, shuffle: bool = True,
+               seed: int = 0) -> DataLoader:
+    """A DataLoader over one tokenized split with length bucketing and dynamic padding."""
+    sampler = LengthBucketSampler(tokenized["length"], batch_size, shuffle=shuffle, seed=seed)
+    columns = tokenized.select_columns(["input_ids", "labels"])
+    return DataLoader(columns, batch_sampler=sampler, collate_fn=Seq2SeqCollator(pad_token_id))

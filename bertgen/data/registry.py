@@ -1,0 +1,212 @@
+"""Every task by name, and `load_task`: one DatasetDict with `source` and `target` columns per task.
+
+Offline tasks are built from a fetched corpus (`bertgen data fetch`) the same way every time:
+  1. the corpus reader yields examples in corpus order, each with the document it came from (`doc`);
+  2. exact duplicate sources are dropped, the first kept, so no input appears twice (or in two splits);
+  3. each document goes wholly to train, validation or test (80/10/10) by a hash of its id: no
+     document leaks across splits, and the assignment never changes when other documents come or go;
+  4. the result is saved under `$BERTGEN_HOME/tasks/`, keyed by the corpus and the builder code, so later
+     loads are memory-mapped and `datasets.map` can cache what is computed from them.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import random
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import datasets
+
+from bertgen.data import brown, ding, fetch, paper, sword
+
+SPLITS = ("train", "validation", "test")
+_SPLIT_PERCENT = (80, 90)  # hash % 100 below 80: train, below 90: validation, else test
+
+Example = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    description: str
+    metrics: tuple[str, ...]  # names understood by bertgen.evaluation.score
+    corpus: str | None = None  # offline: the corpus `bertgen data fetch` obtains
+    build: Callable[[Path], Iterable[Example]] | None = None  # offline: raw directory -> examples
+    columns: tuple[str, ...] = ("source", "target")
+
+    @property
+    def offline(self) -> bool:
+        return self.build is not None
+
+
+# ------------------------------------------------------------------------------ offline builders
+
+def _brown_fusion(root: Path) -> Iterator[Example]:
+    for doc in brown.read_corpus(root):
+        for f in brown.fusions(doc):
+            yield {"source": f.source, "target": f.target, "rule": f.rule, "connective": f.connective,
+                   "doc": doc.id}
+
+
+def _brown_split(root: Path) -> Iterator[Example]:
+    """WikiSplit-style: one real sentence -> the two made from it (the single-sentence rules only)."""
+    for ex in _brown_fusion(root):
+        if ex["rule"].startswith("SINGLE_"):
+            yield {**ex, "source": ex["target"], "target": ex["source"]}
+
+
+def _bible_modern(root: Path) -> Iterator[Example]:
+    """KJV -> WEB from a fetched directory (raw/bible/<module>/) or a SWORD library (modules/texts/ztext/)."""
+    kjv, web = (next((d for d in (root / m, root / "modules" / "texts" / "ztext" / m) if d.is_dir()), root / m)
+                for m in fetch.BIBLE_MODULES)
+    for (book, chapter, verse), old, new in sword.parallel(kjv, web):
+        yield {"source": old, "target": new, "ref": f"{book}.{chapter}.{verse}", "doc": f"{book}.{chapter}"}
+
+
+def _ding_en_de(root: Path) -> Iterator[Example]:
+    for english, german in ding.sentence_pairs(root):
+        yield {"source": english, "target": german, "doc": english.lower()}
+
+
+_FUSION_COLUMNS = ("source", "target", "rule", "connective", "doc")
+
+TASKS = {t.name: t for t in [
+    Task("brown-fusion", "sentence fusion on the Brown corpus, DiscoFuse-style rules (offline DiscoFuse)",
+         ("exact", "sari"), "brown", _brown_fusion, _FUSION_COLUMNS),
+    Task("brown-split", "split one Brown sentence into two, WikiSplit-style (offline WikiSplit)",
+         ("exact", "sari", "bleu"), "brown", _brown_split, _FUSION_COLUMNS),
+    Task("bible-modern", "King James verse -> World English Bible verse (archaic -> modern English)",
+         ("bleu", "sari"), "bible", _bible_modern, ("source", "target", "ref", "doc")),
+    Task("ding-en-de", "English -> German example sentences of the Ding dictionary (offline WMT)",
+         ("bleu",), "ding", _ding_en_de, ("source", "target", "doc")),
+    Task("discofuse-wikipedia", "DiscoFuse, Wikipedia part (Geva et al. 2019)", ("exact", "sari"),
+         columns=("source", "target", "rule", "connective")),
+    Task("discofuse-sports", "DiscoFuse, sports articles part", ("exact", "sari"),
+         columns=("source", "target", "rule", "connective")),
+    Task("wikisplit", "WikiSplit split-and-rephrase (Botha et al. 2018)", ("exact", "sari", "bleu")),
+    Task("wmt14-de-en", "WMT14 German -> English (uncased BLEU as in the paper)", ("bleu_uncased", "bleu")),
+    Task("wmt14-en-de", "WMT14 English -> German (uncased BLEU as in the paper)", ("bleu_uncased", "bleu")),
+    Task("gigaword", "Gigaword headline generation (Rush et al. 2015)", ("rouge",)),
+    Task("cnn-dailymail", "CNN/DailyMail 3.0.0 summarization, article -> highlights", ("rouge",)),
+    Task("xsum", "BBC XSum extreme summarization, document -> one-sentence summary", ("rouge",)),
+]}
+assert set(paper.HUB) == {t.name for t in TASKS.values() if not t.offline}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+# ------------------------------------------------------------------------------ splits and caching
+
+def split_of(doc: str) -> str:
+    """The split a document belongs to, from a hash of its id (stable across runs and machines)."""
+    bucket = int(hashlib.sha256(doc.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return SPLITS[0] if bucket < _SPLIT_PERCENT[0] else SPLITS[1] if bucket < _SPLIT_PERCENT[1] else SPLITS[2]
+
+
+def _features(task: Task) -> datasets.Features:
+    return datasets.Features({c: datasets.Value("string") for c in task.columns})
+
+
+def build(task: Task, root: Path) -> datasets.DatasetDict:
+    """Build an offline task from its raw corpus directory (no caching)."""
+    rows = {s: {c: [] for c in task.columns} for s in SPLITS}
+    seen = set()
+    for ex in task.build(root):  # readers raise FileNotFoundError, naming the file, when one is missing
+        if ex["source"] in seen:
+            continue
+        seen.add(ex["source"])
+        split = rows[split_of(ex["doc"])]
+        for c in task.columns:
+            split[c].append(ex[c])
+    if not seen:
+        raise ValueError(f"{task.name}: {root} yields no examples; is it the {task.corpus} corpus directory?")
+    return datasets.DatasetDict({s: datasets.Dataset.from_dict(rows[s], features=_features(task)) for s in SPLITS})
+
+
+def _cache_key(task: Task, root: Path) -> str:
+    """Changes when the corpus is re-fetched or moved, or when the code that builds the task changes."""
+    h = hashlib.sha256()
+    for module in (brown, sword, ding, sys.modules[__name__]):
+        h.update(inspect.getsource(module).encode("utf-8"))
+    stamp = root / "SOURCE"
+    h.update(f"{task.name}|{root.resolve()}|{stamp.stat().st_mtime_ns if stamp.exists() else ''}".encode())
+    return h.hexdigest()[:16]
+
+
+def _save_quietly(dsd: datasets.DatasetDict, path: Path) -> None:
+    """save_to_disk without its per-split progress bars: saving takes a moment, the bars add noise."""
+    was_enabled = not datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()
+    try:
+        dsd.save_to_disk(str(path))
+    finally:
+        if was_enabled:
+            datasets.utils.enable_progress_bars()
+
+
+def _cached(task: Task, root: Path) -> datasets.DatasetDict:
+    target = fetch.bertgen_home() / "tasks" / f"{task.name}-{_cache_key(task, root)}"
+    if not target.exists():
+        built = build(task, root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            # An empty split saves without an arrow file and then fails to load: leave it out, re-add below.
+            _save_quietly(datasets.DatasetDict({s: ds for s, ds in built.items() if len(ds)}), staging)
+            staging.rename(target)
+        except BaseException as err:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not (isinstance(err, OSError) and target.exists()):  # else another process was first
+                raise
+    dsd = datasets.load_from_disk(str(target))
+    empty = {c: [] for c in task.columns}
+    return datasets.DatasetDict({s: dsd[s] if s in dsd else datasets.Dataset.from_dict(empty, features=_features(task))
+                                 for s in SPLITS})
+
+
+def _subsample(ds: datasets.Dataset, fraction: float, seed: int) -> datasets.Dataset:
+    n = max(1, round(len(ds) * fraction))
+    return ds.select(sorted(random.Random(seed).sample(range(len(ds)), n)))
+
+
+def load_task(name: str, split: str | None = None, fraction: float = 1.0, seed: int = 0,
+              data_dir: str | Path | None = None, data_files: paper.DataFiles | None = None) -> datasets.DatasetDict:
+    """Load task `name` as a DatasetDict with columns `source`, `target` (+ task extras such as `rule`).
+
+    split: one of train / validation / test, or None for all three.
+    fraction: the share of the train split kept, a random subset fixed by `seed` (the paper's 1% and 10%
+        columns); validation and test are never subsampled.
+    data_dir: offline tasks only, a raw corpus directory to use instead of `$BERTGEN_HOME/raw/<corpus>`
+        (e.g. `bertgen.data.brown.SAMPLE_DIR`, the Brown sample shipped with the package).
+    data_files: hub tasks only, local files in the dataset's own schema ({"train": path, ...}) or a local
+        copy of the hub repository, for machines without network.
+    """
+    task = get_task(name)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
+    if task.offline:
+        if data_files is not None:
+            raise ValueError(f"{name} is built from a corpus, not loaded from files: use data_dir=, not data_files=")
+        dsd = _cached(task, Path(data_dir) if data_dir is not None else fetch.locate(task.corpus))
+    else:
+        if data_dir is not None:
+            raise ValueError(f"{name} loads through `datasets`: use data_files= (files or a local copy), not data_dir=")
+        dsd = paper.load(name, data_files)
+    if split is not None:
+        if split not in dsd:
+            raise ValueError(f"{name} has no {split!r} split (it has {', '.join(dsd)})")
+        dsd = datasets.DatasetDict({split: dsd[split]})
+    if fraction < 1 and "train" in dsd:
+        dsd["train"] = _subsample(dsd["train"], fraction, seed)
+    return dsd
