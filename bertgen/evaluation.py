@@ -7,7 +7,7 @@ to score against the raw text.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import torch
@@ -30,7 +30,8 @@ def _task(task: str | Task) -> Task:
     return get_task(task) if isinstance(task, str) else task
 
 
-def score(task: str | Task, sources: Sequence[str], predictions: Sequence[str], references: Sequence) -> dict[str, float]:
+def score(task: str | Task, sources: Sequence[str], predictions: Sequence[str],
+          references: Sequence) -> dict[str, float]:
     """The task's metrics (e.g. exact + sari for fusion, rouge1/2/L for summarization), 0-100 each."""
     out = {}
     for name in _task(task).metrics:

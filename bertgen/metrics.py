@@ -11,13 +11,13 @@ precision only, add is an F1 over n-gram sets, and 0/0 counts as 1 (a perfect co
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sacrebleu
 from rouge_score import rouge_scorer
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-References = Sequence[Union[str, Sequence[str]]]
+References = Sequence[str | Sequence[str]]
 
 _TOKENIZE_13A = Tokenizer13a()
 

@@ -100,6 +100,8 @@ def test_single_sentence_rules(tagged, source, rule, connective):
 
 SKIPPED = [
     "We/ppss bought/vbd apples/nns ,/, pears/nns ,/, and/cc plums/nns ./.",  # a list, not two clauses
+    "He/pps said/vbd the/at mayor/nn ,/, aides/nns ,/, and/cc members/nns of/in his/pp$ staff/nn were/bed "
+    "working/vbg ./.",  # a list whose last item is followed by its verb
     "He/pps acted/vbd as/cs though/cs nothing/pn had/hvd happened/vbn ./.",  # "as though"
     "He/pps stayed/vbd home/nr because/rb of/in the/at rain/nn ./.",  # "because of" + noun
     "Many/ap years/nns have/hv passed/vbn since/cs he/pps came/vbd ./.",  # temporal "since"

@@ -12,7 +12,8 @@ ENTRIES = [  # (index headwords, entry text) in file order
     (["he recruited three of his friends to help him move", "recruited"],
      "He recruited three of his friends to help him move.\n\n   Er hat sich drei seiner Freunde geholt, damit sie "
      "ihm beim Umzug\nhelfen.\n"),
-    (["you can rely on me"], "You can rely on me.\n\n   Du kannst dich auf mich verlassen; Du kannst auf mich zählen.\n"),
+    (["you can rely on me"],
+     "You can rely on me.\n\n   Du kannst dich auf mich verlassen; Du kannst auf mich zählen.\n"),
     (["a friend in need is a friend indeed"],
      "A friend in need is a friend indeed.\n [prov.]\n   Der wahre Freund zeigt sich erst in der Not. [Sprw.]\n"),
     (["this word is derived from latin"], "This word is derived from Latin.\n\n   Dieses Wort kommt/stammt aus dem "

@@ -80,7 +80,8 @@ def test_strip_markup_keeps_verse_text_only():
     assert sword.strip_markup(KJV_GEN_1_2) == ("And the earth was without form; and darkness was upon the "
                                                "face of the deep.")
     assert sword.strip_markup(WEB_GEN_1_1) == "In the beginning, God created the heavens and the earth."
-    assert sword.strip_markup(WEB_GEN_1_2) == "The earth was formless and empty. Darkness was on the surface & the deep."
+    assert sword.strip_markup(WEB_GEN_1_2) == ("The earth was formless and empty. Darkness was on the surface "
+                                               "& the deep.")
 
 
 def test_verses_are_numbered_from_the_chapter_milestones(modules):

@@ -24,9 +24,9 @@ example, a wrong one teaches the model garbage.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 Token = tuple[str, str]  # (word, tag) with the tag reduced to its base form, e.g. ("Jury", "nn")
 Sentence = list[Token]
@@ -221,6 +221,13 @@ def _two_sentences(left: Sentence, right: Sentence, end: str) -> str | None:
     return _sentence(_cap(left)) + " " + _sentence(_cap(right), end)
 
 
+def _ends_in_list_item(left: Sentence) -> bool:
+    """"... Kennedy, advisers" : the stretch after the last comma has no verb, so the ", and" that follows
+    continues a list of noun phrases, not a clause."""
+    commas = [i for i, (w, _) in enumerate(left) if w == ","]
+    return bool(commas) and not any(_verbish(t) for _, t in left[commas[-1] + 1:])
+
+
 def single_s_coord(tokens: Sentence) -> tuple[str, str] | None:
     """"X, and y." -> "X. Y." at the first ", and|but|so|yet" with a clause on both sides."""
     body, end = tokens[:-1], tokens[-1][0]
@@ -228,7 +235,8 @@ def single_s_coord(tokens: Sentence) -> tuple[str, str] | None:
         return None
     for i in range(1, len(body) - 1):
         word, tag = body[i + 1]
-        if body[i][0] == "," and word.lower() in COORDINATORS and tag in {"cc", "cs"} and is_clause(body[i + 2:]):
+        if (body[i][0] == "," and word.lower() in COORDINATORS and tag in {"cc", "cs"}
+                and not _ends_in_list_item(body[:i]) and is_clause(body[i + 2:])):
             source = _two_sentences(body[:i], body[i + 2:], end)
             if source:
                 return source, word.lower()

@@ -13,7 +13,7 @@ Shapes: B batch, S source length, T target length (both the longest in the batch
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import datasets
 import torch

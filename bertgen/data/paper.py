@@ -7,13 +7,13 @@ hub repository (`data_files="/path/to/copy"`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence, Union
 
 import datasets
 
-DataFiles = Union[str, Path, Mapping[str, Union[str, Sequence[str]]]]
+DataFiles = str | Path | Mapping[str, str | Sequence[str]]
 Batch = dict[str, list]
 
 # File name endings -> the `datasets` builder that reads them.
@@ -103,12 +103,12 @@ def _offline_help(name: str, hub: HubDataset) -> str:
             f"or data_files='/path/to/a/local/copy/of/{hub.path}'.")
 
 
-def load(name: str, data_files: DataFiles | None = None) -> datasets.DatasetDict:
-    """Load paper task `name` from the hub, or from `data_files`, mapped to source/target."""
+def load(name: str, data_files: DataFiles | None = None, split: str | None = None) -> datasets.DatasetDict:
+    """Load paper task `name` (one split, or all) from the hub or from `data_files`, mapped to source/target."""
     hub = HUB[name]
     if data_files is None:
         try:
-            raw = datasets.load_dataset(hub.path, hub.config, revision=hub.revision)
+            raw = datasets.load_dataset(hub.path, hub.config, revision=hub.revision, split=split)
         except OSError as err:  # ConnectionError offline, FileNotFoundError for a missing repository
             raise FileNotFoundError(f"could not load {hub.describe()} from the Hugging Face hub ({err}). "
                                     + _offline_help(name, hub)) from err
@@ -119,20 +119,24 @@ def load(name: str, data_files: DataFiles | None = None) -> datasets.DatasetDict
             raise FileNotFoundError(f"data_files={str(data_files)!r} is not a directory. " + _offline_help(name, hub))
         if hub.config and (local / hub.config).is_dir():  # hub repositories keep each config in a folder
             local = local / hub.config
-        raw = datasets.load_dataset(str(local))  # splits come from the file names (train-*.parquet, ...)
+        raw = datasets.load_dataset(str(local), split=split)  # splits come from file names (train-*.parquet)
         origin = str(local)
     else:
-        data_files = {split: [str(p) for p in ([v] if isinstance(v, (str, Path)) else v)]
-                      for split, v in data_files.items()}
+        data_files = {s: [str(p) for p in ([v] if isinstance(v, (str, Path)) else v)]
+                      for s, v in data_files.items() if split is None or s == split}
+        if not data_files:
+            raise ValueError(f"data_files has no {split!r} entry")
         for path in (p for v in data_files.values() for p in v):
             if not Path(path).exists():
                 raise FileNotFoundError(f"data_files: {path} does not exist")
-        raw = datasets.load_dataset(_builder(data_files), data_files=data_files)
-        origin = ", ".join(f"{split}={','.join(v)}" for split, v in data_files.items())
-    for split, ds in raw.items():
+        raw = datasets.load_dataset(_builder(data_files), data_files=data_files, split=split)
+        origin = ", ".join(f"{s}={','.join(v)}" for s, v in data_files.items())
+    if split is not None:
+        raw = datasets.DatasetDict({split: raw})
+    for s, ds in raw.items():
         missing = [f for f in hub.fields if f not in ds.column_names]
         if missing:
-            raise ValueError(f"{origin}: split {split!r} lacks field(s) {', '.join(missing)} of {hub.describe()} "
+            raise ValueError(f"{origin}: split {s!r} lacks field(s) {', '.join(missing)} of {hub.describe()} "
                              f"(it has {', '.join(ds.column_names)})")
     return raw.map(hub.to_example, batched=True, remove_columns=raw[next(iter(raw))].column_names,
                    desc=f"mapping {name}")

@@ -21,8 +21,8 @@ import html
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 BLOCK = struct.Struct("<III")
 ENTRY = struct.Struct("<IIH")
