@@ -22,6 +22,7 @@ ENTRIES = [  # (index headwords, entry text) in file order
     (["it s all a fraud"], "It’s all a fraud!\n\n   Das ist Betrug!\n"),
     (["what s the date today"], "What's the date today?\n\n   Den wievielten haben wir heute?\n"),
     (["go on"], "Go on!\n\n   Weiter!\n"),  # too short to count as a sentence
+    (["the name of was mentioned"], "The name of … was mentioned.\n\n   Der Name … wurde erwähnt.\n"),
 ]
 
 
@@ -68,7 +69,7 @@ def test_sentence_pairs(dictd):
         ("A friend in need is a friend indeed.", "Der wahre Freund zeigt sich erst in der Not."),  # label dropped
         ("It’s all a fraud!", "Das ist Betrug!"),
         ("What's the date today?", "Den wievielten haben wir heute?"),
-    ]  # skipped: words and phrases, "kommt/stammt" alternatives, "sth." placeholders, two-word "Go on!"
+    ]  # skipped: words and phrases, "kommt/stammt" alternatives, "sth." and "…" placeholders, "Go on!"
 
 
 def test_ding_task(dictd, tmp_path, monkeypatch):

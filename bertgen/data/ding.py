@@ -14,7 +14,7 @@ on the second, then the German, indented three spaces and wrapped at about 70 co
     helfen.
 
 Most entries are words and phrases; the ones whose English is a whole sentence make a small translation
-task. Entries with alternatives or placeholders (`across/over`, `sb./sth.`, `jdm./etw.`, parentheses)
+task. Entries with alternatives or placeholders (`across/over`, `sb./sth.`, `jdm./etw.`, `…`, parentheses)
 are skipped: they are not one sentence and its translation.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ INDEX, DICT = "english-german.index", "english-german.dict.dz"
 _ENGLISH = re.compile(r"[A-Z][^/()\[\]{}|]*[.?!]")
 _GERMAN = re.compile(r"[A-ZÄÖÜ][^/()\[\]{}|]*[.?!]")
 _LABEL = re.compile(r"\s*(\[[^\]]*\]|\{[^}]*\})")  # [ugs.] [Sprw.] {adv}: labels, not text
-_PLACEHOLDER = re.compile(r"\b(sb|sth|jd|jdm|jdn|jds|etw)\.")
+_PLACEHOLDER = re.compile(r"\b(sb|sth|jd|jdm|jdn|jds|etw)\.|…|\.\.\.")  # "The name of … was mentioned."
 _MIN_WORDS = 3
 
 

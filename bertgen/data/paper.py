@@ -100,7 +100,8 @@ def _offline_help(name: str, hub: HubDataset) -> str:
     return (f"Offline, copy the data to this machine and point bertgen at it: "
             f"load_task({name!r}, data_files={{'train': '.../train.parquet', 'validation': ..., 'test': ...}}) "
             f"with files in the dataset's own schema (fields {', '.join(hub.fields)}; parquet, json(l) or csv), "
-            f"or data_files='/path/to/a/local/copy/of/{hub.path}'.")
+            f"or data_files='/path/to/a/local/copy/of/{hub.path}'. "
+            f"(Set HF_HUB_OFFLINE=1 to skip the connection attempts.)")
 
 
 def load(name: str, data_files: DataFiles | None = None, split: str | None = None) -> datasets.DatasetDict:
