@@ -149,8 +149,8 @@ def test_tokenizer_saved_by_transformers_loads_here(tmp_path, spiece_dir):
 
 @pytest.mark.parametrize("kind", ["wordpiece", "wordpiece_json", "bpe", "spiece"])
 def test_save_pretrained_reads_back_here_and_in_transformers(tmp_path, kind, spiece_dir, bpe_dir):
-    source = {"wordpiece": lambda: wordpiece_dir(tmp_path / "src", do_lower_case=False), "wordpiece_json": lambda: MINILM,
-              "bpe": lambda: bpe_dir, "spiece": lambda: spiece_dir}[kind]()
+    source = {"wordpiece": lambda: wordpiece_dir(tmp_path / "src", do_lower_case=False),
+              "wordpiece_json": lambda: MINILM, "bpe": lambda: bpe_dir, "spiece": lambda: spiece_dir}[kind]()
     tok = load_tokenizer(source)
     tok.save_pretrained(tmp_path / "saved")
     again = load_tokenizer(tmp_path / "saved")

@@ -5,8 +5,10 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sentencepiece as spm
+import torch
 from tokenizer_vocabs import MINILM, train_byte_level_bpe, train_spiece, wordpiece_dir
 
 from bertgen.tokenization import SAMPLE_CORPUS, BertGenerationTokenizer, FastTokenizer, load_tokenizer
@@ -91,11 +93,17 @@ def test_decode_bad_ids(tok, ids, error, message):
 
 
 def test_decode_a_batch_tensor_points_to_batch_decode(tok):
-    import torch
-
     with pytest.raises(ValueError, match=r"decode takes one sequence, got a tensor of shape \(2, 3\); use "
                                          r"batch_decode"):
         tok.decode(torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_batch_decode_checks_tensors_too(tok):
+    with pytest.raises(ValueError, match=r"token id -100 at position 2 is outside the vocabulary"):
+        tok.batch_decode(torch.tensor([[5, 6, 7], [5, 6, -100]]))
+    with pytest.raises(TypeError, match=r"token id at position 0 is float \(5\.0\), not an int"):
+        tok.batch_decode(torch.tensor([[5.0, 6.0]]))
+    assert tok.batch_decode(np.array([[5, 6]])) == tok.batch_decode([[5, 6]])  # numpy ints are ints
 
 
 # ---------------------------------------------------------------------------------------- vocabulary files

@@ -2,7 +2,7 @@
 special-token roles, and tokenizer files written atomically.
 
 A subclass supplies the vocabulary: `_encode_texts` (texts -> ids, no special tokens), `_id_to_token`,
-`_token_to_id`, `_decode`, `vocab_size`, `get_vocab`, `save_vocabulary`, and `_template`, the ids that
+`_token_to_id`, `_decode_batch`, `vocab_size`, `get_vocab`, `save_vocabulary`, and `_template`, the ids that
 `add_special_tokens=True` puts before and after a text ([CLS] ... [SEP] for BERT, nothing for BertGeneration).
 
 Shapes: B batch, L the longest sequence in the batch (or `max_length` with `padding="max_length"`).
@@ -54,12 +54,13 @@ class Tokenizer:
             if token is not None and not isinstance(token, str):
                 raise TypeError(f"{role} must be a str, got {type(token).__name__}")
         ids = {role: self._token_to_id(token) for role, token in self.special_tokens.items() if token is not None}
-        missing = [f"{role}={self.special_tokens[role]!r}" for role, token_id in ids.items() if token_id is None]
+        missing = [role for role, token_id in ids.items() if token_id is None]
         if missing:
-            first = missing[0].split("=")[0]
-            raise ValueError(f"{', '.join(missing)} not in the vocabulary of {source}; pass the tokens this "
-                             f"vocabulary uses for those roles, e.g. load_tokenizer(path, {first}='...')")
+            named = ", ".join(f"{role}={self.special_tokens[role]!r}" for role in missing)
+            raise ValueError(f"{named} not in the vocabulary of {source}; pass the tokens this vocabulary uses "
+                             f"for those roles, e.g. load_tokenizer(path, {missing[0]}='...')")
         self._special_ids: dict[str, int] = ids
+        self._special_id_set = frozenset(ids.values())  # what skip_special_tokens drops
 
     # ------------------------------------------------------------------------------------ special tokens
 
@@ -174,20 +175,27 @@ class Tokenizer:
 
     def decode(self, token_ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = False) -> str:
         """The text of one sequence of ids."""
-        return self._decode(self._check_ids(token_ids), skip_special_tokens)
+        return self._decode_batch([self._check_ids(token_ids)], skip_special_tokens)[0]
 
     def batch_decode(self, sequences: Iterable[Sequence[int]] | torch.Tensor, skip_special_tokens: bool = False
                      ) -> list[str]:
         """The texts of a batch: a list of id lists, or a (B, L) tensor."""
-        if torch.is_tensor(sequences):
-            sequences = sequences.tolist()
-        return [self.decode(ids, skip_special_tokens=skip_special_tokens) for ids in sequences]
+        if torch.is_tensor(sequences) and self._in_range(sequences):
+            checked = sequences.tolist()  # checked at once; a bad tensor is checked row by row, for the message
+        else:
+            checked = [self._check_ids(ids) for ids in sequences]
+        return self._decode_batch(checked, skip_special_tokens)
+
+    def _in_range(self, ids: torch.Tensor) -> bool:
+        """A (B, L) integer tensor of valid ids."""
+        return (ids.dim() == 2 and not ids.is_floating_point() and ids.dtype != torch.bool
+                and (ids.numel() == 0 or 0 <= int(ids.min()) and int(ids.max()) < len(self)))
 
     def convert_ids_to_tokens(self, ids: int | Sequence[int] | torch.Tensor,
                               skip_special_tokens: bool = False) -> str | list[str]:
         if isinstance(ids, numbers.Integral) or (torch.is_tensor(ids) and ids.dim() == 0):
             return self._id_to_token(self._check_ids(ids)[0])
-        skip = set(self.all_special_ids) if skip_special_tokens else set()
+        skip = self._special_id_set if skip_special_tokens else frozenset()
         return [self._id_to_token(i) for i in self._check_ids(ids) if i not in skip]
 
     def convert_tokens_to_ids(self, tokens: str | Sequence[str]) -> int | list[int]:
@@ -198,13 +206,18 @@ class Tokenizer:
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
     def _check_ids(self, token_ids) -> list[int]:
+        """token_ids as a list of ints in the vocabulary's range, or an error naming the first bad one."""
         if torch.is_tensor(token_ids):
             if token_ids.dim() > 1:
                 raise ValueError(f"decode takes one sequence, got a tensor of shape {tuple(token_ids.shape)}; "
                                  "use batch_decode for a batch")
             token_ids = token_ids.tolist()
-        if isinstance(token_ids, numbers.Integral):
-            token_ids = [token_ids]
+        ids = [token_ids] if isinstance(token_ids, numbers.Integral) else list(token_ids)
+        if all(type(i) is int for i in ids) and (not ids or 0 <= min(ids) and max(ids) < len(self)):
+            return ids  # the common case, checked without a Python step per id
+        return self._explain_ids(ids)
+
+    def _explain_ids(self, token_ids: list) -> list[int]:
         ids = []
         for position, i in enumerate(token_ids):
             if isinstance(i, bool) or not isinstance(i, numbers.Integral):
@@ -268,7 +281,7 @@ class Tokenizer:
     def _id_to_token(self, token_id: int) -> str:
         raise NotImplementedError
 
-    def _decode(self, ids: list[int], skip_special_tokens: bool) -> str:
+    def _decode_batch(self, sequences: list[list[int]], skip_special_tokens: bool) -> list[str]:
         raise NotImplementedError
 
 

@@ -108,8 +108,9 @@ class BertGenerationTokenizer(Tokenizer):
         except RuntimeError as err:
             if lines.count == 0:
                 raise ValueError("no text to train on: the corpus given to train() is empty") from err
-            raise ValueError(f"SentencePiece training on {lines.count} lines failed: {err}. A vocabulary "
-                             "cannot have more pieces than the corpus supports: lower vocab_size or add text") from err
+            reason = str(err).rstrip(".")
+            raise ValueError(f"SentencePiece training on {lines.count} lines failed: {reason}. A vocabulary cannot "
+                             "have more pieces than the corpus supports: lower vocab_size or add text") from err
         return cls(model_proto=model.getvalue())
 
     # ------------------------------------------------------------------------------------ the vocabulary
@@ -154,11 +155,16 @@ class BertGenerationTokenizer(Tokenizer):
             out.append(ids)
         return out
 
-    def _decode(self, ids: list[int], skip_special_tokens: bool) -> str:
+    def _decode_batch(self, sequences: list[list[int]], skip_special_tokens: bool) -> list[str]:
         # transformers' rule: join the pieces, turn the space marks into spaces, strip the ends.
-        skip = set(self.all_special_ids) if skip_special_tokens else set()
-        pieces = [self._id_to_token(i) for i in ids if i not in skip]
-        return "".join(pieces).replace(SPIECE_UNDERLINE, " ").strip()
+        skip = self._special_id_set if skip_special_tokens else frozenset()
+        texts = []
+        for ids in sequences:
+            kept = [i for i in ids if i not in skip]
+            pieces = (self.sp_model.id_to_piece(kept) if not self._added
+                      else [self._id_to_token(i) for i in kept])
+            texts.append("".join(pieces).replace(SPIECE_UNDERLINE, " ").strip())
+        return texts
 
     def save_vocabulary(self, save_directory: str | os.PathLike, filename_prefix: str | None = None
                         ) -> tuple[str, ...]:
