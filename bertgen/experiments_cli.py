@@ -1,0 +1,124 @@
+"""`bertgen train` and `bertgen experiment run | sweep | table`.
+
+    bertgen train CONFIG [--set key=value ...] [--output-dir DIR]     (also under torchrun --nproc_per_node N)
+    bertgen experiment run CONFIG [--set key=value ...]                train, test, append a CSV row
+    bertgen experiment sweep CONFIG... --seeds 0 1 2 --jobs 2          many runs, N at a time, then the tables
+    bertgen experiment table TASK                                      regenerate experiments/results/TASK.md
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+
+def register(sub) -> None:
+    train = sub.add_parser("train", help="fine-tune a warm-started model from an experiment config")
+    train.add_argument("config", type=Path, help="experiments/configs/<task>/<row>.toml")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value (TOML syntax), e.g. --set steps=500; repeatable")
+    train.add_argument("--output-dir", type=Path, help="where checkpoints and the final model go "
+                       "(default: $BERTGEN_HOME/experiments/<task>/<row>-seed<seed>)")
+    train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    train.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy machine)")
+    train.set_defaults(func=run_train)
+
+    experiment = sub.add_parser("experiment", help="run the paper's table rows and build the tables")
+    commands = experiment.add_subparsers(dest="experiment_command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="train, evaluate on test, append a row to results/<task>.csv")
+    run.add_argument("config", type=Path)
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--results-dir", type=Path, help="default: experiments/results beside the configs")
+    run.add_argument("--threads", type=int)
+    run.set_defaults(func=run_one)
+
+    sweep = commands.add_parser("sweep", help="run configs x seeds, N processes at a time, then tables")
+    sweep.add_argument("configs", type=Path, nargs="+")
+    sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
+    sweep.add_argument("--jobs", type=int, default=1, help="runs at once, each with --threads threads")
+    sweep.add_argument("--threads", type=int, default=1)
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument("--results-dir", type=Path)
+    sweep.set_defaults(func=run_sweep)
+
+    table = commands.add_parser("table", help="regenerate results/<task>.md from results/<task>.csv")
+    table.add_argument("task")
+    table.add_argument("--results-dir", type=Path)
+    table.set_defaults(func=run_table)
+
+
+def _threads(n: int | None) -> None:
+    if n:
+        torch.set_num_threads(n)
+
+
+def run_train(args) -> int:
+    from bertgen.experiments import ExperimentConfig, train_model, work_dir
+    from bertgen.train import distributed_context
+
+    _threads(args.threads)
+    config = ExperimentConfig.from_toml(args.config, args.overrides)
+    output = args.output_dir or work_dir() / config.task / f"{config.row}-seed{config.seed}"
+    if args.no_resume:
+        (output / "checkpoint.pt").unlink(missing_ok=True)
+    model, tokenizer, _, result = train_model(config, output)
+    if distributed_context()[0] == 0:
+        model.save_pretrained(output / "model")
+        tokenizer.save_pretrained(output / "model")
+        print(f"{result.steps} steps ({result.stop_reason}), last training loss {result.train_loss:.3f}, "
+              f"{result.wall_s:.0f} s; model saved to {output / 'model'} (bertgen generate --model {output / 'model'})")
+    return 0
+
+
+def run_one(args) -> int:
+    from bertgen.experiments import run_experiment
+
+    _threads(args.threads)
+    row = run_experiment(args.config, args.overrides, args.results_dir)
+    print(", ".join(f"{k}={v}" for k, v in row.items()))
+    return 0
+
+
+def run_sweep(args) -> int:
+    """Each run is its own `bertgen experiment run` process: a crash or a kill loses only that run."""
+    from bertgen.experiments import ExperimentConfig, write_table
+
+    jobs = [(config, seed) for seed in args.seeds for config in args.configs]
+    tasks = sorted({ExperimentConfig.from_toml(c).task for c in args.configs})
+
+    def launch(job) -> tuple[str, int, float]:
+        config, seed = job
+        command = [sys.executable, "-m", "bertgen.cli", "experiment", "run", str(config), "--set", f"seed={seed}",
+                   "--threads", str(args.threads)]
+        for item in args.overrides:
+            command += ["--set", item]
+        if args.results_dir:
+            command += ["--results-dir", str(args.results_dir)]
+        start = time.perf_counter()
+        code = subprocess.run(command, stdout=subprocess.DEVNULL).returncode
+        elapsed = time.perf_counter() - start
+        print(f"[sweep] {config} seed {seed}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {elapsed:.0f} s",
+              flush=True)
+        return str(config), code, elapsed
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        outcomes = list(pool.map(launch, jobs))
+    from bertgen.experiments import results_dir_for
+
+    results = args.results_dir or results_dir_for(args.configs[0])
+    for task in tasks:
+        if (results / f"{task}.csv").is_file():
+            print(f"[sweep] table: {write_table(task, results)}")
+    failed = [o for o in outcomes if o[1]]
+    return 1 if failed else 0
+
+
+def run_table(args) -> int:
+    from bertgen.experiments import write_table
+
+    print(write_table(args.task, args.results_dir).read_text(encoding="utf-8"))
+    return 0

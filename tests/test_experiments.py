@@ -1,0 +1,109 @@
+"""The experiment runner end to end on a tiny config: TOML -> training -> test metrics -> CSV row -> markdown
+table, all in a temporary directory (never the repository's experiments/results)."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from bertgen.cli import main
+from bertgen.data.brown import SAMPLE_DIR
+from bertgen.experiments import ExperimentConfig, append_row
+
+TINY_CONFIG = f"""
+task = "brown-fusion"
+scheme = "rnd2rnd"
+data_dir = "{SAMPLE_DIR}"
+warm_start = {{ hidden_size = 32, num_attention_heads = 4, intermediate_size = 37, layers = 1 }}
+train_examples = 40
+validation_examples = 4
+test_examples = 6
+max_source_length = 48
+max_target_length = 48
+max_new_tokens = 4
+steps = 3
+batch_size = 4
+schedule = "linear"
+learning_rate = 1e-3
+warmup_steps = 1
+"""
+
+PAPER = """
+source = "test"
+["brown-fusion"]
+paper_task = "DiscoFuse"
+["brown-fusion".rows.rnd2rnd]
+exact = 58.3
+sari = 86.9
+"""
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERTGEN_HOME", str(tmp_path / "home"))  # task cache and run scratch
+    config = tmp_path / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(TINY_CONFIG)
+    (tmp_path / "experiments" / "paper_results.toml").write_text(PAPER)
+    return tmp_path
+
+
+def test_config_to_csv_row_to_markdown_table(project, capsys):
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    results = project / "experiments" / "results"
+    for seed in (0, 1):
+        assert main(["experiment", "run", str(config), "--set", f"seed={seed}", "--threads", "1"]) == 0
+    rows = list(csv.DictReader(open(results / "brown-fusion.csv")))
+    assert [r["seed"] for r in rows] == ["0", "1"]
+    assert rows[0]["config_hash"] == rows[1]["config_hash"]  # the seed is not part of the config's identity
+    for row in rows:
+        assert row["row"] == "tiny" and row["steps"] == "3" and row["train_examples"] == "40"
+        assert 0 <= float(row["sari"]) <= 100 and 0 <= float(row["exact"]) <= 100
+        assert float(row["wall_s"]) > 0 and row["git_commit"]
+        run = results / "brown-fusion" / "runs" / row["run_id"]
+        assert {p.name for p in run.iterdir()} == {"config.json", "log.jsonl", "predictions.csv"}
+
+    capsys.readouterr()
+    assert main(["experiment", "table", "brown-fusion", "--results-dir", str(results)]) == 0
+    table = (results / "brown-fusion.md").read_text()
+    assert table == capsys.readouterr().out.rstrip("\n") + "\n"
+    assert "2 runs took" in table and "3 steps of batch 4" in table
+    line = next(l for l in table.splitlines() if l.startswith("| tiny |"))
+    assert "| 100% | 2 |" in line and " ± " in line
+
+
+def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
+    from bertgen.experiments import render_table
+
+    results = project / "experiments" / "results"
+    base = {"run_id": "x", "date": "d", "row": "", "scheme": "", "paper_row": "", "fraction": 1.0, "seed": 0,
+            "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8, "train_examples": 100,
+            "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0, "train_s": 1,
+            "eval_s": 1, "wall_s": 60.0, "exact": 0.0, "sari": 0.0}
+    for scheme, sari in (("rnd2rnd", 30.0), ("bert2bert", 40.0)):
+        append_row(results / "brown-fusion.csv", {**base, "row": scheme, "scheme": scheme, "paper_row": scheme,
+                                                  "sari": sari})
+    paper = project / "experiments" / "paper_results.toml"
+    paper.write_text(PAPER + '["brown-fusion".rows.bert2bert]\nexact = 63.9\nsari = 89.3\n')
+    table = render_table("brown-fusion", results, paper)
+    assert "| rnd2rnd | 100% | 1 | 0.0 | 58.3 | 30.0 | 86.9 |" in table
+    assert table.index("| rnd2rnd |") < table.index("| bert2bert |")  # the paper's row order
+    assert "ours bert2bert > rnd2rnd; paper bert2bert > rnd2rnd: the paper's ordering is **reproduced**" in table
+
+
+def test_bad_configs_and_overrides_say_what_is_wrong(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('task = "brown-fusion"\nscheme = "bert2bert"\nstpes = 3\n')
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['stpes'\]"):
+        ExperimentConfig.from_toml(path)
+    path.write_text('task = "brown-fusion"\nscheme = "bert2bert"\n')
+    with pytest.raises(ValueError, match="'steps' must be int, got 'many'"):
+        ExperimentConfig.from_toml(path, ["steps=many"])
+    config = ExperimentConfig.from_toml(path, ["steps=7", "warm_start.fold_token_type=false", "learning_rate=1"])
+    assert (config.steps, config.warm_start, config.learning_rate, config.row) == (7, {"fold_token_type": False}, 1.0, "c")
+
+
+def test_a_csv_with_other_columns_is_not_appended_to(tmp_path):
+    append_row(tmp_path / "t.csv", {"a": 1, "b": 2})
+    with pytest.raises(ValueError, match="columns"):
+        append_row(tmp_path / "t.csv", {"a": 1, "c": 2})
