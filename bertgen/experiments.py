@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import hashlib
 import json
 import math
@@ -216,6 +217,7 @@ def run_experiment(config_path: str | os.PathLike, overrides: list[str] = (), re
     """Train, evaluate on the test split, append a row to <results>/<task>.csv and keep the run's log and
     predictions; returns the row."""
     from bertgen.evaluation import evaluate
+    from bertgen.train import token_loss
 
     config_path = Path(config_path)
     config = ExperimentConfig.from_toml(config_path, list(overrides))
@@ -228,6 +230,8 @@ def run_experiment(config_path: str | os.PathLike, overrides: list[str] = (), re
     metrics, predictions = evaluate(model, tokenizer, data["test"].remove_columns(["input_ids", "labels", "length"]),
                                     config.task, max_source_length=config.max_source_length,
                                     **generate_kwargs(config))
+    model.eval()
+    metrics["loss"] = token_loss(model, data["test"], tokenizer.pad_token_id)  # sensitive where outputs are not yet
     end = time.perf_counter()
 
     run_dir = results / config.task / "runs" / run_id
@@ -243,24 +247,22 @@ def run_experiment(config_path: str | os.PathLike, overrides: list[str] = (), re
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
            "train_loss": round(trained.train_loss, 4), "train_s": round(trained.wall_s, 1),
            "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
-           **{name: round(value, 2) for name, value in metrics.items()}}
+           **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()}}
     append_row(results / f"{config.task}.csv", row)
     (scratch / "checkpoint.pt").unlink(missing_ok=True)  # finished: the resumable state is no longer needed
     return row
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    """Append to a results CSV whose columns are fixed by its first row."""
+    """Append to a results CSV whose columns are fixed by its first row (locked: sweeps run in parallel)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file() and path.stat().st_size:
-        with open(path, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f))
-        if header != list(row):
+    with open(path, "a+", newline="", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        header = next(csv.reader(f), None)
+        if header is not None and header != list(row):
             raise ValueError(f"{path}: its columns {header} differ from this run's {list(row)}; "
                              "move the old file aside (results files are never edited by hand)")
-    else:
-        header = None
-    with open(path, "a", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(row))
         if header is None:
             writer.writeheader()
@@ -292,14 +294,17 @@ def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _fmt(mean: float, std: float) -> str:
-    return f"{mean:.1f}" if math.isnan(std) else f"{mean:.1f} ± {std:.1f}"
+def _fmt(mean: float, std: float, digits: int = 1) -> str:
+    return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float) -> str | None:
-    """Does our ranking of the five schemes by `metric` match the paper's? None without paper numbers."""
+def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, paper_metric: str) -> str | None:
+    """Does our ranking of the five schemes by `metric` match the paper's by `paper_metric` (the same, or its
+    headline metric when ours is the test loss, where lower is better)? None without paper numbers."""
     rows = summary[(summary["fraction"] == fraction) & summary["row"].isin(SCHEME_ORDER)]
-    pairs = [(r.row, r[f"{metric}_mean"], _paper_value(paper, r.paper_row, metric, fraction)) for _, r in rows.iterrows()]
+    sign = -1 if metric == "loss" else 1
+    pairs = [(r.row, sign * r[f"{metric}_mean"], _paper_value(paper, r.paper_row, paper_metric, fraction))
+             for _, r in rows.iterrows()]
     pairs = [p for p in pairs if p[2] is not None]
     if len(pairs) < 2:
         return None
@@ -313,7 +318,8 @@ def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float) 
             total += 1
             agree += (pairs[i][1] - pairs[j][1]) * (pairs[i][2] - pairs[j][2]) > 0
     verdict = "reproduced" if agree == total else f"not reproduced ({agree} of {total} pairs agree)"
-    return (f"- {metric} at {fraction:.0%} data: ours {' > '.join(ours)}; paper {' > '.join(theirs)}: "
+    what = f"test loss (lower is better) against the paper's {paper_metric}" if metric == "loss" else metric
+    return (f"- {what}, {fraction:.0%} data: ours {' > '.join(ours)}; paper {' > '.join(theirs)}: "
             f"the paper's ordering is **{verdict}**.")
 
 
@@ -351,11 +357,18 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         cells = []
         for m in metrics:
             value = _paper_value(paper, r.paper_row, m, r.fraction)
-            cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]), "—" if value is None else f"{value:g}"]
+            digits = 2 if m == "loss" else 1
+            cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"], digits), "—" if value is None else f"{value:g}"]
         lines.append(f"| {r.row} | {r.fraction:.0%} | {r.seeds} | " + " | ".join(cells) + " |")
     lines += ["", "Mean ± sample standard deviation over seeds.", "", "## Does the paper's ordering appear?", ""]
-    verdicts = [v for fraction in sorted(summary["fraction"].unique(), reverse=True) for m in metrics
-                if (v := _ordering(summary, paper, m, fraction))]
+    verdicts = []
+    for fraction in sorted(summary["fraction"].unique(), reverse=True):
+        for m in metrics:
+            # the test loss is judged against the paper's last metric that has numbers at this fraction
+            paper_metric = m if m != "loss" else next(
+                (p for p in metrics[::-1] if any(_paper_value(paper, r, p, fraction) is not None for r in SCHEME_ORDER)), m)
+            if verdict := _ordering(summary, paper, m, fraction, paper_metric):
+                verdicts.append(verdict)
     lines += verdicts or ["No paper numbers to compare with for these rows."]
     if paper.get("note"):
         lines += ["", paper["note"]]
@@ -364,7 +377,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
 
 def _metric_columns(names) -> list[str]:
     """Result columns a task's metric names produce (`rouge` gives three)."""
-    return [c for n in names for c in (("rouge1", "rouge2", "rougeL") if n == "rouge" else (n,))]
+    return [c for n in names for c in (("rouge1", "rouge2", "rougeL") if n == "rouge" else (n,))] + ["loss"]
 
 
 def write_table(task: str, results_dir: str | os.PathLike | None = None, paper_path: Path | None = None) -> Path:

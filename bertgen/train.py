@@ -65,6 +65,7 @@ class TrainingArguments:
     early_stopping_metric: str | None = None  # e.g. "sari" or "val_loss"; the best weights are restored at the end
     early_stopping_patience: int = 0  # evaluations without improvement before stopping; 0: never stop early
     checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
+    max_time_s: float | None = None  # stop after this much training time (the schedule still spans max_steps)
     log_every: int = 10
     seed: int = 0
     progress: bool = True
@@ -81,7 +82,7 @@ class TrainingArguments:
 @dataclass
 class TrainResult:
     steps: int
-    stop_reason: str  # max_steps, early_stopping
+    stop_reason: str  # max_steps, early_stopping, time_limit
     train_loss: float  # mean of the last logged interval
     best_metric: float | None
     best_step: int | None
@@ -160,6 +161,20 @@ def read_log(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+@torch.no_grad()
+def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
+    """Teacher-forced cross-entropy per label token over a tokenized dataset (`input_ids`, `labels`)."""
+    device = next(model.parameters()).device
+    collate, total, count = Seq2SeqCollator(pad_token_id), 0.0, 0
+    for start in range(0, len(dataset), batch_size):
+        rows = dataset[start:start + batch_size]
+        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])])
+        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+        n = int((batch["labels"] != LABEL_PAD).sum())
+        total, count = total + float(loss) * n, count + n
+    return total / count
 
 
 # -------------------------------------------------------------------------------------------------- trainer
@@ -265,24 +280,17 @@ class Trainer:
 
     # -------------------------------------------------------------------------------------- evaluation
 
-    @torch.no_grad()
-    def validation_loss(self, model: torch.nn.Module) -> float:
-        total, count = 0.0, 0
-        for start in range(0, len(self.eval_data), self.micro_size):
-            batch = self._batch(self.eval_data, list(range(start, min(start + self.micro_size, len(self.eval_data)))))
-            with self._autocast():
-                loss = model(**batch).loss
-            n = int((batch["labels"] != LABEL_PAD).sum())
-            total, count = total + float(loss) * n, count + n
-        return total / count
-
     def _evaluate(self, step: int) -> dict[str, float]:
         """Rank 0 evaluates the unwrapped model; every process receives the metrics (for early stopping)."""
         metrics: list = [None]
         if self.rank == 0:
             self.model.eval()
             try:
-                result = {"val_loss": self.validation_loss(self.model)} if self.eval_data is not None else {}
+                result = {}
+                if self.eval_data is not None:
+                    with self._autocast():
+                        result["val_loss"] = token_loss(self.model, self.eval_data, self.collate.pad_token_id,
+                                                        self.micro_size)
                 if self.evaluate_fn is not None:
                     result.update(self.evaluate_fn(self.model))
             finally:
@@ -340,6 +348,13 @@ class Trainer:
             f"{what} is {value} at step {step} ({position}, lr {self.scheduler.get_last_lr()[0]:.3g}); the "
             f"weights were not updated with it and {kept}. Lower learning_rate, add warmup_steps, set "
             "max_grad_norm, or use precision='fp32', then resume or restart")
+
+    def _out_of_time(self, wall_s: float) -> bool:
+        """Past max_time_s on any process (each measures its own clock; all must stop at the same step)."""
+        flag = torch.tensor(float(wall_s >= self.args.max_time_s), device=self.device)
+        if self.world > 1:
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag)
 
     def _early_stopping(self, metrics: dict[str, float], step: int) -> None:
         """Track the best value of the chosen metric, keep its weights in best.pt, stop after `patience` misses."""
@@ -408,14 +423,17 @@ class Trainer:
             window = {**window, "loss": window["loss"] + loss, "tokens": window["tokens"] + tokens,
                       "steps": window["steps"] + 1}
             bar.update(1)
-            if step % args.log_every == 0 or step == args.max_steps:
+            if args.max_time_s is not None and step < args.max_steps and self._out_of_time(run["wall_s"]):
+                run["stop_reason"] = "time_limit"
+            last = step == args.max_steps or run["stop_reason"] != "max_steps"
+            if step % args.log_every == 0 or last:
                 record = {"kind": "train", "step": step, "epoch": run["epoch"], "loss": window["loss"] / window["steps"],
                           "lr": lr, "grad_norm": grad_norm, "tokens_per_s": window["tokens"] / (now - window["start"]),
                           "elapsed_s": run["wall_s"]}
                 self._log(record)
                 bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{record['tokens_per_s']:.0f}")
                 window = {"loss": 0.0, "tokens": 0, "steps": 0, "start": time.perf_counter()}
-            if evaluating and ((args.eval_every and step % args.eval_every == 0) or step == args.max_steps):
+            if evaluating and ((args.eval_every and step % args.eval_every == 0) or last):
                 metrics = self._evaluate(step)
                 if args.early_stopping_metric:
                     self._early_stopping(metrics, step)

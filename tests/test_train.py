@@ -173,6 +173,13 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert read_log(tmp_path / "log.jsonl")[-1]["reason"] == "diverged"
 
 
+def test_time_limit_stops_early_and_says_so(tmp_path):
+    trainer, result = train(tmp_path, steps=1000, max_time_s=0.0)
+    assert (result.steps, result.stop_reason) == (1, "time_limit")
+    assert read_log(tmp_path / "log.jsonl")[-1] == {"kind": "end", "step": 1, "reason": "time_limit",
+                                                    "wall_s": result.wall_s}
+
+
 def test_mismatched_resume_is_refused(tmp_path):
     train(tmp_path, steps=2)
     with pytest.raises(ValueError, match="batch_size=8, this run has 4"):
