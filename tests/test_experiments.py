@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
+import torch
 
 from bertgen.cli import main
 from bertgen.data.brown import SAMPLE_DIR
@@ -107,3 +108,23 @@ def test_a_csv_with_other_columns_is_not_appended_to(tmp_path):
     append_row(tmp_path / "t.csv", {"a": 1, "b": 2})
     with pytest.raises(ValueError, match="columns"):
         append_row(tmp_path / "t.csv", {"a": 1, "c": 2})
+
+
+def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_path, monkeypatch, capsys):
+    from transformers import EncoderDecoderModel as HFModel
+
+    from bertgen.experiments import run_demo
+    from bertgen.modeling import EncoderDecoderModel
+
+    monkeypatch.setenv("BERTGEN_HOME", str(tmp_path / "home"))
+    result = run_demo(tmp_path / "demo", examples=2, progress=False, data_dir=str(SAMPLE_DIR), steps=2,
+                      test_examples=3, max_new_tokens=3)
+    out = capsys.readouterr().out
+    assert "| copy the input (no model) |" in out and "| bert2bert, 2 steps" in out
+    assert out.count("\ninput:") == 2 and out.count("\nreference:") == 2
+    assert set(result["metrics"]) == {"exact", "sari"} and result["steps"] == 2
+    ours = EncoderDecoderModel.from_pretrained(result["model_dir"])
+    theirs = HFModel.from_pretrained(result["model_dir"])
+    ids = torch.tensor([[2023, 2003, 1037, 3231, 1012]])
+    assert torch.equal(ours.generate(ids, max_new_tokens=3),
+                       theirs.generate(ids, max_new_tokens=3, num_beams=1, do_sample=False))
