@@ -85,7 +85,8 @@ def run_one(args) -> int:
 
 def run_sweep(args) -> int:
     """Each run is its own `bertgen experiment run` process: a crash or a kill loses only that run."""
-    from bertgen.experiments import ExperimentConfig, write_table
+    from bertgen.experiments import ExperimentConfig, results_dir_for
+    from bertgen.results import write_table
 
     jobs = [(config, seed) for seed in args.seeds for config in args.configs]
     tasks = sorted({ExperimentConfig.from_toml(c).task for c in args.configs})
@@ -107,8 +108,6 @@ def run_sweep(args) -> int:
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         outcomes = list(pool.map(launch, jobs))
-    from bertgen.experiments import results_dir_for
-
     results = args.results_dir or results_dir_for(args.configs[0])
     for task in tasks:
         if (results / f"{task}.csv").is_file():
@@ -118,7 +117,7 @@ def run_sweep(args) -> int:
 
 
 def run_table(args) -> int:
-    from bertgen.experiments import write_table
+    from bertgen.results import write_table
 
     print(write_table(args.task, args.results_dir).read_text(encoding="utf-8"))
     return 0

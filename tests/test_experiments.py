@@ -74,7 +74,7 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
 
 
 def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
-    from bertgen.experiments import render_table
+    from bertgen.results import render_table
 
     results = project / "experiments" / "results"
     base = {"run_id": "x", "date": "d", "row": "", "scheme": "", "paper_row": "", "fraction": 1.0, "seed": 0,
