@@ -440,6 +440,15 @@ class EncoderDecoderModel(PreTrainedMixin, nn.Module):
             dec_layer.output = enc_layer.output
         self.decoder.tie_weights()
 
+    @classmethod
+    def from_encoder_decoder_pretrained(cls, encoder_path, decoder_path, tie_encoder_decoder: bool = False,
+                                        **kwargs) -> EncoderDecoderModel:
+        """Warm-start from pretrained BERT, RoBERTa or BertGeneration checkpoints, as transformers' method of
+        that name; `bertgen.warm_start` does the work (and returns a report of what it did)."""
+        from bertgen.warmstart import from_encoder_decoder_pretrained
+
+        return from_encoder_decoder_pretrained(encoder_path, decoder_path, tie_encoder_decoder, **kwargs)[0]
+
     def get_encoder(self) -> BertGenerationEncoder:
         return self.encoder
 
