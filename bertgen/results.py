@@ -55,14 +55,16 @@ def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, 
         return None
     ours = [p[0] for p in sorted(pairs, key=lambda p: -p[1])]
     theirs = [p[0] for p in sorted(pairs, key=lambda p: -p[2])]
-    agree = total = 0
-    for i in range(len(pairs)):
-        for j in range(i + 1, len(pairs)):
-            if pairs[i][2] == pairs[j][2]:
-                continue  # the paper ties them: no order to reproduce
-            total += 1
-            agree += (pairs[i][1] - pairs[j][1]) * (pairs[i][2] - pairs[j][2]) > 0
-    verdict = "reproduced" if agree == total else f"not reproduced ({agree} of {total} pairs agree)"
+    if len({round(p[1], 6) for p in pairs}) == 1:
+        ours, verdict = [" = ".join(ours)], f"not reproduced: every scheme scores {abs(pairs[0][1]):g}"
+    else:
+        agree = total = 0
+        for i in range(len(pairs)):
+            for j in range(i + 1, len(pairs)):
+                if pairs[i][2] != pairs[j][2]:  # where the paper ties two schemes there is no order to reproduce
+                    total += 1
+                    agree += (pairs[i][1] - pairs[j][1]) * (pairs[i][2] - pairs[j][2]) > 0
+        verdict = "reproduced" if agree == total else f"not reproduced ({agree} of {total} pairs agree)"
     what = f"test loss (lower is better) against the paper's {paper_metric}" if metric == "loss" else metric
     return (f"- {what}, {fraction:.0%} data: ours {' > '.join(ours)}; paper {' > '.join(theirs)}: "
             f"the paper's ordering is **{verdict}**.")
@@ -103,7 +105,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         for m in metrics:
             value = _paper_value(paper, r.paper_row, m, r.fraction)
             digits = 2 if m == "loss" else 1
-            cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"], digits), "—" if value is None else f"{value:g}"]
+            cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"], digits), "—" if value is None else f"{value:.1f}"]
         lines.append(f"| {r.row} | {r.fraction:.0%} | {r.seeds} | " + " | ".join(cells) + " |")
     lines += ["", "Mean ± sample standard deviation over seeds.", "", "## Does the paper's ordering appear?", ""]
     verdicts = []
