@@ -1,0 +1,143 @@
+"""Training-step speed: bertgen against transformers' EncoderDecoderModel, and model-FLOPs utilization.
+
+One step is forward + backward + clipping + AdamW on a MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads,
+FFN 1536, vocab 30522, random weights, same weights in both libraries) and the same batch. Runs are
+interleaved (bertgen, transformers, bertgen, ...) so a busy machine slows both alike; medians are reported.
+MFU divides the model's matmul FLOPs per second by the machine's measured matmul peak (a large torch.mm).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import torch
+
+from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
+from bertgen.modeling import EncoderDecoderModel
+from bertgen.train import _cpu_has_native_bf16
+
+SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
+            max_position_embeddings=512)
+B, S, T = 16, 48, 48  # batch, source length, target length (the workbench's fusion lengths)
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+STEPS = int(os.environ.get("BENCH_STEPS", "2"))  # timed steps per round
+if os.environ.get("BENCH_THREADS"):  # a busy machine: 1 thread per process avoids OpenMP oversubscription
+    torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+
+
+def models():
+    torch.manual_seed(0)
+    side = BertGenerationConfig(**SIZE)
+    config = EncoderDecoderConfig.from_encoder_decoder_configs(side, side, decoder_start_token_id=101, pad_token_id=0)
+    ours = EncoderDecoderModel(config)
+    from transformers import BertGenerationConfig as HFConfig, BertGenerationDecoder, BertGenerationEncoder
+    from transformers import EncoderDecoderModel as HFModel
+
+    theirs = HFModel(encoder=BertGenerationEncoder(HFConfig(**SIZE)),
+                     decoder=BertGenerationDecoder(HFConfig(**SIZE, is_decoder=True, add_cross_attention=True)))
+    theirs.config.decoder_start_token_id, theirs.config.pad_token_id = 101, 0
+    theirs.load_state_dict(ours.state_dict(), strict=False)  # same weights; HF's tied aliases fill themselves
+    return ours.train(), theirs.train()
+
+
+def batch():
+    g = torch.Generator().manual_seed(0)
+    return {"input_ids": torch.randint(1000, 30000, (B, S), generator=g),
+            "attention_mask": torch.ones(B, S, dtype=torch.long),
+            "labels": torch.randint(1000, 30000, (B, T), generator=g)}
+
+
+def stepper(model, bf16: bool, fused: bool):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
+    data = batch()
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(**data).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return step
+
+
+def timed(step) -> float:
+    start = time.perf_counter()
+    for _ in range(STEPS):
+        step()
+    return (time.perf_counter() - start) / STEPS
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / min(times)
+
+
+def step_flops() -> float:
+    """Matmul FLOPs of one training step (backward = 2x forward): projections, attention, FFN, LM head."""
+    H, F, V, L = SIZE["hidden_size"], SIZE["intermediate_size"], SIZE["vocab_size"], SIZE["num_hidden_layers"]
+    encoder = L * B * S * (8 * H * H + 4 * H * F + 4 * S * H)
+    decoder = L * B * (T * (8 * H * H + 4 * T * H)  # self-attention
+                       + T * 4 * H * H + S * 4 * H * H + T * 4 * S * H  # cross: q, o on T; k, v on S; scores
+                       + T * 4 * H * F)
+    return 3 * (encoder + decoder + B * T * 2 * H * V)
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    ours, theirs = models()
+    native = _cpu_has_native_bf16()
+    # name: (model, bf16 autocast, fused AdamW). Like for like first; then bertgen's Trainer defaults (bf16
+    # autocast where the CPU multiplies bf16 natively, fused AdamW) against transformers' defaults (fp32, AdamW).
+    variants = {
+        "bertgen fp32": (ours, False, False),
+        "transformers fp32": (theirs, False, False),
+        "bertgen bf16": (ours, True, False),
+        "transformers bf16": (theirs, True, False),
+        "bertgen fp32 fused AdamW": (ours, False, True),
+        "transformers fp32 fused AdamW": (theirs, False, True),
+        "bertgen Trainer default": (ours, native, True),
+    }
+    steps = {name: stepper(*spec) for name, spec in variants.items()}
+    for step in steps.values():  # warm-up (allocator, oneDNN kernels)
+        step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(ROUNDS):
+        for name, step in steps.items():
+            times[name].append(timed(step))
+    median = {name: statistics.median(t) for name, t in times.items()}
+    tokens = B * (S + T)
+    flops = step_flops()
+    peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+
+    print("## Training step (forward + backward + AdamW)\n")
+    print(f"MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, dropout 0.1), batch {B}, "
+          f"source {S} and target {T} tokens, {torch.get_num_threads()} threads; median of {ROUNDS} interleaved "
+          f"rounds of {STEPS} steps. CPU has native bf16 matmul (AVX512-BF16/AMX): {native}. Measured matmul peak "
+          f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
+          f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP.\n")
+    print("| variant | ms / step | tokens/s | vs transformers fp32 | MFU |")
+    print("|---|---|---|---|---|")
+    for name, seconds in median.items():
+        precision = "bf16" if "bf16" in name else "fp32"
+        print(f"| {name} | {seconds * 1e3:.0f} | {tokens / seconds:.0f} | "
+              f"{median['transformers fp32'] / seconds:.2f}x | {flops / seconds / peak[precision]:.1%} |")
+    ratio = lambda a, b: median[b] / median[a]  # noqa: E731  (throughput of a over b)
+    print(f"\nLike for like, bertgen's throughput over transformers': fp32 {ratio('bertgen fp32', 'transformers fp32'):.2f}x, "
+          f"bf16 autocast {ratio('bertgen bf16', 'transformers bf16'):.2f}x, fused AdamW "
+          f"{ratio('bertgen fp32 fused AdamW', 'transformers fp32 fused AdamW'):.2f}x. bertgen's Trainer step "
+          f"({'bf16 autocast' if native else 'fp32'}, fused AdamW) against transformers' default (fp32, AdamW): "
+          f"{ratio('bertgen Trainer default', 'transformers fp32'):.2f}x.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
