@@ -10,6 +10,7 @@ import torch
 from bertgen.cli import main
 from bertgen.data.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig, append_row
+from bertgen.train import read_log
 
 TINY_CONFIG = f"""
 task = "brown-fusion"
@@ -128,3 +129,14 @@ def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_
     ids = torch.tensor([[2023, 2003, 1037, 3231, 1012]])
     assert torch.equal(ours.generate(ids, max_new_tokens=3),
                        theirs.generate(ids, max_new_tokens=3, num_beams=1, do_sample=False))
+
+
+def test_train_command_saves_a_model_that_loads(project):
+    from bertgen.modeling import EncoderDecoderModel
+
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    out = project / "trained"
+    assert main(["train", str(config), "--output-dir", str(out), "--set", "steps=2", "--threads", "1"]) == 0
+    model = EncoderDecoderModel.from_pretrained(out / "model")
+    assert model.config.encoder.hidden_size == 32 and (out / "model" / "vocab.txt").is_file()
+    assert [r["kind"] for r in read_log(out / "log.jsonl")][-1] == "end"
