@@ -119,8 +119,8 @@ def main() -> None:
     tokens = B * (S + T)
     flops = step_flops()
     # the best of two measurements, before and after: on a shared machine a single one may be slowed
-    peak = {name: max(p, {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}[name])
-            for name, p in peak_before.items()}
+    peak_after = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    peak = {name: max(peak_before[name], peak_after[name]) for name in peak_before}
 
     print("## Training step (forward + backward + AdamW)\n")
     print(f"MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, dropout 0.1), batch {B}, "
