@@ -263,6 +263,10 @@ class PreTrainedMixin:
         model = cls(config)
         model.to(resolve_dtype(dtype, config.extra, state))
         load_state_dict_strict(model, state, origin)
+        if hasattr(model, "generate") and (directory / "generation_config.json").is_file():
+            from bertgen.generation import GenerationConfig
+
+            model.generation_config = GenerationConfig.from_pretrained(directory)
         if device is not None:
             model.to(device)
         return model.eval()
@@ -281,3 +285,5 @@ class PreTrainedMixin:
         dtype = next((t.dtype for t in state.values() if t.is_floating_point()), torch.float32)
         self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
         self.config.save_pretrained(directory)
+        if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
+            self.generation_config.save_pretrained(directory)

@@ -13,7 +13,7 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bertgen import demo, experiments_cli
+    from bertgen import demo, experiments_cli, generate_cli
     from bertgen.data import cli as data_cli
 
     parser = argparse.ArgumentParser(prog="bertgen", description=__doc__.splitlines()[0])
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Registration: one line per concept module that owns subcommands.
     demo.register(sub)
     data_cli.register(sub)
+    generate_cli.register(sub)
     experiments_cli.register(sub)
     return parser
 

@@ -452,6 +452,27 @@ class EncoderDecoderModel(PreTrainedMixin, nn.Module):
     def get_encoder(self) -> BertGenerationEncoder:
         return self.encoder
 
+    @property
+    def generation_config(self):
+        """Decoding defaults: `generation_config.json` when loaded from a checkpoint, else the config's ids."""
+        if self.__dict__.get("_generation_config") is None:
+            from bertgen.generation import GenerationConfig
+
+            self._generation_config = GenerationConfig.from_model_config(self.config)
+        return self._generation_config
+
+    @generation_config.setter
+    def generation_config(self, value) -> None:
+        self._generation_config = value
+
+    def generate(self, input_ids, attention_mask=None, generation_config=None, generator=None, **kwargs):
+        """Greedy, beam search or sampling with transformers' arguments (`num_beams`, `max_new_tokens`,
+        `length_penalty`, `no_repeat_ngram_size`, `do_sample`, ...); see `bertgen.generation`."""
+        from bertgen.generation import generate
+
+        return generate(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
+                        generator=generator, **kwargs)
+
     def gradient_checkpointing_enable(self) -> None:
         self.encoder.gradient_checkpointing_enable()
         self.decoder.bert.gradient_checkpointing_enable()

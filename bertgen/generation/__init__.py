@@ -1,0 +1,12 @@
+"""Generation: greedy, beam search and sampling with transformers' arguments and outputs.
+
+`config` (GenerationConfig, generation_config.json), `processors` (what changes the scores),
+`search` (the decoding loops).
+"""
+from bertgen.generation.config import GenerationConfig
+from bertgen.generation.processors import (MinLength, NoRepeatNGram, RepetitionPenalty, Temperature, TopK, TopP,
+                                           build_processors)
+from bertgen.generation.search import GenerateOutput, generate, length_penalty
+
+__all__ = ["GenerationConfig", "GenerateOutput", "generate", "length_penalty", "build_processors",
+           "MinLength", "NoRepeatNGram", "RepetitionPenalty", "Temperature", "TopK", "TopP"]

@@ -1,0 +1,157 @@
+"""`GenerationConfig`: how `generate` decodes, with transformers' field names, read from and written to
+`generation_config.json` next to a checkpoint's `config.json`.
+
+A field left at `None` falls back to transformers' global default when `generate` runs (`max_length`: 20
+new tokens, `num_beams` 1, `top_k` 50, ...), so a file written by either library means the same in both.
+Keys bertgen does not use (`_from_model_config`, `transformers_version`, ...) are kept in `extra` and
+written back unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bertgen.config import ConfigError, _check_types, _write_json_atomic
+
+GENERATION_CONFIG_NAME = "generation_config.json"
+LENGTH_PENALTY_STYLES = ("hf", "gnmt")
+
+# transformers' `GenerationConfig._get_default_generation_params()` for the fields bertgen implements.
+DEFAULTS: dict[str, Any] = {
+    "min_length": 0, "do_sample": False, "use_cache": True, "early_stopping": False, "num_beams": 1,
+    "temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0, "length_penalty": 1.0,
+    "no_repeat_ngram_size": 0, "num_return_sequences": 1, "output_scores": False,
+    "return_dict_in_generate": False, "length_penalty_style": "hf",
+}
+DEFAULT_NEW_TOKENS = 20  # what transformers generates when neither max_length nor max_new_tokens is set
+
+
+@dataclass
+class GenerationConfig:
+    """Decoding settings. `None` means "not set here": `resolved()` fills transformers' defaults.
+
+    `length_penalty_style` is bertgen's: "hf" divides a finished beam's log-probability by
+    `length ** length_penalty` (transformers), "gnmt" by `((5 + length) / 6) ** length_penalty` (Wu et al.
+    2016, the form the paper's translation results used). `length` counts generated tokens, EOS included.
+    """
+
+    max_length: int | None = None  # decoder tokens including the start token
+    max_new_tokens: int | None = None  # wins over max_length when both are set
+    min_length: int | None = None
+    min_new_tokens: int | None = None
+    early_stopping: bool | str | None = None  # True, False or "never"
+    do_sample: bool | None = None
+    num_beams: int | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float | None = None
+    length_penalty: float | None = None
+    length_penalty_style: str | None = None
+    no_repeat_ngram_size: int | None = None
+    num_return_sequences: int | None = None
+    output_scores: bool | None = None
+    return_dict_in_generate: bool | None = None
+    use_cache: bool | None = None
+    decoder_start_token_id: int | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+    pad_token_id: int | None = None
+    extra: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, where: str = "GenerationConfig") -> None:
+        _check_types(self, where)
+        positive = ("max_length", "max_new_tokens", "num_beams", "num_return_sequences", "temperature")
+        for name in positive:
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{where}: {name} must be positive, got {value}")
+        for name in ("min_length", "min_new_tokens", "top_k", "no_repeat_ngram_size"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{where}: {name} must be >= 0, got {value}")
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise ConfigError(f"{where}: top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty is not None and self.repetition_penalty <= 0:
+            raise ConfigError(f"{where}: repetition_penalty must be positive, got {self.repetition_penalty}")
+        if self.early_stopping not in (None, True, False, "never"):
+            raise ConfigError(f"{where}: early_stopping must be True, False or 'never', got {self.early_stopping!r}")
+        if self.length_penalty_style not in (None, *LENGTH_PENALTY_STYLES):
+            raise ConfigError(f"{where}: length_penalty_style must be one of {LENGTH_PENALTY_STYLES}, "
+                              f"got {self.length_penalty_style!r}")
+        beams = self.num_beams or 1
+        if (self.num_return_sequences or 1) > beams and not self.do_sample:
+            raise ConfigError(f"{where}: num_return_sequences ({self.num_return_sequences}) must be <= num_beams "
+                              f"({beams}) without sampling; raise num_beams or set do_sample=True")
+
+    # -------------------------------------------------------------------------------------------- updates
+
+    def update(self, **kwargs: Any) -> GenerationConfig:
+        """A copy with `kwargs` set (only those not None); an unknown name is an error that lists the known."""
+        names = {f.name for f in dataclasses.fields(self)} - {"extra"}
+        unknown = sorted(set(kwargs) - names)
+        if unknown:
+            raise TypeError(f"generate() got unknown argument(s) {unknown}; generation settings are: "
+                            f"{', '.join(sorted(names))}")
+        config = dataclasses.replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+        config.extra = dict(self.extra)
+        return config
+
+    def resolved(self) -> GenerationConfig:
+        """Every field that transformers defaults filled in (ids and lengths stay as they are)."""
+        return self.update(**{k: v for k, v in DEFAULTS.items() if getattr(self, k) is None})
+
+    @classmethod
+    def from_model_config(cls, config: Any) -> GenerationConfig:
+        """Special tokens from a model config, as transformers derives a generation config from `config.json`:
+        top-level ids first, then the decoder's (bos, eos and pad live there in BertGeneration configs)."""
+        decoder = getattr(config, "decoder", config)
+        pick = lambda name: getattr(config, name, None) if getattr(config, name, None) is not None \
+            else getattr(decoder, name, None)  # noqa: E731
+        return cls(decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
+                   bos_token_id=pick("bos_token_id"), eos_token_id=pick("eos_token_id"),
+                   pad_token_id=pick("pad_token_id"))
+
+    # ------------------------------------------------------------------------------------------- JSON in/out
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "GenerationConfig") -> GenerationConfig:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in data.items() if k in names}
+        extra = {k: v for k, v in data.items() if k not in names}
+        config = cls.__new__(cls)
+        for f in dataclasses.fields(cls):
+            setattr(config, f.name, known.get(f.name))
+        config.extra = extra
+        config.validate(where)
+        return config
+
+    def to_dict(self) -> dict:
+        """The fields that are set (transformers writes only what differs from its defaults as well)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "extra" and getattr(self, f.name) is not None}
+        return {**self.extra, **data}
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> GenerationConfig:
+        path = Path(directory) / GENERATION_CONFIG_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no {GENERATION_CONFIG_NAME} here; use "
+                                    "GenerationConfig.from_model_config(model.config) for the defaults")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: not valid JSON ({err}); fix or delete the file") from err
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+        return cls.from_dict(data, where=str(path))
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        _write_json_atomic(self.to_dict(), Path(directory) / GENERATION_CONFIG_NAME)

@@ -1,0 +1,343 @@
+"""Decoding: greedy, sampling and beam search over an EncoderDecoderModel, token for token as transformers.
+
+The encoder runs once. The decoder runs one token per step against a KV cache preallocated for the whole
+output (cross-attention keys/values are computed at the first step and reused). The first step runs once
+per input, not once per beam or returned sequence: every copy of an input sees the same start token, so
+the cache is expanded after it. An input that is done leaves the batch (its rows of the cache, the
+encoder output and the mask go), so finished work stops costing compute; beams of a live input are
+reordered in the cache in one `index_select` per layer, together with any dropped inputs.
+
+Beam search follows transformers 5.x (`_beam_search`) step by step, with the same tensors, the same
+`-1e9` sentinels and the same top-k calls, so ties break the same way: K = max(2, 1 + #EOS) x beams
+candidates per input; the best `num_beams` that did not stop stay running; the top `num_beams` that
+stopped (EOS, or the length limit) enter the finished set with score `sum log p / length ** alpha`,
+`length` = generated tokens including EOS; an input is done when no running beam can beat its worst
+finished one (`early_stopping` False: judged at the current length; "never": at `max_length` when
+alpha > 0) or, with `early_stopping=True`, as soon as it has `num_beams` finished hypotheses.
+
+Shapes: B inputs, A inputs still decoding, nb beams, R = A x nb rows, K candidates per input,
+t tokens so far (start token included), L = max_length, V vocabulary, S source length, H hidden.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import weakref
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bertgen.cache import KVCache
+from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
+from bertgen.generation.processors import apply_processors, build_processors
+
+NEG = -1.0e9  # transformers' "impossible" score; kept so that its ties and roundings are ours too
+
+
+@dataclass
+class GenerateOutput:
+    """`return_dict_in_generate=True`: transformers' GenerateEncoderDecoderOutput / ...BeamEncoderDecoderOutput."""
+
+    sequences: torch.Tensor  # (B x num_return_sequences, 1 + generated): start token, tokens, padding
+    scores: tuple[torch.Tensor, ...] | None = None  # per step (rows, V) processed scores, with output_scores
+    sequences_scores: torch.Tensor | None = None  # beam search with output_scores: (B x n,) final beam scores
+
+
+_PACKED_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class _PackedHead:
+    """The output layer with its weight prepacked for oneDNN: the (V, H) matrix is the largest thing a
+    decoding step reads, and torch's default GEMM streams it 1.5-3x slower for a few rows (profiled on
+    MiniLM's 30522 x 384 at 1-32 rows). Same products, summed in another order: logits differ from
+    `F.linear`'s by float rounding (~1e-6 relative). Built once per weight version, kept beside the model."""
+
+    def __init__(self, linear: nn.Linear):
+        self.version = (linear.weight._version, linear.bias._version)
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), None)
+        self.bias = linear.bias.detach()
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(hidden, self.packed, self.bias, "none", [], "")
+
+    @classmethod
+    def get(cls, linear) -> _PackedHead | None:
+        """The packed head of `linear`, or None where oneDNN cannot serve it (GPU, half precision,
+        quantized or bias-free layers, a torch build without oneDNN)."""
+        usable = (type(linear) is nn.Linear and linear.bias is not None and linear.weight.device.type == "cpu"
+                  and linear.weight.dtype == torch.float32 and torch.backends.mkldnn.is_available())
+        if not usable:
+            return None
+        head = _PACKED_HEADS.get(linear)
+        if head is None or head.version != (linear.weight._version, linear.bias._version):  # trained since
+            try:
+                head = _PACKED_HEADS[linear] = cls(linear)
+            except (RuntimeError, AttributeError):  # this build's oneDNN ops differ: the plain layer is fine
+                return None
+        return head
+
+
+class _Decoder:
+    """The decoder one step at a time over the rows still decoding, with the encoder output they attend to."""
+
+    def __init__(self, model, encoder_states: torch.Tensor, encoder_mask: torch.Tensor | None,
+                 use_cache: bool, max_length: int):
+        self.model = model
+        self.states = encoder_states  # (rows, S, H)
+        self.mask = encoder_mask  # (rows, S) or None: no padding anywhere
+        layers = model.config.decoder.num_hidden_layers
+        self.cache = KVCache(layers, capacity=max_length) if use_cache else None
+        self.head = _PackedHead.get(model.decoder.lm_head.decoder)
+
+    def step(self, sequences: torch.Tensor) -> torch.Tensor:
+        """(rows, t) tokens so far -> (rows, V) float32 logits for the next one."""
+        ids = sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
+        kwargs = dict(encoder_hidden_states=self.states, encoder_attention_mask=self.mask,
+                      past_key_values=self.cache, use_cache=self.cache is not None)
+        if self.head is None:
+            return self.model.decoder(ids, logits_to_keep=1, **kwargs).logits[:, -1].float()  # (rows, V)
+        hidden = self.model.decoder.bert(ids, **kwargs).last_hidden_state[:, -1]  # (rows, H)
+        return self.head(hidden)  # (rows, V), ours to modify in place
+
+    def select(self, index: torch.Tensor, inputs_changed: bool) -> None:
+        """Keep rows `index` (reordered beams and/or fewer inputs). Encoder rows move only when the set of
+        inputs changed: the beams of one input share its encoder output and cross-attention keys/values."""
+        if self.cache is not None:
+            self.cache.reorder(index, include_cross=inputs_changed)
+        if inputs_changed:
+            self.states = self.states.index_select(0, index)
+            self.mask = self.mask.index_select(0, index) if self.mask is not None else None
+
+
+# ------------------------------------------------------------------------------------------------ entry point
+
+def resolve_config(model, generation_config: GenerationConfig | None, kwargs: dict) -> GenerationConfig:
+    base = generation_config or getattr(model, "generation_config", None) or \
+        GenerationConfig.from_model_config(model.config)
+    config = base.update(**kwargs).resolved()
+    config.validate("generate()")
+    return config
+
+
+def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+             generation_config: GenerationConfig | None = None, generator: torch.Generator | None = None,
+             **kwargs) -> torch.Tensor | GenerateOutput:
+    """`model.generate(...)`: see EncoderDecoderModel.generate."""
+    config = resolve_config(model, generation_config, kwargs)
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[0] == 0:
+        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
+        raise ValueError(f"generate: input_ids must be a non-empty 2-D tensor (batch, length), got {shape}")
+    eos = config.eos_token_id
+    eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    pad = config.pad_token_id if config.pad_token_id is not None else (eos_ids[0] if eos_ids else None)
+    start = config.decoder_start_token_id if config.decoder_start_token_id is not None else config.bos_token_id
+    if start is None:
+        raise ValueError("generate: no decoder_start_token_id (nor bos_token_id) in the model's config or "
+                         "generation config; set model.generation_config.decoder_start_token_id ([CLS] for BERT)")
+    if pad is None:
+        pad = 0  # no pad and no EOS: every sequence runs to max_length, so padding never shows
+    max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else \
+        config.max_length if config.max_length is not None else DEFAULT_NEW_TOKENS + 1
+    positions = model.config.decoder.max_position_embeddings
+    if max_length > positions:
+        raise ValueError(f"generate: max_length {max_length} (start token + new tokens) exceeds the decoder's "
+                         f"max_position_embeddings={positions}; lower max_new_tokens")
+    if max_length < 2:
+        raise ValueError(f"generate: max_length {max_length} leaves no room for a token after the start token")
+    if attention_mask is None and config.pad_token_id is not None and config.pad_token_id not in eos_ids:
+        attention_mask = (input_ids != config.pad_token_id).long()  # as transformers infers it
+    if attention_mask is not None and bool(attention_mask.all()):
+        attention_mask = None  # nothing masked: SDPA's unmasked kernel is faster
+
+    with torch.inference_mode():
+        encoder_states = model.encoder(input_ids, attention_mask=attention_mask).last_hidden_state  # (B, S, H)
+        decoder = _Decoder(model, encoder_states, attention_mask, config.use_cache, max_length)
+        processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
+        eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
+        starts = torch.full((input_ids.shape[0],), start, dtype=torch.long, device=input_ids.device)
+        if config.num_beams > 1:
+            sequences, scores, sequence_scores = _beam_search(decoder, starts, config, processors, eos_tensor,
+                                                              pad, max_length, generator)
+        else:
+            sequences, scores = _greedy_or_sample(decoder, starts, config, processors, eos_tensor, pad,
+                                                  max_length, generator)
+            sequence_scores = None
+    if not config.return_dict_in_generate:
+        return sequences
+    return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None,
+                          sequences_scores=sequence_scores if config.output_scores else None)
+
+
+def _first_step(decoder: _Decoder, starts: torch.Tensor, copies: int) -> torch.Tensor:
+    """The first step once per input, then `copies` rows per input (beams or sampled sequences)."""
+    logits = decoder.step(starts[:, None])  # (B, V)
+    if copies > 1:
+        decoder.select(torch.arange(len(starts), device=starts.device).repeat_interleave(copies), True)
+        logits = logits.repeat_interleave(copies, 0)  # (B x copies, V)
+    return logits
+
+
+def _full_rows(scores: torch.Tensor, rows: torch.Tensor, total: int) -> torch.Tensor:
+    """Scores of the live rows placed among all rows; rows already done get -inf (they chose nothing)."""
+    if len(rows) == total:
+        return scores
+    full = scores.new_full((total, scores.shape[1]), -float("inf"))
+    full[rows] = scores
+    return full
+
+
+# ----------------------------------------------------------------------------------------- greedy, sampling
+
+def _greedy_or_sample(decoder, starts, config, processors, eos, pad, max_length, generator):
+    copies = config.num_return_sequences if config.do_sample else 1
+    B = len(starts) * copies
+    out = starts.new_full((B, max_length), pad)  # (B, L) the answer, rows written as they finish
+    seqs = out.clone()  # (A, L) the rows still decoding
+    seqs[:, 0] = starts.repeat_interleave(copies)
+    rows = torch.arange(B, device=starts.device)  # (A,) row of `out` for each live row
+    all_scores = [] if config.output_scores else None
+    t = 1
+    while t < max_length:
+        history = seqs[:, :t]  # (A, t)
+        logits = _first_step(decoder, starts, copies) if t == 1 else decoder.step(history)  # (A, V)
+        scores = apply_processors(processors, history, logits)
+        if all_scores is not None:
+            all_scores.append(_full_rows(scores, rows, B))
+        if config.do_sample:
+            tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)  # (A,)
+        else:
+            tokens = scores.argmax(-1)
+        seqs[:, t] = tokens
+        t += 1
+        if len(eos):
+            finished = torch.isin(tokens, eos)  # (A,)
+            if bool(finished.any()):
+                out[rows[finished]] = seqs[finished]
+                keep = (~finished).nonzero().squeeze(1)
+                if len(keep) == 0:
+                    break
+                rows, seqs = rows[keep], seqs[keep]
+                decoder.select(keep, inputs_changed=True)
+    out[rows] = seqs
+    return out[:, :t], tuple(all_scores) if all_scores is not None else None
+
+
+# ---------------------------------------------------------------------------------------------- beam search
+
+def length_penalty(length: int, alpha: float, style: str) -> float:
+    """The divisor of a hypothesis' summed log-probability: length ** alpha, or GNMT's ((5 + length) / 6) ** alpha."""
+    return ((5 + length) / 6) ** alpha if style == "gnmt" else length ** alpha
+
+
+def _gather(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Along dim 1: (A, n, ...) rows picked by (A, m) -> (A, m, ...) (transformers' _gather_beams)."""
+    while index.dim() < tensor.dim():
+        index = index.unsqueeze(-1)
+    return torch.take_along_dim(tensor, index, dim=1)
+
+
+def _beam_search(decoder, starts, config, processors, eos, pad, max_length, generator):
+    B, nb, n_return = len(starts), config.num_beams, config.num_return_sequences
+    alpha, style, early = config.length_penalty, config.length_penalty_style, config.early_stopping
+    K = max(2, 1 + len(eos)) * nb  # enough candidates that nb of them can go on after EOS
+    device = starts.device
+    top_nb = torch.arange(K, device=device) < nb  # (K,) only these may enter the finished set
+
+    # state of the live inputs (A of them, all B at first)
+    running = starts.new_full((B, nb, max_length), pad)  # (A, nb, L)
+    running[:, :, 0] = starts[:, None]
+    running_scores = torch.zeros(B, nb, device=device)  # (A, nb) summed log-probs
+    running_scores[:, 1:] = NEG  # all beams start equal: only the first may expand at step one
+    finished = running.clone()  # (A, nb, L) best finished hypotheses, by score
+    finished_scores = torch.full((B, nb), NEG, device=device)  # (A, nb) length-penalized
+    finished_flags = torch.zeros(B, nb, dtype=torch.bool, device=device)  # (A, nb) slot holds a real one
+    finished_lengths = torch.zeros(B, nb, dtype=torch.long, device=device)  # (A, nb) generated tokens
+    improvable = torch.ones(B, 1, dtype=torch.bool, device=device)  # (A, 1) can a running beam still win?
+    inputs = torch.arange(B, device=device)  # (A,) original index of each live input
+
+    # the answer, per original input
+    out = starts.new_full((B, n_return, max_length), pad)
+    out_scores = torch.zeros(B, n_return, device=device)
+    out_lengths = torch.zeros(B, n_return, dtype=torch.long, device=device)
+    all_scores = [] if config.output_scores else None
+
+    def retire(which: torch.Tensor) -> None:  # write inputs `which` (indices into the live ones) to the answer
+        out[inputs[which]] = finished[which, :n_return]
+        out_scores[inputs[which]] = finished_scores[which, :n_return]
+        out_lengths[inputs[which]] = finished_lengths[which, :n_return]
+
+    t = 1
+    while True:
+        A = running.shape[0]
+        history = running.view(A * nb, max_length)[:, :t]  # (R, t)
+        logits = _first_step(decoder, starts, nb) if t == 1 else decoder.step(history)  # (R, V)
+        V = logits.shape[-1]
+        log_probs = apply_processors(processors, history, F.log_softmax(logits, dim=-1))  # (R, V)
+        if all_scores is not None:
+            all_scores.append(_full_rows(log_probs.clone(), (inputs[:, None] * nb + torch.arange(nb)).flatten(),
+                                         B * nb))
+        totals = log_probs.view(A, nb, V).add_(running_scores[:, :, None]).view(A, nb * V)  # (A, nb x V)
+
+        # (A, K) best continuations over all beams of an input (or sampled without replacement)
+        if config.do_sample:
+            picked = torch.multinomial(totals.softmax(-1), K, generator=generator)
+            top_scores = totals.gather(1, picked)
+        else:
+            top_scores, picked = totals.topk(K)
+        source_beam, tokens = picked // V, picked % V  # (A, K)
+        candidates = _gather(running, source_beam)  # (A, K, L)
+        candidates[:, :, t] = tokens
+        stops = torch.isin(tokens, eos) if len(eos) else torch.zeros_like(tokens, dtype=torch.bool)
+        if t + 1 >= max_length:
+            stops = torch.ones_like(stops)  # the length limit stops every candidate
+
+        # the best nb that did not stop keep running
+        live_scores = top_scores + stops.to(torch.float32) * NEG
+        keep = live_scores.topk(nb).indices  # (A, nb)
+        running = _gather(candidates, keep)
+        running_scores = _gather(live_scores, keep)
+        beam_rows = _gather(source_beam, keep)  # (A, nb) which old beam each new one continues
+
+        # the top nb that stopped compete for the finished slots
+        just_finished = stops & top_nb
+        scores = top_scores / length_penalty(t, alpha, style)
+        scores += (finished_flags.all(-1, keepdim=True) & (early is True)).to(torch.float32) * NEG
+        scores += (~improvable).to(torch.float32) * NEG
+        scores += (~just_finished) * NEG
+        merged = torch.cat((finished_scores, scores), dim=1)  # (A, nb + K)
+        best = merged.topk(nb).indices  # (A, nb)
+        finished = _gather(torch.cat((finished, candidates), dim=1), best)
+        finished_scores = _gather(merged, best)
+        finished_flags = _gather(torch.cat((finished_flags, just_finished), dim=1), best)
+        finished_lengths = _gather(torch.cat((finished_lengths, torch.full_like(tokens, t)), dim=1), best)
+        t += 1
+        if bool(stops.all()):
+            break
+
+        # transformers' early-stop heuristic: could the best running beam still beat the worst finished one?
+        best_length = max_length - 1 if early == "never" and alpha > 0.0 else t - 1
+        best_running = running_scores[:, :1] / length_penalty(best_length, alpha, style)
+        worst_finished = torch.where(finished_flags, finished_scores.min(1, keepdim=True).values, NEG)
+        improvable = improvable & (best_running > worst_finished).any(-1, keepdim=True)
+        done = ~improvable.squeeze(1) | (finished_flags.all(-1) & (early is True))  # (A,)
+
+        rows = (beam_rows + torch.arange(A, device=device)[:, None] * nb)  # (A, nb) cache rows to continue
+        if bool(done.any()):
+            retire(done)
+            live = (~done).nonzero().squeeze(1)
+            if len(live) == 0:
+                break
+            inputs, running, running_scores, finished, finished_scores, finished_flags, finished_lengths, \
+                improvable = (x[live] for x in (inputs, running, running_scores, finished, finished_scores,
+                                                finished_flags, finished_lengths, improvable))
+            decoder.select(rows[live].flatten(), inputs_changed=True)
+        else:
+            decoder.select(rows.flatten(), inputs_changed=False)
+    if len(inputs):
+        retire(torch.arange(len(inputs), device=device))
+
+    length = 1 + int(out_lengths.max())  # as transformers: the longest returned hypothesis sets the width
+    sequences = out.view(B * n_return, max_length)[:, :length]
+    scores = tuple(all_scores) if all_scores is not None else None
+    return sequences, scores, out_scores.view(B * n_return)

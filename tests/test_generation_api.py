@@ -1,0 +1,176 @@
+"""Generation beyond token parity: generation_config.json both ways, argument errors, the work skipped for
+finished inputs, lower precision and quantization."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from bertgen import EncoderDecoderModel
+from bertgen.config import ConfigError
+from bertgen.generation import GenerationConfig
+from bertgen.quantization import QuantizationError, quantize
+from generation_models import hf_generation_model, padded_batch, save_pair
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def hf_model():
+    return hf_generation_model(seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(hf_model, tmp_path_factory):
+    return save_pair(hf_model, tmp_path_factory.mktemp("api"))
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return padded_batch(seed=0)
+
+
+# ------------------------------------------------------------------------------------ generation_config.json
+
+def test_defaults_from_transformers_generation_config(hf_model, batch, tmp_path):
+    """Settings saved in generation_config.json by transformers are the defaults of bertgen's generate."""
+    hf_model.generation_config.num_beams, hf_model.generation_config.length_penalty = 3, 0.6
+    hf_model.generation_config.no_repeat_ngram_size, hf_model.generation_config.max_new_tokens = 2, 11
+    try:
+        ours = save_pair(hf_model, tmp_path)
+        assert ours.generation_config.num_beams == 3
+        ids, mask = batch
+        assert torch.equal(ours.generate(ids, attention_mask=mask), hf_model.generate(ids, attention_mask=mask))
+    finally:
+        hf_model.generation_config.num_beams, hf_model.generation_config.length_penalty = 1, 1.0
+        hf_model.generation_config.no_repeat_ngram_size, hf_model.generation_config.max_new_tokens = 0, None
+
+
+def test_saved_generation_config_loads_in_transformers(model, tmp_path):
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    model.generation_config = model.generation_config.update(num_beams=4, length_penalty=2.0, early_stopping=True)
+    try:
+        model.save_pretrained(tmp_path)
+    finally:
+        model.generation_config = model.generation_config.update(num_beams=1, length_penalty=1.0,
+                                                                 early_stopping=False)
+    theirs = HFGenerationConfig.from_pretrained(tmp_path)
+    assert (theirs.num_beams, theirs.length_penalty, theirs.early_stopping) == (4, 2.0, True)
+    assert (theirs.decoder_start_token_id, theirs.eos_token_id, theirs.pad_token_id) == (2, 1, 3)
+    assert EncoderDecoderModel.from_pretrained(tmp_path).generation_config.num_beams == 4
+
+
+def test_unknown_keys_survive_a_round_trip(tmp_path):
+    (tmp_path / "generation_config.json").write_text(json.dumps(
+        {"num_beams": 2, "transformers_version": "5.23.0", "forced_bos_token_id": None, "_from_model_config": True}))
+    config = GenerationConfig.from_pretrained(tmp_path)
+    config.save_pretrained(tmp_path)
+    data = json.loads((tmp_path / "generation_config.json").read_text())
+    assert data == {"num_beams": 2, "transformers_version": "5.23.0", "forced_bos_token_id": None,
+                    "_from_model_config": True}
+
+
+def test_bad_generation_config_file_names_the_file_and_field(tmp_path):
+    (tmp_path / "generation_config.json").write_text(json.dumps({"num_beams": "four"}))
+    with pytest.raises(ConfigError, match=r"generation_config.json.*num_beams"):
+        GenerationConfig.from_pretrained(tmp_path)
+    (tmp_path / "generation_config.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        GenerationConfig.from_pretrained(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- argument errors
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(num_beam=4), TypeError, "unknown argument.*num_beam"),
+    (dict(num_beams=2, num_return_sequences=3), ConfigError, "num_return_sequences"),
+    (dict(max_new_tokens=200), ValueError, "max_position_embeddings"),
+    (dict(early_stopping="sometimes"), ConfigError, "early_stopping"),
+    (dict(top_p=1.5, do_sample=True), ConfigError, "top_p"),
+    (dict(length_penalty_style="log"), ConfigError, "length_penalty_style"),
+])
+def test_bad_arguments_say_what_is_wrong(model, batch, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        model.generate(batch[0], attention_mask=batch[1], **kwargs)
+
+
+def test_no_start_token_is_an_error(model, batch):
+    with pytest.raises(ValueError, match="decoder_start_token_id"):
+        model.generate(batch[0], generation_config=GenerationConfig(eos_token_id=1))
+
+
+# ------------------------------------------------------------------------------------------- work skipped
+
+def _rows_per_step(model):
+    """Record how many rows each decoder call processes, and how many encoder calls there are."""
+    calls = {"encoder": 0, "decoder": []}
+    hooks = [model.encoder.register_forward_hook(lambda *a: calls.__setitem__("encoder", calls["encoder"] + 1)),
+             model.decoder.bert.register_forward_hook(
+                 lambda module, args, kwargs, out: calls["decoder"].append(args[0].shape[0]), with_kwargs=True)]
+    return calls, hooks
+
+
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_encoder_runs_once_and_finished_inputs_leave_the_batch(model, batch, num_beams):
+    ids, mask = batch
+    calls, hooks = _rows_per_step(model)
+    try:
+        out = model.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=14)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    B, rows = ids.shape[0], calls["decoder"]
+    assert calls["encoder"] == 1
+    assert rows[0] == B  # the first step once per input, whatever the beam count
+    assert all(a >= b for a, b in zip(rows[1:], rows[2:]))  # rows only ever leave
+    assert rows[1] <= B * num_beams and rows[-1] < B * num_beams  # some inputs finished before the end
+    assert sum(rows) < B * num_beams * len(rows)
+    assert len(rows) >= out.shape[1] - 1  # a decoder call per position (beams may search past the winner)
+
+
+# --------------------------------------------------------------------------------------- precision, quantized
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_end_to_end_matches_transformers(hf_model, batch, dtype, tmp_path):
+    ours = save_pair(hf_model, tmp_path).to(dtype)
+    theirs = hf_generation_model(seed=0).to(dtype)
+    ids, mask = batch
+    for num_beams in (1, 3):
+        assert torch.equal(ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=12),
+                           theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=12))
+
+
+def test_int8_quantization_keeps_outputs_close(model, batch):
+    ids, mask = batch
+    quantized = quantize(model, "int8")
+    assert isinstance(quantized.decoder.lm_head.decoder, torch.ao.nn.quantized.dynamic.Linear)
+    assert type(model.decoder.lm_head.decoder) is torch.nn.Linear  # the original is left as it was
+    reference = model.generate(ids, attention_mask=mask, max_new_tokens=14)
+    with torch.no_grad():
+        exact = model(input_ids=ids, attention_mask=mask, decoder_input_ids=reference).logits
+        approx = quantized(input_ids=ids, attention_mask=mask, decoder_input_ids=reference).logits
+    assert (approx - exact).norm() / exact.norm() < 0.1  # int8 error: a few percent of the logits
+    assert (approx.argmax(-1) == exact.argmax(-1)).float().mean() > 0.8
+    generated = quantized.generate(ids, attention_mask=mask, num_beams=3, max_new_tokens=14)
+    assert generated.shape[0] == ids.shape[0] and (generated[:, 0] == 2).all()
+
+
+def test_quantization_errors_say_what_is_missing(model):
+    with pytest.raises(QuantizationError, match="float32"):
+        quantize(EncoderDecoderModel(model.config).to(torch.bfloat16), "int8")
+    with pytest.raises(ValueError, match="int8, nf4"):
+        quantize(model, "int3")
+    if not (torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes")):
+        with pytest.raises(QuantizationError, match="bitsandbytes|CUDA"):
+            quantize(model, "nf4")
