@@ -91,8 +91,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"{', '.join(sorted(set(str(b) for b in frame['batch_size'])))} (the paper: 300k steps of 256), "
         f"lengths {first['max_length']} tokens (the paper: 128), {first['train_examples']} training examples at "
         f"100%, {first['test_examples']} test examples, {first['decoding']} decoding, 2 shared CPU cores. "
-        f"{len(frame)} runs took {minutes:.0f} minutes of wall clock in all "
-        f"(median {frame['wall_s'].median():.0f} s per run, training and test evaluation).",
+        f"{len(frame)} runs took {minutes:.0f} minutes of wall clock summed over runs (a sweep runs some side by "
+        f"side), median {frame['wall_s'].median():.0f} s per run for training and test evaluation.",
         "",
         f"**Paper column**: {paper.get('paper_task', 'no comparable task in the paper')}. "
         f"Source: {paper_all.get('source', 'experiments/paper_results.toml')}.",

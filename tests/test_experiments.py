@@ -40,6 +40,15 @@ sari = 86.9
 """
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine OpenMP threads wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture()
 def project(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTGEN_HOME", str(tmp_path / "home"))  # task cache and run scratch

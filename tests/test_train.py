@@ -23,6 +23,15 @@ TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_he
             max_position_embeddings=64)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine OpenMP threads wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_model(seed: int = 0, dropout: float = 0.1) -> EncoderDecoderModel:
     torch.manual_seed(seed)
     side = BertGenerationConfig(**TINY, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
@@ -118,9 +127,9 @@ def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = [sys.executable, __file__]
-    subprocess.run(worker + [str(tmp_path / "ref")], check=True, env=env)
+    subprocess.run(worker + [str(tmp_path / "ref"), "0"], check=True, env=env)  # checkpoints only at the end
     run = tmp_path / "run"
-    proc = subprocess.Popen(worker + [str(run)], env=env)
+    proc = subprocess.Popen(worker + [str(run), "1"], env=env)
     deadline = time.time() + 60
     while time.time() < deadline:  # kill once a few steps are logged, wherever the worker happens to be
         if (run / "log.jsonl").is_file() and sum(1 for _ in open(run / "log.jsonl")) >= 9:
@@ -129,7 +138,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run / "final.pt").exists(), "the worker finished before it was killed"
-    subprocess.run(worker + [str(run)], check=True, env=env)
+    subprocess.run(worker + [str(run), "1"], check=True, env=env)
     assert_same_weights(torch.load(run / "final.pt"), torch.load(tmp_path / "ref" / "final.pt"))
 
 
@@ -188,6 +197,6 @@ def test_mismatched_resume_is_refused(tmp_path):
 
 if __name__ == "__main__":  # the kill test's worker: train (resuming if possible), then save the weights
     torch.set_num_threads(1)
-    out = Path(sys.argv[1])
-    trainer, _ = train(out, steps=24, checkpoint_every=1)
+    out, checkpoint_every = Path(sys.argv[1]), int(sys.argv[2])
+    trainer, _ = train(out, steps=24, checkpoint_every=checkpoint_every)
     torch.save(weights(trainer.model), out / "final.pt")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_train import tiny_model, train, weights  # noqa: E402
+from test_train import one_thread, tiny_model, train, weights  # noqa: E402, F401  (one_thread: autouse)
 
 from bertgen.train import read_log  # noqa: E402
 
