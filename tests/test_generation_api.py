@@ -95,6 +95,7 @@ def test_bad_generation_config_file_names_the_file_and_field(tmp_path):
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(num_beam=4), TypeError, "unknown argument.*num_beam"),
     (dict(num_beams=2, num_return_sequences=3), ConfigError, "num_return_sequences"),
+    (dict(num_beams=2, num_return_sequences=3, do_sample=True), ConfigError, "num_return_sequences"),
     (dict(max_new_tokens=200), ValueError, "max_position_embeddings"),
     (dict(early_stopping="sometimes"), ConfigError, "early_stopping"),
     (dict(top_p=1.5, do_sample=True), ConfigError, "top_p"),

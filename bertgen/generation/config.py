@@ -86,10 +86,10 @@ class GenerationConfig:
         if self.length_penalty_style not in (None, *LENGTH_PENALTY_STYLES):
             raise ConfigError(f"{where}: length_penalty_style must be one of {LENGTH_PENALTY_STYLES}, "
                               f"got {self.length_penalty_style!r}")
-        beams = self.num_beams or 1
-        if (self.num_return_sequences or 1) > beams and not self.do_sample:
-            raise ConfigError(f"{where}: num_return_sequences ({self.num_return_sequences}) must be <= num_beams "
-                              f"({beams}) without sampling; raise num_beams or set do_sample=True")
+        beams, returned = self.num_beams or 1, self.num_return_sequences or 1
+        if returned > beams and (beams > 1 or not self.do_sample):  # greedy sampling may draw several
+            raise ConfigError(f"{where}: num_return_sequences ({returned}) must be <= num_beams ({beams}) "
+                              "(or sample with num_beams=1); raise num_beams or lower num_return_sequences")
 
     # -------------------------------------------------------------------------------------------- updates
 
@@ -113,8 +113,11 @@ class GenerationConfig:
         """Special tokens from a model config, as transformers derives a generation config from `config.json`:
         top-level ids first, then the decoder's (bos, eos and pad live there in BertGeneration configs)."""
         decoder = getattr(config, "decoder", config)
-        pick = lambda name: getattr(config, name, None) if getattr(config, name, None) is not None \
-            else getattr(decoder, name, None)  # noqa: E731
+
+        def pick(name: str) -> Any:
+            value = getattr(config, name, None)
+            return value if value is not None else getattr(decoder, name, None)
+
         return cls(decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
                    bos_token_id=pick("bos_token_id"), eos_token_id=pick("eos_token_id"),
                    pad_token_id=pick("pad_token_id"))

@@ -275,8 +275,8 @@ def _beam_search(decoder, starts, config, processors, eos, pad, max_length, gene
         V = logits.shape[-1]
         log_probs = apply_processors(processors, history, F.log_softmax(logits, dim=-1))  # (R, V)
         if all_scores is not None:
-            all_scores.append(_full_rows(log_probs.clone(), (inputs[:, None] * nb + torch.arange(nb)).flatten(),
-                                         B * nb))
+            score_rows = (inputs[:, None] * nb + torch.arange(nb, device=device)).flatten()  # (R,) among B x nb
+            all_scores.append(_full_rows(log_probs.clone(), score_rows, B * nb))
         totals = log_probs.view(A, nb, V).add_(running_scores[:, :, None]).view(A, nb * V)  # (A, nb x V)
 
         # (A, K) best continuations over all beams of an input (or sampled without replacement)
