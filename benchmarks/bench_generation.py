@@ -29,6 +29,8 @@ SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attentio
             max_position_embeddings=512)
 NEW, SOURCE = 32, 32  # new tokens per input, source length
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+if os.environ.get("BENCH_THREADS"):  # a busy machine: 1 thread per process avoids OpenMP oversubscription
+    torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
 CASES = [("greedy", 1, 1), ("greedy", 1, 8), ("beam-4", 4, 1), ("beam-4", 4, 8)]  # (name, beams, batch)
 IDS = dict(decoder_start_token_id=101, eos_token_id=102, pad_token_id=0)  # [CLS], [SEP], [PAD]
 
@@ -87,6 +89,7 @@ def weight_bytes(model) -> int:
 def int8_tradeoff() -> list[str]:
     from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 
+    torch.manual_seed(0)  # the new cross-attention weights, so that reruns measure the same model
     model, _ = bertgen.warm_start("bert2bert", "minilm-l6")
     model = model.eval()
     quantized = quantize(model, "int8")
@@ -131,12 +134,14 @@ def int8_tradeoff() -> list[str]:
 
 def main() -> None:
     warnings.simplefilter("ignore")  # transformers' notices about generation defaults
+    load = os.getloadavg()[0]  # other processes' work slows both libraries, but not always alike
     with tempfile.TemporaryDirectory() as directory:
         ours, theirs = models(directory)
         rows = compare(ours, theirs)
     print("## Generation (bench_generation.py)\n")
     print(f"MiniLM-sized bert2bert, random weights, {NEW} new tokens per input (forced), source length {SOURCE}, "
-          f"{torch.get_num_threads()} threads, median of {ROUNDS} interleaved runs.\n")
+          f"{torch.get_num_threads()} threads, median of {ROUNDS} interleaved runs; load average {load:.1f} on "
+          f"{os.cpu_count()} cores at the start.\n")
     print("\n".join(rows))
     print()
     print("\n".join(int8_tradeoff()))
