@@ -175,3 +175,20 @@ def test_quantization_errors_say_what_is_missing(model):
     if not (torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes")):
         with pytest.raises(QuantizationError, match="bitsandbytes|CUDA"):
             quantize(model, "nf4")
+
+
+def test_output_layer_changes_are_seen_between_calls(batch, tmp_path):
+    """generate keeps a faster layout of the output layer beside the model; training must not leave it stale."""
+    theirs = hf_generation_model(seed=1)
+    ours = save_pair(theirs, tmp_path)
+    ids, mask = batch
+    for num_beams in (1, 3):
+        ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10)
+    with torch.no_grad():
+        for model in (ours, theirs):
+            model.decoder.lm_head.decoder.weight.mul_(-1.0)  # an in-place update, as an optimizer step is
+    for num_beams in (1, 3):
+        assert torch.equal(ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10),
+                           theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10))
+    one = ids[:1, :int(mask[0].sum())]  # one row: the other layout
+    assert torch.equal(ours.generate(one, max_new_tokens=10), theirs.generate(one, max_new_tokens=10))

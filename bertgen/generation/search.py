@@ -44,37 +44,59 @@ class GenerateOutput:
     sequences_scores: torch.Tensor | None = None  # beam search with output_scores: (B x n,) final beam scores
 
 
-_PACKED_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-class _PackedHead:
-    """The output layer with its weight prepacked for oneDNN: the (V, H) matrix is the largest thing a
-    decoding step reads, and torch's default GEMM streams it 1.5-3x slower for a few rows (profiled on
-    MiniLM's 30522 x 384 at 1-32 rows). Same products, summed in another order: logits differ from
-    `F.linear`'s by float rounding (~1e-6 relative). Built once per weight version, kept beside the model."""
+class _FastHead:
+    """The output layer in the weight layout that reads fastest for the rows at hand. Its (V, H) matrix is
+    the largest thing a decoding step reads, and torch's default GEMM streams it 1.5-3x slower than it
+    could (profiled on MiniLM's 30522 x 384, 1 to 32 rows): for one row, a contiguous (H, V) transpose;
+    for more, oneDNN's prepacked blocks. Each layout is a copy of the weight, made on first use and kept
+    beside the model until the weight changes. Same products, summed in another order: the logits differ
+    from `F.linear`'s by float rounding (~1e-6 relative)."""
 
     def __init__(self, linear: nn.Linear):
-        self.version = (linear.weight._version, linear.bias._version)
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), None)
-        self.bias = linear.bias.detach()
+        self.version = self.state(linear)
+        self.weight, self.bias = linear.weight.detach(), linear.bias.detach()
+        self.transposed = self.packed = None
 
-    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:  # (rows, H) -> (rows, V)
+        if hidden.shape[0] == 1:
+            if self.transposed is None:
+                self.transposed = self.weight.t().contiguous()  # (H, V)
+            return torch.addmm(self.bias, hidden, self.transposed)
+        if self.packed is None:
+            self.packed = self._pack()
+        if self.packed is False:
+            return F.linear(hidden, self.weight, self.bias)
         return torch.ops.mkldnn._linear_pointwise(hidden, self.packed, self.bias, "none", [], "")
 
+    def _pack(self) -> torch.Tensor | bool:
+        """oneDNN's layout of the weight, or False where this torch build has no (compatible) oneDNN."""
+        if not torch.backends.mkldnn.is_available():
+            return False
+        try:
+            return torch.ops.mkldnn._reorder_linear_weight(self.weight, None)
+        except (RuntimeError, AttributeError):
+            return False
+
+    @staticmethod
+    def state(linear: nn.Linear) -> tuple[int, ...]:
+        """Changes when the weights do: trained in place (version) or replaced (storage)."""
+        w, b = linear.weight, linear.bias
+        return w._version, w.data_ptr(), b._version, b.data_ptr()
+
     @classmethod
-    def get(cls, linear) -> _PackedHead | None:
-        """The packed head of `linear`, or None where oneDNN cannot serve it (GPU, half precision,
-        quantized or bias-free layers, a torch build without oneDNN)."""
+    def get(cls, linear) -> _FastHead | None:
+        """The fast head of `linear`, or None where the plain layer should run (GPU, half precision,
+        quantized or bias-free layers)."""
         usable = (type(linear) is nn.Linear and linear.bias is not None and linear.weight.device.type == "cpu"
-                  and linear.weight.dtype == torch.float32 and torch.backends.mkldnn.is_available())
+                  and linear.weight.dtype == torch.float32)
         if not usable:
             return None
-        head = _PACKED_HEADS.get(linear)
-        if head is None or head.version != (linear.weight._version, linear.bias._version):  # trained since
-            try:
-                head = _PACKED_HEADS[linear] = cls(linear)
-            except (RuntimeError, AttributeError):  # this build's oneDNN ops differ: the plain layer is fine
-                return None
+        head = _FAST_HEADS.get(linear)
+        if head is None or head.version != cls.state(linear):
+            head = _FAST_HEADS[linear] = cls(linear)
         return head
 
 
@@ -88,7 +110,7 @@ class _Decoder:
         self.mask = encoder_mask  # (rows, S) or None: no padding anywhere
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
-        self.head = _PackedHead.get(model.decoder.lm_head.decoder)
+        self.head = _FastHead.get(model.decoder.lm_head.decoder)
 
     def step(self, sequences: torch.Tensor) -> torch.Tensor:
         """(rows, t) tokens so far -> (rows, V) float32 logits for the next one."""
