@@ -21,6 +21,11 @@ def paper_results(path: Path | None = None) -> dict:
     return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def _paper_row(paper: dict, row: str, paper_row: str) -> str:
+    """A paper row named like ours wins (e.g. `embeddings-only`); else the config's paper_row (its scheme)."""
+    return row if row in paper.get("rows", {}) else paper_row
+
+
 def _paper_value(paper: dict, row: str, metric: str, fraction: float) -> float | None:
     values = paper.get("rows", {}).get(row, {})
     return values.get(metric if fraction == 1 else f"{metric}@{fraction:g}")
@@ -103,7 +108,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     for _, r in summary.iterrows():
         cells = []
         for m in metrics:
-            value = _paper_value(paper, r.paper_row, m, r.fraction)
+            value = _paper_value(paper, _paper_row(paper, r.row, r.paper_row), m, r.fraction)
             digits = 2 if m == "loss" else 1
             cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"], digits), "—" if value is None else f"{value:.1f}"]
         lines.append(f"| {r.row} | {r.fraction:.0%} | {r.seeds} | " + " | ".join(cells) + " |")
@@ -155,7 +160,8 @@ def summary(task: str, results_dir: str | os.PathLike | None = None, paper_path:
     out = summarize(frame, metrics)
     paper = paper_results(paper_path).get(task, {})
     for m in metrics:
-        out[f"{m}_paper"] = [_paper_value(paper, r.paper_row, m, r.fraction) for r in out.itertuples()]
+        out[f"{m}_paper"] = [_paper_value(paper, _paper_row(paper, r.row, r.paper_row), m, r.fraction)
+                             for r in out.itertuples()]
     return out.sort_values(["fraction", "row"], key=lambda c: c.map(_order_key) if c.name == "row" else -c)
 
 
