@@ -29,8 +29,28 @@ SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attentio
             max_position_embeddings=512)
 NEW, SOURCE = 32, 32  # new tokens per input, source length
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-if os.environ.get("BENCH_THREADS"):  # a busy machine: 1 thread per process avoids OpenMP oversubscription
+
+
+def busy_cores(seconds: float = 1.0) -> float:
+    """Cores kept busy by other processes right now (from /proc/stat; 0 where there is none)."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except OSError:
+        return 0.0
+    return (os.cpu_count() or 1) * (1 - (idle1 - idle0) / max(total1 - total0, 1))
+
+
+BUSY = busy_cores()
+if os.environ.get("BENCH_THREADS"):
     torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+elif BUSY > 0.5:  # cores already busy: OpenMP threads that wait on each other turn every timing into noise
+    torch.set_num_threads(1)
 CASES = [("greedy", 1, 1), ("greedy", 1, 8), ("beam-4", 4, 1), ("beam-4", 4, 8)]  # (name, beams, batch)
 IDS = dict(decoder_start_token_id=101, eos_token_id=102, pad_token_id=0)  # [CLS], [SEP], [PAD]
 
@@ -134,14 +154,14 @@ def int8_tradeoff() -> list[str]:
 
 def main() -> None:
     warnings.simplefilter("ignore")  # transformers' notices about generation defaults
-    load = os.getloadavg()[0]  # other processes' work slows both libraries, but not always alike
     with tempfile.TemporaryDirectory() as directory:
         ours, theirs = models(directory)
         rows = compare(ours, theirs)
     print("## Generation (bench_generation.py)\n")
     print(f"MiniLM-sized bert2bert, random weights, {NEW} new tokens per input (forced), source length {SOURCE}, "
-          f"{torch.get_num_threads()} threads, median of {ROUNDS} interleaved runs; load average {load:.1f} on "
-          f"{os.cpu_count()} cores at the start.\n")
+          f"median of {ROUNDS} interleaved runs; {torch.get_num_threads()} thread(s): other processes kept "
+          f"{BUSY:.1f} of {os.cpu_count()} cores busy at the start (one thread when they use more than half a "
+          "core, since waiting OpenMP threads make timings noise; BENCH_THREADS overrides).\n")
     print("\n".join(rows))
     print()
     print("\n".join(int8_tradeoff()))
