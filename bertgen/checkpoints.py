@@ -13,7 +13,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from bertgen.fileio import atomic_write, write_json_atomic
 
 SAFE_WEIGHTS = "model.safetensors"
 TORCH_WEIGHTS = "pytorch_model.bin"
@@ -147,17 +148,6 @@ def _parse_size(size: int | str) -> int:
     return int(float(match[1]) * {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}[match[2]])
 
 
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def exportable_state_dict(module: torch.nn.Module, drop: Iterable[str] = ()) -> dict[str, torch.Tensor]:
     """The state dict with every name holding its own contiguous tensor (safetensors refuses shared
     storage, and transformers wants full tensors under each name it does not tie itself)."""
@@ -190,9 +180,9 @@ def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_seria
 
     def dump(tensors, path):
         if safe_serialization:
-            _atomic(path, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+            atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
         else:
-            _atomic(path, lambda tmp: torch.save(tensors, tmp))
+            atomic_write(path, lambda tmp: torch.save(tensors, tmp))
 
     stem, ext = base.rsplit(".", 1)
     _remove_stale_weights(directory)
@@ -208,7 +198,7 @@ def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_seria
     total = sum(t.numel() * t.element_size() for t in state.values())
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     index_path = directory / f"{base}.index.json"
-    _atomic(index_path, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n"))
+    write_json_atomic(index_path, index)
     return written + [index_path]
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from bertgen.fileio import write_json_atomic
 
 CONFIG_NAME = "config.json"
 ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "silu", "swish", "quick_gelu")
@@ -59,20 +60,6 @@ def _describe(annotation: Any) -> str:
     return str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
-def _write_json_atomic(data: dict, path: Path) -> None:
-    """Write to a temporary file in the same directory, then rename: no half-written config.json."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such config file; a model directory needs a {CONFIG_NAME}")
@@ -100,7 +87,7 @@ class _JsonConfig:
         return cls.from_json_file(Path(directory) / CONFIG_NAME)
 
     def to_json_file(self, path: str | os.PathLike) -> None:
-        _write_json_atomic(self.to_dict(), Path(path))
+        write_json_atomic(Path(path), self.to_dict())
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         self.to_json_file(Path(directory) / CONFIG_NAME)

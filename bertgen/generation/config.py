@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bertgen.config import ConfigError, _check_types, _write_json_atomic
+from bertgen.config import ConfigError, _check_types
+from bertgen.fileio import write_json_atomic
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 LENGTH_PENALTY_STYLES = ("hf", "gnmt")
@@ -157,4 +158,4 @@ class GenerationConfig:
         return cls.from_dict(data, where=str(path))
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
-        _write_json_atomic(self.to_dict(), Path(directory) / GENERATION_CONFIG_NAME)
+        write_json_atomic(Path(directory) / GENERATION_CONFIG_NAME, self.to_dict())

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
+
+from bertgen.fileio import write_text_atomic
 
 # The roles a special token can play, with transformers' names (they are tokenizer_config.json's keys).
 SPECIAL_ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -243,7 +244,7 @@ class Tokenizer:
             config["model_max_length"] = self.model_max_length
         files = self.save_vocabulary(directory)
         for name, data in (("tokenizer_config.json", config), ("special_tokens_map.json", specials)):
-            write_atomic(directory / name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            write_text_atomic(directory / name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
             files += (str(directory / name),)
         return files
 
@@ -303,18 +304,6 @@ def _as_tensor(rows: list[list[int]]) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------- files
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def read_file(path: Path, what: str) -> bytes:
     """The bytes of a vocabulary file, or an error that names the file and says what to do."""

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 
 import sentencepiece as spm
 
-from bertgen.tokenization.base import Tokenizer, read_file, read_tokenizer_config, token_content, write_atomic
+from bertgen.tokenization.base import Tokenizer, read_file, read_tokenizer_config, token_content, write_text_atomic
 
 VOCAB_FILE = "spiece.model"
 SPIECE_UNDERLINE = "▁"  # SentencePiece's mark for "a space was here"
@@ -170,7 +170,7 @@ class BertGenerationTokenizer(Tokenizer):
                         ) -> tuple[str, ...]:
         """Write spiece.model (named `{filename_prefix}-spiece.model` with a prefix)."""
         path = Path(save_directory) / (f"{filename_prefix}-{VOCAB_FILE}" if filename_prefix else VOCAB_FILE)
-        write_atomic(path, self._proto)
+        write_text_atomic(path, self._proto)
         return (str(path),)
 
     # SentencePieceProcessor does not pickle; the model's bytes do (DataLoader workers, datasets.map caching).

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from tokenizers import AddedToken, Tokenizer as Backend, decoders, models, normalizers, pre_tokenizers, processors
 
 from bertgen.tokenization.base import SPECIAL_ROLES, Tokenizer, read_file, read_tokenizer_config, token_content, \
-    write_atomic
+    write_text_atomic
 
 BERT_SPECIALS = dict(unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
 ROBERTA_SPECIALS = dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="</s>", pad_token="<pad>",
@@ -189,7 +189,7 @@ class FastTokenizer(Tokenizer):
         directory = Path(save_directory)
         prefix = f"{filename_prefix}-" if filename_prefix else ""
         tokenizer_json = directory / f"{prefix}tokenizer.json"
-        write_atomic(tokenizer_json, self.backend.to_str(pretty=True))
+        write_text_atomic(tokenizer_json, self.backend.to_str(pretty=True))
         files = [str(tokenizer_json)]
         model_type = type(self.backend.model).__name__
         vocab = self.backend.get_vocab(with_added_tokens=False)
@@ -206,7 +206,7 @@ class FastTokenizer(Tokenizer):
 
 
 def _write(path: Path, text: str) -> str:
-    write_atomic(path, text)
+    write_text_atomic(path, text)
     return str(path)
 
 
