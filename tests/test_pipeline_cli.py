@@ -16,16 +16,8 @@ from bertgen.cli import main
 from bertgen.pipeline import pipeline
 from generation_models import hf_generation_model, write_wordpiece_vocab
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
 TEXTS = ["w1 w2 w3 w4", "w30", "w7 w7 w8 w9 w10 w11 w12 w13", "w21 w22", "w5 w6 w7"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

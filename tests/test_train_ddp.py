@@ -11,9 +11,11 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_train import one_thread, tiny_model, train, weights  # noqa: E402, F401  (one_thread: autouse)
+from test_train import tiny_model, train, weights  # noqa: E402
 
 from bertgen.train import read_log  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SETTINGS = dict(steps=6, batch_size=8, checkpoint_every=3)
 
