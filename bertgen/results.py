@@ -36,6 +36,13 @@ def _order_key(row: str) -> tuple:
     return (base, row)
 
 
+def current_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each (fraction, row)'s runs of its latest config: a row whose config was changed and rerun is not
+    averaged with the runs of its old config (those stay in the CSV, as history)."""
+    latest = frame.groupby(["fraction", "row"], sort=False)["config_hash"].transform("last")
+    return frame[frame["config_hash"] == latest]
+
+
 def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Mean and sample std over seeds of each metric, per (fraction, row)."""
     grouped = frame.groupby(["fraction", "row"], sort=False)
@@ -78,7 +85,9 @@ def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, 
 def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -> str:
     from bertgen.data import get_task
 
-    frame = pd.read_csv(results_dir / f"{task}.csv")
+    everything = pd.read_csv(results_dir / f"{task}.csv")
+    frame = current_runs(everything)
+    stale = len(everything) - len(frame)
     metrics = [m for m in frame.columns if m in _metric_columns(get_task(task).metrics)]
     paper_all = paper_results(paper_path)
     paper = paper_all.get(task, {})
@@ -97,7 +106,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"lengths {first['max_length']} tokens (the paper: 128), {first['train_examples']} training examples at "
         f"100%, {first['test_examples']} test examples, {first['decoding']} decoding, 2 shared CPU cores. "
         f"{len(frame)} runs took {minutes:.0f} minutes of wall clock summed over runs (a sweep runs some side by "
-        f"side), median {frame['wall_s'].median():.0f} s per run for training and test evaluation.",
+        f"side), median {frame['wall_s'].median():.0f} s per run for training and test evaluation."
+        + (f" The CSV also keeps {stale} runs of rows' earlier configs, left out here." if stale else ""),
         "",
         f"**Paper column**: {paper.get('paper_task', 'no comparable task in the paper')}. "
         f"Source: {paper_all.get('source', 'experiments/paper_results.toml')}.",
@@ -143,12 +153,14 @@ def write_table(task: str, results_dir: str | os.PathLike | None = None, paper_p
 
 # ------------------------------------------------------------------------------------ frames for notebooks
 
-def load_results(task: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The task's results CSV, one row per run."""
+def load_results(task: str, results_dir: str | os.PathLike | None = None, history: bool = False) -> pd.DataFrame:
+    """The task's results CSV, one row per run: each table row's runs of its latest config (see
+    `current_runs`), or every run ever appended with `history=True`."""
     path = Path(results_dir or RESULTS) / f"{task}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no results yet; run `bertgen experiment run CONFIG`")
-    return pd.read_csv(path)
+    frame = pd.read_csv(path)
+    return frame if history else current_runs(frame)
 
 
 def summary(task: str, results_dir: str | os.PathLike | None = None, paper_path: Path | None = None) -> pd.DataFrame:

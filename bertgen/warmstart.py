@@ -4,7 +4,9 @@ A scheme says where each stack comes from: `bert2rnd` is a BERT encoder and a ra
 the reverse, `bert2bert` both from BERT, `bertshare` one set of BERT weights serving both stacks
 (`roberta*` the same from a RoBERTa checkpoint). A warm-started decoder takes the checkpoint's
 embeddings, self-attention and feed-forward layers; its cross-attention is new (normal, std
-initializer_range), its LM head is tied to the word embeddings, and its start/end/padding ids come from the
+initializer_range; or, with `cross_attention="self"`, a copy of the same layer's pretrained self-attention,
+which is not the paper's recipe but lets a small model learn to copy from the source in a few hundred
+steps instead of thousands), its LM head is tied to the word embeddings, and its start/end/padding ids come from the
 checkpoint's tokenizer ([CLS]/[SEP]/[PAD] for BERT, <s>/</s>/<pad> for RoBERTa).
 
     model, report = warm_start("bert2bert", "minilm-l6")
@@ -45,6 +47,8 @@ STACK_FIELDS = tuple(f.name for f in dataclasses.fields(BertGenerationConfig)
 FIXED_BY = {"embeddings": ("vocab_size", "hidden_size", "max_position_embeddings"),
             "layers": ("hidden_size", "intermediate_size", "num_attention_heads")}
 _LAYER_KEY = re.compile(r"^encoder\.layer\.(\d+)\.((?:attention|intermediate|output)\..+)$")
+_CROSS_KEY = re.compile(r"^encoder\.layer\.(\d+)\.crossattention\.(.+)$")
+CROSS_ATTENTION = ("random", "self")
 
 
 def parse_scheme(scheme: str) -> tuple[str, str, bool]:
@@ -71,6 +75,7 @@ class _Side:
     embeddings: bool  # word + position embeddings and their LayerNorm from the checkpoint
     layers: list[int]  # for each model layer, the checkpoint layer it is (or would be) taken from
     load_layers: bool
+    cross_from_self: bool = False  # decoder only: cross-attention copies the checkpoint layer's self-attention
 
     def plan(self, names: Sequence[str]) -> dict[str, str]:
         """Model name -> checkpoint body name, for every tensor this stack takes from the checkpoint."""
@@ -79,11 +84,13 @@ class _Side:
             if not name.startswith(self.prefix):
                 continue
             key = name[len(self.prefix):]
-            layer = _LAYER_KEY.match(key)  # cross-attention does not match: it is always new
+            layer, cross = _LAYER_KEY.match(key), _CROSS_KEY.match(key)
             if key.startswith("embeddings.") and self.embeddings:
                 plan[name] = key
             elif layer and self.load_layers:
                 plan[name] = f"encoder.layer.{self.layers[int(layer[1])]}.{layer[2]}"
+            elif cross and self.cross_from_self:
+                plan[name] = f"encoder.layer.{self.layers[int(cross[1])]}.attention.{cross[2]}"
         return plan
 
 
@@ -91,15 +98,17 @@ def warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint
                decoder_checkpoint: str | os.PathLike | PretrainedCheckpoint | None = None,
                fold_token_type: bool = True, share_embeddings: bool = True, embeddings_only: bool = False,
                drop_embeddings: bool = False, layers: int | Sequence[int] | None = None,
-               decoder_layers: int | Sequence[int] | None = None, device: str | torch.device | None = None,
-               **overrides) -> tuple[EncoderDecoderModel, WarmStartReport]:
+               decoder_layers: int | Sequence[int] | None = None, cross_attention: str = "random",
+               device: str | torch.device | None = None, **overrides) -> tuple[EncoderDecoderModel, WarmStartReport]:
     """Build an EncoderDecoderModel as `scheme` says, from `checkpoint` (a BERT, RoBERTa or BertGeneration
     directory, "minilm-l6", a hub id, or a PretrainedCheckpoint already read).
 
     The paper's ablations: `embeddings_only` loads only the embeddings; `drop_embeddings` everything but
     them; `layers` picks checkpoint layers (an int k: the first k; a list: those, in that order) and
     `decoder_layers` the decoder's (default: the same); `decoder_checkpoint` takes the decoder from another
-    checkpoint. `overrides` set config fields of both stacks (hidden_dropout_prob=0.0, ...) and the ids
+    checkpoint. Beyond the paper: `cross_attention="self"` initializes each decoder layer's cross-attention
+    as a copy of its pretrained self-attention instead of at random; it needs a warm-started decoder.
+    `overrides` set config fields of both stacks (hidden_dropout_prob=0.0, ...) and the ids
     (decoder_start_token_id, eos_token_id, pad_token_id, bos_token_id). `device="meta"` builds without
     memory, for counting parameters.
     """
@@ -111,6 +120,13 @@ def warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint
     if embeddings_only and drop_embeddings:
         raise ValueError("warm_start: embeddings_only=True and drop_embeddings=True leave nothing to load; "
                          "pick one")
+    if cross_attention not in CROSS_ATTENTION:
+        raise ValueError(f"warm_start: cross_attention={cross_attention!r}; expected one of "
+                         f"{', '.join(CROSS_ATTENTION)}")
+    if cross_attention == "self" and (decoder_family == "rnd" or embeddings_only):
+        raise ValueError(f"warm_start: cross_attention='self' copies the decoder's pretrained self-attention, but "
+                         f"{scheme!r}{' with embeddings_only' if embeddings_only else ''} loads no decoder layers; "
+                         "use cross_attention='random'")
     encoder_ckpt = _as_checkpoint(checkpoint)
     decoder_ckpt = encoder_ckpt
     if decoder_checkpoint is not None and decoder_checkpoint is not checkpoint:
@@ -133,6 +149,7 @@ def warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint
              _side("decoder", "decoder.bert.", decoder_ckpt, decoder_family,
                    layers if decoder_layers is None else decoder_layers, scheme, overrides, embeddings_only,
                    drop_embeddings)]
+    sides[1].cross_from_self = cross_attention == "self"
     meta = device is not None and torch.device(device).type == "meta"
     encoder_ids, decoder_ids = _ids(sides[0], overrides, meta), _ids(sides[1], overrides, meta)
     if share_embeddings:

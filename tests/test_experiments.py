@@ -95,6 +95,26 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     assert "ours bert2bert > rnd2rnd; paper bert2bert > rnd2rnd: the paper's ordering is **reproduced**" in table
 
 
+def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
+    from bertgen.results import load_results, render_table
+
+    results = project / "experiments" / "results"
+    base = {"run_id": "x", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd",
+            "fraction": 1.0, "seed": 0, "config_hash": "old", "git_commit": "c", "steps": 70, "batch_size": 8,
+            "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy",
+            "train_loss": 1.0, "train_s": 1, "eval_s": 1, "wall_s": 60.0, "exact": 0.0, "sari": 10.0}
+    for seed in (0, 1):
+        append_row(results / "brown-fusion.csv", {**base, "seed": seed})
+    for seed, sari in ((0, 50.0), (1, 60.0)):
+        append_row(results / "brown-fusion.csv", {**base, "seed": seed, "config_hash": "new", "steps": 300,
+                                                  "sari": sari})
+    assert len(load_results("brown-fusion", results, history=True)) == 4
+    assert list(load_results("brown-fusion", results)["sari"]) == [50.0, 60.0]
+    table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
+    assert "| rnd2rnd | 100% | 2 | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
+    assert "300 steps of batch 8" in table and "keeps 2 runs of rows' earlier configs" in table
+
+
 def test_bad_configs_and_overrides_say_what_is_wrong(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('task = "brown-fusion"\nscheme = "bert2bert"\nstpes = 3\n')

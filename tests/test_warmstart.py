@@ -172,3 +172,24 @@ def test_meta_models_hold_no_memory(table1):
     model, _ = warm_start("bert2bert", meta_checkpoint(BERT_BASE), device="meta")
     assert {p.device.type for p in model.parameters()} == {"meta"}
     assert set(SCHEMES) >= set(PAPER)
+
+
+@pytest.mark.parametrize("scheme", ["bert2bert", "bertshare"])
+def test_cross_attention_from_self_attention_copies_the_checkpoint_layer(minilm, scheme):
+    model, report = warm_start(scheme, minilm, cross_attention="self", layers=[4, 1])
+    for i, source in enumerate([4, 1]):
+        layer = model.decoder.bert.encoder.layer[i]
+        for name, tensor in layer.crossattention.state_dict().items():
+            assert torch.equal(tensor, minilm.state[f"encoder.layer.{source}.attention.{name}"]), name
+        assert layer.crossattention.self.query.weight is not layer.attention.self.query.weight  # a copy, not tied
+    assert [e.pattern for e in report.initialized] == ["decoder.lm_head.bias"]
+    assert report.from_checkpoint == warm_start(scheme, minilm, layers=[4, 1])[1].from_checkpoint + sum(
+        p.numel() for layer in model.decoder.bert.encoder.layer for p in layer.crossattention.parameters())
+
+
+@pytest.mark.parametrize("scheme, options", [("bert2rnd", {}), ("bert2bert", {"embeddings_only": True})])
+def test_cross_attention_from_self_attention_needs_a_pretrained_decoder(minilm, scheme, options):
+    with pytest.raises(ValueError, match="loads no decoder layers"):
+        warm_start(scheme, minilm, cross_attention="self", **options)
+    with pytest.raises(ValueError, match="expected one of random, self"):
+        warm_start("bert2bert", minilm, cross_attention="encoder")
