@@ -143,7 +143,8 @@ def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_
     result = run_demo(tmp_path / "demo", examples=2, progress=False, data_dir=str(SAMPLE_DIR), steps=2,
                       test_examples=3, max_new_tokens=3)
     out = capsys.readouterr().out
-    assert "| copy the input (no model) |" in out and "| bert2bert, 2 steps" in out
+    assert "| copy the input (no model) |" in out and "| bert2bert-xattn, 2 steps" in out
+    assert "(cross-attention: copied from self-attention)" in out
     assert out.count("\ninput:") == 2 and out.count("\nreference:") == 2
     assert set(result["metrics"]) == {"exact", "sari"} and result["steps"] == 2
     ours = EncoderDecoderModel.from_pretrained(result["model_dir"])
