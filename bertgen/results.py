@@ -95,6 +95,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     summary = summary.sort_values(["fraction", "row"], key=lambda c: c.map(_order_key) if c.name == "row" else -c)
     minutes = frame["wall_s"].sum() / 60
     first = frame.iloc[0]
+    full_data = frame.loc[frame["fraction"] == frame["fraction"].max(), "train_examples"].max()
     lines = [
         f"# {task}: warm-starting schemes at workbench scale",
         "",
@@ -103,7 +104,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"**Scale**: MiniLM-L6 checkpoint (6 layers, hidden 384; the paper: BERT-base, 12 layers, hidden 768), "
         f"{', '.join(sorted(set(str(s) for s in frame['steps'])))} steps of batch "
         f"{', '.join(sorted(set(str(b) for b in frame['batch_size'])))} (the paper: 300k steps of 256), "
-        f"lengths {first['max_length']} tokens (the paper: 128), {first['train_examples']} training examples at "
+        f"lengths {first['max_length']} tokens (the paper: 128), {full_data} training examples at "
         f"100%, {first['test_examples']} test examples, {first['decoding']} decoding, 2 shared CPU cores. "
         f"{len(frame)} runs took {minutes:.0f} minutes of wall clock summed over runs (a sweep runs some side by "
         f"side), median {frame['wall_s'].median():.0f} s per run for training and test evaluation."
