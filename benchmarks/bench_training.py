@@ -4,6 +4,8 @@ One step is forward + backward + clipping + AdamW on a MiniLM-sized bert2bert (6
 FFN 1536, vocab 30522, random weights, same weights in both libraries) and the same batch. Runs are
 interleaved (bertgen, transformers, bertgen, ...) so a busy machine slows both alike; medians are reported.
 MFU divides the model's matmul FLOPs per second by the machine's measured matmul peak (a large torch.mm).
+The labels are padded with -100 as in a real batch. In training mode with labels bertgen computes the loss
+without materializing the (tokens x vocabulary) logits (bertgen.loss); transformers materializes them.
 """
 from __future__ import annotations
 
@@ -44,10 +46,15 @@ def models():
 
 
 def batch():
+    """Labels as a collator pads them: each row's target (60-100% of T tokens, the longest T) then -100."""
     g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(int(0.6 * T), T + 1, (B, 1), generator=g)  # (B, 1)
+    lengths[0] = T  # the batch is padded to its longest target
+    labels = torch.randint(1000, 30000, (B, T), generator=g)
+    labels = labels.masked_fill(torch.arange(T) >= lengths, -100)  # (B, T)
     return {"input_ids": torch.randint(1000, 30000, (B, S), generator=g),
             "attention_mask": torch.ones(B, S, dtype=torch.long),
-            "labels": torch.randint(1000, 30000, (B, T), generator=g)}
+            "labels": labels}
 
 
 def stepper(model, bf16: bool, fused: bool):
@@ -82,14 +89,15 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048) -> float:
     return 2 * n**3 / min(times)
 
 
-def step_flops() -> float:
-    """Matmul FLOPs of one training step (backward = 2x forward): projections, attention, FFN, LM head."""
+def step_flops(n_labels: int) -> float:
+    """Matmul FLOPs of one training step (backward = 2x forward): projections, attention, FFN, and the LM head
+    on the n_labels positions that have a label (the work the loss needs)."""
     H, F, V, L = SIZE["hidden_size"], SIZE["intermediate_size"], SIZE["vocab_size"], SIZE["num_hidden_layers"]
     encoder = L * B * S * (8 * H * H + 4 * H * F + 4 * S * H)
     decoder = L * B * (T * (8 * H * H + 4 * T * H)  # self-attention
                        + T * 4 * H * H + S * 4 * H * H + T * 4 * S * H  # cross: q, o on T; k, v on S; scores
                        + T * 4 * H * F)
-    return 3 * (encoder + decoder + B * T * 2 * H * V)
+    return 3 * (encoder + decoder + n_labels * 2 * H * V)
 
 
 def main() -> None:
@@ -117,7 +125,8 @@ def main() -> None:
             times[name].append(timed(step))
     median = {name: statistics.median(t) for name, t in times.items()}
     tokens = B * (S + T)
-    flops = step_flops()
+    n_labels = int((batch()["labels"] != -100).sum())
+    flops = step_flops(n_labels)
     # the best of two measurements, before and after: on a shared machine a single one may be slowed
     peak_after = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     peak = {name: max(peak_before[name], peak_after[name]) for name in peak_before}
@@ -125,7 +134,10 @@ def main() -> None:
     print("## Training step (forward + backward + AdamW)\n")
     print(f"MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, dropout 0.1), batch {B}, "
           f"source {S} and target {T} tokens, {torch.get_num_threads()} threads; median of {ROUNDS} interleaved "
-          f"rounds of {STEPS} steps. CPU has native bf16 matmul (AVX512-BF16/AMX): {native}. Measured matmul peak "
+          f"rounds of {STEPS} steps; labels padded with -100 to the longest target ({n_labels} of {B * T} label "
+          f"positions count). In training mode with labels bertgen computes the loss without materializing the "
+          f"logits (outputs.logits is None); transformers materializes them. CPU has native bf16 matmul "
+          f"(AVX512-BF16/AMX): {native}. Measured matmul peak "
           f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
           f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP.\n")
     print("| variant | ms / step | tokens/s | vs transformers fp32 | MFU |")

@@ -23,6 +23,7 @@ from torch.utils.checkpoint import checkpoint
 from bertgen.cache import KVCache
 from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
+from bertgen.loss import linear_cross_entropy
 
 ACT2FN = {
     "gelu": F.gelu,  # BERT's exact (erf) GELU
@@ -46,7 +47,7 @@ class BaseModelOutput:
 
 @dataclass
 class CausalLMOutput:
-    logits: torch.Tensor  # (B, T, V)
+    logits: torch.Tensor | None  # (B, T, V); None in training mode with labels (see BertGenerationDecoder)
     loss: torch.Tensor | None = None
     past_key_values: KVCache | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
@@ -55,7 +56,7 @@ class CausalLMOutput:
 
 @dataclass
 class Seq2SeqLMOutput:
-    logits: torch.Tensor  # (B, T, V)
+    logits: torch.Tensor | None  # (B, T, V); None in training mode with labels (see BertGenerationDecoder)
     loss: torch.Tensor | None = None
     past_key_values: KVCache | None = None
     encoder_last_hidden_state: torch.Tensor | None = None  # (B, S, H)
@@ -361,7 +362,12 @@ class BertGenerationOnlyLMHead(nn.Module):
 
 
 class BertGenerationDecoder(PreTrainedMixin, nn.Module):
-    """A causal BertGeneration body with cross-attention, plus the LM head."""
+    """A causal BertGeneration body with cross-attention, plus the LM head.
+
+    In training mode with labels the output's `logits` is None: the loss is computed from the hidden states
+    chunk by chunk (`bertgen.loss`), without the (B, T, V) logits (Liger-Kernel's "skip logits in training").
+    The loss is the same; call `model.eval()`, or leave out the labels, to get the logits.
+    """
 
     config_class = BertGenerationConfig
 
@@ -384,6 +390,22 @@ class BertGenerationDecoder(PreTrainedMixin, nn.Module):
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head.decoder
 
+    def logits_and_loss(self, hidden, labels=None, shift=0, logits_to_keep=0):
+        """(B, T, H) -> logits (B, T, V), and the mean cross-entropy of position t against label t + shift over
+        the labels that are not -100. In training mode with labels: the fused loss, and logits None."""
+        T = hidden.shape[1]
+        if labels is not None and self.training:
+            return None, linear_cross_entropy(hidden[:, :T - shift], self.lm_head.decoder.weight, self.lm_head.bias,
+                                              labels[:, shift:])
+        if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
+            hidden = hidden[:, -logits_to_keep:]
+        logits = self.lm_head(hidden)  # (B, T, V)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits[:, :T - shift].float().reshape(-1, logits.shape[-1]),
+                                   labels[:, shift:].reshape(-1), ignore_index=-100)
+        return logits, loss
+
     def forward(self, input_ids, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
                 labels=None, past_key_values=None, use_cache=None, output_attentions=False,
                 logits_to_keep: int = 0) -> CausalLMOutput:
@@ -392,14 +414,8 @@ class BertGenerationDecoder(PreTrainedMixin, nn.Module):
         out = self.bert(input_ids, attention_mask=attention_mask, encoder_hidden_states=encoder_hidden_states,
                         encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
                         use_cache=use_cache, output_attentions=output_attentions)
-        hidden = out.last_hidden_state
-        if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
-            hidden = hidden[:, -logits_to_keep:]
-        logits = self.lm_head(hidden)  # (B, T, V)
-        loss = None
-        if labels is not None:  # standalone causal LM: position t predicts token t + 1
-            loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                                   labels[:, 1:].reshape(-1), ignore_index=-100)
+        # standalone causal LM: position t predicts token t + 1
+        logits, loss = self.logits_and_loss(out.last_hidden_state, labels, shift=1, logits_to_keep=logits_to_keep)
         return CausalLMOutput(logits=logits, loss=loss, past_key_values=out.past_key_values,
                               attentions=out.attentions, cross_attentions=out.cross_attentions)
 
@@ -415,7 +431,8 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_to
 class EncoderDecoderModel(PreTrainedMixin, nn.Module):
     """A BertGeneration encoder and decoder. With `tie_encoder_decoder` (BERTShare) the decoder's
     embeddings, self-attention and feed-forward modules *are* the encoder's; only cross-attention and
-    the LM head bias are its own."""
+    the LM head bias are its own. In training mode with labels the output's `logits` is None (the loss skips
+    them, see BertGenerationDecoder); in eval mode, or without labels, they are computed as in transformers."""
 
     config_class = EncoderDecoderConfig
 
@@ -498,16 +515,15 @@ class EncoderDecoderModel(PreTrainedMixin, nn.Module):
         if decoder_input_ids is None:
             raise ValueError("EncoderDecoderModel: pass decoder_input_ids or labels")
 
-        decoder_out = self.decoder(decoder_input_ids, attention_mask=decoder_attention_mask,
-                                   encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=attention_mask,
-                                   past_key_values=past_key_values, use_cache=use_cache,
-                                   output_attentions=output_attentions, logits_to_keep=logits_to_keep)
-        loss = None
-        if labels is not None:  # as transformers: mean cross-entropy over labels that are not -100
-            logits = decoder_out.logits
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        decoder_out = self.decoder.bert(decoder_input_ids, attention_mask=decoder_attention_mask,
+                                        encoder_hidden_states=encoder_hidden_states,
+                                        encoder_attention_mask=attention_mask, past_key_values=past_key_values,
+                                        use_cache=use_cache, output_attentions=output_attentions)
+        # as transformers: mean cross-entropy over labels that are not -100, position t against label t
+        logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
+                                                    logits_to_keep=logits_to_keep)
         return Seq2SeqLMOutput(
-            logits=decoder_out.logits, loss=loss, past_key_values=decoder_out.past_key_values,
+            logits=logits, loss=loss, past_key_values=decoder_out.past_key_values,
             encoder_last_hidden_state=encoder_hidden_states, encoder_attentions=encoder_outputs.attentions,
             decoder_attentions=decoder_out.attentions, cross_attentions=decoder_out.cross_attentions,
         )

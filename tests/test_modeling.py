@@ -197,3 +197,55 @@ def test_an_all_padding_input_row_matches_transformers(hf_model, model):
         theirs = hf_model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_input_ids).logits
     assert not ours.isnan().any()
     assert (ours - theirs).abs().max() < TOL
+
+
+def test_training_mode_loss_and_gradients_match_transformers(hf_dir, batch):
+    """In training mode bertgen's loss skips the logits (bertgen.loss); loss and every gradient stay
+    transformers' (the tiny config has dropout 0, so training mode is deterministic)."""
+    from transformers import EncoderDecoderModel as HFEncoderDecoderModel
+
+    ours = EncoderDecoderModel.from_pretrained(hf_dir).train()
+    theirs = HFEncoderDecoderModel.from_pretrained(hf_dir).train()
+    out = ours(**batch)
+    assert out.logits is None
+    out.loss.backward()
+    reference = theirs(**batch).loss
+    reference.backward()
+    assert abs(out.loss.item() - reference.item()) < TOL
+    for name, p in ours.named_parameters():
+        q = theirs.get_parameter(name)
+        assert (p.grad - q.grad).abs().max() < TOL, name
+    assert ours.decoder.lm_head.bias.grad.abs().max() > 0
+
+
+def test_standalone_decoder_training_mode_loss_and_gradients_match_transformers(hf_model, tmp_path, batch):
+    """The decoder alone shifts its labels by one position; in training mode too."""
+    from transformers import BertGenerationDecoder as HFDecoder
+
+    hf_model.decoder.save_pretrained(tmp_path / "dec")
+    ours = BertGenerationDecoder.from_pretrained(tmp_path / "dec").train()
+    theirs = HFDecoder.from_pretrained(tmp_path / "dec").train()
+    enc = torch.randn(3, 11, 32)
+    ids, labels = batch["labels"].clamp(min=0), batch["labels"]
+    kwargs = dict(input_ids=ids, encoder_hidden_states=enc, encoder_attention_mask=batch["attention_mask"],
+                  labels=labels)
+    out, reference = ours(**kwargs), theirs(**kwargs)
+    assert out.logits is None
+    out.loss.backward()
+    reference.loss.backward()
+    assert abs(out.loss.item() - reference.loss.item()) < TOL
+    for name, p in ours.named_parameters():
+        assert (p.grad - theirs.get_parameter(name).grad).abs().max() < TOL, name
+
+
+def test_logits_are_skipped_only_in_training_mode_with_labels(hf_dir, batch):
+    model = EncoderDecoderModel.from_pretrained(hf_dir)
+    ids = model_decoder_inputs(model, batch["labels"])
+    with torch.no_grad():
+        evaluated = model.eval()(**batch)
+        trained = model.train()(**batch)
+        unlabelled = model.train()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                   decoder_input_ids=ids)
+    assert evaluated.logits.shape == unlabelled.logits.shape == (3, 9, 99)
+    assert trained.logits is None
+    assert torch.allclose(trained.loss, evaluated.loss, atol=TOL)
