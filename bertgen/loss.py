@@ -26,6 +26,7 @@ class LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, y, dtype: torch.dtype, chunk_size: int, compute_grads: bool):
         (N, H), V = x.shape, weight.shape[0]
+        scale = 1 / max(N, 1)  # the mean's 1 / N; with N = 0 the loss is NaN (as F.cross_entropy), the gradients 0
         xs, w, b = x.to(dtype), weight.to(dtype), bias.to(dtype)  # (N, H), (V, H), (V,)
         loss = torch.zeros((), dtype=torch.float32, device=x.device)
         grad_x = torch.empty_like(xs)  # (N, H)
@@ -51,19 +52,20 @@ class LinearCrossEntropy(torch.autograd.Function):
             grad = grad.to(dtype)
             torch.mm(grad.t(), w, out=grad_x[start:start + c])  # (c, H)
             if dtype == torch.float32:
-                grad_w.addmm_(grad, xc)  # accumulate inside the GEMM
+                grad_w.addmm_(grad, xc, alpha=scale)  # accumulate inside the GEMM
             else:
-                grad_w += grad @ xc  # low-precision product, fp32 sum
-        if compute_grads:  # the mean's 1 / N; with N = 0 the loss is NaN (as F.cross_entropy) and the gradients 0
-            scale = 1 / max(N, 1)
-            ctx.save_for_backward(grad_x.mul_(scale).to(x.dtype), grad_w.mul_(scale).to(weight.dtype),
+                grad_w.add_(grad @ xc, alpha=scale)  # low-precision product, fp32 sum
+        if compute_grads:
+            ctx.save_for_backward(grad_x.mul_(scale).to(x.dtype), grad_w.to(weight.dtype),
                                   grad_b.mul_(scale).to(bias.dtype))
         return loss / N
 
     @staticmethod
     def backward(ctx, grad_output):
+        # in place: the weight's gradient is as large as the weight; a second backward through the same graph
+        # fails the saved tensors' version check instead of reusing scaled gradients
         grad_x, grad_w, grad_b = ctx.saved_tensors
-        return grad_x * grad_output, grad_w * grad_output, grad_b * grad_output, None, None, None, None
+        return grad_x.mul_(grad_output), grad_w.mul_(grad_output), grad_b.mul_(grad_output), None, None, None, None
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, labels: torch.Tensor,
