@@ -5,7 +5,7 @@ log-softmax and its gradient), and they are written and read several times for w
 row: its log-sum-exp and the label's logit. So, as Liger-Kernel's fused linear cross entropy (Hsu et al. 2024),
 the rows that have a label are taken a few hundred at a time, and each chunk's logits become its loss and at
 once its gradient (softmax - one_hot), which goes into the gradients of the hidden states, the weight and the
-bias; the next chunk reuses the buffer. All of this happens in the forward; the backward scales the stored
+bias; the next chunk reuses the buffers. All of this happens in the forward; the backward scales the stored
 gradients by grad_output.
 
 Under autocast the matmuls run in the autocast dtype (as F.linear would) and the softmax, the loss and the
@@ -25,20 +25,26 @@ class LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, y, dtype: torch.dtype, chunk_size: int, compute_grads: bool):
-        (N, H), V = x.shape, weight.shape[0]
-        scale = 1 / max(N, 1)  # the mean's 1 / N; with N = 0 the loss is NaN (as F.cross_entropy), the gradients 0
+        (N, H), V, device = x.shape, weight.shape[0], x.device
         xs, w, b = x.to(dtype), weight.to(dtype), bias.to(dtype)  # (N, H), (V, H), (V,)
-        loss = torch.zeros((), dtype=torch.float32, device=x.device)
+        loss = torch.zeros((), dtype=torch.float32, device=device)
         grad_x = torch.empty_like(xs)  # (N, H)
-        grad_w = torch.zeros(V, H, dtype=torch.float32, device=x.device)
-        grad_b = torch.zeros(V, dtype=torch.float32, device=x.device)
-        buffer = torch.empty(V * min(chunk_size, N), dtype=dtype, device=x.device)  # one chunk's logits
+        grad_w = torch.zeros(V, H, dtype=torch.float32, device=device)
+        grad_b = torch.zeros(V, dtype=torch.float32, device=device)
+        # buffers reused by every chunk (on CPU a fresh tensor this large costs its page faults each time); in
+        # fp32 the matmul and softmax buffers are one, and the copies between them no-ops
+        size = V * min(chunk_size, N)
+        low = torch.empty(size, dtype=dtype, device=device)  # a chunk's logits, then its gradient, for matmuls
+        high = low if dtype == torch.float32 else torch.empty(size, dtype=torch.float32, device=device)
+        if dtype != torch.float32:  # the weight gradient's per-chunk product, and the same in fp32 to sum
+            product, product32 = torch.empty_like(w), torch.empty_like(grad_w)
         for start in range(0, N, chunk_size):
             xc, yc = xs[start:start + chunk_size], y[start:start + chunk_size]  # (c, H), (c,)
             c = len(yc)
-            rows = torch.arange(c, device=x.device)
+            rows = torch.arange(c, device=device)
             # vocabulary-major logits (V, c): CPU BLAS runs this GEMM faster than the (c, V) one (~20% in fp32)
-            logits = torch.addmm(b[:, None], w, xc.t(), out=buffer[:V * c].view(V, c)).float()  # fp32 in place
+            logits = torch.addmm(b[:, None], w, xc.t(), out=low[:V * c].view(V, c))
+            logits = high[:V * c].view(V, c).copy_(logits)  # fp32
             label_logits = logits[yc, rows]  # (c,)
             top = logits.amax(dim=0)  # (c,)
             probs = logits.sub_(top).exp_()  # unnormalized softmax, in place: (V, c)
@@ -46,18 +52,19 @@ class LinearCrossEntropy(torch.autograd.Function):
             loss += (top + total.log() - label_logits).sum()  # log-sum-exp - label logit
             if not compute_grads:
                 continue
-            grad = probs.div_(total)  # d loss_i / d logits_i = softmax - one_hot: (V, c)
-            grad[yc, rows] -= 1
+            # d mean / d logits = (softmax - one_hot) / N: (V, c); with N = 0 there is no chunk, the loss is NaN
+            # (as F.cross_entropy's) and the gradients are zero
+            grad = probs.div_(total * N)
+            grad[yc, rows] -= 1 / N
             grad_b += grad.sum(dim=1)
-            grad = grad.to(dtype)
+            grad = low[:V * c].view(V, c).copy_(grad)  # in the matmul dtype
             torch.mm(grad.t(), w, out=grad_x[start:start + c])  # (c, H)
             if dtype == torch.float32:
-                grad_w.addmm_(grad, xc, alpha=scale)  # accumulate inside the GEMM
+                grad_w.addmm_(grad, xc)  # accumulate inside the GEMM
             else:
-                grad_w.add_(grad @ xc, alpha=scale)  # low-precision product, fp32 sum
+                grad_w += product32.copy_(torch.mm(grad, xc, out=product))  # low-precision product, fp32 sum
         if compute_grads:
-            ctx.save_for_backward(grad_x.mul_(scale).to(x.dtype), grad_w.to(weight.dtype),
-                                  grad_b.mul_(scale).to(bias.dtype))
+            ctx.save_for_backward(grad_x.to(x.dtype), grad_w.to(weight.dtype), grad_b.to(bias.dtype))
         return loss / N
 
     @staticmethod
