@@ -60,13 +60,12 @@ def _describe(annotation: Any) -> str:
     return str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file; a model directory needs a {CONFIG_NAME}")
+def read_json_object(path: Path, fix: str) -> dict:
+    """A JSON file that holds an object; a ConfigError naming the file and `fix` (what to do) when it does not."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid JSON ({err}); re-save the config or restore it from the source") from err
+        raise ConfigError(f"{path}: not valid JSON ({err}); {fix}") from err
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
     return data
@@ -80,7 +79,10 @@ class _JsonConfig:
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> Any:
         path = Path(path)
-        return cls.from_dict(_read_json(path), where=str(path))
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file; a model directory needs a {CONFIG_NAME}")
+        data = read_json_object(path, "re-save the config or restore it from the source")
+        return cls.from_dict(data, where=str(path))
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> Any:

@@ -14,7 +14,6 @@ torch ops: the yardstick for "the warm-started encoder is still the pretrained e
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from bertgen.checkpoints import CheckpointError, read_state_dict
-from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError
+from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, read_json_object
 
 LAYOUTS = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "bert-generation": "bert-generation"}
 # Fields of a BERT/RoBERTa config.json that carry over to BertGenerationConfig unchanged.
@@ -95,10 +94,7 @@ def read_pretrained(name_or_path: str | os.PathLike) -> PretrainedCheckpoint:
     if not config_path.is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs the config that "
                                 "describes its weights")
-    try:
-        hf_config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{config_path}: not valid JSON ({err}); restore it from the checkpoint's source") from err
+    hf_config = read_json_object(config_path, "restore it from the checkpoint's source")
     raw, origin = read_state_dict(directory)
     checkpoint = _convert(str(name_or_path), directory, hf_config, raw, origin)
     try:

@@ -9,13 +9,12 @@ written back unchanged.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bertgen.config import ConfigError, _check_types
+from bertgen.config import ConfigError, _check_types, read_json_object
 from bertgen.fileio import write_json_atomic
 
 GENERATION_CONFIG_NAME = "generation_config.json"
@@ -149,13 +148,7 @@ class GenerationConfig:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no {GENERATION_CONFIG_NAME} here; use "
                                     "GenerationConfig.from_model_config(model.config) for the defaults")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: not valid JSON ({err}); fix or delete the file") from err
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
-        return cls.from_dict(data, where=str(path))
+        return cls.from_dict(read_json_object(path, "fix or delete the file"), where=str(path))
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         write_json_atomic(Path(directory) / GENERATION_CONFIG_NAME, self.to_dict())
