@@ -23,7 +23,7 @@ import warnings
 import torch
 
 import bertgen
-from bertgen.quantization import quantize
+from bertgen.generation.quantization import quantize
 
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
             max_position_embeddings=512)

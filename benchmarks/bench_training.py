@@ -19,7 +19,7 @@ import torch
 
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.train import _cpu_has_native_bf16
+from bertgen.training.trainer import _cpu_has_native_bf16
 
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
             max_position_embeddings=512)

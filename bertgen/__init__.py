@@ -1,16 +1,40 @@
-"""bertgen: warm-started BERT encoder-decoders (BertGeneration) in plain PyTorch, with transformers' names."""
-from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
-from bertgen.generation import GenerationConfig
-from bertgen.modeling import BertGenerationDecoder, BertGenerationEncoder, EncoderDecoderModel
-from bertgen.pipeline import pipeline
-from bertgen.tokenization import BertGenerationTokenizer, FastTokenizer, load_tokenizer
-from bertgen.warmstart import warm_start
-from bertgen.warmstart_report import WarmStartReport
+"""bertgen: warm-started BERT encoder-decoders (BertGeneration) in plain PyTorch, with transformers' names.
+
+The public names load lazily (PEP 562): `import bertgen` is instant, and `bertgen.EncoderDecoderModel`
+imports torch and the model on first use. The package, one folder or module per concept:
+
+    config.py  modeling/  cache.py  loss.py  activations.py   the model core (transformers' names and layout)
+    checkpoints.py  hub.py  fileio.py                         reading and writing checkpoints, atomically
+    tokenization/   warmstart/   generation/   pipeline.py    tokenizers, the paper's schemes, decoding
+    data/   metrics.py   evaluation.py                        tasks and corpora, scores, evaluate()
+    training/   experiments/   cli/                           Trainer, the paper's tables, the `bertgen` command
+"""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = [
-    "BertGenerationConfig", "EncoderDecoderConfig", "GenerationConfig",
-    "BertGenerationEncoder", "BertGenerationDecoder", "EncoderDecoderModel",
-    "BertGenerationTokenizer", "FastTokenizer", "load_tokenizer",
-    "warm_start", "WarmStartReport", "pipeline",
-]
+
+_EXPORTS = {
+    "BertGenerationConfig": "bertgen.config", "EncoderDecoderConfig": "bertgen.config",
+    "GenerationConfig": "bertgen.generation",
+    "BertGenerationEncoder": "bertgen.modeling", "BertGenerationDecoder": "bertgen.modeling",
+    "EncoderDecoderModel": "bertgen.modeling",
+    "BertGenerationTokenizer": "bertgen.tokenization", "FastTokenizer": "bertgen.tokenization",
+    "load_tokenizer": "bertgen.tokenization",
+    "warm_start": "bertgen.warmstart", "WarmStartReport": "bertgen.warmstart",
+    "pipeline": "bertgen.pipeline",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # the next access is a plain attribute
+        return value
+    raise AttributeError(f"module 'bertgen' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

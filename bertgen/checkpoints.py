@@ -22,6 +22,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bertgen.fileio import atomic_write, write_json_atomic
+from bertgen.generation import GenerationConfig
+from bertgen.hub import resolve_checkpoint_dir
 
 SAFE_WEIGHTS = "model.safetensors"
 TORCH_WEIGHTS = "pytorch_model.bin"
@@ -240,8 +242,6 @@ class PreTrainedMixin:
         """Load a checkpoint directory in the HF layout, or a hub id where there is a network.
 
         `config_overrides` replace top-level config fields (e.g. `tie_encoder_decoder=False`)."""
-        from bertgen.hub import resolve_checkpoint_dir
-
         directory = resolve_checkpoint_dir(path_or_id)
         config = cls.config_class.from_pretrained(directory)
         if config_overrides:
@@ -254,8 +254,6 @@ class PreTrainedMixin:
         model.to(resolve_dtype(dtype, config.extra, state))
         load_state_dict_strict(model, state, origin)
         if hasattr(model, "generate") and (directory / "generation_config.json").is_file():
-            from bertgen.generation import GenerationConfig
-
             model.generation_config = GenerationConfig.from_pretrained(directory)
         if device is not None:
             model.to(device)

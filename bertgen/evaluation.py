@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bertgen import metrics
-from bertgen.data.collate import encode_sources
+from bertgen.data.collate import LABEL_PAD, Seq2SeqCollator, encode_sources
 from bertgen.data.registry import Task, get_task
 
 _METRICS: dict[str, Callable[[Sequence[str], Sequence[str], Sequence], dict[str, float]]] = {
@@ -102,3 +102,17 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
         if column not in ("source", "target", "references"):
             results[column] = dataset[column]
     return score(task, sources, predictions, references), results
+
+
+@torch.no_grad()
+def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
+    """Teacher-forced cross-entropy per label token over a tokenized dataset (`input_ids`, `labels`)."""
+    device = next(model.parameters()).device
+    collate, total, count = Seq2SeqCollator(pad_token_id), 0.0, 0
+    for start in range(0, len(dataset), batch_size):
+        rows = dataset[start:start + batch_size]
+        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])])
+        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+        n = int((batch["labels"] != LABEL_PAD).sum())
+        total, count = total + float(loss) * n, count + n
+    return total / count

@@ -17,6 +17,10 @@ from typing import Any
 
 import torch
 
+from bertgen.generation.quantization import quantize as quantize_model
+from bertgen.modeling import EncoderDecoderModel
+from bertgen.tokenization import load_tokenizer
+
 TASKS = ("text2text-generation",)
 
 
@@ -93,9 +97,6 @@ def pipeline(task: str = "text2text-generation", model: Any = None, tokenizer: A
     "float16" or a torch.dtype. quantize: None, "int8" (CPU) or "nf4" (CUDA + bitsandbytes).
     add_special_tokens: wrap each input in the tokenizer's special tokens ([CLS] ... [SEP]); off by default.
     Other keyword arguments are generation defaults (num_beams=4, max_new_tokens=64, ...)."""
-    from bertgen.modeling import EncoderDecoderModel
-    from bertgen.tokenization import load_tokenizer
-
     if task not in TASKS:
         raise ValueError(f"pipeline: task {task!r} is not supported; bertgen has {', '.join(TASKS)}")
     if model is None:
@@ -108,8 +109,6 @@ def pipeline(task: str = "text2text-generation", model: Any = None, tokenizer: A
     if isinstance(tokenizer, (str, os.PathLike)):
         tokenizer = load_tokenizer(tokenizer)
     if quantize is not None:
-        from bertgen.quantization import quantize as quantize_model
-
         model = quantize_model(model, quantize)
     if device is not None and quantize != "nf4":  # nf4 weights already live on the GPU
         model = model.to(device)

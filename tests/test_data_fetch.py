@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from bertgen.cli import main
+from bertgen.cli.main import main
 from bertgen.data import brown, ding, fetch
 
 

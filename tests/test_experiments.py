@@ -7,10 +7,10 @@ import csv
 import pytest
 import torch
 
-from bertgen.cli import main
+from bertgen.cli.main import main
 from bertgen.data.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig, append_row
-from bertgen.train import read_log
+from bertgen.training.trainer import read_log
 
 TINY_CONFIG = f"""
 task = "brown-fusion"
@@ -77,7 +77,7 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
 
 
 def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
-    from bertgen.results import render_table
+    from bertgen.experiments.results import render_table
 
     results = project / "experiments" / "results"
     base = {"run_id": "x", "date": "d", "row": "", "scheme": "", "paper_row": "", "fraction": 1.0, "seed": 0,
@@ -96,7 +96,7 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
-    from bertgen.results import load_results, render_table
+    from bertgen.experiments.results import load_results, render_table
 
     results = project / "experiments" / "results"
     base = {"run_id": "x", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd",

@@ -11,7 +11,7 @@ import torch
 from bertgen import EncoderDecoderModel
 from bertgen.config import ConfigError
 from bertgen.generation import GenerationConfig
-from bertgen.quantization import QuantizationError, quantize
+from bertgen.generation.quantization import QuantizationError, quantize
 from generation_models import hf_generation_model, padded_batch, save_pair
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]

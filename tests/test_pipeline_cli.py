@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from bertgen.cli import main
+from bertgen.cli.main import main
 from bertgen.pipeline import pipeline
 from generation_models import hf_generation_model, write_wordpiece_vocab
 

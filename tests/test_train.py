@@ -14,10 +14,10 @@ import datasets
 import pytest
 import torch
 
-from bertgen import schedules
+from bertgen.training import schedules
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.train import CHECKPOINT, Trainer, TrainingArguments, TrainingDiverged, read_log
+from bertgen.training.trainer import CHECKPOINT, Trainer, TrainingArguments, TrainingDiverged, read_log
 
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
             max_position_embeddings=64)

@@ -13,7 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_train import tiny_model, train, weights  # noqa: E402
 
-from bertgen.train import read_log  # noqa: E402
+from bertgen.training.trainer import read_log  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertgen.layouts import meta_checkpoint, read_pretrained, reference_hidden_states
+from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
+from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.warmstart import SCHEMES, WarmStartReport, warm_start
 from warmstart_checkpoints import MINILM

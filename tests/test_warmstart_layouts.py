@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from bertgen.layouts import read_pretrained
+from bertgen.warmstart.pretrained import read_pretrained
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.warmstart import warm_start
 from warmstart_checkpoints import source_ids, write_checkpoint

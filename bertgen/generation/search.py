@@ -22,14 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import weakref
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
+from bertgen.generation.fast_head import FastHead
 from bertgen.generation.processors import apply_processors, build_processors
 
 NEG = -1.0e9  # transformers' "impossible" score; kept so that its ties and roundings are ours too
@@ -44,62 +42,6 @@ class GenerateOutput:
     sequences_scores: torch.Tensor | None = None  # beam search with output_scores: (B x n,) final beam scores
 
 
-_FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-class _FastHead:
-    """The output layer in the weight layout that reads fastest for the rows at hand. Its (V, H) matrix is
-    the largest thing a decoding step reads, and torch's default GEMM streams it 1.5-3x slower than it
-    could (profiled on MiniLM's 30522 x 384, 1 to 32 rows): for one row, a contiguous (H, V) transpose;
-    for more, oneDNN's prepacked blocks. Each layout is a copy of the weight, made on first use and kept
-    beside the model until the weight changes. Same products, summed in another order: the logits differ
-    from `F.linear`'s by float rounding (~1e-6 relative)."""
-
-    def __init__(self, linear: nn.Linear):
-        self.version = self.state(linear)
-        self.weight, self.bias = linear.weight.detach(), linear.bias.detach()
-        self.transposed = self.packed = None
-
-    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:  # (rows, H) -> (rows, V)
-        if hidden.shape[0] == 1:
-            if self.transposed is None:
-                self.transposed = self.weight.t().contiguous()  # (H, V)
-            return torch.addmm(self.bias, hidden, self.transposed)
-        if self.packed is None:
-            self.packed = self._pack()
-        if self.packed is False:
-            return F.linear(hidden, self.weight, self.bias)
-        return torch.ops.mkldnn._linear_pointwise(hidden, self.packed, self.bias, "none", [], "")
-
-    def _pack(self) -> torch.Tensor | bool:
-        """oneDNN's layout of the weight, or False where this torch build has no (compatible) oneDNN."""
-        if not torch.backends.mkldnn.is_available():
-            return False
-        try:
-            return torch.ops.mkldnn._reorder_linear_weight(self.weight, None)
-        except (RuntimeError, AttributeError):
-            return False
-
-    @staticmethod
-    def state(linear: nn.Linear) -> tuple[int, ...]:
-        """Changes when the weights do: trained in place (version) or replaced (storage)."""
-        w, b = linear.weight, linear.bias
-        return w._version, w.data_ptr(), b._version, b.data_ptr()
-
-    @classmethod
-    def get(cls, linear) -> _FastHead | None:
-        """The fast head of `linear`, or None where the plain layer should run (GPU, half precision,
-        quantized or bias-free layers)."""
-        usable = (type(linear) is nn.Linear and linear.bias is not None and linear.weight.device.type == "cpu"
-                  and linear.weight.dtype == torch.float32)
-        if not usable:
-            return None
-        head = _FAST_HEADS.get(linear)
-        if head is None or head.version != cls.state(linear):
-            head = _FAST_HEADS[linear] = cls(linear)
-        return head
-
-
 class _Decoder:
     """The decoder one step at a time over the rows still decoding, with the encoder output they attend to."""
 
@@ -110,7 +52,7 @@ class _Decoder:
         self.mask = encoder_mask  # (rows, S) or None: no padding anywhere
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
-        self.head = _FastHead.get(model.decoder.lm_head.decoder)
+        self.head = FastHead.get(model.decoder.lm_head.decoder)
 
     def step(self, sequences: torch.Tensor) -> torch.Tensor:
         """(rows, t) tokens so far -> (rows, V) float32 logits for the next one."""

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bertgen.hub import resolve_checkpoint_dir
 from bertgen.tokenization.base import BatchEncoding, Tokenizer, read_tokenizer_config
 from bertgen.tokenization.bert_generation import BertGenerationTokenizer
 from bertgen.tokenization.fast import FastTokenizer
@@ -35,8 +36,6 @@ def load_tokenizer(path_or_name: str | os.PathLike, **kwargs: Any) -> Tokenizer:
     and its files are there); else tokenizer.json, vocab.txt (WordPiece) or vocab.json + merges.txt
     (byte-level BPE) -> FastTokenizer. kwargs override tokenizer_config.json, e.g. `pad_token="<pad>"`.
     """
-    from bertgen.hub import resolve_checkpoint_dir
-
     if not isinstance(path_or_name, (str, os.PathLike)):
         raise TypeError(f"load_tokenizer takes a path, hub id or name (str), got {type(path_or_name).__name__}")
     path = Path(path_or_name).expanduser()

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 
 import sentencepiece as spm
 
+from bertgen.hub import resolve_checkpoint_dir
 from bertgen.tokenization.base import Tokenizer, read_file, read_tokenizer_config, token_content, write_text_atomic
 
 VOCAB_FILE = "spiece.model"
@@ -65,8 +66,6 @@ class BertGenerationTokenizer(Tokenizer):
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike, **kwargs: Any) -> BertGenerationTokenizer:
         """Load spiece.model and tokenizer_config.json from a directory or hub id; kwargs override the config."""
-        from bertgen.hub import resolve_checkpoint_dir
-
         directory = resolve_checkpoint_dir(path_or_id, allow_patterns=["*.json", "*.model"])
         config = read_tokenizer_config(directory)
         settings = {role: token_content(config[role]) for role in

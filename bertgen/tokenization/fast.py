@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from tokenizers import AddedToken, Tokenizer as Backend, decoders, models, normalizers, pre_tokenizers, processors
 
+from bertgen.hub import resolve_checkpoint_dir
 from bertgen.tokenization.base import SPECIAL_ROLES, Tokenizer, read_file, read_tokenizer_config, token_content, \
     write_text_atomic
 
@@ -123,8 +124,6 @@ class FastTokenizer(Tokenizer):
     def from_pretrained(cls, path_or_id: str | os.PathLike, **kwargs: Any) -> FastTokenizer:
         """Load from a checkpoint directory (or hub id): tokenizer.json if present, else vocab.txt (WordPiece),
         else vocab.json + merges.txt (byte-level BPE); settings from tokenizer_config.json, overridden by kwargs."""
-        from bertgen.hub import resolve_checkpoint_dir
-
         directory = resolve_checkpoint_dir(path_or_id, allow_patterns=["*.json", "*.txt"])
         config = read_tokenizer_config(directory)
         specials = {role: config[role] for role in SPECIAL_ROLES if config.get(role)}

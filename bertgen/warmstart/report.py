@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from bertgen.checkpoints import tied_groups
-from bertgen.layouts import POSITIONS, TOKEN_TYPE
+from bertgen.warmstart.pretrained import POSITIONS, TOKEN_TYPE
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ class WarmStartReport:
 
 def build_report(scheme: str, model, sides: list, plan: dict, fold_token_type: bool,
                  token_ids: dict) -> WarmStartReport:
-    """The report of one warm start: `sides` and `plan` are warm_start's (what each stack takes, and
-    model name -> (side, checkpoint name) for every tensor loaded)."""
+    """The report of one warm start: `sides` are the plan's StackPlans (what each stack takes) and `plan`
+    maps model name -> (StackPlan, checkpoint name) for every tensor loaded (see bertgen.warmstart.plan)."""
     tensors = model.state_dict(keep_vars=True)
     loaded, initialized, shared = [], [], []
     total = embeddings = from_checkpoint = 0

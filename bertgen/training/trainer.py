@@ -21,7 +21,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from bertgen import schedules
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
+from bertgen.evaluation import token_loss
+from bertgen.fileio import atomic_write
+from bertgen.training import schedules
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
@@ -52,7 +53,7 @@ class TrainingArguments:
     max_steps: int = 1000
     batch_size: int = 32  # global: examples per optimizer step, over all processes and accumulation steps
     gradient_accumulation_steps: int = 1
-    learning_rate: float = 5e-5  # for `rsqrt` a dimensionless constant (the paper's 0.05); see schedules.py
+    learning_rate: float = 5e-5  # for `rsqrt` a dimensionless constant (the paper's 0.05); see training/schedules.py
     schedule: str = "linear"  # rsqrt (the paper's), linear, constant
     warmup_steps: int = 0
     weight_decay: float = 0.01
@@ -77,6 +78,21 @@ class TrainingArguments:
             raise ValueError(f"schedule {self.schedule!r}: expected one of {', '.join(schedules.SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
+
+
+@dataclass
+class TrainState:
+    """Everything a checkpoint must hold besides model, optimizer, scheduler and RNG: the data position
+    (epoch, next global batch), the early-stopping state, and why the run stopped (a stopped run stays so)."""
+
+    step: int = 0
+    epoch: int = 0
+    next_batch: int = 0
+    wall_s: float = 0.0
+    stop_reason: str = "max_steps"  # max_steps (still running, or done), early_stopping, time_limit
+    best_metric: float | None = None
+    best_step: int | None = None
+    evaluations_without_improvement: int = 0
 
 
 @dataclass
@@ -139,17 +155,8 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same directory, fsync, rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save through fileio.atomic_write: never a half-written file."""
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:
@@ -161,20 +168,6 @@ def read_log(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return records
-
-
-@torch.no_grad()
-def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
-    """Teacher-forced cross-entropy per label token over a tokenized dataset (`input_ids`, `labels`)."""
-    device = next(model.parameters()).device
-    collate, total, count = Seq2SeqCollator(pad_token_id), 0.0, 0
-    for start in range(0, len(dataset), batch_size):
-        rows = dataset[start:start + batch_size]
-        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])])
-        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
-        n = int((batch["labels"] != LABEL_PAD).sum())
-        total, count = total + float(loss) * n, count + n
-    return total / count
 
 
 # -------------------------------------------------------------------------------------------------- trainer
@@ -360,19 +353,20 @@ class Trainer:
 
     def _early_stopping(self, metrics: dict[str, float], step: int) -> None:
         """Track the best value of the chosen metric, keep its weights in best.pt, stop after `patience` misses."""
-        metric, early = self.args.early_stopping_metric, self.run["early"]
+        metric, state = self.args.early_stopping_metric, self.state
         if metric not in metrics:
             raise ValueError(f"early_stopping_metric {metric!r} is not among the evaluation's metrics "
                              f"({', '.join(metrics) or 'none: pass evaluate= or eval_dataset='})")
-        value, best = metrics[metric], early["best"]
+        value, best = metrics[metric], state.best_metric
         if best is None or (value < best if metric.endswith("loss") else value > best):
-            self.run["early"] = {"best": value, "best_step": step, "bad": 0}
+            state.best_metric, state.best_step, state.evaluations_without_improvement = value, step, 0
             if self.rank == 0:
                 save_atomic(self.model.state_dict(), self.output_dir / BEST)
         else:
-            early["bad"] += 1
-            if self.args.early_stopping_patience and early["bad"] >= self.args.early_stopping_patience:
-                self.run["stop_reason"] = "early_stopping"
+            state.evaluations_without_improvement += 1
+            if (self.args.early_stopping_patience
+                    and state.evaluations_without_improvement >= self.args.early_stopping_patience):
+                state.stop_reason = "early_stopping"
 
     def train(self, resume: bool = True) -> TrainResult:
         """Train to `max_steps` (or an early stop), continuing from output_dir's checkpoint when `resume`."""
@@ -389,49 +383,45 @@ class Trainer:
         self.scheduler = schedules.scheduler(self.optimizer, args.schedule, args.warmup_steps, args.max_steps,
                                              self._hidden_size())
         ckpt = self._resume() if resume else None
-        # Everything a checkpoint must hold besides model, optimizer, scheduler and RNG: the data position
-        # (epoch, next global batch), early-stopping state, and why the run stopped (a stopped run stays so).
-        self.run = ckpt["run"] if ckpt else {"step": 0, "epoch": 0, "next_batch": 0, "wall_s": 0.0,
-                                             "stop_reason": "max_steps",
-                                             "early": {"best": None, "best_step": None, "bad": 0}}
-        run = self.run
+        self.state = TrainState(**ckpt["state"]) if ckpt else TrainState()
+        state = self.state
         if ckpt is None and self.rank == 0:
             (self.output_dir / LOG).unlink(missing_ok=True)
             (self.output_dir / BEST).unlink(missing_ok=True)
-        self._truncate_log(run["step"])
+        self._truncate_log(state.step)
         self.ddp = DistributedDataParallel(self.model) if self.world > 1 else None
         self.forward = self.ddp if self.ddp is not None else self.model
         self.model.train()
 
         evaluating = self.evaluate_fn is not None or self.eval_data is not None
-        bar = tqdm(total=args.max_steps, initial=run["step"], desc="training", unit="step",
+        bar = tqdm(total=args.max_steps, initial=state.step, desc="training", unit="step",
                    disable=not args.progress or self.rank != 0)
         window = {"loss": 0.0, "tokens": 0, "steps": 0, "start": time.perf_counter()}
         clock, batches, batches_epoch = time.perf_counter(), [], None
-        while run["step"] < args.max_steps and run["stop_reason"] == "max_steps":
-            if batches_epoch != run["epoch"]:
-                self.sampler.set_epoch(run["epoch"])
-                batches, batches_epoch = list(self.sampler), run["epoch"]
+        while state.step < args.max_steps and state.stop_reason == "max_steps":
+            if batches_epoch != state.epoch:
+                self.sampler.set_epoch(state.epoch)
+                batches, batches_epoch = list(self.sampler), state.epoch
             lr = self.scheduler.get_last_lr()[0]
-            where = f"epoch {run['epoch']}, batch {run['next_batch']}"
-            loss, grad_norm, tokens = self._step(batches[run["next_batch"]], run["step"] + 1, where)
-            run["step"] += 1
-            run["next_batch"] += 1
-            if run["next_batch"] == len(batches):
-                run["epoch"], run["next_batch"] = run["epoch"] + 1, 0
+            where = f"epoch {state.epoch}, batch {state.next_batch}"
+            loss, grad_norm, tokens = self._step(batches[state.next_batch], state.step + 1, where)
+            state.step += 1
+            state.next_batch += 1
+            if state.next_batch == len(batches):
+                state.epoch, state.next_batch = state.epoch + 1, 0
             now = time.perf_counter()
-            run["wall_s"], clock = run["wall_s"] + now - clock, now
-            step = run["step"]
+            state.wall_s, clock = state.wall_s + now - clock, now
+            step = state.step
             window = {**window, "loss": window["loss"] + loss, "tokens": window["tokens"] + tokens,
                       "steps": window["steps"] + 1}
             bar.update(1)
-            if args.max_time_s is not None and step < args.max_steps and self._out_of_time(run["wall_s"]):
-                run["stop_reason"] = "time_limit"
-            last = step == args.max_steps or run["stop_reason"] != "max_steps"
+            if args.max_time_s is not None and step < args.max_steps and self._out_of_time(state.wall_s):
+                state.stop_reason = "time_limit"
+            last = step == args.max_steps or state.stop_reason != "max_steps"
             if step % args.log_every == 0 or last:
-                record = {"kind": "train", "step": step, "epoch": run["epoch"], "loss": window["loss"] / window["steps"],
+                record = {"kind": "train", "step": step, "epoch": state.epoch, "loss": window["loss"] / window["steps"],
                           "lr": lr, "grad_norm": grad_norm, "tokens_per_s": window["tokens"] / (now - window["start"]),
-                          "elapsed_s": run["wall_s"]}
+                          "elapsed_s": state.wall_s}
                 self._log(record)
                 bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{record['tokens_per_s']:.0f}")
                 window = {"loss": 0.0, "tokens": 0, "steps": 0, "start": time.perf_counter()}
@@ -440,18 +430,17 @@ class Trainer:
                 if args.early_stopping_metric:
                     self._early_stopping(metrics, step)
                 clock = time.perf_counter()  # evaluation time is not training time
-            if (run["stop_reason"] != "max_steps" or step == args.max_steps
+            if (state.stop_reason != "max_steps" or step == args.max_steps
                     or (args.checkpoint_every and step % args.checkpoint_every == 0)):
-                self._checkpoint({"run": run})
+                self._checkpoint({"state": dataclasses.asdict(state)})
         bar.close()
         if args.early_stopping_metric and (self.output_dir / BEST).is_file():
             if self.world > 1:
                 dist.barrier()
             self.model.load_state_dict(torch.load(self.output_dir / BEST, map_location=self.device))
-        self._log({"kind": "end", "step": run["step"], "reason": run["stop_reason"], "wall_s": run["wall_s"]})
+        self._log({"kind": "end", "step": state.step, "reason": state.stop_reason, "wall_s": state.wall_s})
         train_loss = next((r["loss"] for r in reversed(read_log(self.output_dir / LOG)) if r["kind"] == "train"),
                           float("nan")) if self.rank == 0 else float("nan")
-        early = run["early"]
-        return TrainResult(steps=run["step"], stop_reason=run["stop_reason"], train_loss=train_loss,
-                           best_metric=early["best"], best_step=early["best_step"], wall_s=run["wall_s"],
+        return TrainResult(steps=state.step, stop_reason=state.stop_reason, train_loss=train_loss,
+                           best_metric=state.best_metric, best_step=state.best_step, wall_s=state.wall_s,
                            log_path=self.output_dir / LOG)

@@ -18,7 +18,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from bertgen.experiments import run_demo
+    from bertgen.experiments.demo import run_demo
 
     if args.minutes <= 0:
         raise ValueError(f"--minutes must be positive, got {args.minutes}")

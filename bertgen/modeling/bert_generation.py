@@ -1,4 +1,4 @@
-"""BertGeneration: BERT's Transformer as encoder and as decoder, and the encoder-decoder around them.
+"""BertGeneration: BERT's Transformer as encoder and as decoder (the encoder-decoder is in encoder_decoder.py).
 
 Post-LN layers exactly as BERT (Devlin et al. 2019), no token-type embeddings, attention through
 `torch.nn.functional.scaled_dot_product_attention`. Module and parameter names are transformers'
@@ -20,50 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
 from bertgen.checkpoints import PreTrainedMixin
-from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
+from bertgen.config import BertGenerationConfig
 from bertgen.loss import linear_cross_entropy
-
-ACT2FN = {
-    "gelu": F.gelu,  # BERT's exact (erf) GELU
-    "relu": F.relu,
-    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_fast": lambda x: 0.5 * x * (1.0 + torch.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x))),
-    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
-    "silu": F.silu,
-    "swish": F.silu,
-}
-
-
-@dataclass
-class BaseModelOutput:
-    last_hidden_state: torch.Tensor  # (B, S or T, H)
-    past_key_values: KVCache | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None  # per layer (B, nh, T, L)
-    cross_attentions: tuple[torch.Tensor, ...] | None = None  # per layer (B, nh, T, S)
-
-
-@dataclass
-class CausalLMOutput:
-    logits: torch.Tensor | None  # (B, T, V); None in training mode with labels (see BertGenerationDecoder)
-    loss: torch.Tensor | None = None
-    past_key_values: KVCache | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
-    cross_attentions: tuple[torch.Tensor, ...] | None = None
-
-
-@dataclass
-class Seq2SeqLMOutput:
-    logits: torch.Tensor | None  # (B, T, V); None in training mode with labels (see BertGenerationDecoder)
-    loss: torch.Tensor | None = None
-    past_key_values: KVCache | None = None
-    encoder_last_hidden_state: torch.Tensor | None = None  # (B, S, H)
-    encoder_attentions: tuple[torch.Tensor, ...] | None = None
-    decoder_attentions: tuple[torch.Tensor, ...] | None = None
-    cross_attentions: tuple[torch.Tensor, ...] | None = None
-
+from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
 
 # ----------------------------------------------------------------------------------------------- input checks
 
@@ -418,112 +380,3 @@ class BertGenerationDecoder(PreTrainedMixin, nn.Module):
         logits, loss = self.logits_and_loss(out.last_hidden_state, labels, shift=1, logits_to_keep=logits_to_keep)
         return CausalLMOutput(logits=logits, loss=loss, past_key_values=out.past_key_values,
                               attentions=out.attentions, cross_attentions=out.cross_attentions)
-
-
-def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
-    """Teacher forcing: decoder input t is label t - 1, position 0 is the start token; -100 becomes pad."""
-    shifted = labels.new_zeros(labels.shape)
-    shifted[:, 1:] = labels[:, :-1]
-    shifted[:, 0] = decoder_start_token_id
-    return shifted.masked_fill(shifted == -100, pad_token_id)
-
-
-class EncoderDecoderModel(PreTrainedMixin, nn.Module):
-    """A BertGeneration encoder and decoder. With `tie_encoder_decoder` (BERTShare) the decoder's
-    embeddings, self-attention and feed-forward modules *are* the encoder's; only cross-attention and
-    the LM head bias are its own. In training mode with labels the output's `logits` is None (the loss skips
-    them, see BertGenerationDecoder); in eval mode, or without labels, they are computed as in transformers."""
-
-    config_class = EncoderDecoderConfig
-
-    def __init__(self, config: EncoderDecoderConfig):
-        super().__init__()
-        self.config = config
-        self.encoder = BertGenerationEncoder(config.encoder)
-        self.decoder = BertGenerationDecoder(config.decoder)
-        if config.tie_encoder_decoder:
-            self.tie_encoder_decoder()
-        elif config.share_encoder_decoder_embeddings:
-            self.decoder.bert.embeddings.word_embeddings = self.encoder.embeddings.word_embeddings
-            self.decoder.tie_weights()
-
-    def tie_encoder_decoder(self) -> None:
-        """Make the decoder reuse the encoder's modules (not copies: one set of parameters, one update)."""
-        body = self.decoder.bert
-        body.embeddings = self.encoder.embeddings
-        for enc_layer, dec_layer in zip(self.encoder.encoder.layer, body.encoder.layer):
-            dec_layer.attention = enc_layer.attention
-            dec_layer.intermediate = enc_layer.intermediate
-            dec_layer.output = enc_layer.output
-        self.decoder.tie_weights()
-
-    @classmethod
-    def from_encoder_decoder_pretrained(cls, encoder_path, decoder_path, tie_encoder_decoder: bool = False,
-                                        **kwargs) -> EncoderDecoderModel:
-        """Warm-start from pretrained BERT, RoBERTa or BertGeneration checkpoints, as transformers' method of
-        that name; `bertgen.warm_start` does the work (and returns a report of what it did)."""
-        from bertgen.warmstart import from_encoder_decoder_pretrained
-
-        return from_encoder_decoder_pretrained(encoder_path, decoder_path, tie_encoder_decoder, **kwargs)[0]
-
-    def get_encoder(self) -> BertGenerationEncoder:
-        return self.encoder
-
-    @property
-    def generation_config(self):
-        """Decoding defaults: `generation_config.json` when loaded from a checkpoint, else the config's ids."""
-        if self.__dict__.get("_generation_config") is None:
-            from bertgen.generation import GenerationConfig
-
-            self._generation_config = GenerationConfig.from_model_config(self.config)
-        return self._generation_config
-
-    @generation_config.setter
-    def generation_config(self, value) -> None:
-        self._generation_config = value
-
-    def generate(self, input_ids, attention_mask=None, generation_config=None, generator=None, **kwargs):
-        """Greedy, beam search or sampling with transformers' arguments (`num_beams`, `max_new_tokens`,
-        `length_penalty`, `no_repeat_ngram_size`, `do_sample`, ...); see `bertgen.generation`."""
-        from bertgen.generation import generate
-
-        return generate(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
-                        generator=generator, **kwargs)
-
-    def gradient_checkpointing_enable(self) -> None:
-        self.encoder.gradient_checkpointing_enable()
-        self.decoder.bert.gradient_checkpointing_enable()
-
-    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                encoder_outputs=None, labels=None, past_key_values=None, use_cache=None, output_attentions=False,
-                logits_to_keep: int = 0) -> Seq2SeqLMOutput:
-        if encoder_outputs is None:
-            if input_ids is None:
-                raise ValueError("EncoderDecoderModel: pass input_ids (or encoder_outputs from a previous call)")
-            encoder_outputs = self.encoder(input_ids, attention_mask=attention_mask,
-                                           output_attentions=output_attentions)
-        encoder_hidden_states = encoder_outputs.last_hidden_state  # (B, S, H)
-
-        if labels is not None and decoder_input_ids is None:
-            if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
-                raise ValueError("EncoderDecoderModel: training with labels needs config.decoder_start_token_id "
-                                 "and config.pad_token_id (for BERT vocabularies: [CLS] and [PAD])")
-            decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id,
-                                                   self.config.decoder_start_token_id)
-            if decoder_attention_mask is None:
-                decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
-        if decoder_input_ids is None:
-            raise ValueError("EncoderDecoderModel: pass decoder_input_ids or labels")
-
-        decoder_out = self.decoder.bert(decoder_input_ids, attention_mask=decoder_attention_mask,
-                                        encoder_hidden_states=encoder_hidden_states,
-                                        encoder_attention_mask=attention_mask, past_key_values=past_key_values,
-                                        use_cache=use_cache, output_attentions=output_attentions)
-        # as transformers: mean cross-entropy over labels that are not -100, position t against label t
-        logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
-                                                    logits_to_keep=logits_to_keep)
-        return Seq2SeqLMOutput(
-            logits=logits, loss=loss, past_key_values=decoder_out.past_key_values,
-            encoder_last_hidden_state=encoder_hidden_states, encoder_attentions=encoder_outputs.attentions,
-            decoder_attentions=decoder_out.attentions, cross_attentions=decoder_out.cross_attentions,
-        )

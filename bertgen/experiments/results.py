@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bertgen.experiments import PROJECT, SCHEME_ORDER
+from bertgen.data import get_task
+from bertgen.evaluation import breakdown
+from bertgen.experiments.config import PROJECT, SCHEME_ORDER
 
 RESULTS = PROJECT / "experiments" / "results"
 
@@ -83,7 +85,6 @@ def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, 
 
 
 def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -> str:
-    from bertgen.data import get_task
 
     everything = pd.read_csv(results_dir / f"{task}.csv")
     frame = current_runs(everything)
@@ -166,7 +167,6 @@ def load_results(task: str, results_dir: str | os.PathLike | None = None, histor
 
 def summary(task: str, results_dir: str | os.PathLike | None = None, paper_path: Path | None = None) -> pd.DataFrame:
     """Per (fraction, row): seeds, `<metric>_mean`, `<metric>_std` and the paper's `<metric>_paper`."""
-    from bertgen.data import get_task
 
     frame = load_results(task, results_dir)
     metrics = [m for m in _metric_columns(get_task(task).metrics) if m in frame.columns]
@@ -193,7 +193,6 @@ def learning_curves(task: str, results_dir: str | os.PathLike | None = None) -> 
 def per_rule(task: str, results_dir: str | os.PathLike | None = None, by: str = "rule") -> pd.DataFrame:
     """The task's metrics per value of a predictions column (fusion: the rule that made the input), per
     run, from the saved test predictions; columns run_id, row, fraction, seed, <by>, examples, metrics."""
-    from bertgen.evaluation import breakdown
 
     runs = load_results(task, results_dir)
     frames = []

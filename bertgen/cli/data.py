@@ -1,22 +1,20 @@
 """`bertgen data fetch NAME` and `bertgen data stats NAME`."""
 from __future__ import annotations
 
-from bertgen.data import fetch, registry, stats
-
 
 def register(sub) -> None:
     parser = sub.add_parser("data", help="fetch offline corpora, inspect tasks")
     data_sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     p = data_sub.add_parser("fetch", help="obtain an offline corpus into $BERTGEN_HOME/raw")
-    p.add_argument("name", help=f"a corpus ({', '.join(fetch.CORPORA)}) or an offline task that uses one")
+    p.add_argument("name", help="a corpus (brown, bible, ding) or an offline task that uses one")
     p.add_argument("--path", help="use this directory, tarball, zip or .deb instead of looking elsewhere")
     p.add_argument("--force", action="store_true", help="fetch again even if already there")
     p.set_defaults(func=run_fetch)
 
     p = data_sub.add_parser("stats", help="sizes, length percentiles and examples of a task")
-    p.add_argument("name", help=f"a task: {', '.join(registry.TASKS)}")
-    p.add_argument("--split", choices=registry.SPLITS, help="only this split")
+    p.add_argument("name", help="a task (an unknown name lists them)")
+    p.add_argument("--split", help="only this split (train, validation or test)")
     p.add_argument("--examples", type=int, default=3, help="how many examples to print")
     p.add_argument("--data-dir", help="offline tasks: raw corpus directory to use instead of $BERTGEN_HOME")
     p.add_argument("--data-files", action="append", metavar="SPLIT=PATH",
@@ -25,6 +23,8 @@ def register(sub) -> None:
 
 
 def _corpus_name(name: str) -> str:
+    from bertgen.data import fetch, registry
+
     if name in fetch.CORPORA:
         return name
     task = registry.TASKS.get(name)
@@ -38,6 +38,8 @@ def _corpus_name(name: str) -> str:
 
 
 def run_fetch(args) -> int:
+    from bertgen.data import fetch
+
     fetch.fetch(_corpus_name(args.name), path=args.path, force=args.force)
     return 0
 
@@ -55,6 +57,8 @@ def _data_files(items: list[str] | None) -> dict[str, str] | None:
 
 
 def run_stats(args) -> int:
+    from bertgen.data import registry, stats
+
     dsd = registry.load_task(args.name, split=args.split, data_dir=args.data_dir,
                              data_files=_data_files(args.data_files))
     print(stats.report(args.name, dsd, examples=args.examples))

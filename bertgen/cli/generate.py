@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bertgen.cli import CliError
+from bertgen.cli.errors import CliError
 TASKS = ("text2text-generation",)  # bertgen.pipeline.TASKS; spelled here so the CLI starts without torch
 
 

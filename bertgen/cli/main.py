@@ -7,22 +7,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit code 2."""
+from bertgen.cli import data, demo, experiment, generate
+from bertgen.cli.errors import CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bertgen import demo, experiments_cli, generate_cli
-    from bertgen.data import cli as data_cli
-
     parser = argparse.ArgumentParser(prog="bertgen", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Registration: one line per concept module that owns subcommands.
     demo.register(sub)
-    data_cli.register(sub)
-    generate_cli.register(sub)
-    experiments_cli.register(sub)
+    data.register(sub)
+    generate.register(sub)
+    experiment.register(sub)
     return parser
 
 

@@ -1,28 +1,11 @@
-"""Warm-starting: the paper's initialization schemes (Rothe et al. 2020) and the report of what each one did.
+"""Planning a warm start: which tensor of which checkpoint each model tensor takes (`StackPlan`), the model's
+config (`WarmStartPlan`), and copying them into a freshly built model (`apply_plan`).
 
-A scheme says where each stack comes from: `bert2rnd` is a BERT encoder and a random decoder, `rnd2bert`
-the reverse, `bert2bert` both from BERT, `bertshare` one set of BERT weights serving both stacks
-(`roberta*` the same from a RoBERTa checkpoint). A warm-started decoder takes the checkpoint's
-embeddings, self-attention and feed-forward layers; its cross-attention is new (normal, std
-initializer_range; or, with `cross_attention="self"`, a copy of the same layer's pretrained self-attention,
-which is not the paper's recipe but lets a small model learn to copy from the source in a few hundred
-steps instead of thousands), its LM head is tied to the word embeddings, and its start/end/padding ids come from the
-checkpoint's tokenizer ([CLS]/[SEP]/[PAD] for BERT, <s>/</s>/<pad> for RoBERTa).
-
-    model, report = warm_start("bert2bert", "minilm-l6")
-    print(report)   # what was loaded, initialized, shared, folded and dropped; the Table 1 counts
-
-Two defaults set bertgen apart (transformers' warm-starting does neither):
-- `fold_token_type`: BertGeneration has no segment embeddings. transformers drops BERT's, so its
-  warm-started encoder no longer computes what BERT computed; bertgen adds segment A's vector into every
-  row of the position table, which gives BertModel's output on single-segment input to float precision.
-- `share_embeddings`: one word-embedding matrix for encoder input, decoder input and output layer, as the
-  paper counts it (221M for bert2bert-base where transformers has two copies, 247M). Saved checkpoints
-  still load in transformers (each name gets its full tensor).
+Nothing here builds a model: `EncoderDecoderModel.from_warm_start_plan` does, so the model class can offer
+transformers' `from_encoder_decoder_pretrained` without the warm-start code depending on it.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
@@ -30,15 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from bertgen.checkpoints import load_state_dict_strict, tied_groups
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
-from bertgen.layouts import POSITIONS, PretrainedCheckpoint, body_key, read_pretrained
-from bertgen.modeling import EncoderDecoderModel
-from bertgen.warmstart_report import WarmStartReport, build_report
+from bertgen.warmstart.pretrained import POSITIONS, PretrainedCheckpoint, body_key, read_pretrained
+from bertgen.warmstart.report import WarmStartReport, build_report
 
-SCHEMES = ("rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare",
-           "roberta2rnd", "rnd2roberta", "roberta2roberta", "robertashare")
+PAPER_SCHEMES = ("rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare")  # the order of the paper's tables
+SCHEMES = PAPER_SCHEMES + ("roberta2rnd", "rnd2roberta", "roberta2roberta", "robertashare")
 FAMILIES = ("rnd", "bert", "roberta")  # "rnd": random, nothing from the checkpoint
 ID_FIELDS = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id")
 STACK_FIELDS = tuple(f.name for f in dataclasses.fields(BertGenerationConfig)
@@ -64,9 +47,9 @@ def parse_scheme(scheme: str) -> tuple[str, str, bool]:
                      "(any <rnd|bert|roberta>2<rnd|bert|roberta> works)")
 
 
-@dataclass
-class _Side:
-    """What one stack takes from its checkpoint."""
+@dataclass(frozen=True)
+class StackPlan:
+    """What one stack (encoder or decoder) takes from its checkpoint."""
 
     stack: str  # "encoder" or "decoder"
     prefix: str  # where its body sits in the model's state dict
@@ -77,7 +60,7 @@ class _Side:
     load_layers: bool
     cross_from_self: bool = False  # decoder only: cross-attention copies the checkpoint layer's self-attention
 
-    def plan(self, names: Sequence[str]) -> dict[str, str]:
+    def tensors(self, names: Sequence[str]) -> dict[str, str]:
         """Model name -> checkpoint body name, for every tensor this stack takes from the checkpoint."""
         plan = {}
         for name in names:
@@ -94,13 +77,25 @@ class _Side:
         return plan
 
 
-def warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint, *,
-               decoder_checkpoint: str | os.PathLike | PretrainedCheckpoint | None = None,
-               fold_token_type: bool = True, share_embeddings: bool = True, embeddings_only: bool = False,
-               drop_embeddings: bool = False, layers: int | Sequence[int] | None = None,
-               decoder_layers: int | Sequence[int] | None = None, cross_attention: str = "random",
-               device: str | torch.device | None = None, **overrides) -> tuple[EncoderDecoderModel, WarmStartReport]:
-    """Build an EncoderDecoderModel as `scheme` says, from `checkpoint` (a BERT, RoBERTa or BertGeneration
+@dataclass(frozen=True)
+class WarmStartPlan:
+    """Everything a warm start decides before a model exists: the model's config and what each stack takes."""
+
+    scheme: str
+    config: EncoderDecoderConfig
+    stacks: tuple[StackPlan, StackPlan]  # encoder, decoder
+    fold_token_type: bool
+    token_ids: dict[str, dict[str, int | None]]  # per stack: decoder_start/bos/eos/pad
+    device: str | torch.device | None = None  # "meta": build without memory, for counting parameters
+
+
+def plan_warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint, *,
+                    decoder_checkpoint: str | os.PathLike | PretrainedCheckpoint | None = None,
+                    fold_token_type: bool = True, share_embeddings: bool = True, embeddings_only: bool = False,
+                    drop_embeddings: bool = False, layers: int | Sequence[int] | None = None,
+                    decoder_layers: int | Sequence[int] | None = None, cross_attention: str = "random",
+                    device: str | torch.device | None = None, **overrides) -> WarmStartPlan:
+    """Plan an EncoderDecoderModel as `scheme` says, from `checkpoint` (a BERT, RoBERTa or BertGeneration
     directory, "minilm-l6", a hub id, or a PretrainedCheckpoint already read).
 
     The paper's ablations: `embeddings_only` loads only the embeddings; `drop_embeddings` everything but
@@ -144,12 +139,11 @@ def warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint
             raise ValueError(f"warm_start: {scheme!r} uses the same layers in both stacks; pass `layers` only")
         decoder_layers = layers
 
-    sides = [_side("encoder", "encoder.", encoder_ckpt, encoder_family, layers, scheme, overrides,
+    sides = (_side("encoder", "encoder.", encoder_ckpt, encoder_family, layers, scheme, overrides,
                    embeddings_only, drop_embeddings),
              _side("decoder", "decoder.bert.", decoder_ckpt, decoder_family,
                    layers if decoder_layers is None else decoder_layers, scheme, overrides, embeddings_only,
-                   drop_embeddings)]
-    sides[1].cross_from_self = cross_attention == "self"
+                   drop_embeddings, cross_from_self=cross_attention == "self"))
     meta = device is not None and torch.device(device).type == "meta"
     encoder_ids, decoder_ids = _ids(sides[0], overrides, meta), _ids(sides[1], overrides, meta)
     if share_embeddings:
@@ -159,30 +153,31 @@ def warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint
         decoder_start_token_id=decoder_ids["decoder_start_token_id"], pad_token_id=decoder_ids["pad_token_id"],
         eos_token_id=decoder_ids["eos_token_id"], tie_encoder_decoder=tie,
         share_encoder_decoder_embeddings=share_embeddings)
-    with torch.device(device) if device is not None else contextlib.nullcontext():
-        model = EncoderDecoderModel(config)
+    return WarmStartPlan(scheme=str(scheme), config=config, stacks=sides, fold_token_type=fold_token_type,
+                         token_ids={"encoder": encoder_ids, "decoder": decoder_ids}, device=device)
 
+
+def apply_plan(model: nn.Module, plan: WarmStartPlan) -> WarmStartReport:
+    """Copy the planned tensors into a freshly built model (everything else keeps its random
+    initialization) and report what was loaded, initialized, shared, folded and dropped."""
     names = list(model.state_dict(keep_vars=True))
-    plan = {name: (side, key) for side in sides for name, key in side.plan(names).items()}
-    _load(model, plan, fold_token_type)
-    report = build_report(str(scheme), model, sides, plan, fold_token_type,
-                          {"encoder": encoder_ids, "decoder": decoder_ids})
-    return model.eval(), report
+    tensors = {name: (stack, key) for stack in plan.stacks for name, key in stack.tensors(names).items()}
+    _load(model, tensors, plan.fold_token_type)
+    return build_report(plan.scheme, model, list(plan.stacks), tensors, plan.fold_token_type, plan.token_ids)
 
 
-def from_encoder_decoder_pretrained(encoder: str | os.PathLike | PretrainedCheckpoint,
-                                    decoder: str | os.PathLike | PretrainedCheckpoint,
-                                    tie_encoder_decoder: bool = False, **kwargs
-                                    ) -> tuple[EncoderDecoderModel, WarmStartReport]:
-    """transformers' `EncoderDecoderModel.from_encoder_decoder_pretrained`: the encoder from one checkpoint,
-    the decoder from another (or the same); the scheme follows from their families. Word embeddings are
-    shared only when both come from one checkpoint, unless `share_embeddings` says otherwise."""
+def plan_from_encoder_decoder(encoder: str | os.PathLike | PretrainedCheckpoint,
+                              decoder: str | os.PathLike | PretrainedCheckpoint,
+                              tie_encoder_decoder: bool = False, **kwargs) -> WarmStartPlan:
+    """The plan of transformers' `EncoderDecoderModel.from_encoder_decoder_pretrained`: the encoder from one
+    checkpoint, the decoder from another (or the same); the scheme follows from their families. Word
+    embeddings are shared only when both come from one checkpoint, unless `share_embeddings` says otherwise."""
     encoder_ckpt = _as_checkpoint(encoder)
     decoder_ckpt = encoder_ckpt if decoder is encoder or decoder == encoder else _as_checkpoint(decoder)
     family = encoder_ckpt.family
     scheme = f"{family}share" if tie_encoder_decoder else f"{family}2{decoder_ckpt.family}"
     kwargs.setdefault("share_embeddings", _same_files(encoder_ckpt, decoder_ckpt))
-    return warm_start(scheme, encoder_ckpt, decoder_checkpoint=decoder_ckpt, **kwargs)
+    return plan_warm_start(scheme, encoder_ckpt, decoder_checkpoint=decoder_ckpt, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -196,16 +191,18 @@ def _same_files(a: PretrainedCheckpoint, b: PretrainedCheckpoint) -> bool:
                       and a.directory.resolve() == b.directory.resolve())
 
 
-def _side(stack, prefix, checkpoint, family, layers, scheme, overrides, embeddings_only, drop_embeddings) -> _Side:
+def _side(stack, prefix, checkpoint, family, layers, scheme, overrides, embeddings_only, drop_embeddings,
+          cross_from_self: bool = False) -> StackPlan:
     if family != "rnd" and checkpoint.family != family:
         suggestion = str(scheme).lower().replace(family, checkpoint.family)
         raise ValueError(f"warm_start: {scheme!r} takes {family.upper()} weights for the {stack}, but "
                          f"{checkpoint.name} is a {checkpoint.layout} checkpoint; use {suggestion!r}")
     loads = family != "rnd"
     load_layers = loads and not embeddings_only
-    return _Side(stack, prefix, checkpoint, family, embeddings=loads and not drop_embeddings,
-                 layers=_select_layers(layers, overrides.get("num_hidden_layers"), checkpoint, load_layers, stack),
-                 load_layers=load_layers)
+    return StackPlan(stack, prefix, checkpoint, family, embeddings=loads and not drop_embeddings,
+                     layers=tuple(_select_layers(layers, overrides.get("num_hidden_layers"), checkpoint, load_layers,
+                                                 stack)),
+                     load_layers=load_layers, cross_from_self=cross_from_self)
 
 
 def _select_layers(layers, num_hidden_layers, checkpoint, load_layers, stack) -> list[int]:
@@ -231,7 +228,7 @@ def _select_layers(layers, num_hidden_layers, checkpoint, load_layers, stack) ->
     return selected
 
 
-def _ids(side: _Side, overrides: dict, meta: bool) -> dict[str, int | None]:
+def _ids(side: StackPlan, overrides: dict, meta: bool) -> dict[str, int | None]:
     """Start, end and padding ids: the tokenizer's, replaced by any given explicitly."""
     ids = {key: (side.checkpoint.token_ids or {}).get(key) for key in ID_FIELDS}
     ids.update({key: overrides[key] for key in ID_FIELDS if key in overrides})
@@ -245,7 +242,7 @@ def _ids(side: _Side, overrides: dict, meta: bool) -> dict[str, int | None]:
     return ids
 
 
-def _stack_config(side: _Side, overrides: dict, ids: dict) -> BertGenerationConfig:
+def _stack_config(side: StackPlan, overrides: dict, ids: dict) -> BertGenerationConfig:
     base = side.checkpoint.config
     loaded = {"embeddings": side.embeddings, "layers": side.load_layers}
     for part, fields in FIXED_BY.items():
@@ -261,7 +258,7 @@ def _stack_config(side: _Side, overrides: dict, ids: dict) -> BertGenerationConf
     return dataclasses.replace(base, **stack)
 
 
-def _check_sharable(encoder: _Side, decoder: _Side) -> None:
+def _check_sharable(encoder: StackPlan, decoder: StackPlan) -> None:
     a, b = encoder.checkpoint, decoder.checkpoint
     if a.config.vocab_size != b.config.vocab_size:
         raise ValueError(f"warm_start: share_embeddings=True needs one vocabulary, but {a.name} has "
@@ -272,7 +269,7 @@ def _check_sharable(encoder: _Side, decoder: _Side) -> None:
                          "to keep both")
 
 
-def _load(model: EncoderDecoderModel, plan: dict[str, tuple[_Side, str]], fold_token_type: bool) -> None:
+def _load(model: nn.Module, plan: dict[str, tuple[StackPlan, str]], fold_token_type: bool) -> None:
     """Copy the planned tensors in; everything else keeps its random initialization."""
     state, origin, random = {}, {}, []
     for group in tied_groups(model):

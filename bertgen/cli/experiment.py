@@ -13,8 +13,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-
 
 def register(sub) -> None:
     train = sub.add_parser("train", help="fine-tune a warm-started model from an experiment config")
@@ -53,12 +51,15 @@ def register(sub) -> None:
 
 def _threads(n: int | None) -> None:
     if n:
+        import torch
+
         torch.set_num_threads(n)
 
 
 def run_train(args) -> int:
-    from bertgen.experiments import ExperimentConfig, train_model, work_dir
-    from bertgen.train import distributed_context
+    from bertgen.experiments.config import ExperimentConfig
+    from bertgen.experiments.run import train_model, work_dir
+    from bertgen.training import distributed_context
 
     _threads(args.threads)
     config = ExperimentConfig.from_toml(args.config, args.overrides)
@@ -75,7 +76,7 @@ def run_train(args) -> int:
 
 
 def run_one(args) -> int:
-    from bertgen.experiments import run_experiment
+    from bertgen.experiments.run import run_experiment
 
     _threads(args.threads)
     row = run_experiment(args.config, args.overrides, args.results_dir)
@@ -85,8 +86,9 @@ def run_one(args) -> int:
 
 def run_sweep(args) -> int:
     """Each run is its own `bertgen experiment run` process: a crash or a kill loses only that run."""
-    from bertgen.experiments import ExperimentConfig, results_dir_for
-    from bertgen.results import write_table
+    from bertgen.experiments.config import ExperimentConfig
+    from bertgen.experiments.results import write_table
+    from bertgen.experiments.run import results_dir_for
 
     jobs = [(config, seed) for seed in args.seeds for config in args.configs]
     tasks = sorted({ExperimentConfig.from_toml(c).task for c in args.configs})
@@ -117,7 +119,7 @@ def run_sweep(args) -> int:
 
 
 def run_table(args) -> int:
-    from bertgen.results import write_table
+    from bertgen.experiments.results import write_table
 
     print(write_table(args.task, args.results_dir).read_text(encoding="utf-8"))
     return 0

@@ -9,8 +9,7 @@ differ in three ways, each handled here:
 - RoBERTa numbers positions from padding_idx + 1 (rows 0..padding_idx never serve a real token): with
   those rows sliced off, bertgen's position p reads the row RoBERTa uses for the p-th token of unpadded input.
 
-`reference_hidden_states` runs a checkpoint the way it was trained (token types included) with plain
-torch ops: the yardstick for "the warm-started encoder is still the pretrained encoder".
+`bertgen.warmstart.reference` runs a checkpoint read here the way it was trained.
 """
 from __future__ import annotations
 
@@ -21,10 +20,11 @@ from functools import cached_property
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from bertgen.checkpoints import CheckpointError, read_state_dict
 from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, read_json_object
+from bertgen.hub import resolve_checkpoint_dir
+from bertgen.tokenization import load_tokenizer
 
 LAYOUTS = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "bert-generation": "bert-generation"}
 # Fields of a BERT/RoBERTa config.json that carry over to BertGenerationConfig unchanged.
@@ -86,9 +86,6 @@ def read_pretrained(name_or_path: str | os.PathLike) -> PretrainedCheckpoint:
     """Read a BERT, RoBERTa or BertGeneration checkpoint: a local HF-layout directory, a packaged name
     ("minilm-l6") or a hub id (where there is a network). The tokenizer, when the directory has one,
     supplies the decoder's start, end and padding ids."""
-    from bertgen.hub import resolve_checkpoint_dir
-    from bertgen.tokenization import load_tokenizer
-
     directory = resolve_checkpoint_dir(name_or_path)
     config_path = directory / CONFIG_NAME
     if not config_path.is_file():
@@ -201,33 +198,3 @@ def body_key(checkpoint: PretrainedCheckpoint, key: str) -> torch.Tensor:
             f"{checkpoint.where(key)}: no tensor '{prefix}{key}' in this {checkpoint.layout} checkpoint; it is "
             "incomplete, or its config.json (num_hidden_layers, ...) does not match its weights")
     return checkpoint.state[key]
-
-
-# ------------------------------------------------------------------------------------------- reference path
-
-def reference_hidden_states(checkpoint: PretrainedCheckpoint, input_ids: torch.Tensor,
-                            attention_mask: torch.Tensor | None = None,
-                            token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """The checkpoint's own encoder output (B, S, H), token types included, from its tensors with plain
-    torch ops (BertModel / RobertaModel on unpadded positions): no bertgen module takes part."""
-    from bertgen.modeling import ACT2FN
-
-    s, c = checkpoint.state, checkpoint.config
-    B, S = input_ids.shape  # B batch, S source length
-    H, nh, hs = c.hidden_size, c.num_attention_heads, c.head_size
-    x = s["embeddings.word_embeddings.weight"][input_ids] + s["embeddings.position_embeddings.weight"][:S]
-    if checkpoint.token_type is not None:
-        x = x + checkpoint.token_type[torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids]
-    norm = lambda x, p: F.layer_norm(x, (H,), s[f"{p}.weight"], s[f"{p}.bias"], c.layer_norm_eps)  # noqa: E731
-    linear = lambda x, p: F.linear(x, s[f"{p}.weight"], s[f"{p}.bias"])  # noqa: E731
-    x = norm(x, "embeddings.LayerNorm")  # (B, S, H)
-    mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]  # (B, 1, 1, S)
-    for i in range(c.num_hidden_layers):
-        p = f"encoder.layer.{i}"
-        q, k, v = (linear(x, f"{p}.attention.self.{n}").view(B, S, nh, hs).transpose(1, 2)  # (B, nh, S, hs)
-                   for n in ("query", "key", "value"))
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).reshape(B, S, H)
-        x = norm(x + linear(a, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
-        h = ACT2FN[c.hidden_act](linear(x, f"{p}.intermediate.dense"))  # (B, S, 4H)
-        x = norm(x + linear(h, f"{p}.output.dense"), f"{p}.output.LayerNorm")
-    return x

@@ -1,0 +1,168 @@
+"""Running an experiment: its data at the config's scale, training, test evaluation, and one CSV row per run
+in experiments/results/<task>.csv, with the run's log and predictions under results/<task>/runs/<run_id>/.
+Weights and resumable checkpoints go under `$BERTGEN_HOME/experiments/`.
+"""
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+
+from bertgen.data import load_task, tokenize_task
+from bertgen.data.fetch import bertgen_home
+from bertgen.evaluation import evaluate, token_loss
+from bertgen.experiments.config import PROJECT, ExperimentConfig
+from bertgen.tokenization import load_tokenizer
+from bertgen.training import Trainer, TrainingArguments
+from bertgen.warmstart import warm_start
+
+
+# -------------------------------------------------------------------------------------------------- data
+
+def prepare_data(config: ExperimentConfig, tokenizer) -> dict[str, datasets.Dataset]:
+    """Tokenized train / validation / test splits at the config's scale (see ExperimentConfig)."""
+    dsd = load_task(config.task, data_dir=config.data_dir or None)
+    # +1: a side that reaches the limit may have been truncated by it, and then does not fit
+    tokenized = tokenize_task(dsd, tokenizer, config.max_source_length + 1, config.max_target_length + 1)
+    fits = tokenized.filter(lambda ex: len(ex["input_ids"]) <= config.max_source_length
+                            and len(ex["labels"]) <= config.max_target_length, desc="length filter")
+
+    def subset(split: str, n: int) -> datasets.Dataset:
+        ds = fits[split].shuffle(seed=0)
+        return ds.select(range(min(n, len(ds)))) if n else ds
+
+    train = subset("train", config.train_examples)
+    train = train.select(range(max(1, round(len(train) * config.fraction))))
+    return {"train": train, "validation": subset("validation", config.validation_examples),
+            "test": subset("test", config.test_examples)}
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+def git_commit(root: Path = PROJECT) -> str:
+    """HEAD's short hash, `-dirty` when tracked files differ from it; `unknown` outside a checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        # results files change with every run: they do not make the code that produced them dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)experiments/results"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+def results_dir_for(config_path: Path) -> Path:
+    """experiments/configs/<task>/<row>.toml -> experiments/results."""
+    return config_path.resolve().parent.parent.parent / "results"
+
+
+def work_dir() -> Path:
+    return bertgen_home() / "experiments"
+
+
+def build_model(config: ExperimentConfig):
+    torch.manual_seed(config.seed)  # the random parts of the model differ per seed
+    model, report = warm_start(config.scheme, config.checkpoint, **config.warm_start)
+    return model, report
+
+
+def training_arguments(config: ExperimentConfig, output_dir: Path, progress: bool = True,
+                       **extra: Any) -> TrainingArguments:
+    """The Trainer's arguments for a config; `extra` sets the rest (max_time_s, log_every, ...)."""
+    settings = dict(
+        output_dir=str(output_dir), max_steps=config.steps, batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
+        schedule=config.schedule, warmup_steps=config.warmup_steps, weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm, precision=config.precision,
+        eval_every=config.eval_every or max(1, config.steps // 5), log_every=max(1, min(10, config.steps // 20)),
+        seed=config.seed, progress=progress)
+    return TrainingArguments(**{**settings, **extra})
+
+
+def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = True, resume: bool = True, **extra: Any):
+    """Warm-start, then train on the config's data; returns (model, tokenizer, data, TrainResult).
+    `extra` goes to `training_arguments`."""
+    tokenizer = load_tokenizer(config.checkpoint)
+    data = prepare_data(config, tokenizer)
+    model, _ = build_model(config)
+    trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
+                      pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"])
+    result = trainer.train(resume=resume)
+    return trainer.model, tokenizer, data, result
+
+
+def generate_kwargs(config: ExperimentConfig) -> dict[str, Any]:
+    return {"num_beams": config.num_beams, "max_new_tokens": config.max_new_tokens,
+            "length_penalty": config.length_penalty}
+
+
+def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list[str] = (),
+                   results_dir: str | os.PathLike | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train, evaluate on the test split, append a row to <results>/<task>.csv and keep the run's log and
+    predictions; returns the row. `config` is an ExperimentConfig or a TOML path (then `overrides` apply and
+    the results go beside its configs folder unless `results_dir` says otherwise)."""
+    if isinstance(config, ExperimentConfig):
+        if overrides:
+            raise ValueError("run_experiment: overrides apply to a TOML path; use dataclasses.replace on a config")
+        results = Path(results_dir) if results_dir is not None else PROJECT / "experiments" / "results"
+    else:
+        config_path = Path(config)
+        config = ExperimentConfig.from_toml(config_path, list(overrides))
+        results = Path(results_dir) if results_dir is not None else results_dir_for(config_path)
+    run_id = f"{config.row}-seed{config.seed}-{config.hash()}"
+    scratch = work_dir() / config.task / run_id
+    start = time.perf_counter()
+    model, tokenizer, data, trained = train_model(config, scratch, progress)
+    eval_start = time.perf_counter()
+    metrics, predictions = evaluate(model, tokenizer, data["test"].remove_columns(["input_ids", "labels", "length"]),
+                                    config.task, max_source_length=config.max_source_length,
+                                    **generate_kwargs(config))
+    model.eval()
+    metrics["loss"] = token_loss(model, data["test"], tokenizer.pad_token_id)  # sensitive where outputs are not yet
+    end = time.perf_counter()
+
+    run_dir = results / config.task / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+    shutil.copyfile(trained.log_path, run_dir / "log.jsonl")
+    predictions.to_csv(run_dir / "predictions.csv", index=False)
+    row = {"run_id": run_id, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "row": config.row,
+           "scheme": config.scheme, "paper_row": config.paper_row or config.scheme, "fraction": config.fraction,
+           "seed": config.seed, "config_hash": config.hash(), "git_commit": git_commit(),
+           "steps": trained.steps, "batch_size": config.batch_size, "train_examples": len(data["train"]),
+           "test_examples": len(data["test"]), "max_length": f"{config.max_source_length}/{config.max_target_length}",
+           "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
+           "train_loss": round(trained.train_loss, 4), "train_s": round(trained.wall_s, 1),
+           "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
+           **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()}}
+    append_row(results / f"{config.task}.csv", row)
+    (scratch / "checkpoint.pt").unlink(missing_ok=True)  # finished: the resumable state is no longer needed
+    return row
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append to a results CSV whose columns are fixed by its first row (locked: sweeps run in parallel)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", newline="", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        header = next(csv.reader(f), None)
+        if header is not None and header != list(row):
+            raise ValueError(f"{path}: its columns {header} differ from this run's {list(row)}; "
+                             "move the old file aside (results files are never edited by hand)")
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if header is None:
+            writer.writeheader()
+        writer.writerow(row)
