@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bertgen.activations import ACT2FN
 from bertgen.fileio import write_json_atomic
 
 CONFIG_NAME = "config.json"
-ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "silu", "swish", "quick_gelu")
+ACTIVATIONS = tuple(ACT2FN)
 
 
 class ConfigError(ValueError):
@@ -44,7 +45,8 @@ def _type_matches(value: Any, annotation: Any) -> bool:
     return isinstance(value, annotation)
 
 
-def _check_types(config: Any, where: str) -> None:
+def check_types(config: Any, where: str) -> None:
+    """A ConfigError naming the first dataclass field whose value does not fit its annotation."""
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
         if f.name == "extra":
@@ -129,7 +131,7 @@ class BertGenerationConfig(_JsonConfig):
         self.validate()
 
     def validate(self, where: str = "BertGenerationConfig") -> None:
-        _check_types(self, where)
+        check_types(self, where)
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                      "intermediate_size", "max_position_embeddings"):
             if getattr(self, name) <= 0:
@@ -214,7 +216,7 @@ class EncoderDecoderConfig(_JsonConfig):
         for side in ("encoder", "decoder"):
             if not isinstance(getattr(self, side), BertGenerationConfig):
                 raise ConfigError(f"{where}: field '{side}' must be a BertGenerationConfig")
-        _check_types(self, where)
+        check_types(self, where)
         self.encoder.validate(f"{where}.encoder")
         self.decoder.validate(f"{where}.decoder")
         if self.encoder.is_decoder:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+from tests.support import TINY
 
 
 def hf_tiny_encoder_decoder(seed: int = 0, **overrides):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import datasets
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import Sampler
 
 LABEL_PAD = -100
 
@@ -127,11 +127,3 @@ class LengthBucketSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return len(self._batches())
-
-
-def dataloader(tokenized: datasets.Dataset, pad_token_id: int, batch_size: int, shuffle: bool = True,
-               seed: int = 0) -> DataLoader:
-    """A DataLoader over one tokenized split with length bucketing and dynamic padding."""
-    sampler = LengthBucketSampler(tokenized["length"], batch_size, shuffle=shuffle, seed=seed)
-    columns = tokenized.select_columns(["input_ids", "labels"])
-    return DataLoader(columns, batch_sampler=sampler, collate_fn=Seq2SeqCollator(pad_token_id))

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bertgen.config import check_types
 from bertgen.warmstart.plan import PAPER_SCHEMES
 
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout, when bertgen runs from one
@@ -88,14 +89,11 @@ class ExperimentConfig:
         missing = [n for n in ("task", "scheme") if n not in data]
         if missing:
             raise ValueError(f"{where}: missing required key(s) {missing}")
-        for name, value in data.items():
-            default = fields[name].default
-            expected = dict if name == "warm_start" else type(default) if default is not dataclasses.MISSING else str
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = data[name] = float(value)
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise ValueError(f"{where}: '{name}' must be {expected.__name__}, got {value!r}")
         config = cls(**data)
+        check_types(config, where)
+        for f in dataclasses.fields(config):  # 1 and 1.0 are one learning rate: one config hash
+            if f.type == "float":
+                setattr(config, f.name, float(getattr(config, f.name)))
         if not 0 < config.fraction <= 1:
             raise ValueError(f"{where}: fraction must be in (0, 1], got {config.fraction}")
         return config

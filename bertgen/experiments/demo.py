@@ -12,8 +12,8 @@ from bertgen.data import fetch
 from bertgen.evaluation import evaluate, score, tokenizer_round_trip
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.experiments.results import paper_results
-from bertgen.experiments.run import build_model, generate_kwargs, prepare_data, training_arguments, work_dir
-from bertgen.tokenization import load_tokenizer
+from bertgen.experiments.run import (build_model, generate_kwargs, prepare_data, read_checkpoint, training_arguments,
+                                     work_dir)
 from bertgen.training import Trainer
 
 
@@ -37,9 +37,10 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 5.0, 
     start = time.perf_counter()
     if not config.data_dir and not fetch.is_fetched("brown"):
         fetch.fetch("brown")
-    tokenizer = load_tokenizer(config.checkpoint)
+    checkpoint = read_checkpoint(config)
+    tokenizer = checkpoint.tokenizer
     data = prepare_data(config, tokenizer)
-    model, _ = build_model(config)
+    model, _ = build_model(config, checkpoint)
     cross = config.warm_start.get("cross_attention", "random")
     print(f"bert2bert warm-started from {config.checkpoint} (cross-attention: "
           f"{'copied from self-attention' if cross == 'self' else 'random, as in the paper'}); training on "

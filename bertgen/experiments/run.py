@@ -22,9 +22,9 @@ from bertgen.data import load_task, tokenize_task
 from bertgen.data.fetch import bertgen_home
 from bertgen.evaluation import evaluate, token_loss
 from bertgen.experiments.config import PROJECT, ExperimentConfig
-from bertgen.tokenization import load_tokenizer
 from bertgen.training import Trainer, TrainingArguments
-from bertgen.warmstart import warm_start
+from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
+from bertgen.warmstart.schemes import warm_start
 
 
 # -------------------------------------------------------------------------------------------------- data
@@ -72,10 +72,19 @@ def work_dir() -> Path:
     return bertgen_home() / "experiments"
 
 
-def build_model(config: ExperimentConfig):
+def read_checkpoint(config: ExperimentConfig) -> PretrainedCheckpoint:
+    """The config's pretrained checkpoint, read once: its weights warm-start the model, its tokenizer encodes
+    the data."""
+    checkpoint = read_pretrained(config.checkpoint)
+    if checkpoint.tokenizer is None:
+        raise FileNotFoundError(f"{checkpoint.directory}: no tokenizer files; an experiment needs the checkpoint's "
+                                "tokenizer (vocab.txt, tokenizer.json or spiece.model) beside its weights")
+    return checkpoint
+
+
+def build_model(config: ExperimentConfig, checkpoint: PretrainedCheckpoint):
     torch.manual_seed(config.seed)  # the random parts of the model differ per seed
-    model, report = warm_start(config.scheme, config.checkpoint, **config.warm_start)
-    return model, report
+    return warm_start(config.scheme, checkpoint, **config.warm_start)
 
 
 def training_arguments(config: ExperimentConfig, output_dir: Path, progress: bool = True,
@@ -94,9 +103,10 @@ def training_arguments(config: ExperimentConfig, output_dir: Path, progress: boo
 def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = True, resume: bool = True, **extra: Any):
     """Warm-start, then train on the config's data; returns (model, tokenizer, data, TrainResult).
     `extra` goes to `training_arguments`."""
-    tokenizer = load_tokenizer(config.checkpoint)
+    checkpoint = read_checkpoint(config)
+    tokenizer = checkpoint.tokenizer
     data = prepare_data(config, tokenizer)
-    model, _ = build_model(config)
+    model, _ = build_model(config, checkpoint)
     trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
                       pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"])
     result = trainer.train(resume=resume)

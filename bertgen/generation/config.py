@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bertgen.config import ConfigError, _check_types, read_json_object
+from bertgen.config import ConfigError, check_types, read_json_object
 from bertgen.fileio import write_json_atomic
 
 GENERATION_CONFIG_NAME = "generation_config.json"
@@ -67,7 +67,7 @@ class GenerationConfig:
         self.validate()
 
     def validate(self, where: str = "GenerationConfig") -> None:
-        _check_types(self, where)
+        check_types(self, where)
         positive = ("max_length", "max_new_tokens", "num_beams", "num_return_sequences", "temperature")
         for name in positive:
             value = getattr(self, name)

@@ -13,7 +13,6 @@ Shape legend used in comments:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
+from bertgen.config import read_json_object
 from bertgen.fileio import write_text_atomic
 
 # The roles a special token can play, with transformers' names (they are tokenizer_config.json's keys).
@@ -324,13 +325,7 @@ def read_tokenizer_config(directory: Path) -> dict[str, Any]:
         path = directory / name
         if not path.is_file():
             continue
-        try:
-            data = json.loads(read_file(path, name))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path} is not valid JSON ({err}); fix or delete it") from err
-        if not isinstance(data, dict):
-            raise ValueError(f"{path} holds a {type(data).__name__}, expected a JSON object")
-        config.update(data)
+        config.update(read_json_object(path, "fix or delete it"))
     return config
 
 

@@ -24,7 +24,7 @@ import torch
 from bertgen.checkpoints import CheckpointError, read_state_dict
 from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, read_json_object
 from bertgen.hub import resolve_checkpoint_dir
-from bertgen.tokenization import load_tokenizer
+from bertgen.tokenization import Tokenizer, load_tokenizer
 
 LAYOUTS = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "bert-generation": "bert-generation"}
 # Fields of a BERT/RoBERTa config.json that carry over to BertGenerationConfig unchanged.
@@ -55,6 +55,7 @@ class PretrainedCheckpoint:
     dropped: dict[str, tuple[int, str]]  # file key -> (parameters, why) for tensors outside the body
     origin: dict[str, Path] = field(default_factory=dict)  # body name -> file, for error messages
     token_ids: dict[str, int | None] | None = None  # decoder_start/bos/eos/pad from its tokenizer
+    tokenizer: Tokenizer | None = None  # the directory's tokenizer, when it has one
 
     @property
     def family(self) -> str:
@@ -98,6 +99,7 @@ def read_pretrained(name_or_path: str | os.PathLike) -> PretrainedCheckpoint:
         tokenizer = load_tokenizer(directory)
     except FileNotFoundError:  # weights without tokenizer files: ids must then be passed explicitly
         return checkpoint
+    checkpoint.tokenizer = tokenizer
     checkpoint.token_ids = {"decoder_start_token_id": tokenizer.decoder_start_token_id,
                             "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
                             "pad_token_id": tokenizer.pad_token_id}

@@ -223,10 +223,10 @@ def _render(names: list[str]) -> str:
     return pattern.replace("#", _span(indices)) if indices else pattern
 
 
-def _span(indices: list[int]) -> str:
+def _span(indices: tuple[int, ...]) -> str:
     if len(indices) == 1:
         return str(indices[0])
-    if indices == list(range(indices[0], indices[-1] + 1)):
+    if tuple(indices) == tuple(range(indices[0], indices[-1] + 1)):
         return f"[{indices[0]}-{indices[-1]}]"
     return "[" + ",".join(map(str, indices)) + "]"
 

@@ -3,9 +3,10 @@ per-side max lengths, the paper's special-token conventions, -100 label padding,
 
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from bertgen.data import LengthBucketSampler, Seq2SeqCollator, brown, load_task, tokenize_task
-from bertgen.data.collate import LABEL_PAD, dataloader, encode_targets
+from bertgen.data.collate import LABEL_PAD, encode_targets
 
 
 @pytest.fixture
@@ -69,7 +70,10 @@ def test_length_buckets_cover_every_example_once_and_pad_less():
 
 def test_dataloader_yields_padded_batches(tok, task):
     train = tokenize_task(task, tok, max_source_length=32, max_target_length=32)["train"]
-    batches = list(dataloader(train, tok.pad_token_id, batch_size=8, seed=0))
+    sampler = LengthBucketSampler(train["length"], 8, shuffle=True, seed=0)
+    loader = DataLoader(train.select_columns(["input_ids", "labels"]), batch_sampler=sampler,
+                        collate_fn=Seq2SeqCollator(tok.pad_token_id))
+    batches = list(loader)
     assert sum(len(b["input_ids"]) for b in batches) == len(train)
     b = batches[0]
     assert b["input_ids"].shape == b["attention_mask"].shape and b["labels"].shape[0] == b["input_ids"].shape[0]

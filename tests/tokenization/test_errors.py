@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 import torch
-from tokenizer_vocabs import MINILM, train_byte_level_bpe, train_spiece, wordpiece_dir
+from tests.support.tokenizer_vocabs import MINILM, train_byte_level_bpe, train_spiece, wordpiece_dir
 
 from bertgen.tokenization import SAMPLE_CORPUS, BertGenerationTokenizer, FastTokenizer, load_tokenizer
 

@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from generation_models import hf_generation_model, padded_batch, save_pair
+from tests.support.generation_models import hf_generation_model, padded_batch, save_pair
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
 

@@ -10,7 +10,7 @@ import torch
 from bertgen.warmstart.pretrained import read_pretrained
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.warmstart import warm_start
-from warmstart_checkpoints import source_ids, write_checkpoint
+from tests.support.warmstart_checkpoints import source_ids, write_checkpoint
 
 TOL = 1e-5
 

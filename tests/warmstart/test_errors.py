@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from bertgen.checkpoints import CheckpointError
 from bertgen.config import ConfigError
 from bertgen.warmstart import warm_start
-from warmstart_checkpoints import write_checkpoint
+from tests.support.warmstart_checkpoints import write_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 import transformers
-from tokenizer_vocabs import MINILM, TEXTS, train_byte_level_bpe, train_spiece, wordpiece_dir
+from tests.support.tokenizer_vocabs import MINILM, TEXTS, train_byte_level_bpe, train_spiece, wordpiece_dir
 
 from bertgen.tokenization import (SAMPLE_CORPUS, BatchEncoding, BertGenerationTokenizer, FastTokenizer,
                                   load_tokenizer)

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
-from tokenizer_vocabs import MINILM, train_byte_level_bpe, train_spiece
+from tests.support.tokenizer_vocabs import MINILM, train_byte_level_bpe, train_spiece
 
 from bertgen.tokenization import load_tokenizer
 

@@ -3,7 +3,6 @@ NaN handling. Run as a script, this file is the worker the kill test starts and 
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -18,16 +17,15 @@ from bertgen.training import schedules
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.training.trainer import CHECKPOINT, Trainer, TrainingArguments, TrainingDiverged, read_log
+from tests.support import TINY, worker_env
 
-TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_model(seed: int = 0, dropout: float = 0.1) -> EncoderDecoderModel:
     torch.manual_seed(seed)
-    side = BertGenerationConfig(**TINY, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    side = BertGenerationConfig(**{**TINY, "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout})
     config = EncoderDecoderConfig.from_encoder_decoder_configs(side, side, decoder_start_token_id=2, pad_token_id=0,
                                                                eos_token_id=1)
     return EncoderDecoderModel(config)
@@ -109,7 +107,7 @@ def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "_step", crash_at_7)
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "run", model=tiny_model())
-    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["run"]["step"] == 6
+    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["state"]["step"] == 6
     monkeypatch.setattr(Trainer, "_step", original)
     resumed, _ = train(tmp_path / "run", model=tiny_model(seed=123))  # init is overwritten by the checkpoint
     assert_same_weights(weights(resumed.model), expected)
@@ -118,7 +116,7 @@ def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = worker_env()
     worker = [sys.executable, __file__]
     subprocess.run(worker + [str(tmp_path / "ref"), "0"], check=True, env=env)  # checkpoints only at the end
     run = tmp_path / "run"
@@ -167,7 +165,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 5 \(epoch 0, batch 4.*last good checkpoint"):
         train(tmp_path, model=model, checkpoint_every=1)
     ckpt = torch.load(tmp_path / CHECKPOINT, weights_only=False)
-    assert ckpt["run"]["step"] == 4
+    assert ckpt["state"]["step"] == 4
     current = weights(model)
     for key, value in ckpt["model"].items():
         assert torch.isfinite(value).all()

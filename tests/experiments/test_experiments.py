@@ -121,7 +121,7 @@ def test_bad_configs_and_overrides_say_what_is_wrong(tmp_path):
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['stpes'\]"):
         ExperimentConfig.from_toml(path)
     path.write_text('task = "brown-fusion"\nscheme = "bert2bert"\n')
-    with pytest.raises(ValueError, match="'steps' must be int, got 'many'"):
+    with pytest.raises(ValueError, match="field 'steps' must be int, got str 'many'"):
         ExperimentConfig.from_toml(path, ["steps=many"])
     config = ExperimentConfig.from_toml(path, ["steps=7", "warm_start.fold_token_type=false", "learning_rate=1"])
     assert (config.steps, config.warm_start, config.learning_rate, config.row) == (7, {"fold_token_type": False}, 1.0, "c")

@@ -12,7 +12,7 @@ from bertgen import EncoderDecoderModel
 from bertgen.config import ConfigError
 from bertgen.generation import GenerationConfig
 from bertgen.generation.quantization import QuantizationError, quantize
-from generation_models import hf_generation_model, padded_batch, save_pair
+from tests.support.generation_models import hf_generation_model, padded_batch, save_pair
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
 

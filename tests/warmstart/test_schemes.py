@@ -9,7 +9,7 @@ from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.warmstart import SCHEMES, WarmStartReport, warm_start
-from warmstart_checkpoints import MINILM
+from tests.support.warmstart_checkpoints import MINILM
 
 TOL = 1e-4
 BERT_BASE = dict(model_type="bert", vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,

@@ -2,7 +2,6 @@
 same weights as 1 process with the same global batch. Run under torchrun, this file is the worker."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_train import tiny_model, train, weights  # noqa: E402
-
-from bertgen.training.trainer import read_log  # noqa: E402
+from bertgen.training.trainer import read_log
+from tests.support import worker_env
+from tests.training.test_trainer import tiny_model, train, weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,8 +23,7 @@ def losses(out: Path) -> list[float]:
 
 
 def test_two_processes_equal_one(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["OMP_NUM_THREADS"] = "1"
+    env = worker_env()  # the worker imports tests.training.test_trainer
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                __file__, str(tmp_path / "ddp")]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)

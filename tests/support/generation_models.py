@@ -11,8 +11,9 @@ from pathlib import Path
 
 import torch
 
-SIZES = dict(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-             max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+from tests.support import TINY
+
+SIZES = {**TINY, "vocab_size": 40}  # a vocabulary small enough to write out as w0, w1, ...
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..4
 
 

@@ -14,7 +14,7 @@ import torch
 
 from bertgen.cli.main import main
 from bertgen.pipeline import pipeline
-from generation_models import hf_generation_model, write_wordpiece_vocab
+from tests.support.generation_models import hf_generation_model, write_wordpiece_vocab
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
 TEXTS = ["w1 w2 w3 w4", "w30", "w7 w7 w8 w9 w10 w11 w12 w13", "w21 w22", "w5 w6 w7"]

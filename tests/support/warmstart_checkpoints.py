@@ -7,10 +7,11 @@ from pathlib import Path
 import torch
 
 from bertgen.hub import packaged_checkpoint_dir
+from tests.support import TINY
 
 MINILM = packaged_checkpoint_dir("minilm-l6")
-SIZES = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+# the tiny sizes with BERT's default 512 positions, as a real BERT config.json has
+SIZES = {key: value for key, value in TINY.items() if key != "max_position_embeddings"}
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..4: start 2, end 3, pad 0
 ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4: start 0, end 2, pad 1
 

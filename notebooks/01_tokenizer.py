@@ -1,0 +1,200 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Tokenizers: from text to ids, and the tokens that start and stop a decoder
+#
+# A BertGeneration model reads ids, not text. Which ids depends on the checkpoint it was warm-started from:
+# BERT brings its WordPiece vocabulary (`vocab.txt`), RoBERTa and GPT-2 their byte-level BPE (`vocab.json` +
+# `merges.txt`), and the paper's own models a SentencePiece model (`spiece.model`). Encoder and decoder of
+# one model share one vocabulary, so the tokenizer is chosen with the checkpoint.
+#
+# This notebook trains a small SentencePiece model, looks at what it learned, sets it beside BERT's
+# WordPiece on the same sentences, and then turns to the part that matters for generation: which special
+# tokens go where. Everything comes from `bertgen.tokenization`; `load_tokenizer(path)` picks the right
+# tokenizer from the files in a checkpoint directory and all of them are called the same way.
+
+# %% tags=["parameters"]
+PRESET = "tiny"  # "tiny": a 500-piece vocabulary; "full": 1,000 pieces (what this small corpus supports)
+
+# %%
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from bertgen.tokenization import SAMPLE_CORPUS, BertGenerationTokenizer, load_tokenizer
+
+VOCAB_SIZE = {"tiny": 500, "full": 1000}[PRESET]
+corpus = SAMPLE_CORPUS.read_text(encoding="utf-8").splitlines()
+print(f"{len(corpus)} sentences, {sum(map(len, corpus)):,} characters; e.g.")
+corpus[:3]
+
+# %% [markdown]
+# ## Training a SentencePiece model
+#
+# SentencePiece treats text as a plain sequence of characters, spaces included: a space becomes the
+# visible mark `▁` at the start of the next piece, so decoding is just joining pieces. The *unigram* model
+# (the kind the paper's vocabularies are) starts from a large set of candidate substrings and prunes the
+# ones whose loss hurts the corpus likelihood least, until `vocab_size` remain. `model_type="bpe"` instead
+# starts from characters and merges the most frequent neighbouring pair, again and again.
+#
+# `BertGenerationTokenizer.train` fixes where the special pieces go. The ids are not arbitrary:
+# `BertGenerationConfig` defaults to `pad_token_id=0`, `eos_token_id=1`, `bos_token_id=2`, so a vocabulary
+# trained here drops into a randomly initialized (rnd2rnd) model without touching its config.
+
+# %%
+sp = BertGenerationTokenizer.train([SAMPLE_CORPUS], vocab_size=VOCAB_SIZE)
+print(sp)
+pd.DataFrame({"piece": sp.convert_ids_to_tokens(list(range(12)))}).T
+
+# %% [markdown]
+# After the five special pieces come single characters and the most useful short pieces. The longest
+# pieces show what the corpus repeats most: whole frequent words, with their leading `▁`.
+
+# %%
+pieces = sorted(sp.get_vocab(), key=len, reverse=True)
+pieces[:20]
+
+# %% [markdown]
+# ## Looking at the pieces
+#
+# Frequent words stay whole; rarer ones are spelled from smaller pieces; characters the corpus never showed
+# (here the emoji, and the Chinese characters) become `<unk>`. Unigram and BPE vocabularies of the same size
+# cut differently: BPE keeps every merge it made on the way, so it holds more short fragments.
+
+# %%
+SENTENCES = [
+    "The lighthouse keeper rowed out alone to save four sailors.",
+    "Unbelievably, the café on the corner sells out of rye bread before noon.",
+    "Tokenizers split rare words into pieces.",
+    "Der Hund schläft im Garten.",
+    "Emoji 😀 and 中文 are outside this vocabulary.",
+]
+sp_bpe = BertGenerationTokenizer.train([SAMPLE_CORPUS], vocab_size=VOCAB_SIZE, model_type="bpe")
+for text in SENTENCES[:3] + SENTENCES[4:]:
+    print(f"{text}\n  unigram: {sp.tokenize(text)}\n  bpe:     {sp_bpe.tokenize(text)}")
+
+# %% [markdown]
+# ## Beside BERT's WordPiece
+#
+# `"minilm-l6"` names the MiniLM-L6 checkpoint installed as a package (a sentence-embedding fine-tune of
+# MiniLM, with the uncased `bert-base` vocabulary of 30,522 WordPieces). WordPiece normalizes first
+# (lower-case, strip accents, space around punctuation and each Chinese character), then splits each word
+# greedily into the longest pieces in the vocabulary, marking word-inner pieces with `##`. Its vocabulary
+# is tens of times larger than ours and was built on far more text, so it needs fewer pieces per sentence.
+# Note also what it throws away: capitals and accents do not survive `decode`.
+
+# %%
+bert = load_tokenizer("minilm-l6")
+rows = [{"text": t, "SentencePiece": " ".join(sp.tokenize(t)), "WordPiece": " ".join(bert.tokenize(t)),
+         "decoded by WordPiece": bert.decode(bert.encode(t, add_special_tokens=False))} for t in SENTENCES]
+with pd.option_context("display.max_colwidth", None):
+    display(pd.DataFrame(rows).set_index("text"))
+print("ids of the first sentence:", sp.encode(SENTENCES[0]), bert.encode(SENTENCES[0], add_special_tokens=False),
+      sep="\n")
+
+
+# %% [markdown]
+# How many tokens a sentence costs matters twice: attention is quadratic in it, and a decoder takes one
+# step per target token. Even on the corpus it was trained on, the small vocabulary needs clearly more
+# pieces than BERT's.
+
+# %%
+def lengths(tok, texts):
+    return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
+per_sentence = pd.DataFrame({"SentencePiece": lengths(sp, SENTENCES), "WordPiece": lengths(bert, SENTENCES)},
+                            index=[f"s{i}" for i in range(len(SENTENCES))])
+per_sentence.plot.bar(ax=left, rot=0, title="tokens per example sentence")
+right.hist([lengths(sp, corpus), lengths(bert, corpus)], bins=20, label=["SentencePiece", "WordPiece"])
+means = [sum(lengths(tok, corpus)) / len(corpus) for tok in (sp, bert)]
+right.set(title="tokens per corpus sentence (mean {:.1f} vs {:.1f})".format(*means), xlabel="tokens",
+          ylabel="sentences")
+right.legend();
+
+# %% [markdown]
+# ## Special tokens: none on the input, BOS and EOS around the target
+#
+# transformers' BERT tokenizer wraps every text in `[CLS] ... [SEP]` by default, because BERT was
+# pre-trained that way for classification. The paper feeds the encoder bare text: the released bert2bert
+# and roberta2roberta checkpoints are run with `add_special_tokens=False`, and `BertGenerationTokenizer`
+# adds nothing at all (its `add_special_tokens` changes nothing).
+
+# %%
+text = "The tide is turning."
+print("BERT, default:        ", bert.convert_ids_to_tokens(bert.encode(text)))
+print("BERT, as the paper:   ", bert.convert_ids_to_tokens(bert.encode(text, add_special_tokens=False)))
+print("SentencePiece, either:", sp.tokenize(text), sp.encode(text) == sp.encode(text, add_special_tokens=False))
+
+
+# %% [markdown]
+# The decoder is where the special tokens live. It needs a token to start from (BOS, the *decoder start
+# token*) and a token that says "done" (EOS), which it learns to predict after the last word. BERT has no
+# tokens by those names, so the paper reuses the two it has: **[CLS] starts the decoder and [SEP] ends the
+# target**. `load_tokenizer` says so through `bos_token_id` / `eos_token_id`; SentencePiece vocabularies
+# have real `<s>` and `</s>`.
+#
+# Training then shifts by one: the labels are the target's ids followed by EOS, and the decoder's input is
+# the same sequence moved one step right behind BOS. At every position the decoder sees the tokens so far
+# and is scored on the next one.
+
+# %%
+def teacher_forcing(tok, target):
+    labels = tok.encode(target, add_special_tokens=False) + [tok.eos_token_id]
+    decoder_input = [tok.decoder_start_token_id] + labels[:-1]
+    return pd.DataFrame({"decoder input": tok.convert_ids_to_tokens(decoder_input),
+                         "label (next token)": tok.convert_ids_to_tokens(labels)}).T
+
+
+print("BERT: bos", bert.bos_token_id, "= [CLS]", bert.cls_token_id, "; eos", bert.eos_token_id, "= [SEP]",
+      bert.sep_token_id)
+display(teacher_forcing(bert, text))
+print("SentencePiece: bos <s> =", sp.bos_token_id, "; eos </s> =", sp.eos_token_id, "; pad <pad> =",
+      sp.pad_token_id)
+teacher_forcing(sp, text)
+
+# %% [markdown]
+# ## Batches
+#
+# Every tokenizer takes the same call. Padding fills each row to the longest (or to `max_length`) with the
+# pad id, and the attention mask marks which positions are real; truncation cuts each text to
+# `max_length` tokens. `batch_decode(..., skip_special_tokens=True)` drops padding and special tokens again.
+
+# %%
+batch = sp(SENTENCES[:3], padding=True, truncation=True, max_length=20, return_tensors="pt")
+print(batch["input_ids"], batch["attention_mask"], sep="\n")
+sp.batch_decode(batch["input_ids"], skip_special_tokens=True)
+
+# %% [markdown]
+# ## Save and reload
+#
+# `save_pretrained` writes `spiece.model`, `tokenizer_config.json` and `special_tokens_map.json`: the files
+# transformers' `BertGenerationTokenizer` reads (the test suite checks it gives the same ids), and what
+# `load_tokenizer` recognizes. Every file is written to a temporary name and then renamed, so an
+# interrupted save never leaves half a vocabulary behind.
+
+# %%
+with tempfile.TemporaryDirectory() as directory:
+    written = sp.save_pretrained(directory)
+    print([Path(f).name for f in written])
+    again = load_tokenizer(directory)
+print(type(again).__name__, again.encode(SENTENCES[1]) == sp.encode(SENTENCES[1]))
+
+# %% [markdown]
+# Next, `02_encoder`: what the encoder does with these ids.

@@ -1,0 +1,260 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: bertgen (.venv)
+#     language: python
+#     name: bertgen
+# ---
+
+# %% [markdown]
+# # 04 · Warm-starting: pretrained BERT as encoder *and* decoder
+#
+# Rothe, Narayan and Severyn (2020), *Leveraging Pre-trained Checkpoints for Sequence Generation Tasks*, start
+# from one observation: a Transformer encoder-decoder is made of BERT layers. The encoder **is** a BERT
+# encoder; the decoder is a BERT encoder with a causal mask and one extra block per layer, cross-attention,
+# that reads the encoder's output. So both stacks can start from a pretrained checkpoint, and only the
+# cross-attention has to start from scratch.
+#
+# This notebook
+# 1. reads a pretrained checkpoint,
+# 2. builds the paper's initialization schemes and reports what each one loaded,
+# 3. counts parameters as the paper's Table 1 does,
+# 4. checks that the warm-started encoder still computes what the checkpoint computed (and why that needs care),
+# 5. fine-tunes each scheme for a few steps on a handful of sentence pairs.
+#
+# > **The checkpoint.** bertgen embeds `minilm-l6` so that everything runs offline: sentence-transformers'
+# > all-MiniLM-L6-v2: MiniLM-L6-H384, a small distilled BERT-style model (6 layers, 384 wide, bert-base's uncased
+# > WordPiece vocabulary), then **fine-tuned for sentence embeddings**. It is not a raw masked-LM checkpoint and has
+# > no MLM head. The mechanics below are the same for bert-base or roberta-base directories; the numbers differ.
+
+# %% tags=["parameters"]
+PRESET = "tiny"  # "tiny": seconds on a laptop CPU; "full": more fine-tuning steps
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
+from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
+from bertgen.warmstart.reference import reference_hidden_states
+from bertgen.tokenization import load_tokenizer
+from bertgen.warmstart import SCHEMES, warm_start
+
+# section 5: fine-tuning steps, and the schemes that get them
+STEPS = {"tiny": 6, "full": 100}[PRESET]
+TRAINED = {"tiny": ("rnd2rnd", "bert2bert"), "full": SCHEMES[:5]}[PRESET]
+
+# %% [markdown]
+# ## 1. The checkpoint, in BertGeneration's names
+#
+# `read_pretrained` accepts BERT (`BertModel`, `BertForMaskedLM`, `BertForPreTraining`), RoBERTa and BertGeneration
+# checkpoints: a local directory in the Hugging Face layout, a packaged name such as `"minilm-l6"`, or a hub id
+# where there is a network. It keeps the encoder body under BertGeneration's parameter names: `bert.` prefixes go,
+# the pooler and the pre-training heads are set aside, RoBERTa's position table is re-indexed (its positions
+# start at `padding_idx + 1`). The **segment (token-type) embeddings** are kept apart, because BertGeneration
+# has no such table; section 4 is about them.
+
+# %%
+ckpt = read_pretrained("minilm-l6")
+tok = load_tokenizer("minilm-l6")
+c = ckpt.config
+print(f"{ckpt.layout} checkpoint: {c.num_hidden_layers} layers, hidden {c.hidden_size}, {c.num_attention_heads} heads, "
+      f"vocabulary {c.vocab_size}, {c.max_position_embeddings} positions")
+print("segment embeddings:", tuple(ckpt.token_type.shape), " set aside:", ckpt.dropped)
+
+# %% [markdown]
+# ## 2. The schemes
+#
+# A scheme names where each stack comes from, encoder first:
+#
+# | scheme | encoder | decoder |
+# |---|---|---|
+# | `rnd2rnd` | random | random |
+# | `bert2rnd` | checkpoint | random |
+# | `rnd2bert` | random | checkpoint |
+# | `bert2bert` | checkpoint | checkpoint (a separate copy) |
+# | `bertshare` | checkpoint | *the same* weights as the encoder |
+#
+# (`roberta2rnd`, ..., `robertashare` for RoBERTa checkpoints.) A decoder taken from the checkpoint reuses its
+# embeddings, self-attention and feed-forward layers. Its cross-attention is new, initialized as BERT initializes
+# weights (normal, std `initializer_range` = 0.02). The output layer is tied to the word embeddings, and the
+# decoder's start, end and padding ids come from the tokenizer: `[CLS]`, `[SEP]` and `[PAD]` for a BERT vocabulary,
+# as in the paper. With one vocabulary on both sides, encoder, decoder and output layer share **one**
+# word-embedding matrix (`share_embeddings=True`).
+#
+# `warm_start` returns the model and a report: which tensors were loaded from where, which are new, which names
+# are one shared tensor, and what in the checkpoint went unused.
+
+# %%
+model, report = warm_start("bert2bert", ckpt)
+report
+
+# %% [markdown]
+# Under **bertshare** the decoder's embeddings, self-attention and feed-forward modules *are* the encoder's
+# (one set of parameters, one gradient update). Only the cross-attention and the output bias belong to the decoder
+# alone, so the model is about half the size.
+
+# %%
+warm_start("bertshare", ckpt)[1]
+
+# %% [markdown]
+# ## 3. Table 1: where the parameters come from
+#
+# The paper counts parameters for 12-layer, 768-wide BERT. We don't need bert-base's weights to count them:
+# `meta_checkpoint` describes a checkpoint by its config alone, and `device="meta"` builds a model whose tensors
+# have shapes but no memory. The *embeddings* column counts word-embedding parameters (one shared matrix);
+# *from checkpoint* what warm-starting loaded; *random* the rest.
+
+# %%
+BERT_BASE = dict(model_type="bert", vocab_size=30522, hidden_size=768, num_hidden_layers=12,
+                 num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512)
+PAPER = pd.DataFrame({"paper total": [221, 221, 221, 221, 136], "paper init": [0, 109, 109, 195, 109],
+                      "paper random": [221, 112, 112, 26, 26]}, index=SCHEMES[:5])  # Table 1, millions
+
+bert_base = meta_checkpoint(BERT_BASE, "bert-base")
+ours = pd.DataFrame([warm_start(s, bert_base, device="meta")[1].table1_row() for s in SCHEMES[:5]]).set_index("scheme")
+minilm = pd.DataFrame([warm_start(s, ckpt, device="meta")[1].table1_row() for s in SCHEMES[:5]]).set_index("scheme")
+ours.join(PAPER).join(minilm[["total", "from checkpoint"]].add_prefix("MiniLM "))
+
+# %% [markdown]
+# The bert-base rows land within 1% of the paper's totals and checkpoint columns. Our *random* column is about
+# 2M above the paper's for bert2bert and bertshare: it holds the whole cross-attention, 12 × 2.4M. Without shared
+# embeddings the count is transformers' bert2bert, which keeps two copies of the 23M matrix:
+
+# %%
+warm_start("bert2bert", bert_base, device="meta", share_embeddings=False)[1].table1_row()
+
+# %% [markdown]
+# ## 4. Is the warm-started encoder still the pretrained encoder?
+#
+# BERT adds three vectors per input token: word, position and **segment**. For single-segment input the segment
+# vector is the same row, `token_type_embeddings[0]`, at every position. BertGeneration has no segment table, and
+# transformers simply drops it when warm-starting. The LayerNorm that follows does not undo a missing vector, so
+# from the first layer on, the "warm-started BERT encoder" computes something BERT never computed.
+#
+# bertgen **folds** the vector instead: it adds `token_type_embeddings[0]` into every row of the position table.
+# Since `word + (position + segment) = (word + position) + segment`, the folded encoder computes exactly what BERT
+# computes on single-segment input. `fold_token_type=False` reproduces transformers' drop.
+#
+# The yardstick is `reference_hidden_states`: the checkpoint's own forward pass, segment embeddings included,
+# written with plain torch ops from the checkpoint's tensors. No bertgen module takes part. (The test suite
+# checks it against transformers' `BertModel`.)
+
+# %%
+batch = tok(["The warm-started encoder is still the BERT encoder.", "Folding keeps segment A."],
+            padding=True, return_tensors="pt")
+dropped, _ = warm_start("bert2bert", ckpt, fold_token_type=False)
+with torch.no_grad():
+    reference = reference_hidden_states(ckpt, batch["input_ids"], batch["attention_mask"])
+    states = {name: m.encoder(batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+              for name, m in [("folded (bertgen)", model), ("dropped (transformers)", dropped)]}
+mask = batch["attention_mask"].bool()
+difference = {name: (s - reference).abs().amax(-1)[0] for name, s in states.items()}  # per token, first sentence
+pd.Series({name: (s - reference)[mask].abs().max().item() for name, s in states.items()},
+          name="max |difference| to the checkpoint's hidden states")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3))
+for name, d in difference.items():
+    ax.semilogy(d.clamp_min(1e-8).numpy(), marker="o", label=name)
+ax.set(xlabel="token position (first sentence)", ylabel="max |difference|", title="encoder output vs checkpoint")
+ax.legend();
+
+# %% [markdown]
+# Folded, the difference is float rounding (about 1e-6); dropped, it is of the order of the hidden states
+# themselves. Fine-tuning can learn the missing vector back, but the point of warm-starting is to start from what
+# pretraining learned, not from a perturbed copy of it.
+
+# %% [markdown]
+# ## 5. A few steps of fine-tuning
+#
+# A handful of sentence-fusion pairs in the style of DiscoFuse (two sentences in, one fused sentence out), and a
+# plain AdamW loop. The inputs carry no special tokens; each target ends with `[SEP]`, and `[CLS]` is the decoder's
+# start token, supplied by the model when it shifts the labels right. This is a toy: a training loss on eight
+# pairs shows how quickly each starting point fits, not how well it generalizes (`experiments/` has real runs).
+
+# %%
+PAIRS = [
+    ("The storm hit the coast. The town was flooded.", "The storm hit the coast, and the town was flooded."),
+    ("She studied hard. She passed the exam.", "She studied hard, so she passed the exam."),
+    ("The shop was closed. We went home.", "The shop was closed, so we went home."),
+    ("He was tired. He kept working.", "He was tired, but he kept working."),
+    ("The road was icy. The bus was late.", "Because the road was icy, the bus was late."),
+    ("It rained all day. The game went on.", "Although it rained all day, the game went on."),
+    ("The film was long. Nobody left early.", "The film was long, but nobody left early."),
+    ("The river rose. The bridge was closed.", "The river rose, so the bridge was closed."),
+]
+sources = encode_sources(tok, [s for s, _ in PAIRS], max_length=64, return_tensors=None)["input_ids"]
+labels = encode_targets(tok, [t for _, t in PAIRS], max_length=64)
+train_batch = Seq2SeqCollator(tok.pad_token_id)([{"input_ids": s, "labels": t} for s, t in zip(sources, labels)])
+{name: tuple(t.shape) for name, t in train_batch.items()}
+
+
+# %%
+def finetune(scheme, steps=STEPS, lr=2e-4):
+    torch.manual_seed(0)  # the same random cross-attention (and random stacks) for every scheme
+    model, _ = warm_start(scheme, ckpt)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        loss = model(**train_batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+curves = {scheme: finetune(scheme) for scheme in TRAINED}
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for scheme, losses in curves.items():
+    ax.plot(range(1, len(losses) + 1), losses, marker="o", label=scheme)
+ax.set(xlabel="step", ylabel="training loss (cross-entropy)", title=f"{len(PAIRS)} sentence pairs, MiniLM-L6")
+ax.legend();
+pd.DataFrame(curves).tail(1).rename(index=lambda i: f"loss after step {i + 1}")
+
+# %% [markdown]
+# The warm-started model starts lower than `rnd2rnd` and fits faster: the pretrained encoder already represents
+# the input, and the pretrained decoder already knows which tokens follow which. (`PRESET = "full"` trains all
+# five schemes for longer.) The paper finds the same at full scale, with the encoder mattering most.
+#
+# ## The paper's ablations, as options
+#
+# `warm_start` also takes the ablations of the paper's section 6: initialize only the embeddings, drop the
+# checkpoint's embeddings, take a subset of layers (`layers=k` for the first k, or a list), or take the decoder
+# from another checkpoint (`decoder_checkpoint=`). Each one's report says exactly what it loaded:
+
+# %%
+ablations = {"embeddings only": dict(embeddings_only=True), "without embeddings": dict(drop_embeddings=True),
+             "layers 0, 2, 4": dict(layers=[0, 2, 4])}
+pd.DataFrame({name: warm_start("bertshare", ckpt, device="meta", **options)[1].table1_row()
+              for name, options in ablations.items()}).T.drop(columns="scheme")
+
+# %% [markdown]
+# ## Beyond the paper: where cross-attention starts
+#
+# In every scheme the decoder's cross-attention is new: the paper (and transformers) start it at random. It is
+# the one part that must learn to read the source, and until it has, the decoder is an unconditional language
+# model. `cross_attention="self"` starts each decoder layer's cross-attention as a copy of that layer's
+# pretrained self-attention instead: the query and key projections already match tokens and positions, now
+# across the two stacks. Nothing else changes; the parameters it copies move from the "random" to the "from
+# checkpoint" column. Notebook 05 measures what it does to fine-tuning at workbench scale.
+
+# %%
+starts = {"cross-attention at random (the paper)": {},
+          "cross-attention from self-attention": dict(cross_attention="self")}
+pd.DataFrame({name: warm_start("bert2bert", ckpt, device="meta", **options)[1].table1_row()
+              for name, options in starts.items()}).T.drop(columns="scheme")
+
+# %% [markdown]
+# Notebook 05 (ablations) trains them and compares against the paper's numbers.
