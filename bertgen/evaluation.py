@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from bertgen import metrics
 from bertgen.data.collate import LABEL_PAD, Seq2SeqCollator, encode_sources
 from bertgen.data.registry import Task, get_task
+from bertgen.diagnostics import collapse_diagnostics
 
 _METRICS: dict[str, Callable[[Sequence[str], Sequence[str], Sequence], dict[str, float]]] = {
     "exact": lambda s, p, r: {"exact": metrics.exact_match(p, r)},
@@ -63,7 +64,8 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
              round_trip: bool = True, source_special_tokens: bool = False,
              **generate_kwargs) -> tuple[dict[str, float], pd.DataFrame]:
     """Generate for every example of `dataset` (one split, with `source` and `target` or `references`),
-    and return (the task's metrics, a DataFrame with one row per example).
+    and return (the task's metrics with the collapse diagnostics `distinct` and `input_dependence` of
+    bertgen.diagnostics, a DataFrame with one row per example).
 
     Examples are batched longest first, so batches hold similar lengths and an out-of-memory error comes
     at once rather than at the end; the DataFrame is in the dataset's order. Its `source` and `target`
@@ -101,17 +103,27 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
     for column in dataset.column_names:
         if column not in ("source", "target", "references"):
             results[column] = dataset[column]
-    return score(task, sources, predictions, references), results
+    metrics = score(task, sources, predictions, references)
+    if len(sources) > 1:
+        metrics.update(collapse_diagnostics(sources, predictions))
+    return metrics, results
 
 
 @torch.no_grad()
-def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
-    """Teacher-forced cross-entropy per label token over a tokenized dataset (`input_ids`, `labels`)."""
+def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32,
+               source_shift: int = 0) -> float:
+    """Teacher-forced cross-entropy per label token over a tokenized dataset (`input_ids`, `labels`).
+    `source_shift=k` pairs each example's labels with the source of example i + k (cyclically): the loss a
+    decoder gets from the wrong input, for bertgen.diagnostics' source gap."""
     device = next(model.parameters()).device
     collate, total, count = Seq2SeqCollator(pad_token_id), 0.0, 0
+    inputs = list(dataset["input_ids"])
+    if source_shift:
+        inputs = inputs[source_shift:] + inputs[:source_shift]
     for start in range(0, len(dataset), batch_size):
         rows = dataset[start:start + batch_size]
-        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])])
+        sources = inputs[start:start + batch_size]
+        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(sources, rows["labels"])])
         loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
         n = int((batch["labels"] != LABEL_PAD).sum())
         total, count = total + float(loss) * n, count + n

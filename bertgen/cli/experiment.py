@@ -3,6 +3,7 @@
     bertgen train CONFIG [--set key=value ...] [--output-dir DIR]     (also under torchrun --nproc_per_node N)
     bertgen experiment run CONFIG [--set key=value ...]                train, test, append a CSV row
     bertgen experiment sweep CONFIG... --seeds 0 1 2 --jobs 2          many runs, N at a time, then the tables
+                                                                       (resumable: finished runs are skipped)
     bertgen experiment table TASK                                      regenerate experiments/results/TASK.md
 """
 from __future__ import annotations
@@ -34,13 +35,15 @@ def register(sub) -> None:
     run.add_argument("--threads", type=int)
     run.set_defaults(func=run_one)
 
-    sweep = commands.add_parser("sweep", help="run configs x seeds, N processes at a time, then tables")
+    sweep = commands.add_parser("sweep", help="run configs x seeds, N processes at a time, then tables; runs "
+                                "already in the results are skipped, so running it again resumes it")
     sweep.add_argument("configs", type=Path, nargs="+")
     sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
     sweep.add_argument("--jobs", type=int, default=1, help="runs at once, each with --threads threads")
     sweep.add_argument("--threads", type=int, default=1)
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sweep.add_argument("--results-dir", type=Path)
+    sweep.add_argument("--commit", action="store_true", help="git-commit the results folder after each finished run")
     sweep.set_defaults(func=run_sweep)
 
     table = commands.add_parser("table", help="regenerate results/<task>.md from results/<task>.csv")
@@ -85,37 +88,49 @@ def run_one(args) -> int:
 
 
 def run_sweep(args) -> int:
-    """Each run is its own `bertgen experiment run` process: a crash or a kill loses only that run."""
+    """Each run is its own `bertgen experiment run` process: a crash or a kill loses only that run. Runs whose
+    config (same hash) and seed are already in the results CSV are skipped, so a sweep is resumed by running
+    it again (start long sweeps with nohup and a log)."""
     from bertgen.experiments.config import ExperimentConfig
     from bertgen.experiments.results import write_table
-    from bertgen.experiments.run import results_dir_for
+    from bertgen.experiments.run import already_run, results_dir_for
 
     jobs = [(config, seed) for seed in args.seeds for config in args.configs]
     tasks = sorted({ExperimentConfig.from_toml(c).task for c in args.configs})
+    results = args.results_dir or results_dir_for(args.configs[0])
 
     def launch(job) -> tuple[str, int, float]:
         config, seed = job
-        command = [sys.executable, "-m", "bertgen.cli", "experiment", "run", str(config), "--set", f"seed={seed}",
-                   "--threads", str(args.threads)]
-        for item in args.overrides:
+        overrides = [*args.overrides, f"seed={seed}"]
+        if already_run(ExperimentConfig.from_toml(config, overrides), results):
+            print(f"[sweep] {config} seed {seed}: already in the results, skipped", flush=True)
+            return str(config), 0, 0.0
+        command = [sys.executable, "-m", "bertgen.cli", "experiment", "run", str(config), "--threads", str(args.threads)]
+        for item in overrides:
             command += ["--set", item]
-        if args.results_dir:
-            command += ["--results-dir", str(args.results_dir)]
+        command += ["--results-dir", str(results)]
         start = time.perf_counter()
         code = subprocess.run(command, stdout=subprocess.DEVNULL).returncode
         elapsed = time.perf_counter() - start
         print(f"[sweep] {config} seed {seed}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {elapsed:.0f} s",
               flush=True)
+        if code == 0 and args.commit:
+            _commit_results(results, f"{Path(config).stem} seed {seed}")
         return str(config), code, elapsed
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         outcomes = list(pool.map(launch, jobs))
-    results = args.results_dir or results_dir_for(args.configs[0])
     for task in tasks:
         if (results / f"{task}.csv").is_file():
             print(f"[sweep] table: {write_table(task, results)}")
     failed = [o for o in outcomes if o[1]]
     return 1 if failed else 0
+
+
+def _commit_results(results: Path, what: str) -> None:
+    """`--commit`: each finished run's results are committed at once (only the results folder is staged)."""
+    subprocess.run(["git", "add", "--", str(results)], cwd=results, check=False)
+    subprocess.run(["git", "commit", "-q", "-m", f"Results: {what}", "--", str(results)], cwd=results, check=False)
 
 
 def run_table(args) -> int:

@@ -46,6 +46,9 @@ class ExperimentConfig:
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     eval_every: int = 0
+    # the weights kept are the best by this validation metric (evaluated every eval_every steps), not the last
+    early_stopping_metric: str = "val_loss"
+    early_stopping_patience: int = 0  # evaluations without improvement before stopping; 0: train all steps
     precision: str = "auto"
     num_beams: int = 1
     max_new_tokens: int = 40

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from bertgen.data import fetch
-from bertgen.evaluation import evaluate, score, tokenizer_round_trip
+from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.experiments.results import paper_results
-from bertgen.experiments.run import (build_model, generate_kwargs, prepare_data, read_checkpoint, training_arguments,
-                                     work_dir)
+from bertgen.experiments.run import (build_model, copy_baseline, generate_kwargs, prepare_data, read_checkpoint,
+                                     training_arguments, work_dir)
 from bertgen.training import Trainer
 
 
@@ -52,8 +52,7 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 5.0, 
     test = data["test"].remove_columns(["input_ids", "labels", "length"])
     metrics, predictions = evaluate(model, tokenizer, test, config.task, max_source_length=config.max_source_length,
                                     **generate_kwargs(config))
-    sources = tokenizer_round_trip(tokenizer, test["source"])
-    copy = score(config.task, sources, sources, tokenizer_round_trip(tokenizer, test["target"]))
+    copy = copy_baseline(config.task, tokenizer, test)
 
     model.generation_config.max_new_tokens = config.max_new_tokens
     model.save_pretrained(output / "model")

@@ -12,10 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from bertgen.data import get_task
+from bertgen.diagnostics import collapsed
 from bertgen.evaluation import breakdown
+from bertgen.experiments.claims import verdicts as claim_verdicts
 from bertgen.experiments.config import PROJECT, SCHEME_ORDER
 
 RESULTS = PROJECT / "experiments" / "results"
+DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.diagnostics, recorded by every run
 
 
 def paper_results(path: Path | None = None) -> dict:
@@ -45,11 +48,28 @@ def current_runs(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["config_hash"] == latest]
 
 
+def mark_collapsed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A `collapsed` column: runs that do not read their input (bertgen.diagnostics' bar) are failed runs, not
+    results; results written before the diagnostics existed count as collapsed only if they lack them."""
+    if not {"distinct", "input_dependence"} <= set(frame.columns):
+        return frame.assign(collapsed=False)
+    flags = [collapsed({"distinct": d, "input_dependence": i})
+             for d, i in zip(frame["distinct"], frame["input_dependence"])]
+    return frame.assign(collapsed=flags)
+
+
 def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Mean and sample std over seeds of each metric, per (fraction, row)."""
+    """Mean and sample std over seeds of each metric, per (fraction, row), over the runs that read their
+    input; `seeds` counts those, `collapsed` the others."""
+    frame = mark_collapsed(frame)
     grouped = frame.groupby(["fraction", "row"], sort=False)
-    out = grouped.agg(seeds=("seed", "nunique"), paper_row=("paper_row", "first"), scheme=("scheme", "first"),
-                      **{f"{m}_mean": (m, "mean") for m in metrics}, **{f"{m}_std": (m, "std") for m in metrics})
+    out = grouped.agg(paper_row=("paper_row", "first"), scheme=("scheme", "first"), runs=("seed", "nunique"),
+                      collapsed=("collapsed", "sum"))
+    good = frame[~frame["collapsed"]].groupby(["fraction", "row"], sort=False)
+    stats = good.agg(seeds=("seed", "nunique"), **{f"{m}_mean": (m, "mean") for m in metrics},
+                     **{f"{m}_std": (m, "std") for m in metrics})
+    out = out.join(stats, how="left")
+    out["seeds"] = out["seeds"].fillna(0).astype(int)
     return out.reset_index()
 
 
@@ -85,18 +105,19 @@ def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, 
 
 
 def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -> str:
-
     everything = pd.read_csv(results_dir / f"{task}.csv")
     frame = current_runs(everything)
     stale = len(everything) - len(frame)
     metrics = [m for m in frame.columns if m in _metric_columns(get_task(task).metrics)]
+    diagnostics = [d for d in DIAGNOSTICS if d in frame.columns]
     paper_all = paper_results(paper_path)
     paper = paper_all.get(task, {})
-    summary = summarize(frame, metrics)
+    summary = summarize(frame, metrics + diagnostics)
     summary = summary.sort_values(["fraction", "row"], key=lambda c: c.map(_order_key) if c.name == "row" else -c)
     minutes = frame["wall_s"].sum() / 60
     first = frame.iloc[0]
     full_data = frame.loc[frame["fraction"] == frame["fraction"].max(), "train_examples"].max()
+    failed = int(mark_collapsed(frame)["collapsed"].sum())
     lines = [
         f"# {task}: warm-starting schemes at workbench scale",
         "",
@@ -114,29 +135,66 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"**Paper column**: {paper.get('paper_task', 'no comparable task in the paper')}. "
         f"Source: {paper_all.get('source', 'experiments/paper_results.toml')}.",
         "",
-        "| row | data | seeds | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + " |",
-        "|---|---|---|" + "---|---|" * len(metrics),
+        "**Collapse**: a run whose outputs do not depend on its input (distinct outputs for fewer than 90% of the "
+        "distinct test inputs, or input dependence below 0.2; see `bertgen/diagnostics.py`) is a failed run, not a "
+        f"result: it is counted in the `collapsed` column and left out of the means. {failed} of {len(frame)} runs "
+        "collapsed.",
+        "",
+        "| row | data | seeds | collapsed | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics)
+        + "".join(f" | {d}" for d in diagnostics) + " |",
+        "|---|---|---|---|" + "---|---|" * len(metrics) + "---|" * len(diagnostics),
     ]
+    lines += _copy_rows(frame, metrics, diagnostics)
     for _, r in summary.iterrows():
         cells = []
         for m in metrics:
             value = _paper_value(paper, _paper_row(paper, r.row, r.paper_row), m, r.fraction)
-            digits = 2 if m == "loss" else 1
-            cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"], digits), "—" if value is None else f"{value:.1f}"]
-        lines.append(f"| {r.row} | {r.fraction:.0%} | {r.seeds} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean ± sample standard deviation over seeds.", "", "## Does the paper's ordering appear?", ""]
+            cells += [_cell(r, m), "—" if value is None else f"{value:.1f}"]
+        cells += [_cell(r, d) for d in diagnostics]
+        lines.append(f"| {r.row} | {r.fraction:.0%} | {r.seeds} | {int(r.collapsed)} | " + " | ".join(cells) + " |")
+    lines += ["", "Mean ± sample standard deviation over the seeds that read their input.", "",
+              "## The paper's claims", ""]
+    headline = next((m for m in metrics if m != "loss"), "loss")
+    lines += claim_verdicts(summary, headline)
+    lines += ["", "## Does the paper's ordering appear?", ""]
     verdicts = []
     for fraction in sorted(summary["fraction"].unique(), reverse=True):
         for m in metrics:
             # the test loss is judged against the paper's last metric that has numbers at this fraction
             paper_metric = m if m != "loss" else next(
                 (p for p in metrics[::-1] if any(_paper_value(paper, r, p, fraction) is not None for r in SCHEME_ORDER)), m)
-            if verdict := _ordering(summary, paper, m, fraction, paper_metric):
+            if verdict := _ordering(summary.dropna(subset=[f"{m}_mean"]), paper, m, fraction, paper_metric):
                 verdicts.append(verdict)
-    lines += verdicts or ["No paper numbers to compare with for these rows."]
+    lines += verdicts or ["No paper numbers to compare with for these rows (or no row that reads its input)."]
     if paper.get("note"):
         lines += ["", paper["note"]]
     return "\n".join(lines) + "\n"
+
+
+def _cell(summary_row: pd.Series, metric: str) -> str:
+    mean = summary_row.get(f"{metric}_mean")
+    if mean is None or pd.isna(mean):
+        return "collapsed"
+    return _fmt(mean, summary_row[f"{metric}_std"], 2 if metric in ("loss", "input_dependence") else 1)
+
+
+def _copy_rows(frame: pd.DataFrame, metrics: list[str], diagnostics: list[str]) -> list[str]:
+    """The copy-the-input baseline on each test set the runs used (recorded by every run as copy_<metric>)."""
+    columns = [f"copy_{m}" for m in metrics + diagnostics]
+    present = [c for c in columns if c in frame.columns]
+    if not present:
+        return []
+    baseline = frame[present].drop_duplicates()
+    rows = []
+    for _, b in baseline.iterrows():
+        cells = []
+        for m in metrics:
+            value = b.get(f"copy_{m}")
+            cells += ["—" if value is None or pd.isna(value) else f"{value:.1f}", "—"]
+        cells += [f"{b[f'copy_{d}']:.{2 if d == 'input_dependence' else 1}f}" if f"copy_{d}" in b else "—"
+                  for d in diagnostics]
+        rows.append("| copy the input (no model) | test set | — | — | " + " | ".join(cells) + " |")
+    return rows
 
 
 def _metric_columns(names) -> list[str]:

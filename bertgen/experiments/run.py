@@ -20,9 +20,10 @@ import torch
 
 from bertgen.data import load_task, tokenize_task
 from bertgen.data.fetch import bertgen_home
-from bertgen.evaluation import evaluate, token_loss
+from bertgen.diagnostics import collapse_diagnostics
+from bertgen.evaluation import evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
-from bertgen.training import Trainer, TrainingArguments
+from bertgen.training import Trainer, TrainingArguments, TrainResult, read_log
 from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
 from bertgen.warmstart.schemes import warm_start
 
@@ -96,7 +97,8 @@ def training_arguments(config: ExperimentConfig, output_dir: Path, progress: boo
         schedule=config.schedule, warmup_steps=config.warmup_steps, weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm, precision=config.precision,
         eval_every=config.eval_every or max(1, config.steps // 5), log_every=max(1, min(10, config.steps // 20)),
-        seed=config.seed, progress=progress)
+        early_stopping_metric=config.early_stopping_metric or None,
+        early_stopping_patience=config.early_stopping_patience, seed=config.seed, progress=progress)
     return TrainingArguments(**{**settings, **extra})
 
 
@@ -141,6 +143,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
                                     **generate_kwargs(config))
     model.eval()
     metrics["loss"] = token_loss(model, data["test"], tokenizer.pad_token_id)  # sensitive where outputs are not yet
+    copy = copy_baseline(config.task, tokenizer, data["test"])
     end = time.perf_counter()
 
     run_dir = results / config.task / "runs" / run_id
@@ -154,12 +157,41 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
            "steps": trained.steps, "batch_size": config.batch_size, "train_examples": len(data["train"]),
            "test_examples": len(data["test"]), "max_length": f"{config.max_source_length}/{config.max_target_length}",
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
-           "train_loss": round(trained.train_loss, 4), "train_s": round(trained.wall_s, 1),
-           "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
-           **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()}}
+           "train_loss": round(trained.train_loss, 4), "best_step": trained.best_step,
+           "val_loss": _round(trained.best_metric, 4), "val_source_gap": _round(last_eval(trained).get("val_source_gap"), 4),
+           "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
+           **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()},
+           **{f"copy_{name}": round(value, 2) for name, value in copy.items()}}
     append_row(results / f"{config.task}.csv", row)
     (scratch / "checkpoint.pt").unlink(missing_ok=True)  # finished: the resumable state is no longer needed
     return row
+
+
+def copy_baseline(task: str, tokenizer, test: datasets.Dataset) -> dict[str, float]:
+    """The task's metrics and collapse diagnostics of answering every input with itself: the bar a model
+    must clear (for fusion, most of the target is the input)."""
+    sources = tokenizer_round_trip(tokenizer, test["source"])
+    return {**score(task, sources, sources, tokenizer_round_trip(tokenizer, test["target"])),
+            **collapse_diagnostics(sources, sources)}
+
+
+def last_eval(result: TrainResult) -> dict[str, float]:
+    records = [r for r in read_log(result.log_path) if r.get("kind") == "eval"]
+    return records[-1] if records else {}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def already_run(config: ExperimentConfig, results_dir: Path) -> bool:
+    """Is a run of this config (same hash) and seed in the task's results CSV? Sweeps skip those."""
+    path = results_dir / f"{config.task}.csv"
+    if not path.is_file():
+        return False
+    with open(path, newline="", encoding="utf-8") as f:
+        return any(r.get("config_hash") == config.hash() and r.get("seed") == str(config.seed) and r.get("row") == config.row
+                   for r in csv.DictReader(f))
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import math
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
+from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import token_loss
 from bertgen.fileio import atomic_write
 from bertgen.training import schedules
@@ -41,6 +43,10 @@ CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
 LOG = "log.jsonl"
 PRECISIONS = ("auto", "fp32", "bf16")
+
+
+class SourceIgnoredWarning(UserWarning):
+    """Validation shows the decoder predicting its targets as well from other examples' inputs."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -178,7 +184,9 @@ class Trainer:
 
     evaluate: `fn(model) -> {metric: value}`, e.g. generation metrics on a validation slice; called on
         rank 0 every `eval_every` steps and at the end, with the unwrapped model in eval mode.
-    eval_dataset: tokenized validation examples; their token-mean loss is logged as `val_loss`.
+    eval_dataset: tokenized validation examples; their token-mean loss is logged as `val_loss`, and the loss
+        with each example's source swapped for another's minus it as `val_source_gap` (a warning says when
+        it stays near zero: the decoder ignores its input; see bertgen.diagnostics).
     """
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,
@@ -206,6 +214,7 @@ class Trainer:
         # Every process deals the same global batches (same seed); each then takes its own micro-batches.
         self.sampler = LengthBucketSampler(lengths, args.batch_size, shuffle=True, seed=args.seed, drop_last=True)
         self.output_dir = Path(args.output_dir)
+        self._warned_ignoring_source = False
 
     # ------------------------------------------------------------------------------------------ plumbing
 
@@ -286,6 +295,10 @@ class Trainer:
                     with self._autocast():
                         result["val_loss"] = token_loss(self.model, self.eval_data, self.collate.pad_token_id,
                                                         self.micro_size)
+                        if len(self.eval_data) > 1:  # does the decoder read its input? (bertgen.diagnostics)
+                            result["val_source_gap"] = token_loss(
+                                self.model, self.eval_data, self.collate.pad_token_id, self.micro_size,
+                                source_shift=1) - result["val_loss"]
                 if self.evaluate_fn is not None:
                     result.update(self.evaluate_fn(self.model))
             finally:
@@ -294,7 +307,21 @@ class Trainer:
         if self.world > 1:
             dist.broadcast_object_list(metrics, src=0)
         self._log({"kind": "eval", "step": step, **metrics[0]})
+        self._warn_if_ignoring_source(metrics[0], step)
         return metrics[0]
+
+    def _warn_if_ignoring_source(self, metrics: dict[str, float], step: int) -> None:
+        """Say so once per run when, past warmup and a tenth of training, validation shows the decoder
+        ignoring its input: the failure that otherwise shows only after decoding the test set."""
+        gap = metrics.get("val_source_gap")
+        late_enough = step >= max(self.args.warmup_steps, self.args.max_steps // 10)
+        if gap is None or gap >= MIN_SOURCE_GAP or not late_enough or self._warned_ignoring_source:
+            return
+        self._warned_ignoring_source = True
+        advice = ignoring_source_advice(gap, step)
+        self._log({"kind": "warning", "step": step, "message": advice})
+        if self.rank == 0:
+            warnings.warn(advice, SourceIgnoredWarning, stacklevel=2)
 
     # ------------------------------------------------------------------------------------------ training
 

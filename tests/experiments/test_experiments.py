@@ -10,7 +10,7 @@ import torch
 from bertgen.cli.main import main
 from bertgen.data.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig, append_row
-from bertgen.training.trainer import read_log
+from bertgen.training.trainer import SourceIgnoredWarning, read_log
 
 TINY_CONFIG = f"""
 task = "brown-fusion"
@@ -56,13 +56,17 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
     config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
     results = project / "experiments" / "results"
     for seed in (0, 1):
-        assert main(["experiment", "run", str(config), "--set", f"seed={seed}", "--threads", "1"]) == 0
+        with pytest.warns(SourceIgnoredWarning):  # 3 steps teach a random tiny model nothing about its input
+            assert main(["experiment", "run", str(config), "--set", f"seed={seed}", "--threads", "1"]) == 0
     rows = list(csv.DictReader(open(results / "brown-fusion.csv")))
     assert [r["seed"] for r in rows] == ["0", "1"]
     assert rows[0]["config_hash"] == rows[1]["config_hash"]  # the seed is not part of the config's identity
     for row in rows:
         assert row["row"] == "tiny" and row["steps"] == "3" and row["train_examples"] == "40"
         assert 0 <= float(row["sari"]) <= 100 and 0 <= float(row["exact"]) <= 100
+        assert 0 <= float(row["distinct"]) <= 100 and float(row["copy_input_dependence"]) > 0.5
+        assert float(row["copy_sari"]) > float(row["sari"])  # the baseline a real model must clear
+        assert int(row["best_step"]) in (1, 2, 3) and float(row["val_loss"]) > 0
         assert float(row["wall_s"]) > 0 and row["git_commit"]
         run = results / "brown-fusion" / "runs" / row["run_id"]
         assert {p.name for p in run.iterdir()} == {"config.json", "log.jsonl", "predictions.csv"}
@@ -72,8 +76,11 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
     table = (results / "brown-fusion.md").read_text()
     assert table == capsys.readouterr().out.rstrip("\n") + "\n"
     assert "2 runs took" in table and "3 steps of batch 4" in table
+    assert "| copy the input (no model) | test set |" in table
     line = next(l for l in table.splitlines() if l.startswith("| tiny |"))
-    assert "| 100% | 2 |" in line and " ± " in line
+    # what 3 steps produce does not read its input: counted as failed, no means
+    assert line.startswith("| tiny | 100% | 0 | 2 | collapsed |")
+    assert "2 of 2 runs collapsed" in table and "## The paper's claims" in table
 
 
 def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
@@ -90,7 +97,7 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     paper = project / "experiments" / "paper_results.toml"
     paper.write_text(PAPER + '["brown-fusion".rows.bert2bert]\nexact = 63.9\nsari = 89.3\n')
     table = render_table("brown-fusion", results, paper)
-    assert "| rnd2rnd | 100% | 1 | 0.0 | 58.3 | 30.0 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | 1 | 0 | 0.0 | 58.3 | 30.0 | 86.9 |" in table
     assert table.index("| rnd2rnd |") < table.index("| bert2bert |")  # the paper's row order
     assert "ours bert2bert > rnd2rnd; paper bert2bert > rnd2rnd: the paper's ordering is **reproduced**" in table
 
@@ -111,7 +118,7 @@ def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     assert len(load_results("brown-fusion", results, history=True)) == 4
     assert list(load_results("brown-fusion", results)["sari"]) == [50.0, 60.0]
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
-    assert "| rnd2rnd | 100% | 2 | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | 2 | 0 | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
     assert "300 steps of batch 8" in table and "keeps 2 runs of rows' earlier configs" in table
 
 
@@ -146,7 +153,7 @@ def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_
     assert "| copy the input (no model) |" in out and "| bert2bert-xattn, 2 steps" in out
     assert "(cross-attention: copied from self-attention)" in out
     assert out.count("\ninput:") == 2 and out.count("\nreference:") == 2
-    assert set(result["metrics"]) == {"exact", "sari"} and result["steps"] == 2
+    assert set(result["metrics"]) == {"exact", "sari", "distinct", "input_dependence"} and result["steps"] == 2
     ours = EncoderDecoderModel.from_pretrained(result["model_dir"])
     theirs = HFModel.from_pretrained(result["model_dir"])
     ids = torch.tensor([[2023, 2003, 1037, 3231, 1012]])
@@ -163,3 +170,16 @@ def test_train_command_saves_a_model_that_loads(project):
     model = EncoderDecoderModel.from_pretrained(out / "model")
     assert model.config.encoder.hidden_size == 32 and (out / "model" / "vocab.txt").is_file()
     assert [r["kind"] for r in read_log(out / "log.jsonl")][-1] == "end"
+
+
+def test_a_sweep_run_again_skips_the_runs_it_has(project, capsys):
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    results = project / "experiments" / "results"
+    sweep = ["experiment", "sweep", str(config), "--seeds", "0", "--results-dir", str(results)]
+    assert main(sweep) == 0
+    assert main(sweep + ["--set", "steps=2"]) == 0  # another config: a new run
+    capsys.readouterr()
+    assert main(sweep) == 0
+    assert "seed 0: already in the results, skipped" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(results / "brown-fusion.csv")))
+    assert [r["steps"] for r in rows] == ["3", "2"]

@@ -16,7 +16,8 @@ import torch
 from bertgen.training import schedules
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.training.trainer import CHECKPOINT, Trainer, TrainingArguments, TrainingDiverged, read_log
+from bertgen.training.trainer import (CHECKPOINT, SourceIgnoredWarning, Trainer, TrainingArguments, TrainingDiverged,
+                                      read_log)
 from tests.support import TINY, worker_env
 
 
@@ -191,3 +192,41 @@ if __name__ == "__main__":  # the kill test's worker: train (resuming if possibl
     out, checkpoint_every = Path(sys.argv[1]), int(sys.argv[2])
     trainer, _ = train(out, steps=24, checkpoint_every=checkpoint_every)
     torch.save(weights(trainer.model), out / "final.pt")
+
+
+# ------------------------------------------------------------------------------------ collapse diagnostics
+
+def blind_model() -> EncoderDecoderModel:
+    """A decoder that cannot read its source: every cross-attention output is zero and stays zero."""
+    model = tiny_model(dropout=0.0)
+    for layer in model.decoder.bert.encoder.layer:
+        dense = layer.crossattention.output.dense
+        torch.nn.init.zeros_(dense.weight)
+        torch.nn.init.zeros_(dense.bias)
+        dense.requires_grad_(False)
+    return model
+
+
+def eval_records(out: Path) -> list[dict]:
+    return [r for r in read_log(out / "log.jsonl") if r["kind"] == "eval"]
+
+
+def test_a_decoder_blind_to_its_source_is_flagged_during_training(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=8, batch_size=8, learning_rate=3e-3, warmup_steps=2,
+                             eval_every=2, log_every=2, progress=False, precision="fp32")
+    trainer = Trainer(blind_model(), args, tiny_data(), pad_token_id=0, eval_dataset=tiny_data(16, seed=1))
+    with pytest.warns(SourceIgnoredWarning, match="ignores its input"):
+        trainer.train()
+    gaps = [r["val_source_gap"] for r in eval_records(tmp_path)]
+    assert len(gaps) == 4 and all(abs(g) < 1e-6 for g in gaps)
+    warnings = [r for r in read_log(tmp_path / "log.jsonl") if r["kind"] == "warning"]
+    assert len(warnings) == 1 and warnings[0]["step"] == 2  # once, as soon as warmup is over
+
+
+def test_a_decoder_that_learnt_to_copy_is_not_flagged(tmp_path, recwarn):
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=150, batch_size=8, learning_rate=3e-3,
+                             warmup_steps=10, eval_every=150, log_every=50, progress=False, precision="fp32")
+    Trainer(tiny_model(dropout=0.0), args, tiny_data(), pad_token_id=0, eval_dataset=tiny_data(16, seed=1)).train()
+    gaps = [r["val_source_gap"] for r in eval_records(tmp_path)]
+    assert all(g > 0.05 for g in gaps), gaps
+    assert not [w for w in recwarn if issubclass(w.category, SourceIgnoredWarning)]
