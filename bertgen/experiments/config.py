@@ -49,6 +49,7 @@ class ExperimentConfig:
     # the weights kept are the best by this validation metric (evaluated every eval_every steps), not the last
     early_stopping_metric: str = "val_loss"
     early_stopping_patience: int = 0  # evaluations without improvement before stopping; 0: train all steps
+    eval_generate_examples: int = 0  # validation examples decoded and scored at each evaluation (learning curves)
     precision: str = "auto"
     num_beams: int = 1
     max_new_tokens: int = 40

@@ -110,9 +110,27 @@ def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = Tru
     data = prepare_data(config, tokenizer)
     model, _ = build_model(config, checkpoint)
     trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
-                      pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"])
+                      pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"],
+                      evaluate=validation_decoding(config, tokenizer, data["validation"]))
     result = trainer.train(resume=resume)
     return trainer.model, tokenizer, data, result
+
+
+def validation_decoding(config: ExperimentConfig, tokenizer, validation: datasets.Dataset):
+    """The Trainer's evaluate function: decode the first `eval_generate_examples` validation examples and
+    score them (task metrics and collapse diagnostics), so learning curves show the metric, not only the
+    loss; None when the config asks for no decoding during training."""
+    n = min(config.eval_generate_examples, len(validation))
+    if n < 2:
+        return None
+    examples = validation.select(range(n)).remove_columns(["input_ids", "labels", "length"])
+
+    def decode(model) -> dict[str, float]:
+        metrics, _ = evaluate(model, tokenizer, examples, config.task, max_source_length=config.max_source_length,
+                              progress=False, **generate_kwargs(config))
+        return {f"val_{name}": value for name, value in metrics.items()}
+
+    return decode
 
 
 def generate_kwargs(config: ExperimentConfig) -> dict[str, Any]:
@@ -139,7 +157,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     model, tokenizer, data, trained = train_model(config, scratch, progress)
     eval_start = time.perf_counter()
     metrics, predictions = evaluate(model, tokenizer, data["test"].remove_columns(["input_ids", "labels", "length"]),
-                                    config.task, max_source_length=config.max_source_length,
+                                    config.task, max_source_length=config.max_source_length, progress=progress,
                                     **generate_kwargs(config))
     model.eval()
     metrics["loss"] = token_loss(model, data["test"], tokenizer.pad_token_id)  # sensitive where outputs are not yet

@@ -183,3 +183,15 @@ def test_a_sweep_run_again_skips_the_runs_it_has(project, capsys):
     assert "seed 0: already in the results, skipped" in capsys.readouterr().out
     rows = list(csv.DictReader(open(results / "brown-fusion.csv")))
     assert [r["steps"] for r in rows] == ["3", "2"]
+
+
+def test_learning_curves_carry_the_decoded_validation_metrics(project):
+    from bertgen.experiments.results import learning_curves
+
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    results = project / "experiments" / "results"
+    with pytest.warns(SourceIgnoredWarning):
+        main(["experiment", "run", str(config), "--set", "eval_generate_examples=3", "--set", "eval_every=1"])
+    evals = learning_curves("brown-fusion", results).query("kind == 'eval'")
+    assert list(evals["step"]) == [1, 2, 3]
+    assert evals[["val_loss", "val_source_gap", "val_sari", "val_distinct", "val_input_dependence"]].notna().all().all()
