@@ -23,6 +23,7 @@ from bertgen.data.fetch import bertgen_home
 from bertgen.evaluation import evaluate, token_loss
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.training import Trainer, TrainingArguments
+from bertgen.training.trainer import CHECKPOINT
 from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
 from bertgen.warmstart.schemes import warm_start
 
@@ -158,7 +159,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
            "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
            **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()}}
     append_row(results / f"{config.task}.csv", row)
-    (scratch / "checkpoint.pt").unlink(missing_ok=True)  # finished: the resumable state is no longer needed
+    shutil.rmtree(scratch / CHECKPOINT, ignore_errors=True)  # finished: the resumable state is no longer needed
     return row
 
 
