@@ -60,6 +60,8 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
                                               for k, v in state.items()):
         raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a mapping of tensor names to tensors; "
                               "it is not a model's weights")
+    if not state:
+        raise CheckpointError(f"{path}: holds no tensors; re-download or re-save the checkpoint")
     return state
 
 
