@@ -342,7 +342,7 @@ class Trainer:
         return bool(flag)
 
     def _early_stopping(self, metrics: dict[str, float], step: int) -> None:
-        """Track the best value of the chosen metric, keep its weights in best.pt, stop after `patience` misses."""
+        """Track the best value of the chosen metric, keep its weights in best.safetensors, stop after `patience` misses."""
         metric, state = self.args.early_stopping_metric, self.state
         if metric not in metrics:
             raise ValueError(f"early_stopping_metric {metric!r} is not among the evaluation's metrics "
