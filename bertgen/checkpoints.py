@@ -3,8 +3,13 @@ shards listed in `*.index.json`. Keys are transformers' keys, so no mapping tabl
 
 Loading is strict: every parameter of the model must come from the file (tied names count once), every
 tensor in the file must land somewhere, and shapes must agree; anything else is an error that names the
-file and the key. Saving writes each file to a temporary name and renames it, so an interrupted save
-never leaves a half-written checkpoint behind.
+file and the key. Nothing is unpickled: `.bin` files are read with `torch.load(weights_only=True)`, and
+shard names in an index must stay inside the checkpoint's folder.
+
+Saving writes the whole checkpoint into a directory beside the old one and swaps it in
+(`fileio.replace_directory`); loading reads again if the directory was swapped meanwhile
+(`fileio.read_consistently`). A reader sees the old checkpoint or the new one, never a mix, and a save
+that fails half-way leaves the old one intact.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from bertgen.fileio import atomic_write, write_json_atomic
+from bertgen.fileio import read_consistently, replace_directory, write_json_atomic
 from bertgen.generation import GenerationConfig
 from bertgen.hub import resolve_checkpoint_dir
 
@@ -43,23 +48,35 @@ def _load_file(path: Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"{path}: weight file is missing; re-download or re-save the checkpoint")
     try:
         if path.suffix == ".safetensors":
-            return load_file(path)
-        return torch.load(path, map_location="cpu", weights_only=True)
+            state = load_file(path)
+        else:  # weights_only: a pickle that would run code or build other objects is refused
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except (SafetensorError, pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(
             f"{path}: cannot read weights, the file is truncated or corrupt ({type(err).__name__}: {err}); "
             "re-download or re-save it"
         ) from err
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a mapping of tensor names to tensors; "
+                              "it is not a model's weights")
+    if not state:
+        raise CheckpointError(f"{path}: holds no tensors; re-download or re-save the checkpoint")
+    return state
 
 
 def _load_sharded(index_path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Path]]:
     try:
         weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, RecursionError) as err:
         raise CheckpointError(f"{index_path}: not a shard index (needs a 'weight_map' object): {err}") from err
+    if not isinstance(weight_map, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in weight_map.items()):
+        raise CheckpointError(f"{index_path}: 'weight_map' must map tensor names (str) to shard file names (str); "
+                              "re-save the checkpoint")
     state, origin = {}, {}
     for shard in sorted(set(weight_map.values())):
-        shard_path = index_path.parent / shard
+        shard_path = _inside(index_path.parent, shard, index_path)
         if not shard_path.is_file():
             raise FileNotFoundError(f"{shard_path}: shard listed in {index_path.name} is missing")
         tensors = _load_file(shard_path)
@@ -69,6 +86,18 @@ def _load_sharded(index_path: Path) -> tuple[dict[str, torch.Tensor], dict[str, 
     if listed_missing:
         raise CheckpointError(f"{index_path}: keys listed in the index are absent from their shards: {listed_missing[:5]}")
     return state, origin
+
+
+def _inside(directory: Path, name: str, index_path: Path) -> Path:
+    """A shard named in an index, refused unless it is a file name inside the checkpoint's own folder: an
+    index must not make a loader read weights from elsewhere ('../', absolute paths, links out)."""
+    path = directory / name
+    if (not name or Path(name).is_absolute() or ".." in Path(name).parts or "\\" in name
+            or not path.resolve().is_relative_to(directory.resolve())):
+        raise CheckpointError(f"{index_path}: weight_map names the shard {name!r}, which is outside the checkpoint "
+                              f"folder {directory}; shards must be files inside it. Do not load this checkpoint "
+                              "unless you trust its source; re-save it")
+    return path
 
 
 def read_state_dict(directory: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Path]]:
@@ -125,6 +154,12 @@ def load_state_dict_strict(module: torch.nn.Module, state: dict[str, torch.Tenso
                         "differ in the checkpoint; load it without sharing (e.g. tie_encoder_decoder=False)"
                     )
             target = params[names[0]]
+            if first.is_floating_point() != target.is_floating_point() or first.is_complex():
+                raise CheckpointError(
+                    f"{where(present[0])}: key '{present[0]}' holds {str(first.dtype).removeprefix('torch.')} "
+                    f"values but the model keeps {str(target.dtype).removeprefix('torch.')} there; the file was not "
+                    "written from this kind of model (or was tampered with); re-save it from the source model"
+                )
             if target.shape != first.shape:
                 raise CheckpointError(
                     f"{where(present[0])}: key '{present[0]}' has shape {tuple(first.shape)} but the model "
@@ -142,10 +177,12 @@ def load_state_dict_strict(module: torch.nn.Module, state: dict[str, torch.Tenso
 # ------------------------------------------------------------------------------------------------- writing
 
 def _parse_size(size: int | str) -> int:
-    if isinstance(size, int):
+    if isinstance(size, int) and not isinstance(size, bool):
+        if size < 1:
+            raise ValueError(f"max_shard_size {size}: must be a positive number of bytes, e.g. '500MB'")
         return size
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B)\s*", size.upper())
-    if not match:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B)\s*", size.upper()) if isinstance(size, str) else None
+    if not match or float(match[1]) <= 0:
         raise ValueError(f"max_shard_size {size!r}: expected bytes or a size like '500MB' or '5GB'")
     return int(float(match[1]) * {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}[match[2]])
 
@@ -167,7 +204,8 @@ def exportable_state_dict(module: torch.nn.Module, drop: Iterable[str] = ()) -> 
 
 def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_serialization: bool = True,
                      max_shard_size: int | str = "5GB") -> list[Path]:
-    """Write `state` as one file or as shards plus an index; returns the files written."""
+    """Write `state` as one file or as shards plus an index into `directory` (a fresh staging directory:
+    `save_pretrained` swaps it in whole); returns the files written."""
     limit = _parse_size(max_shard_size)
     base = SAFE_WEIGHTS if safe_serialization else TORCH_WEIGHTS
     shards: list[dict[str, torch.Tensor]] = [{}]
@@ -182,12 +220,11 @@ def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_seria
 
     def dump(tensors, path):
         if safe_serialization:
-            atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+            save_file(tensors, path, metadata={"format": "pt"})
         else:
-            atomic_write(path, lambda tmp: torch.save(tensors, tmp))
+            torch.save(tensors, path)
 
     stem, ext = base.rsplit(".", 1)
-    _remove_stale_weights(directory)
     if len(shards) == 1:
         dump(shards[0], directory / base)
         return [directory / base]
@@ -204,11 +241,8 @@ def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_seria
     return written + [index_path]
 
 
-def _remove_stale_weights(directory: Path) -> None:
-    """A directory holds one set of weights: drop older ones a loader might pick up instead."""
-    for path in directory.glob("*"):
-        if re.fullmatch(r"(model|pytorch_model)(-\d{5}-of-\d{5})?\.(safetensors|bin)(\.index\.json)?", path.name):
-            path.unlink()
+def _is_weight_file(name: str) -> bool:
+    return re.fullmatch(r"(model|pytorch_model)(-\d{5}-of-\d{5})?\.(safetensors|bin)(\.index\.json)?", name) is not None
 
 
 # ------------------------------------------------------------------------------------------- the model mixin
@@ -243,35 +277,48 @@ class PreTrainedMixin:
 
         `config_overrides` replace top-level config fields (e.g. `tie_encoder_decoder=False`)."""
         directory = resolve_checkpoint_dir(path_or_id)
-        config = cls.config_class.from_pretrained(directory)
+
+        def read() -> tuple[Any, dict, dict, GenerationConfig | None]:  # all from one version of the directory
+            generation = None
+            if hasattr(cls, "generate") and (directory / "generation_config.json").is_file():
+                generation = GenerationConfig.from_pretrained(directory)
+            return (cls.config_class.from_pretrained(directory), *read_state_dict(directory), generation)
+
+        config, state, origin, generation_config = read_consistently(directory, read)
         if config_overrides:
             unknown = set(config_overrides) - {f.name for f in dataclasses.fields(config)}
             if unknown:
                 raise ValueError(f"{cls.__name__}.from_pretrained: unknown config field(s) {sorted(unknown)}")
             config = dataclasses.replace(config, **config_overrides)
-        state, origin = read_state_dict(directory)
         model = cls(config)
         model.to(resolve_dtype(dtype, config.extra, state))
         load_state_dict_strict(model, state, origin)
-        if hasattr(model, "generate") and (directory / "generation_config.json").is_file():
-            model.generation_config = GenerationConfig.from_pretrained(directory)
+        if generation_config is not None:
+            model.generation_config = generation_config
         if device is not None:
             model.to(device)
         return model.eval()
 
     def save_pretrained(self, directory: str | os.PathLike, safe_serialization: bool = True,
                         max_shard_size: int | str = "5GB") -> None:
-        """Write config.json and the weights so that both bertgen and transformers load them."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        """Write config.json and the weights so that both bertgen and transformers load them.
+
+        The checkpoint is written whole beside `directory` and swapped in: other files already there
+        (a tokenizer's) are kept, older weights are not, and a failure leaves the old checkpoint intact."""
+        _parse_size(max_shard_size)  # a bad argument fails before anything is written
         drop = [self._bias_alias]
         decoder_config = getattr(self.config, "decoder", self.config)
         if decoder_config.tie_word_embeddings:
             drop.append(self._weight_alias)
         state = exportable_state_dict(self, drop)
-        write_state_dict(state, directory, safe_serialization, max_shard_size)
         dtype = next((t.dtype for t in state.values() if t.is_floating_point()), torch.float32)
-        self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
-        self.config.save_pretrained(directory)
-        if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
-            self.generation_config.save_pretrained(directory)
+
+        def fill(staging: Path) -> None:
+            write_state_dict(state, staging, safe_serialization, max_shard_size)
+            self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
+            self.config.save_pretrained(staging)
+            if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
+                self.generation_config.save_pretrained(staging)
+
+        owned = {"config.json", "generation_config.json"}
+        replace_directory(directory, fill, carry=lambda name: name not in owned and not _is_weight_file(name))

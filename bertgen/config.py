@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -20,6 +21,11 @@ from bertgen.fileio import write_json_atomic
 
 CONFIG_NAME = "config.json"
 ACTIVATIONS = tuple(ACT2FN)
+# Sizes past these are typos or hostile files, not models: refused before any memory is allocated.
+MAX_DIM = 2**24  # vocab_size, hidden_size, intermediate_size, max_position_embeddings
+MAX_LAYERS = 1024
+MAX_MATRIX = 2**33  # elements of the largest weight matrix (32 GiB in float32)
+MAX_JSON_DEPTH = 32  # config files are a few levels deep; deeper is refused rather than recursed into
 
 
 class ConfigError(ValueError):
@@ -68,9 +74,25 @@ def read_json_object(path: Path, fix: str) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid JSON ({err}); {fix}") from err
+    except RecursionError:
+        raise ConfigError(f"{path}: nested deeper than Python can read; a config is a few levels deep, so the file "
+                          f"is damaged or hostile; {fix}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    _check_depth(data, path)
     return data
+
+
+def _check_depth(data: Any, path: Path) -> None:
+    """A ConfigError naming the first key path nested deeper than MAX_JSON_DEPTH (walked without recursion)."""
+    stack = [(data, "", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ConfigError(f"{path}: key '{where}' is nested {depth} levels deep (at most {MAX_JSON_DEPTH}); "
+                              "the file is damaged or not a config; restore it from the source")
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in items)
 
 
 class _JsonConfig:
@@ -136,6 +158,24 @@ class BertGenerationConfig(_JsonConfig):
                      "intermediate_size", "max_position_embeddings"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{where}: field '{name}' must be positive, got {getattr(self, name)}")
+        for name in ("vocab_size", "hidden_size", "intermediate_size", "max_position_embeddings"):
+            if getattr(self, name) > MAX_DIM:
+                raise ConfigError(f"{where}: field '{name}' is {getattr(self, name)}, past the {MAX_DIM} bertgen "
+                                  "accepts; a typo or a damaged config.json (no such model fits in memory)")
+        if self.num_hidden_layers > MAX_LAYERS:
+            raise ConfigError(f"{where}: field 'num_hidden_layers' is {self.num_hidden_layers}, past the "
+                              f"{MAX_LAYERS} bertgen accepts; a typo or a damaged config.json")
+        largest = max(self.vocab_size, self.intermediate_size, self.max_position_embeddings) * self.hidden_size
+        if largest > MAX_MATRIX:
+            raise ConfigError(f"{where}: a weight matrix of {largest:,} elements (vocab_size {self.vocab_size}, "
+                              f"hidden_size {self.hidden_size}, intermediate_size {self.intermediate_size}) is past "
+                              f"the {MAX_MATRIX:,} bertgen accepts; check the sizes in the config")
+        if not (math.isfinite(self.layer_norm_eps) and self.layer_norm_eps > 0):
+            raise ConfigError(f"{where}: field 'layer_norm_eps' must be a finite number > 0, got {self.layer_norm_eps} "
+                              "(LayerNorm divides by sqrt(variance + eps): NaN outputs); BERT uses 1e-12")
+        if not (math.isfinite(self.initializer_range) and self.initializer_range >= 0):
+            raise ConfigError(f"{where}: field 'initializer_range' must be a finite number >= 0, got "
+                              f"{self.initializer_range}; BERT uses 0.02")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"{where}: hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
@@ -153,8 +193,12 @@ class BertGenerationConfig(_JsonConfig):
             )
         if self.add_cross_attention and not self.is_decoder:
             raise ConfigError(f"{where}: add_cross_attention=True needs is_decoder=True")
-        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ConfigError(f"{where}: pad_token_id {self.pad_token_id} is outside the vocabulary (0..{self.vocab_size - 1})")
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+            value = getattr(self, name)
+            for token_id in value if isinstance(value, list) else [value]:
+                if token_id is not None and not 0 <= token_id < self.vocab_size:
+                    raise ConfigError(f"{where}: {name} {token_id} is outside the vocabulary (0..{self.vocab_size - 1}); "
+                                      "set it to the id of that token in this model's vocabulary")
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "BertGenerationConfig") -> BertGenerationConfig:

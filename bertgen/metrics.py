@@ -26,9 +26,16 @@ def _as_lists(references: References) -> list[list[str]]:
     """One list of references per example, whatever form they came in."""
     out = []
     for i, refs in enumerate(references):
+        if not isinstance(refs, (str, list, tuple)):
+            raise TypeError(f"references[{i}] is {type(refs).__name__} ({refs!r:.40}); each reference is a str or a "
+                            "list of str (several references)")
         refs = [refs] if isinstance(refs, str) else list(refs)
         if not refs:
             raise ValueError(f"references[{i}] is an empty list: every example needs at least one reference")
+        for j, ref in enumerate(refs):
+            if not isinstance(ref, str):
+                raise TypeError(f"references[{i}][{j}] is {type(ref).__name__} ({ref!r:.40}), not a str; drop the "
+                                "example or give it a reference")
         out.append(refs)
     return out
 
@@ -44,6 +51,12 @@ def _check(predictions: Sequence[str], **others: Sequence) -> None:
         if len(seq) != len(predictions):
             raise ValueError(f"{name} has {len(seq)} entries but predictions has {len(predictions)}: "
                              "pass one entry per prediction")
+    for name, seq in {"predictions": predictions, **others}.items():
+        if name == "references":
+            continue  # _as_lists checks each reference
+        for i, item in enumerate(seq):
+            if not isinstance(item, str):
+                raise TypeError(f"{name}[{i}] is {type(item).__name__} ({item!r:.40}), not a str")
 
 
 # ---------------------------------------------------------------------------------------------- SARI

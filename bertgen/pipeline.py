@@ -20,6 +20,7 @@ import torch
 from bertgen.generation.quantization import quantize as quantize_model
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.tokenization import load_tokenizer
+from bertgen.tokenization.base import check_vocabulary_fits
 
 TASKS = ("text2text-generation",)
 
@@ -31,6 +32,7 @@ class Text2TextGenerationPipeline:
                  **generate_kwargs: Any):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_vocabulary_fits(tokenizer, model.config)
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.add_special_tokens = add_special_tokens
         self.generate_kwargs = generate_kwargs

@@ -67,9 +67,7 @@ def run_train(args) -> int:
     _threads(args.threads)
     config = ExperimentConfig.from_toml(args.config, args.overrides)
     output = args.output_dir or work_dir() / config.task / f"{config.row}-seed{config.seed}"
-    if args.no_resume:
-        (output / "checkpoint.pt").unlink(missing_ok=True)
-    model, tokenizer, _, result = train_model(config, output)
+    model, tokenizer, _, result = train_model(config, output, resume=not args.no_resume)
     if distributed_context()[0] == 0:
         model.save_pretrained(output / "model")
         tokenizer.save_pretrained(output / "model")

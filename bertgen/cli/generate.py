@@ -58,15 +58,48 @@ def register(sub) -> None:
 
 
 def _read_lines(path: str | None) -> list[str]:
-    if path is None:
-        return [line.rstrip("\r\n") for line in sys.stdin]
+    """The input's lines, decoded as UTF-8; a line that is not is an error naming its number."""
+    where = "stdin" if path is None else f"--input {path}"
     try:
-        with open(path, encoding="utf-8") as f:
-            return [line.rstrip("\r\n") for line in f]
+        if path is None:
+            if not hasattr(sys.stdin, "buffer"):  # already text (an embedding program replaced stdin)
+                return [line.rstrip("\r\n") for line in sys.stdin]
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
     except OSError as err:
-        raise CliError(f"cannot read --input {path}: {err.strerror or err}") from err
-    except UnicodeDecodeError as err:
-        raise CliError(f"--input {path} is not UTF-8 text ({err})") from err
+        raise CliError(f"cannot read {where}: {err.strerror or err}") from err
+    lines = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as err:
+            raise CliError(f"{where}: line {number} is not UTF-8 text (byte {err.start}: "
+                           f"{raw[err.start:err.start + 1]!r}); convert it first, e.g. iconv -f latin1 -t utf-8") from None
+    return lines
+
+
+def _check_device(name: str):
+    """The --device as a torch.device, refused here when this machine does not have it."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise CliError(f"--device {name!r} is not a device name ({err}); use cpu, cuda, cuda:1 or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CliError(f"--device {name}: CUDA is not available here (torch {torch.__version__} sees no GPU or "
+                           "was built without CUDA); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise CliError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                           f"numbered from 0")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise CliError(f"--device {name}: Apple MPS is not available here; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise CliError(f"--device {name}: bertgen runs on cpu, cuda or mps")
+    return device
 
 
 def run_generate(args) -> int:
@@ -75,6 +108,7 @@ def run_generate(args) -> int:
 
     from bertgen.pipeline import pipeline
 
+    _check_device(args.device)
     lines = _read_lines(args.input)
     names = ("num_beams", "max_new_tokens", "min_new_tokens", "length_penalty", "no_repeat_ngram_size",
              "do_sample", "temperature", "top_k", "top_p")

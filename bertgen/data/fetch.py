@@ -191,6 +191,8 @@ def fetch(name: str, path: str | Path | None = None, force: bool = False, log: C
         log(f"{name}: already in {dest}")
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in dest.parent.glob(f".{name}-*"):  # what a fetch killed half-way left behind
+        shutil.rmtree(leftover, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f".{name}-scratch-", dir=dest.parent) as scratch:
         scratch = Path(scratch)
         if path is not None:
@@ -214,13 +216,17 @@ def fetch(name: str, path: str | Path | None = None, force: bool = False, log: C
                 if not found:
                     raise FileNotFoundError(f"the download held no {c.description}; pass a copy with --path")
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
-        staging.chmod(0o755)  # mkdtemp makes it private; the corpus is not
-        for rel, src in found.items():
-            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, staging / rel)
-        (staging / SOURCE).write_text(f"{c.description}\nfrom: {origin}\n", encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        staging.rename(dest)
+        try:
+            staging.chmod(0o755)  # mkdtemp makes it private; the corpus is not
+            for rel, src in found.items():
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, staging / rel)
+            (staging / SOURCE).write_text(f"{c.description}\nfrom: {origin}\n", encoding="utf-8")
+            if dest.exists():
+                shutil.rmtree(dest)
+            staging.rename(dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     log(f"{name}: {len(found)} files from {origin} -> {dest}")
     return dest

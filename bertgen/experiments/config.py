@@ -7,16 +7,27 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertgen.config import check_types
-from bertgen.warmstart.plan import PAPER_SCHEMES
+from bertgen.data.registry import TASKS
+from bertgen.training.arguments import PRECISIONS
+from bertgen.training.schedules import SCHEDULES
+from bertgen.warmstart.plan import PAPER_SCHEMES, parse_scheme
 
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout, when bertgen runs from one
 SCHEME_ORDER = PAPER_SCHEMES  # the tables' row order
+# `task` and `name` become folder and file names under experiments/results and $BERTGEN_HOME: one plain name
+SIMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+# (field, lowest value, what the field is): checked before any training, so a bad value costs nothing
+AT_LEAST = (("steps", 1), ("batch_size", 1), ("gradient_accumulation_steps", 1), ("num_beams", 1),
+            ("max_new_tokens", 1), ("max_source_length", 1), ("max_target_length", 1), ("test_examples", 1),
+            ("validation_examples", 0), ("train_examples", 0), ("warmup_steps", 0), ("eval_every", 0), ("seed", 0))
 
 
 @dataclass
@@ -66,7 +77,10 @@ class ExperimentConfig:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: no such experiment config") from None
-        except tomllib.TOMLDecodeError as err:
+        except IsADirectoryError:
+            raise IsADirectoryError(f"{path}: is a directory; pass a .toml file such as "
+                                    "experiments/configs/brown-fusion/bert2bert.toml") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path}: not valid TOML ({err})") from err
         for item in overrides:
             key, sep, raw = item.partition("=")
@@ -80,6 +94,8 @@ class ExperimentConfig:
             target = data
             for part in parents:
                 target = target.setdefault(part, {})
+                if not isinstance(target, dict):
+                    raise ValueError(f"--set {item!r}: {part!r} is not a table in {path}")
             target[leaf] = value
         data.setdefault("name", path.stem)
         return cls.from_dict(data, where=str(path))
@@ -98,9 +114,41 @@ class ExperimentConfig:
         for f in dataclasses.fields(config):  # 1 and 1.0 are one learning rate: one config hash
             if f.type == "float":
                 setattr(config, f.name, float(getattr(config, f.name)))
-        if not 0 < config.fraction <= 1:
-            raise ValueError(f"{where}: fraction must be in (0, 1], got {config.fraction}")
+        config.check(where)
         return config
+
+    def check(self, where: str = "experiment config") -> None:
+        """Every value before any training: a bad one is a ValueError naming the key and the file."""
+        for key in ("task", "name"):
+            value = getattr(self, key)
+            if (value or key == "task") and (not SIMPLE_NAME.fullmatch(value) or ".." in value):
+                raise ValueError(f"{where}: {key} {value!r} must be a plain name (letters, digits, . _ + -, no "
+                                 "'/' or '..'): it names folders and files under experiments/results and "
+                                 "$BERTGEN_HOME")
+        if self.task not in TASKS:
+            raise ValueError(f"{where}: unknown task {self.task!r}; the tasks are {', '.join(TASKS)}")
+        try:
+            parse_scheme(self.scheme)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        for key, low in AT_LEAST:
+            if getattr(self, key) < low:
+                raise ValueError(f"{where}: {key} must be >= {low}, got {getattr(self, key)}")
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"{where}: fraction must be in (0, 1], got {self.fraction}")
+        for key, low, inclusive in (("learning_rate", 0.0, False), ("weight_decay", 0.0, True),
+                                    ("max_grad_norm", 0.0, False), ("length_penalty", -math.inf, False)):
+            value = getattr(self, key)
+            if not math.isfinite(value) or value < low or (value == low and not inclusive):
+                raise ValueError(f"{where}: {key} must be a finite number {'>=' if inclusive else '>'} {low}, "
+                                 f"got {value}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"{where}: schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"{where}: precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.batch_size % self.gradient_accumulation_steps:
+            raise ValueError(f"{where}: batch_size {self.batch_size} must be divisible by gradient_accumulation_steps "
+                             f"{self.gradient_accumulation_steps}")
 
     @property
     def row(self) -> str:

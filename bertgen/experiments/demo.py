@@ -4,6 +4,7 @@ fine-tuned on fusion for a few minutes, evaluated beside the copy-the-input base
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from bertgen.experiments.results import paper_results
 from bertgen.experiments.run import (build_model, copy_baseline, generate_kwargs, prepare_data, read_checkpoint,
                                      training_arguments, work_dir)
 from bertgen.training import Trainer
+from bertgen.training.trainer import CHECKPOINT
 
 
 # Cross-attention starts as a copy of each layer's pretrained self-attention (not the paper's random init): in
@@ -57,7 +59,7 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 5.0, 
     model.generation_config.max_new_tokens = config.max_new_tokens
     model.save_pretrained(output / "model")
     tokenizer.save_pretrained(output / "model")
-    (output / "training" / "checkpoint.pt").unlink(missing_ok=True)  # the saved model is what is kept
+    shutil.rmtree(output / "training" / CHECKPOINT, ignore_errors=True)  # the saved model is what is kept
 
     paper = paper_results().get(config.task, {}).get("rows", {}).get("bert2bert", {})
     names = list(metrics)

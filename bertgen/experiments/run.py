@@ -24,6 +24,7 @@ from bertgen.diagnostics import collapse_diagnostics
 from bertgen.evaluation import evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.training import Trainer, TrainingArguments, TrainResult, read_log
+from bertgen.training.trainer import CHECKPOINT
 from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
 from bertgen.warmstart.schemes import warm_start
 
@@ -181,7 +182,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
            **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()},
            **{f"copy_{name}": round(value, 2) for name, value in copy.items()}}
     append_row(results / f"{config.task}.csv", row)
-    (scratch / "checkpoint.pt").unlink(missing_ok=True)  # finished: the resumable state is no longer needed
+    shutil.rmtree(scratch / CHECKPOINT, ignore_errors=True)  # finished: the resumable state is no longer needed
     return row
 
 

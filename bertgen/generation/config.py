@@ -9,6 +9,7 @@ written back unchanged.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,17 @@ class GenerationConfig:
                 raise ConfigError(f"{where}: {name} must be >= 0, got {value}")
         if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
             raise ConfigError(f"{where}: top_p must be in (0, 1], got {self.top_p}")
+        for name in ("temperature", "top_p", "repetition_penalty", "length_penalty"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"{where}: {name} must be a finite number, got {value}")
+        for name in ("decoder_start_token_id", "bos_token_id", "pad_token_id", "eos_token_id"):
+            value = getattr(self, name)
+            if value == []:
+                raise ConfigError(f"{where}: {name} is an empty list; give at least one id or None")
+            for token_id in value if isinstance(value, list) else [value]:
+                if token_id is not None and token_id < 0:
+                    raise ConfigError(f"{where}: {name} must be a token id >= 0, got {token_id}")
         if self.repetition_penalty is not None and self.repetition_penalty <= 0:
             raise ConfigError(f"{where}: repetition_penalty must be positive, got {self.repetition_penalty}")
         if self.early_stopping not in (None, True, False, "never"):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
 from bertgen.generation.fast_head import FastHead
+from bertgen.generation.validation import check_generate_inputs
 from bertgen.generation.processors import apply_processors, build_processors
 
 NEG = -1.0e9  # transformers' "impossible" score; kept so that its ties and roundings are ours too
@@ -89,9 +90,7 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
              **kwargs) -> torch.Tensor | GenerateOutput:
     """`model.generate(...)`: see EncoderDecoderModel.generate."""
     config = resolve_config(model, generation_config, kwargs)
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[0] == 0:
-        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
-        raise ValueError(f"generate: input_ids must be a non-empty 2-D tensor (batch, length), got {shape}")
+    check_generate_inputs(model, config, input_ids, attention_mask, generator)  # once, before decoding
     eos = config.eos_token_id
     eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     pad = config.pad_token_id if config.pad_token_id is not None else (eos_ids[0] if eos_ids else None)

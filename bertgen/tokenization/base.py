@@ -318,15 +318,57 @@ def read_file(path: Path, what: str) -> bytes:
         raise type(err)(f"{path}: cannot read the {what} ({err.strerror}); check the file's permissions") from err
 
 
+# The tokenizer_config.json keys bertgen reads, and the JSON types each may hold (None: absent / default).
+CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "model_max_length": (int,), "tokenizer_class": (str,), "do_lower_case": (bool,), "strip_accents": (bool,),
+    "tokenize_chinese_chars": (bool,), "add_prefix_space": (bool,), "trim_offsets": (bool,),
+}
+
+
 def read_tokenizer_config(directory: Path) -> dict[str, Any]:
-    """special_tokens_map.json overlaid by tokenizer_config.json; missing files read as empty."""
+    """special_tokens_map.json overlaid by tokenizer_config.json; missing files read as empty. Each value
+    bertgen uses is checked here, where it enters: a ValueError naming the file and the key."""
     config: dict[str, Any] = {}
     for name in ("special_tokens_map.json", "tokenizer_config.json"):
         path = directory / name
         if not path.is_file():
             continue
-        config.update(read_json_object(path, "fix or delete it"))
+        data = read_json_object(path, "fix or delete it")
+        _check_tokenizer_config(data, path)
+        config.update(data)
     return config
+
+
+def _check_tokenizer_config(data: dict[str, Any], path: Path) -> None:
+    for role in SPECIAL_ROLES:
+        value = data.get(role)
+        content = value.get("content") if isinstance(value, dict) else value
+        if value is not None and not (isinstance(content, str) and content):
+            raise ValueError(f"{path}: key '{role}' must be a token (a non-empty string, or an object with a "
+                             f"'content' string), got {type(value).__name__} {value!r:.60}; fix or delete the key")
+    for key, types in CONFIG_TYPES.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            expected = " or ".join(t.__name__ for t in types)
+            raise ValueError(f"{path}: key '{key}' must be {expected}, got {type(value).__name__} {value!r:.60}; "
+                             "fix or delete the key")
+    if isinstance(data.get("model_max_length"), int) and data["model_max_length"] < 1:
+        raise ValueError(f"{path}: key 'model_max_length' must be a positive int, got {data['model_max_length']}; "
+                         "fix or delete the key")
+
+
+def check_vocabulary_fits(tokenizer: Tokenizer, model_config: Any) -> None:
+    """A tokenizer that can produce ids past the model's vocabulary belongs to another model: refused when the
+    two are put together, not at the first out-of-range id at encode or decode time."""
+    size = len(tokenizer)
+    for side in ("encoder", "decoder"):
+        vocab = getattr(model_config, side).vocab_size
+        if size > vocab:
+            raise ValueError(f"the tokenizer from {tokenizer.source} has {size} tokens but the model's {side} "
+                             f"vocabulary only {vocab}: they belong to different checkpoints; load the tokenizer "
+                             "saved with this model")
 
 
 def token_content(value: Any) -> str | None:

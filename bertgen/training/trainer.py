@@ -6,10 +6,13 @@ global batches (the same list on every process), and each is cut into `world_siz
 micro-batches. The loss of a step is the mean over every label token of the global batch, however it is cut,
 so N processes, or N accumulation steps, follow the same loss curve as one process with the whole batch.
 
-Resuming: `output_dir/checkpoint.pt` holds the model, optimizer, scheduler, each process's RNG states, the
-data position (epoch, next batch) and the early-stopping state. It is written to a temporary file and renamed,
-so a run killed at any moment leaves the last complete checkpoint, and `train(resume=True)` continues from it
-to the same final weights as a run never interrupted.
+Resuming: `output_dir/checkpoint/` holds the model, optimizer, scheduler, each process's RNG states, the
+data position (epoch, next batch), the early-stopping state, the arguments and the training set's fingerprint,
+as safetensors and JSON (training/state.py: nothing is unpickled). It is written whole beside the old one and
+swapped in, so a run killed at any moment leaves the last complete checkpoint, and `train(resume=True)`
+continues from it to the same final weights as a run never interrupted. A resume with other arguments (see
+RESUME_IGNORES), another training set or another model is refused with the differences listed, unless
+`train(allow_changes=True)`.
 
 Shapes: B micro-batch, S source length, T target length.
 """
@@ -25,24 +28,31 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
 from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import token_loss
-from bertgen.fileio import atomic_write
+from bertgen.fileio import atomic_write, clean_leftovers
 from bertgen.training import schedules
+from bertgen.training.arguments import PRECISIONS, TrainingArguments, check_training_data  # noqa: F401 (re-exported)
+from bertgen.training.state import (CHECKPOINT_DIR, CheckpointMismatch, check_model_fits, dataset_fingerprint,
+                                    differences, exportable, load_checkpoint, rng_state, save_checkpoint,
+                                    set_rng_state)
 
-CHECKPOINT = "checkpoint.pt"
-BEST = "best.pt"
+CHECKPOINT = CHECKPOINT_DIR
+BEST = "best.safetensors"
 LOG = "log.jsonl"
-PRECISIONS = ("auto", "fp32", "bf16")
+# Arguments a resumed run may change: they do not alter what is trained (where, how often it logs or saves,
+# when it stops for time). Any other difference is refused unless train(allow_changes=True).
+RESUME_IGNORES = ("output_dir", "progress", "log_every", "checkpoint_every", "max_time_s", "eval_every")
 
 
 class SourceIgnoredWarning(UserWarning):
@@ -51,39 +61,6 @@ class SourceIgnoredWarning(UserWarning):
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or infinite; the weights were not updated with it."""
-
-
-@dataclass
-class TrainingArguments:
-    output_dir: str
-    max_steps: int = 1000
-    batch_size: int = 32  # global: examples per optimizer step, over all processes and accumulation steps
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 5e-5  # for `rsqrt` a dimensionless constant (the paper's 0.05); see training/schedules.py
-    schedule: str = "linear"  # rsqrt (the paper's), linear, constant
-    warmup_steps: int = 0
-    weight_decay: float = 0.01
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_epsilon: float = 1e-8
-    max_grad_norm: float | None = 1.0  # None: no clipping (the norm is still logged)
-    precision: str = "auto"  # fp32, bf16 (autocast), auto: bf16 where it is faster (see resolve_precision)
-    eval_every: int = 0  # steps between evaluations; 0: only at the end
-    early_stopping_metric: str | None = None  # e.g. "sari" or "val_loss"; the best weights are restored at the end
-    early_stopping_patience: int = 0  # evaluations without improvement before stopping; 0: never stop early
-    checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
-    max_time_s: float | None = None  # stop after this much training time (the schedule still spans max_steps)
-    log_every: int = 10
-    seed: int = 0
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_steps < 1 or self.batch_size < 1 or self.gradient_accumulation_steps < 1:
-            raise ValueError("max_steps, batch_size and gradient_accumulation_steps must each be at least 1")
-        if self.schedule not in schedules.SCHEDULES:
-            raise ValueError(f"schedule {self.schedule!r}: expected one of {', '.join(schedules.SCHEDULES)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
 
 
 @dataclass
@@ -145,24 +122,9 @@ def _cpu_has_native_bf16() -> bool:
 
 # ------------------------------------------------------------------------------------------------ state i/o
 
-def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save through fileio.atomic_write: never a half-written file."""
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+def save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
+    """A state dict as safetensors through fileio.atomic_write: never a half-written file, never a pickle."""
+    atomic_write(path, lambda tmp: save_file(exportable(state), tmp))
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:
@@ -200,6 +162,9 @@ class Trainer:
         self.evaluate_fn = evaluate
         self.data = train_dataset.select_columns(["input_ids", "labels"])
         self.eval_data = eval_dataset.select_columns(["input_ids", "labels"]) if eval_dataset is not None else None
+        check_training_data(self.data, model)
+        if self.eval_data is not None:
+            check_training_data(self.eval_data, model, where="eval_dataset")
         self.label_lengths = [len(x) for x in self.data["labels"]]
         lengths = (train_dataset["length"] if "length" in train_dataset.column_names
                    else [max(len(a), b) for a, b in zip(self.data["input_ids"], self.label_lengths)])
@@ -215,6 +180,7 @@ class Trainer:
         self.sampler = LengthBucketSampler(lengths, args.batch_size, shuffle=True, seed=args.seed, drop_last=True)
         self.output_dir = Path(args.output_dir)
         self._warned_ignoring_source = False
+        self._dataset_fingerprint: str | None = None
 
     # ------------------------------------------------------------------------------------------ plumbing
 
@@ -246,33 +212,57 @@ class Trainer:
             with open(self.output_dir / LOG, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def _checkpoint(self, state: dict) -> None:
-        """All processes' RNG states go into rank 0's file; everything else is identical across processes."""
+    def _fingerprint(self) -> str:
+        if self._dataset_fingerprint is None:
+            self._dataset_fingerprint = dataset_fingerprint(self.data["input_ids"], self.data["labels"])
+        return self._dataset_fingerprint
+
+    def _checkpoint(self) -> None:
+        """All processes' RNG states go into rank 0's checkpoint; everything else is identical across processes."""
         rngs = [None] * self.world
         if self.world > 1:
-            dist.all_gather_object(rngs, _rng_state())
+            dist.all_gather_object(rngs, rng_state())
         else:
-            rngs[0] = _rng_state()
+            rngs[0] = rng_state()
         if self.rank == 0:
-            save_atomic({**state, "args": dataclasses.asdict(self.args), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                         "scheduler": self.scheduler.state_dict(), "rng": rngs, "world_size": self.world,
-                         "batch_size": self.args.batch_size}, self.output_dir / CHECKPOINT)
+            meta = {"state": dataclasses.asdict(self.state), "args": dataclasses.asdict(self.args),
+                    "world_size": self.world, "dataset": self._fingerprint()}
+            save_checkpoint(self.output_dir, model_state=self.model.state_dict(),
+                            optimizer_state=self.optimizer.state_dict(), scheduler_state=self.scheduler.state_dict(),
+                            rngs=rngs, meta=meta)
         if self.world > 1:
             dist.barrier()
 
-    def _resume(self) -> dict | None:
-        path = self.output_dir / CHECKPOINT
-        if not path.is_file():
+    def _resume(self, allow_changes: bool) -> dict | None:
+        ckpt = load_checkpoint(self.output_dir)
+        if ckpt is None:
             return None
-        ckpt = torch.load(path, map_location=self.device, weights_only=False)
-        for key, ours in (("world_size", self.world), ("batch_size", self.args.batch_size)):
-            if ckpt[key] != ours:
-                raise ValueError(f"{path}: written with {key}={ckpt[key]}, this run has {ours}; resume with the "
-                                 "same setting, or use a fresh output_dir")
+        path, meta = self.output_dir / CHECKPOINT, ckpt["meta"]
+        if meta["world_size"] != self.world:
+            raise CheckpointMismatch(f"{path}: written with world_size={meta['world_size']}, this run has "
+                                     f"{self.world}; resume with the same number of processes, or use a fresh "
+                                     "output_dir")
+        changed = differences(meta["args"], dataclasses.asdict(self.args), RESUME_IGNORES)
+        if meta["dataset"] != self._fingerprint():
+            changed.append(f"training set: fingerprint {meta['dataset']} -> {self._fingerprint()}")
+        if changed and not allow_changes:
+            raise CheckpointMismatch(f"{path}: this run differs from the one that wrote the checkpoint in "
+                                     f"{'; '.join(changed)}. Resume with the same settings and data, pass "
+                                     "train(allow_changes=True) to continue with the new ones, or use a fresh "
+                                     "output_dir")
+        check_model_fits(ckpt["model"], self.model, path / "model.safetensors")
+        if len(ckpt["rng"]) != self.world or "torch" not in ckpt["rng"][self.rank][0]:
+            raise ValueError(f"{path / 'rng.safetensors'}: holds no generator state for rank {self.rank}; the "
+                             f"checkpoint is damaged, delete {path} to start over")
+        try:
+            self.state = TrainState(**meta["state"])
+        except TypeError as err:
+            raise ValueError(f"{path / 'trainer_state.json'}: key 'state' does not fit TrainState ({err}); "
+                             f"delete {path} to start over") from err
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
-        _set_rng_state(ckpt["rng"][self.rank])
+        set_rng_state(*ckpt["rng"][self.rank])
         return ckpt
 
     def _truncate_log(self, step: int) -> None:
@@ -364,7 +354,7 @@ class Trainer:
     def _diverged(self, what: str, value: float, step: int, position: str) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         ckpt = self.output_dir / CHECKPOINT
-        kept = f"the last good checkpoint is {ckpt}" if ckpt.is_file() else "no checkpoint was written yet"
+        kept = f"the last good checkpoint is {ckpt}" if ckpt.is_dir() else "no checkpoint was written yet"
         self._log({"kind": "end", "step": step - 1, "reason": "diverged", "detail": f"{what} {value}"})
         raise TrainingDiverged(
             f"{what} is {value} at step {step} ({position}, lr {self.scheduler.get_last_lr()[0]:.3g}); the "
@@ -379,7 +369,7 @@ class Trainer:
         return bool(flag)
 
     def _early_stopping(self, metrics: dict[str, float], step: int) -> None:
-        """Track the best value of the chosen metric, keep its weights in best.pt, stop after `patience` misses."""
+        """Track the best value of the chosen metric, keep its weights in best.safetensors, stop after `patience` misses."""
         metric, state = self.args.early_stopping_metric, self.state
         if metric not in metrics:
             raise ValueError(f"early_stopping_metric {metric!r} is not among the evaluation's metrics "
@@ -395,11 +385,13 @@ class Trainer:
                     and state.evaluations_without_improvement >= self.args.early_stopping_patience):
                 state.stop_reason = "early_stopping"
 
-    def train(self, resume: bool = True) -> TrainResult:
-        """Train to `max_steps` (or an early stop), continuing from output_dir's checkpoint when `resume`."""
+    def train(self, resume: bool = True, allow_changes: bool = False) -> TrainResult:
+        """Train to `max_steps` (or an early stop), continuing from output_dir's checkpoint when `resume`.
+        A checkpoint written with other arguments or data is refused unless `allow_changes`."""
         args = self.args
         if self.rank == 0:
             self.output_dir.mkdir(parents=True, exist_ok=True)
+            clean_leftovers(self.output_dir)  # temporary files of a run killed while writing
         if self.world > 1:
             dist.barrier()
         # Dropout masks differ per process; model init is rank 0's (DDP broadcasts it).
@@ -409,8 +401,8 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.scheduler = schedules.scheduler(self.optimizer, args.schedule, args.warmup_steps, args.max_steps,
                                              self._hidden_size())
-        ckpt = self._resume() if resume else None
-        self.state = TrainState(**ckpt["state"]) if ckpt else TrainState()
+        self.state = TrainState()
+        ckpt = self._resume(allow_changes) if resume else None
         state = self.state
         if ckpt is None and self.rank == 0:
             (self.output_dir / LOG).unlink(missing_ok=True)
@@ -459,12 +451,12 @@ class Trainer:
                 clock = time.perf_counter()  # evaluation time is not training time
             if (state.stop_reason != "max_steps" or step == args.max_steps
                     or (args.checkpoint_every and step % args.checkpoint_every == 0)):
-                self._checkpoint({"state": dataclasses.asdict(state)})
+                self._checkpoint()
         bar.close()
         if args.early_stopping_metric and (self.output_dir / BEST).is_file():
             if self.world > 1:
                 dist.barrier()
-            self.model.load_state_dict(torch.load(self.output_dir / BEST, map_location=self.device))
+            self.model.load_state_dict(load_file(self.output_dir / BEST, device=str(self.device)))
         self._log({"kind": "end", "step": state.step, "reason": state.stop_reason, "wall_s": state.wall_s})
         train_loss = next((r["loss"] for r in reversed(read_log(self.output_dir / LOG)) if r["kind"] == "train"),
                           float("nan")) if self.rank == 0 else float("nan")

@@ -159,7 +159,7 @@ def test_broken_vocabulary_files(tmp_path, name, content, message):
 def test_malformed_tokenizer_config(tmp_path):
     wordpiece_dir(tmp_path)
     (tmp_path / "tokenizer_config.json").write_text("{do_lower_case: true}")
-    with pytest.raises(ValueError, match=r"tokenizer_config\.json is not valid JSON \(.*\); fix or delete it"):
+    with pytest.raises(ValueError, match=r"tokenizer_config\.json: not valid JSON \(.*\); fix or delete it"):
         load_tokenizer(tmp_path)
 
 

@@ -16,8 +16,8 @@ import torch
 from bertgen.training import schedules
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.training.trainer import (CHECKPOINT, SourceIgnoredWarning, Trainer, TrainingArguments, TrainingDiverged,
-                                      read_log)
+from bertgen.training.state import load_checkpoint
+from bertgen.training.trainer import SourceIgnoredWarning, Trainer, TrainingArguments, TrainingDiverged, read_log
 from tests.support import TINY, worker_env
 
 
@@ -108,7 +108,7 @@ def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "_step", crash_at_7)
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "run", model=tiny_model())
-    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["state"]["step"] == 6
+    assert load_checkpoint(tmp_path / "run")["meta"]["state"]["step"] == 6
     monkeypatch.setattr(Trainer, "_step", original)
     resumed, _ = train(tmp_path / "run", model=tiny_model(seed=123))  # init is overwritten by the checkpoint
     assert_same_weights(weights(resumed.model), expected)
@@ -165,8 +165,8 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     model = NaNAfter(tiny_model(), call=5)
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 5 \(epoch 0, batch 4.*last good checkpoint"):
         train(tmp_path, model=model, checkpoint_every=1)
-    ckpt = torch.load(tmp_path / CHECKPOINT, weights_only=False)
-    assert ckpt["state"]["step"] == 4
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt["meta"]["state"]["step"] == 4
     current = weights(model)
     for key, value in ckpt["model"].items():
         assert torch.isfinite(value).all()
@@ -183,7 +183,7 @@ def test_time_limit_stops_early_and_says_so(tmp_path):
 
 def test_mismatched_resume_is_refused(tmp_path):
     train(tmp_path, steps=2)
-    with pytest.raises(ValueError, match="batch_size=8, this run has 4"):
+    with pytest.raises(ValueError, match="batch_size: 8 -> 4"):
         train(tmp_path, steps=4, batch_size=4)
 
 
