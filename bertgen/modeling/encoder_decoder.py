@@ -72,13 +72,14 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             self.decoder.tie_weights()
 
     def tie_encoder_decoder(self) -> None:
-        """Make the decoder reuse the encoder's modules (not copies: one set of parameters, one update)."""
+        """Make encoder and decoder share their embeddings, self-attention and feed-forward modules (not copies:
+        one set of parameters, one update). As transformers, the decoder's values are the ones kept."""
         body = self.decoder.bert
-        body.embeddings = self.encoder.embeddings
+        self.encoder.embeddings = body.embeddings
         for enc_layer, dec_layer in zip(self.encoder.encoder.layer, body.encoder.layer):
-            dec_layer.attention = enc_layer.attention
-            dec_layer.intermediate = enc_layer.intermediate
-            dec_layer.output = enc_layer.output
+            enc_layer.attention = dec_layer.attention
+            enc_layer.intermediate = dec_layer.intermediate
+            enc_layer.output = dec_layer.output
         self.decoder.tie_weights()
 
     @classmethod
