@@ -46,6 +46,7 @@ class BertGenerationTokenizer(Tokenizer):
 
     def __init__(self, vocab_file: str | os.PathLike | None = None, bos_token: str = "<s>", eos_token: str = "</s>",
                  unk_token: str = "<unk>", pad_token: str = "<pad>", sep_token: str = SEP_TOKEN,
+                 mask_token: str | None = None, cls_token: str | None = None,
                  model_max_length: int | None = None, *, model_proto: bytes | None = None,
                  sp_model_kwargs: dict[str, Any] | None = None, padding_side: str = "right",
                  keep_accents: bool | None = None, added_tokens: dict[int, str] | None = None):
@@ -56,7 +57,7 @@ class BertGenerationTokenizer(Tokenizer):
         self.sp_model_kwargs = dict(sp_model_kwargs or {})
         self.sp_model = _load_processor(self._proto, source, self.sp_model_kwargs)
         specials = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, pad_token=pad_token,
-                        sep_token=sep_token)
+                        sep_token=sep_token, mask_token=mask_token, cls_token=cls_token)
         missing = [specials[r] for r in REQUIRED_ROLES if self._piece_id(specials[r]) is None]
         if missing:
             raise ValueError(
@@ -95,7 +96,8 @@ class BertGenerationTokenizer(Tokenizer):
         directory = resolve_checkpoint_dir(path_or_id, allow_patterns=["*.json", "*.model"])
         config = read_tokenizer_config(directory)
         settings = {role: token_content(config[role]) for role in
-                    ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token") if config.get(role)}
+                    ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "mask_token", "cls_token")
+                    if config.get(role)}
         if "model_max_length" in config:
             settings["model_max_length"] = config["model_max_length"]
         for key in ("sp_model_kwargs", "padding_side"):
