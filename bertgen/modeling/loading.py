@@ -13,7 +13,7 @@ encoder body) and says what happened in one warning:
 A checkpoint that already fits (bert-generation, with the model's prefixes) loads strictly; a decoder
 asked for cross-attention that its checkpoint lacks gets it new, with the same warning.
 
-One difference from transformers: a RoBERTa checkpoint's position table is sliced past padding_idx + 1
+One difference (README, Differences): a RoBERTa checkpoint's position table is sliced past padding_idx + 1
 (RoBERTa's numbering), so bertgen's position p is RoBERTa's p-th token; transformers keeps rows 0.. as they are.
 """
 from __future__ import annotations
