@@ -21,7 +21,8 @@ _EXPORTS = {
     "BertGenerationEncoder": "bertgen.modeling", "BertGenerationDecoder": "bertgen.modeling",
     "EncoderDecoderModel": "bertgen.modeling",
     "BertGenerationTokenizer": "bertgen.tokenization", "FastTokenizer": "bertgen.tokenization",
-    "load_tokenizer": "bertgen.tokenization",
+    "load_tokenizer": "bertgen.tokenization", "AutoTokenizer": "bertgen.tokenization",
+    "BertTokenizer": "bertgen.tokenization",
     "warm_start": "bertgen.warmstart", "WarmStartReport": "bertgen.warmstart",
     "pipeline": "bertgen.pipeline",
 }

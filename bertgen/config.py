@@ -109,8 +109,23 @@ class _JsonConfig:
         return cls.from_dict(data, where=str(path))
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> Any:
-        return cls.from_json_file(Path(directory) / CONFIG_NAME)
+    def from_pretrained(cls, directory: str | os.PathLike, subfolder: str = "", **overrides: Any) -> Any:
+        """config.json of a directory (or of its `subfolder`, as transformers' argument); `overrides` replace
+        fields, e.g. `output_attentions=True`."""
+        config = cls.from_json_file(Path(directory) / subfolder / CONFIG_NAME)
+        return config.replace(**overrides) if overrides else config
+
+    def replace(self, **overrides: Any) -> Any:
+        """A copy with some fields replaced; an error naming any that is not a field."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)} - {"extra"}
+        if unknown:
+            raise ConfigError(f"{type(self).__name__}: unknown field(s) {sorted(unknown)}; the fields are "
+                              f"{', '.join(f.name for f in dataclasses.fields(self) if f.name != 'extra')}")
+        return dataclasses.replace(self, **overrides)
+
+    @property
+    def use_return_dict(self) -> bool:
+        return self.return_dict
 
     def to_json_file(self, path: str | os.PathLike) -> None:
         write_json_atomic(Path(path), self.to_dict())
@@ -147,6 +162,10 @@ class BertGenerationConfig(_JsonConfig):
     is_decoder: bool = False
     add_cross_attention: bool = False
     tie_word_embeddings: bool = True
+    # what forward() returns when its arguments do not say (transformers' PretrainedConfig fields)
+    output_attentions: bool = False
+    output_hidden_states: bool = False
+    return_dict: bool = True
     extra: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -251,6 +270,10 @@ class EncoderDecoderConfig(_JsonConfig):
     tie_encoder_decoder: bool = False
     share_encoder_decoder_embeddings: bool = False
     is_encoder_decoder: bool = True
+    # as transformers: only return_dict is read from here; attentions and hidden states follow the stacks' configs
+    output_attentions: bool = False
+    output_hidden_states: bool = False
+    return_dict: bool = True
     extra: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,8 @@ depend on the batch, a test checks it), generated, decoded without special token
 from __future__ import annotations
 
 import os
+import sys
+import types
 from typing import Any
 
 import torch
@@ -116,3 +118,14 @@ def pipeline(task: str = "text2text-generation", model: Any = None, tokenizer: A
         model = model.to(device)
     return Text2TextGenerationPipeline(model.eval(), tokenizer, batch_size=batch_size,
                                        add_special_tokens=add_special_tokens, **generate_kwargs)
+
+
+class _CallableModule(types.ModuleType):
+    """Once `bertgen.pipeline` (this module) is imported, Python sets the package attribute `bertgen.pipeline` to
+    the module, shadowing the function that `from bertgen import pipeline` promises; so the module calls it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Text2TextGenerationPipeline:
+        return pipeline(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -23,7 +23,10 @@ from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
 from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import BertGenerationConfig
+from bertgen.generation import generate_causal
 from bertgen.loss import linear_cross_entropy
+from bertgen.modeling.loading import BodyLoadingMixin
+from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
 
 # ----------------------------------------------------------------------------------------------- input checks
@@ -91,10 +94,13 @@ class BertGenerationEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: torch.Tensor, past_length: int = 0) -> torch.Tensor:
-        B, T = input_ids.shape
-        positions = torch.arange(past_length, past_length + T, device=input_ids.device)  # (T,)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, T, H)
+    def forward(self, input_ids: torch.Tensor | None, past_length: int = 0, inputs_embeds: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        words = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, H)
+        T = words.shape[1]
+        if position_ids is None:
+            position_ids = torch.arange(past_length, past_length + T, device=words.device)  # (T,)
+        x = words + self.position_embeddings(position_ids)  # (B, T, H)
         return self.dropout(self.LayerNorm(x))
 
 
@@ -247,9 +253,34 @@ def _init_weights(module: nn.Module, std: float) -> None:
         nn.init.zeros_(module.bias)
 
 
-class BertGenerationEncoder(PreTrainedMixin, nn.Module):
+def resolve_outputs(config, output_attentions, output_hidden_states, return_dict) -> tuple[bool, bool, bool]:
+    """Arguments left None take the config's values, as in transformers."""
+    return (config.output_attentions if output_attentions is None else output_attentions,
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+            config.return_dict if return_dict is None else return_dict)
+
+
+def check_inputs(input_ids, inputs_embeds, config, where: str, past: int) -> tuple[int, int]:
+    """Exactly one of input_ids / inputs_embeds, checked; returns (B, T)."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError(f"{where}: pass exactly one of input_ids and inputs_embeds")
+    if input_ids is not None:
+        check_input_ids(input_ids, config, where, past)
+        return tuple(input_ids.shape)
+    if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
+        raise ValueError(f"{where}: inputs_embeds must be (batch, length, hidden_size={config.hidden_size}), "
+                         f"got {tuple(inputs_embeds.shape)}")
+    if past + inputs_embeds.shape[1] > config.max_position_embeddings:
+        raise ValueError(f"{where}: {past + inputs_embeds.shape[1]} positions exceed max_position_embeddings="
+                         f"{config.max_position_embeddings}; pass fewer")
+    return tuple(inputs_embeds.shape[:2])
+
+
+class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
     """Embeddings + layers. As an encoder: bidirectional. With `is_decoder`: causal, cached, and with
-    cross-attention when `add_cross_attention` (this is the decoder's `bert` body)."""
+    cross-attention when `add_cross_attention` (this is the decoder's `bert` body).
+
+    `from_pretrained` also loads a BERT or RoBERTa checkpoint directory (its body; see BodyLoadingMixin)."""
 
     config_class = BertGenerationConfig
 
@@ -264,24 +295,26 @@ class BertGenerationEncoder(PreTrainedMixin, nn.Module):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
 
-    def gradient_checkpointing_enable(self) -> None:
-        """Recompute each layer's activations in the backward pass: less memory, ~30% more compute."""
-        self.gradient_checkpointing = True
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
 
-    def forward(self, input_ids, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                past_key_values=None, use_cache=None, output_attentions=False) -> BaseModelOutput:
+    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+                past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, inputs_embeds=None, position_ids=None) -> BaseModelOutput | tuple:
         config, is_decoder = self.config, self.config.is_decoder
         name = "decoder" if is_decoder else "encoder"  # the decoder's body is this class too
+        output_attentions, output_hidden_states, return_dict = resolve_outputs(
+            config, output_attentions, output_hidden_states, return_dict)
         use_cache = (config.use_cache if use_cache is None else use_cache) and is_decoder
         if use_cache and past_key_values is None:
             past_key_values = KVCache(config.num_hidden_layers)
         cache = past_key_values if is_decoder else None
         past = cache.get_seq_length() if cache is not None else 0
-        check_input_ids(input_ids, config, name, past)
-        B, T = input_ids.shape
+        B, T = check_inputs(input_ids, inputs_embeds, config, name, past)
         check_mask(attention_mask, (B, past + T), "attention_mask", name)
 
-        x = self.embeddings(input_ids, past_length=past)  # (B, T, H)
+        x = self.embeddings(input_ids, past_length=past, inputs_embeds=inputs_embeds,
+                            position_ids=position_ids)  # (B, T, H)
         self_mask = padding_mask(attention_mask)  # (B, 1, 1, L) or None
         cross_mask = None
         if encoder_hidden_states is not None:
@@ -291,7 +324,7 @@ class BertGenerationEncoder(PreTrainedMixin, nn.Module):
             check_mask(encoder_attention_mask, tuple(encoder_hidden_states.shape[:2]), "encoder_attention_mask", name)
             cross_mask = padding_mask(encoder_attention_mask)  # (B, 1, 1, S) or None
 
-        self_maps, cross_maps = [], []
+        self_maps, cross_maps, states = [], [], [x]
         for i, layer in enumerate(self.encoder.layer):
             args = (x, self_mask, is_decoder, encoder_hidden_states, cross_mask, cache, i, output_attentions)
             if self.gradient_checkpointing and self.training and cache is None:
@@ -300,12 +333,15 @@ class BertGenerationEncoder(PreTrainedMixin, nn.Module):
                 x, self_w, cross_w = layer(*args)
             self_maps.append(self_w)
             cross_maps.append(cross_w)
-        return BaseModelOutput(
+            states.append(x)
+        out = BaseModelOutput(
             last_hidden_state=x,
             past_key_values=cache if use_cache else None,
+            hidden_states=tuple(states) if output_hidden_states else None,
             attentions=tuple(self_maps) if output_attentions else None,
             cross_attentions=tuple(cross_maps) if output_attentions and encoder_hidden_states is not None else None,
         )
+        return out if return_dict else out.to_tuple()
 
 
 class BertGenerationOnlyLMHead(nn.Module):
@@ -322,12 +358,13 @@ class BertGenerationOnlyLMHead(nn.Module):
         return self.decoder(hidden_states)  # (B, T, V)
 
 
-class BertGenerationDecoder(PreTrainedMixin, nn.Module):
-    """A causal BertGeneration body with cross-attention, plus the LM head.
+class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
+    """A causal BertGeneration body (with cross-attention when `add_cross_attention`), plus the LM head.
 
-    In training mode with labels the output's `logits` is None: the loss is computed from the hidden states
-    chunk by chunk (`bertgen.loss`), without the (B, T, V) logits (Liger-Kernel's "skip logits in training").
-    The loss is the same; call `model.eval()`, or leave out the labels, to get the logits.
+    With labels it returns the loss and the logits, as transformers. With `model.fused_loss = True` (the
+    Trainer sets it), training mode with labels computes the loss from the hidden states chunk by chunk
+    (`bertgen.loss`) without the (B, T, V) logits (Liger-Kernel's "skip logits"), and `logits` is None.
+    `from_pretrained` also loads a BERT or RoBERTa checkpoint, or a BertGenerationEncoder's (BodyLoadingMixin).
     """
 
     config_class = BertGenerationConfig
@@ -339,6 +376,7 @@ class BertGenerationDecoder(PreTrainedMixin, nn.Module):
         self.lm_head = BertGenerationOnlyLMHead(config)
         _init_weights(self.lm_head.decoder, config.initializer_range)
         self.lm_head.bias.data.zero_()
+        self._fused_loss = False
         self.tie_weights()
 
     def tie_weights(self) -> None:
@@ -348,14 +386,36 @@ class BertGenerationDecoder(PreTrainedMixin, nn.Module):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.bert.embeddings.word_embeddings
 
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.bert.embeddings.word_embeddings = value
+
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head.decoder
 
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head.decoder = value
+        self.lm_head.bias = value.bias
+
+    def _resize_head_bias(self, target: int) -> None:
+        old = self.lm_head.bias
+        bias = old.new_zeros(target)
+        keep = min(target, old.shape[0])
+        with torch.no_grad():
+            bias[:keep] = old[:keep]
+        self.lm_head.bias = nn.Parameter(bias)
+        self.lm_head.decoder.bias = self.lm_head.bias
+        self.lm_head.decoder.out_features = target
+
+    def generate(self, input_ids=None, attention_mask=None, generation_config=None, generator=None, **kwargs):
+        """Continue each prompt (greedy or sampling, transformers' arguments): see bertgen.generation.causal."""
+        return generate_causal(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
+                               generator=generator, **kwargs)
+
     def logits_and_loss(self, hidden, labels=None, shift=0, logits_to_keep=0):
         """(B, T, H) -> logits (B, T, V), and the mean cross-entropy of position t against label t + shift over
-        the labels that are not -100. In training mode with labels: the fused loss, and logits None."""
+        the labels that are not -100. With the fused loss on, in training mode with labels: logits None."""
         T = hidden.shape[1]
-        if labels is not None and self.training:
+        if labels is not None and self.training and self._fused_loss:
             return None, linear_cross_entropy(hidden[:, :T - shift], self.lm_head.decoder.weight, self.lm_head.bias,
                                               labels[:, shift:])
         if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
@@ -367,15 +427,21 @@ class BertGenerationDecoder(PreTrainedMixin, nn.Module):
                                    labels[:, shift:].reshape(-1), ignore_index=-100)
         return logits, loss
 
-    def forward(self, input_ids, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                labels=None, past_key_values=None, use_cache=None, output_attentions=False,
-                logits_to_keep: int = 0) -> CausalLMOutput:
+    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+                labels=None, past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, inputs_embeds=None, position_ids=None,
+                logits_to_keep: int = 0) -> CausalLMOutput | tuple:
         if labels is not None:
             use_cache = False
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         out = self.bert(input_ids, attention_mask=attention_mask, encoder_hidden_states=encoder_hidden_states,
                         encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
-                        use_cache=use_cache, output_attentions=output_attentions)
+                        use_cache=use_cache, output_attentions=output_attentions,
+                        output_hidden_states=output_hidden_states, return_dict=True, inputs_embeds=inputs_embeds,
+                        position_ids=position_ids)
         # standalone causal LM: position t predicts token t + 1
         logits, loss = self.logits_and_loss(out.last_hidden_state, labels, shift=1, logits_to_keep=logits_to_keep)
-        return CausalLMOutput(logits=logits, loss=loss, past_key_values=out.past_key_values,
-                              attentions=out.attentions, cross_attentions=out.cross_attentions)
+        result = CausalLMOutput(loss=loss, logits=logits, past_key_values=out.past_key_values,
+                                hidden_states=out.hidden_states, attentions=out.attentions,
+                                cross_attentions=out.cross_attentions)
+        return result if return_dict else result.to_tuple()

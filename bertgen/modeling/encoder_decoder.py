@@ -6,15 +6,19 @@ Shape legend used in comments:
 from __future__ import annotations
 
 import contextlib
+import os
+from typing import Any
 
 import torch
 from torch import nn
 
 from bertgen.checkpoints import PreTrainedMixin
-from bertgen.config import EncoderDecoderConfig
-from bertgen.generation import GenerationConfig, generate
+from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
+from bertgen.generation import generate
+from bertgen.hub import resolve_checkpoint_dir
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
-from bertgen.modeling.outputs import Seq2SeqLMOutput
+from bertgen.modeling.model_utils import ModelMixin
+from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
 from bertgen.warmstart.plan import WarmStartPlan, apply_plan, plan_from_encoder_decoder
 from bertgen.warmstart.report import WarmStartReport
 
@@ -27,19 +31,40 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_to
     return shifted.masked_fill(shifted == -100, pad_token_id)
 
 
-class EncoderDecoderModel(PreTrainedMixin, nn.Module):
-    """A BertGeneration encoder and decoder. With `tie_encoder_decoder` (BERTShare) the decoder's
-    embeddings, self-attention and feed-forward modules *are* the encoder's; only cross-attention and
-    the LM head bias are its own. In training mode with labels the output's `logits` is None (the loss skips
-    them, see BertGenerationDecoder); in eval mode, or without labels, they are computed as in transformers."""
+class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
+    """A BertGeneration encoder and decoder: `EncoderDecoderModel(config)`, or, as transformers,
+    `EncoderDecoderModel(encoder=encoder, decoder=decoder)` around two models already built or loaded (the
+    decoder with `is_decoder=True, add_cross_attention=True`). With `tie_encoder_decoder` (BERTShare) the
+    decoder's embeddings, self-attention and feed-forward modules *are* the encoder's; only cross-attention and
+    the LM head bias are its own. With labels it returns the loss and the logits, as transformers; see
+    `fused_loss` for the Trainer's loss without the logits."""
 
     config_class = EncoderDecoderConfig
+    base_model_prefix = "encoder_decoder"
 
-    def __init__(self, config: EncoderDecoderConfig):
+    def __init__(self, config: EncoderDecoderConfig | None = None, encoder: BertGenerationEncoder | None = None,
+                 decoder: BertGenerationDecoder | None = None):
         super().__init__()
+        if config is None:
+            if encoder is None or decoder is None:
+                raise ValueError("EncoderDecoderModel: pass a config, or both encoder= and decoder= models")
+            config = EncoderDecoderConfig.from_encoder_decoder_configs(encoder.config, decoder.config)
+        for side, module, cls in (("encoder", encoder, BertGenerationEncoder), ("decoder", decoder,
+                                                                                 BertGenerationDecoder)):
+            if module is not None and not isinstance(module, cls):
+                raise TypeError(f"EncoderDecoderModel: {side}= must be a {cls.__name__}, got {type(module).__name__}")
+        if decoder is not None and not (decoder.config.is_decoder and decoder.config.add_cross_attention):
+            raise ValueError("EncoderDecoderModel: the decoder has no cross-attention; build or load it with "
+                             "is_decoder=True, add_cross_attention=True (its cross-attention is then new)")
+        # one config object per stack, as transformers: the model's config.encoder *is* encoder.config
+        if encoder is not None:
+            config.encoder = encoder.config
+        if decoder is not None:
+            config.decoder = decoder.config
+        config.validate()
         self.config = config
-        self.encoder = BertGenerationEncoder(config.encoder)
-        self.decoder = BertGenerationDecoder(config.decoder)
+        self.encoder = encoder if encoder is not None else BertGenerationEncoder(config.encoder)
+        self.decoder = decoder if decoder is not None else BertGenerationDecoder(config.decoder)
         if config.tie_encoder_decoder:
             self.tie_encoder_decoder()
         elif config.share_encoder_decoder_embeddings:
@@ -47,23 +72,60 @@ class EncoderDecoderModel(PreTrainedMixin, nn.Module):
             self.decoder.tie_weights()
 
     def tie_encoder_decoder(self) -> None:
-        """Make the decoder reuse the encoder's modules (not copies: one set of parameters, one update)."""
+        """Make encoder and decoder share their embeddings, self-attention and feed-forward modules (not copies:
+        one set of parameters, one update). As transformers, the decoder's values are the ones kept."""
         body = self.decoder.bert
-        body.embeddings = self.encoder.embeddings
+        self.encoder.embeddings = body.embeddings
         for enc_layer, dec_layer in zip(self.encoder.encoder.layer, body.encoder.layer):
-            dec_layer.attention = enc_layer.attention
-            dec_layer.intermediate = enc_layer.intermediate
-            dec_layer.output = enc_layer.output
+            enc_layer.attention = dec_layer.attention
+            enc_layer.intermediate = dec_layer.intermediate
+            enc_layer.output = dec_layer.output
         self.decoder.tie_weights()
 
     @classmethod
-    def from_encoder_decoder_pretrained(cls, encoder_path, decoder_path, tie_encoder_decoder: bool = False,
-                                        **kwargs) -> EncoderDecoderModel:
-        """Warm-start from pretrained BERT, RoBERTa or BertGeneration checkpoints, as transformers' method of
-        that name; the scheme follows from the two checkpoints' families (`bertgen.warm_start` names it
-        explicitly and returns a report of what it did)."""
-        return cls.from_warm_start_plan(plan_from_encoder_decoder(encoder_path, decoder_path, tie_encoder_decoder,
-                                                                  **kwargs))[0]
+    def from_encoder_decoder_pretrained(cls, encoder_pretrained_model_name_or_path: str | os.PathLike | None = None,
+                                        decoder_pretrained_model_name_or_path: str | os.PathLike | None = None,
+                                        tie_encoder_decoder: bool = False, **kwargs: Any) -> EncoderDecoderModel:
+        """transformers' method: the encoder from one checkpoint, the decoder from another (or the same).
+
+        Keyword arguments as transformers: `encoder_model=` / `decoder_model=` take models already built,
+        `encoder_<field>=` / `decoder_<field>=` set one stack's config field (e.g. decoder_hidden_dropout_prob),
+        anything else (return_dict=True, ...) the encoder-decoder config's. A decoder checkpoint is loaded whole,
+        its cross-attention included when it has one; otherwise the cross-attention is new (see
+        BertGenerationDecoder.from_pretrained).
+
+        When both are BERT or RoBERTa checkpoint directories, bertgen warm-starts as the paper does
+        (`bertgen.warm_start`: ids from the tokenizer files, segment embedding folded as BertModel computes,
+        one shared embedding matrix when both are one checkpoint); the warm-start options (fold_token_type,
+        share_embeddings, layers, cross_attention, ...) and unprefixed config fields apply to both stacks."""
+        encoder_model, decoder_model = kwargs.pop("encoder_model", None), kwargs.pop("decoder_model", None)
+        encoder_kwargs = {k[len("encoder_"):]: kwargs.pop(k) for k in list(kwargs) if k.startswith("encoder_")}
+        decoder_kwargs = {k[len("decoder_"):]: kwargs.pop(k) for k in list(kwargs) if k.startswith("decoder_")}
+        # bertgen's id fields start with decoder_ themselves: decoder_start_token_id stays a top-level field
+        if "start_token_id" in decoder_kwargs:
+            kwargs["decoder_start_token_id"] = decoder_kwargs.pop("start_token_id")
+        paths = (encoder_pretrained_model_name_or_path, decoder_pretrained_model_name_or_path)
+        for side, path, model in zip(("encoder", "decoder"), paths, (encoder_model, decoder_model)):
+            if (path is None) == (model is None):
+                raise ValueError(f"from_encoder_decoder_pretrained: pass the {side} as a checkpoint "
+                                 f"({side}_pretrained_model_name_or_path) or as {side}_model=, exactly one")
+        if encoder_model is None and decoder_model is None and not any(map(_is_bert_generation, paths)):
+            common = _merge_stack_kwargs(encoder_kwargs, decoder_kwargs)
+            plan = plan_from_encoder_decoder(*paths, tie_encoder_decoder, **common, **kwargs)
+            return cls.from_warm_start_plan(plan)[0]
+        if encoder_model is None:
+            encoder_model = BertGenerationEncoder.from_pretrained(
+                paths[0], fold_token_type=not _is_bert_generation(paths[0]), **encoder_kwargs)
+        if decoder_model is None:
+            decoder_kwargs = {"is_decoder": True, "add_cross_attention": True, **decoder_kwargs}
+            decoder_model = BertGenerationDecoder.from_pretrained(
+                paths[1], fold_token_type=not _is_bert_generation(paths[1]), **decoder_kwargs)
+        elif not decoder_model.config.add_cross_attention:
+            raise ValueError("from_encoder_decoder_pretrained: decoder_model has no cross-attention; build it with "
+                             "is_decoder=True, add_cross_attention=True")
+        config = EncoderDecoderConfig.from_encoder_decoder_configs(
+            encoder_model.config, decoder_model.config, tie_encoder_decoder=tie_encoder_decoder, **kwargs)
+        return cls(config, encoder=encoder_model, decoder=decoder_model)
 
     @classmethod
     def from_warm_start_plan(cls, plan: WarmStartPlan) -> tuple[EncoderDecoderModel, WarmStartReport]:
@@ -76,16 +138,25 @@ class EncoderDecoderModel(PreTrainedMixin, nn.Module):
     def get_encoder(self) -> BertGenerationEncoder:
         return self.encoder
 
-    @property
-    def generation_config(self):
-        """Decoding defaults: `generation_config.json` when loaded from a checkpoint, else the config's ids."""
-        if self.__dict__.get("_generation_config") is None:
-            self._generation_config = GenerationConfig.from_model_config(self.config)
-        return self._generation_config
+    def get_decoder(self) -> BertGenerationDecoder:
+        return self.decoder
 
-    @generation_config.setter
-    def generation_config(self, value) -> None:
-        self._generation_config = value
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.encoder.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.decoder.get_output_embeddings()
+
+    def resize_token_embeddings(self, *args, **kwargs):
+        raise NotImplementedError(
+            "EncoderDecoderModel.resize_token_embeddings: resize each stack instead, as in transformers: "
+            "model.encoder.resize_token_embeddings(n) and model.decoder.resize_token_embeddings(n)")
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     def generate(self, input_ids, attention_mask=None, generation_config=None, generator=None, **kwargs):
         """Greedy, beam search or sampling with transformers' arguments (`num_beams`, `max_new_tokens`,
@@ -93,40 +164,71 @@ class EncoderDecoderModel(PreTrainedMixin, nn.Module):
         return generate(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
                         generator=generator, **kwargs)
 
-    def gradient_checkpointing_enable(self) -> None:
-        self.encoder.gradient_checkpointing_enable()
-        self.decoder.bert.gradient_checkpointing_enable()
-
     def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                encoder_outputs=None, labels=None, past_key_values=None, use_cache=None, output_attentions=False,
-                logits_to_keep: int = 0) -> Seq2SeqLMOutput:
+                encoder_outputs=None, past_key_values=None, inputs_embeds=None, decoder_inputs_embeds=None,
+                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                logits_to_keep: int = 0) -> Seq2SeqLMOutput | tuple:
+        # as transformers: attentions and hidden states follow each stack's own config unless asked for here
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         if encoder_outputs is None:
-            if input_ids is None:
-                raise ValueError("EncoderDecoderModel: pass input_ids (or encoder_outputs from a previous call)")
-            encoder_outputs = self.encoder(input_ids, attention_mask=attention_mask,
-                                           output_attentions=output_attentions)
+            if input_ids is None and inputs_embeds is None:
+                raise ValueError("EncoderDecoderModel: pass input_ids (or inputs_embeds, or encoder_outputs from a "
+                                 "previous call)")
+            encoder_outputs = self.encoder(input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                                           output_attentions=output_attentions,
+                                           output_hidden_states=output_hidden_states, return_dict=True)
+        elif isinstance(encoder_outputs, (tuple, list)):  # return_dict=False's tuple, as transformers accepts
+            encoder_outputs = BaseModelOutput(
+                last_hidden_state=encoder_outputs[0],
+                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
+                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None)
         encoder_hidden_states = encoder_outputs.last_hidden_state  # (B, S, H)
 
-        if labels is not None and decoder_input_ids is None:
+        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
                 raise ValueError("EncoderDecoderModel: training with labels needs config.decoder_start_token_id "
                                  "and config.pad_token_id (for BERT vocabularies: [CLS] and [PAD])")
-            decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id,
-                                                   self.config.decoder_start_token_id)
+            decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
             if decoder_attention_mask is None:
                 decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
-        if decoder_input_ids is None:
-            raise ValueError("EncoderDecoderModel: pass decoder_input_ids or labels")
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("EncoderDecoderModel: pass decoder_input_ids (or decoder_inputs_embeds) or labels")
 
         decoder_out = self.decoder.bert(decoder_input_ids, attention_mask=decoder_attention_mask,
                                         encoder_hidden_states=encoder_hidden_states,
                                         encoder_attention_mask=attention_mask, past_key_values=past_key_values,
-                                        use_cache=use_cache, output_attentions=output_attentions)
+                                        use_cache=use_cache, output_attentions=output_attentions,
+                                        output_hidden_states=output_hidden_states, return_dict=True,
+                                        inputs_embeds=decoder_inputs_embeds)
         # as transformers: mean cross-entropy over labels that are not -100, position t against label t
         logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
                                                     logits_to_keep=logits_to_keep)
-        return Seq2SeqLMOutput(
-            logits=logits, loss=loss, past_key_values=decoder_out.past_key_values,
-            encoder_last_hidden_state=encoder_hidden_states, encoder_attentions=encoder_outputs.attentions,
-            decoder_attentions=decoder_out.attentions, cross_attentions=decoder_out.cross_attentions,
+        out = Seq2SeqLMOutput(
+            loss=loss, logits=logits, past_key_values=decoder_out.past_key_values,
+            decoder_hidden_states=decoder_out.hidden_states, decoder_attentions=decoder_out.attentions,
+            cross_attentions=decoder_out.cross_attentions, encoder_last_hidden_state=encoder_hidden_states,
+            encoder_hidden_states=encoder_outputs.hidden_states, encoder_attentions=encoder_outputs.attentions,
         )
+        return out if return_dict else out.to_tuple()
+
+
+def _is_bert_generation(path: str | os.PathLike) -> bool:
+    """Is this checkpoint a BertGeneration one (config.json's model_type), rather than BERT or RoBERTa?"""
+    directory = resolve_checkpoint_dir(path)
+    if not (directory / CONFIG_NAME).is_file():
+        raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs one")
+    config = read_json_object(directory / CONFIG_NAME, "restore it from the checkpoint's source")
+    return config.get("model_type") == "bert-generation"
+
+
+def _merge_stack_kwargs(encoder_kwargs: dict, decoder_kwargs: dict) -> dict:
+    """A warm start sets config fields for both stacks at once: per-stack values must agree."""
+    merged = dict(encoder_kwargs)
+    for key, value in decoder_kwargs.items():
+        if key in merged and merged[key] != value:
+            raise ValueError(f"from_encoder_decoder_pretrained: encoder_{key}={merged[key]!r} and decoder_{key}="
+                             f"{value!r} differ, but a warm start from BERT/RoBERTa checkpoints sets one value for "
+                             "both stacks; pass one, or load the stacks with BertGenerationEncoder/Decoder."
+                             "from_pretrained and join them with EncoderDecoderModel(encoder=..., decoder=...)")
+        merged[key] = value
+    return merged

@@ -1,39 +1,97 @@
-"""What the models return: transformers' output classes, with the same field names.
+"""What the models return: transformers' output classes, with the same field names, in the same order.
+
+As transformers' `ModelOutput`, an output is a dataclass that also reads like a dict of the fields that are
+set: `out.logits`, `out["logits"]` and `out[0]` (the first field that is not None: the loss when there is
+one) all work, `"attentions" in out` is False unless they were asked for, and `out.to_tuple()` is what
+`return_dict=False` returns.
 
 Shapes: B batch, S source length, T target length, L key length (cached + T), H hidden, nh heads, V vocabulary.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any, Iterator
 
 import torch
 
 from bertgen.cache import KVCache
 
 
+class ModelOutput:
+    """Dict-like access to a dataclass's fields that are not None (transformers' ModelOutput contract)."""
+
+    def _set(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+    def keys(self):
+        return self._set().keys()
+
+    def values(self):
+        return self._set().values()
+
+    def items(self):
+        return self._set().items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._set().get(key, default)
+
+    def to_tuple(self) -> tuple:
+        return tuple(self._set().values())
+
+    def __getitem__(self, key: str | int | slice) -> Any:
+        if isinstance(key, str):
+            fields = self._set()
+            if key not in fields:
+                names = [f.name for f in dataclasses.fields(self)]
+                why = "is None in this output" if key in names else f"is not a field ({', '.join(names)})"
+                raise KeyError(f"{type(self).__name__}: '{key}' {why}")
+            return fields[key]
+        return self.to_tuple()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._set()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._set())
+
+    def __len__(self) -> int:
+        return len(self._set())
+
+
 @dataclass
-class BaseModelOutput:
-    last_hidden_state: torch.Tensor  # (B, S or T, H)
+class BaseModelOutput(ModelOutput):
+    """transformers' BaseModelOutputWithPastAndCrossAttentions."""
+
+    last_hidden_state: torch.Tensor | None = None  # (B, S or T, H)
     past_key_values: KVCache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None  # embeddings, then each layer: (B, T, H) each
     attentions: tuple[torch.Tensor, ...] | None = None  # per layer (B, nh, T, L)
     cross_attentions: tuple[torch.Tensor, ...] | None = None  # per layer (B, nh, T, S)
 
 
 @dataclass
-class CausalLMOutput:
-    logits: torch.Tensor | None  # (B, T, V); None in training mode with labels (see BertGenerationDecoder)
+class CausalLMOutput(ModelOutput):
+    """transformers' CausalLMOutputWithCrossAttentions."""
+
     loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None  # (B, T, V); None only with the fused loss (see BertGenerationDecoder)
     past_key_values: KVCache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
     cross_attentions: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
-class Seq2SeqLMOutput:
-    logits: torch.Tensor | None  # (B, T, V); None in training mode with labels (see BertGenerationDecoder)
+class Seq2SeqLMOutput(ModelOutput):
+    """transformers' Seq2SeqLMOutput."""
+
     loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None  # (B, T, V); None only with the fused loss (see BertGenerationDecoder)
     past_key_values: KVCache | None = None
-    encoder_last_hidden_state: torch.Tensor | None = None  # (B, S, H)
-    encoder_attentions: tuple[torch.Tensor, ...] | None = None
+    decoder_hidden_states: tuple[torch.Tensor, ...] | None = None
     decoder_attentions: tuple[torch.Tensor, ...] | None = None
     cross_attentions: tuple[torch.Tensor, ...] | None = None
+    encoder_last_hidden_state: torch.Tensor | None = None  # (B, S, H)
+    encoder_hidden_states: tuple[torch.Tensor, ...] | None = None
+    encoder_attentions: tuple[torch.Tensor, ...] | None = None

@@ -4,7 +4,8 @@ max_length=128, return_tensors="pt")`, `decode`, `batch_decode`, and the ids of 
 - BertGenerationTokenizer: SentencePiece (spiece.model), the paper's own vocabularies; can be trained here.
 - FastTokenizer: checkpoint vocabularies through the `tokenizers` library: WordPiece (vocab.txt),
   byte-level BPE (vocab.json + merges.txt), or any tokenizer.json.
-- load_tokenizer: picks one from the files present.
+- load_tokenizer: picks one from the files present; `AutoTokenizer.from_pretrained` and
+  `BertTokenizer.from_pretrained` are its transformers spellings (auto.py).
 
 `SAMPLE_CORPUS` is a small English text (277 sentences, ~20 KB) for training demonstration vocabularies.
 It was written for bertgen and is dedicated to the public domain (CC0); its last lines add a little French,
@@ -25,8 +26,8 @@ SAMPLE_CORPUS = Path(__file__).with_name("sample_corpus.txt")
 TOKENIZER_FILES = ["*.json", "*.txt", "*.model"]  # what a hub download needs for a tokenizer (no weights)
 _FAST_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 
-__all__ = ["BatchEncoding", "BertGenerationTokenizer", "FastTokenizer", "SAMPLE_CORPUS", "Tokenizer",
-           "load_tokenizer"]
+__all__ = ["AutoTokenizer", "BatchEncoding", "BertGenerationTokenizer", "BertTokenizer", "FastTokenizer",
+           "SAMPLE_CORPUS", "Tokenizer", "load_tokenizer"]
 
 
 def load_tokenizer(path_or_name: str | os.PathLike, **kwargs: Any) -> Tokenizer:
@@ -38,6 +39,16 @@ def load_tokenizer(path_or_name: str | os.PathLike, **kwargs: Any) -> Tokenizer:
     """
     if not isinstance(path_or_name, (str, os.PathLike)):
         raise TypeError(f"load_tokenizer takes a path, hub id or name (str), got {type(path_or_name).__name__}")
+    padding_side = kwargs.pop("padding_side", None)
+    tokenizer = _load(path_or_name, kwargs)
+    if padding_side is not None:
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side={padding_side!r}; use 'right' or 'left'")
+        tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def _load(path_or_name: str | os.PathLike, kwargs: dict[str, Any]) -> Tokenizer:
     path = Path(path_or_name).expanduser()
     if path.is_file():
         return _from_file(path, kwargs)
@@ -63,3 +74,24 @@ def _from_file(path: Path, kwargs: dict[str, Any]) -> Tokenizer:
         return FastTokenizer.wordpiece(path, **kwargs)
     raise ValueError(f"{path}: not a vocabulary file this can read; pass a spiece.model, tokenizer.json or "
                      "vocab.txt, or the checkpoint directory")
+
+
+class AutoTokenizer:
+    """transformers' spelling of `load_tokenizer`: `AutoTokenizer.from_pretrained(path, **kwargs)`."""
+
+    @staticmethod
+    def from_pretrained(path_or_name: str | os.PathLike, **kwargs: Any) -> Tokenizer:
+        return load_tokenizer(path_or_name, **kwargs)
+
+
+class BertTokenizer:
+    """transformers' name for BERT's WordPiece tokenizer (the BertGeneration page's Notes use it): the
+    checkpoint's tokenizer.json or vocab.txt through `FastTokenizer`, with BERT's [CLS] ... [SEP] template."""
+
+    @staticmethod
+    def from_pretrained(path_or_name: str | os.PathLike, **kwargs: Any) -> FastTokenizer:
+        padding_side = kwargs.pop("padding_side", None)
+        tokenizer = FastTokenizer.from_pretrained(path_or_name, **kwargs)
+        if padding_side is not None:
+            tokenizer.padding_side = padding_side
+        return tokenizer

@@ -63,20 +63,76 @@ class Tokenizer:
                              f"for those roles, e.g. load_tokenizer(path, {missing[0]}='...')")
         self._special_ids: dict[str, int] = ids
         self._special_id_set = frozenset(ids.values())  # what skip_special_tokens drops
+        self.padding_side = "right"  # or "left", as transformers' attribute
+        self.clean_up_tokenization_spaces = False  # decode's default (transformers' for these tokenizers)
 
     # ------------------------------------------------------------------------------------ special tokens
 
     def _special_id(role: str):  # noqa: N805 (a property factory used in the class body)
-        return property(lambda self: self._special_ids.get(role), doc=f"id of the {role} (None if it has none)")
+        def set_id(self, token_id):
+            self._set_special(role, None if token_id is None else self._id_to_token(self._check_ids(token_id)[0]))
+        return property(lambda self: self._special_ids.get(role), set_id,
+                        doc=f"id of the {role} (None if it has none); settable to an id of the vocabulary")
 
-    bos_token_id = _special_id("bos_token")
-    eos_token_id = _special_id("eos_token")
-    unk_token_id = _special_id("unk_token")
-    sep_token_id = _special_id("sep_token")
-    pad_token_id = _special_id("pad_token")
-    cls_token_id = _special_id("cls_token")
-    mask_token_id = _special_id("mask_token")
-    del _special_id
+    def _special_token(role: str):  # noqa: N805
+        return property(lambda self: self.special_tokens[role], lambda self, token: self._set_special(role, token),
+                        doc=f"the {role} string (None if it has none); settable to a token of the vocabulary")
+
+    bos_token_id, bos_token = _special_id("bos_token"), _special_token("bos_token")
+    eos_token_id, eos_token = _special_id("eos_token"), _special_token("eos_token")
+    unk_token_id, unk_token = _special_id("unk_token"), _special_token("unk_token")
+    sep_token_id, sep_token = _special_id("sep_token"), _special_token("sep_token")
+    pad_token_id, pad_token = _special_id("pad_token"), _special_token("pad_token")
+    cls_token_id, cls_token = _special_id("cls_token"), _special_token("cls_token")
+    mask_token_id, mask_token = _special_id("mask_token"), _special_token("mask_token")
+    del _special_id, _special_token
+
+    def _set_special(self, role: str, token: str | None) -> None:
+        """Give a role to a token of the vocabulary (add_special_tokens adds one that is not there)."""
+        if token is not None:
+            token = token_content(token)
+            if not isinstance(token, str) or self._token_to_id(token) is None:
+                raise ValueError(f"{role}={token!r} is not in the vocabulary of {self.source}; add it first with "
+                                 f"tok.add_special_tokens({{'{role}': {token!r}}}) (and resize the model's embeddings)")
+        self.special_tokens[role] = token
+        self._special_ids = {r: self._token_to_id(t) for r, t in self.special_tokens.items() if t is not None}
+        self._special_id_set = frozenset(self._special_ids.values())
+        self._specials_changed()
+
+    def _specials_changed(self) -> None:
+        """Subclasses that split special tokens out of texts themselves update their patterns here."""
+
+    def add_tokens(self, new_tokens: str | Sequence[str], special_tokens: bool = False) -> int:
+        """Add tokens after the vocabulary (each kept whole in any text); returns how many were new. The model
+        needs as many embedding rows: `model.resize_token_embeddings(len(tok))`."""
+        tokens = [token_content(t) for t in ([new_tokens] if isinstance(new_tokens, (str, dict)) else new_tokens)]
+        for token in tokens:
+            if not isinstance(token, str) or not token:
+                raise TypeError(f"add_tokens takes non-empty strings, got {token!r}")
+        new = list(dict.fromkeys(t for t in tokens if self._token_to_id(t) is None))
+        self._add_to_vocabulary(new, special_tokens)
+        if special_tokens:
+            self._special_id_set = self._special_id_set | {self._token_to_id(t) for t in tokens}
+        self._specials_changed()
+        return len(new)
+
+    def add_special_tokens(self, special_tokens_dict: Mapping[str, Any]) -> int:
+        """transformers' `add_special_tokens({"pad_token": "<pad>", ...})`: add what is missing, set the roles."""
+        unknown = set(special_tokens_dict) - set(SPECIAL_ROLES)
+        if unknown:
+            raise ValueError(f"add_special_tokens: unknown role(s) {sorted(unknown)}; the roles are {list(SPECIAL_ROLES)}")
+        added = self.add_tokens(list(special_tokens_dict.values()), special_tokens=True)
+        for role, token in special_tokens_dict.items():
+            self._set_special(role, token)
+        return added
+
+    def _add_to_vocabulary(self, tokens: list[str], special: bool) -> None:
+        raise NotImplementedError
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        """How many ids add_special_tokens=True puts around one text (a pair: BERT's [CLS] A [SEP] B [SEP])."""
+        before, after = self._template
+        return len(before) + len(after) * (2 if pair else 1)
 
     @property
     def decoder_start_token_id(self) -> int | None:
@@ -95,21 +151,35 @@ class Tokenizer:
 
     def __call__(self, text: str | Sequence[str], add_special_tokens: bool = True, padding: bool | str = False,
                  truncation: bool | str | None = None, max_length: int | None = None,
-                 return_tensors: str | None = None, return_attention_mask: bool = True) -> BatchEncoding:
+                 return_tensors: str | None = None, return_attention_mask: bool = True,
+                 return_token_type_ids: bool = False, return_special_tokens_mask: bool = False,
+                 padding_side: str | None = None) -> BatchEncoding:
         """Tokenize a string or a batch of strings, as transformers' tokenizers do.
 
         padding: False / "do_not_pad", True / "longest" (to the longest in the batch), or "max_length".
         truncation: True / "longest_first" cuts each text to `max_length` (default `model_max_length`)
             counting special tokens; None truncates exactly when `max_length` is given.
         return_tensors: None (lists) or "pt" ((B, L) long tensors; (1, L) for a single string).
+        return_token_type_ids: add `token_type_ids` (all 0: one segment). return_special_tokens_mask: add
+            `special_tokens_mask`, 1 where add_special_tokens put a token (and on padding), as transformers.
+        padding_side: "right" or "left" (default: the tokenizer's `padding_side`).
         """
         texts, batched = _check_texts(text)
         if return_tensors not in (None, "pt"):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or None (lists)")
         limit = self._truncation_length(truncation, max_length)
+        side = self.padding_side if padding_side is None else padding_side
+        if side not in ("right", "left"):
+            raise ValueError(f"padding_side={side!r}; use 'right' or 'left'")
         ids = self._with_specials(self._encode_texts(texts), add_special_tokens, limit)
-        ids, mask = self._pad(ids, padding, max_length)
+        before, after = self._template if add_special_tokens else ([], [])
+        specials = [[1] * len(before) + [0] * (len(row) - len(before) - len(after)) + [1] * len(after) for row in ids]
+        ids, mask = self._pad(ids, padding, max_length, side)
         out = BatchEncoding(input_ids=ids)
+        if return_token_type_ids:
+            out["token_type_ids"] = [[0] * len(row) for row in ids]
+        if return_special_tokens_mask:
+            out["special_tokens_mask"] = [_pad_row(row, len(r), 1, side) for row, r in zip(specials, ids)]
         if return_attention_mask:
             out["attention_mask"] = mask
         if return_tensors == "pt":
@@ -154,7 +224,7 @@ class Tokenizer:
                              "raise max_length or pass add_special_tokens=False")
         return [before + row[:room] + after for row in ids]
 
-    def _pad(self, ids: list[list[int]], padding: bool | str, max_length: int | None):
+    def _pad(self, ids: list[list[int]], padding: bool | str, max_length: int | None, side: str = "right"):
         mask = [[1] * len(row) for row in ids]
         if padding in (False, None, "do_not_pad"):
             return ids, mask
@@ -169,24 +239,39 @@ class Tokenizer:
         if self.pad_token_id is None:
             raise ValueError(f"padding needs a pad token and the tokenizer from {self.source} has none; "
                              "pass one that is in the vocabulary, e.g. load_tokenizer(path, pad_token='...')")
-        ids = [row + [self.pad_token_id] * (target - len(row)) for row in ids]
-        mask = [row + [0] * (target - len(row)) for row in mask]
+        ids = [_pad_row(row, target, self.pad_token_id, side) for row in ids]
+        mask = [_pad_row(row, target, 0, side) for row in mask]
         return ids, mask
 
     # ------------------------------------------------------------------------------------ decoding
 
-    def decode(self, token_ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = False) -> str:
-        """The text of one sequence of ids."""
-        return self._decode_batch([self._check_ids(token_ids)], skip_special_tokens)[0]
+    def decode(self, token_ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = False,
+               clean_up_tokenization_spaces: bool | None = None) -> str:
+        """The text of one sequence of ids. clean_up_tokenization_spaces: transformers' clean-up of spaces
+        before punctuation and English contractions (default: the tokenizer's, False)."""
+        return self.batch_decode([self._check_ids(token_ids)], skip_special_tokens, clean_up_tokenization_spaces)[0]
 
-    def batch_decode(self, sequences: Iterable[Sequence[int]] | torch.Tensor, skip_special_tokens: bool = False
-                     ) -> list[str]:
+    def batch_decode(self, sequences: Iterable[Sequence[int]] | torch.Tensor, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: bool | None = None) -> list[str]:
         """The texts of a batch: a list of id lists, or a (B, L) tensor."""
         if torch.is_tensor(sequences) and self._in_range(sequences):
             checked = sequences.tolist()  # checked at once; a bad tensor is checked row by row, for the message
         else:
             checked = [self._check_ids(ids) for ids in sequences]
-        return self._decode_batch(checked, skip_special_tokens)
+        texts = self._decode_batch(checked, skip_special_tokens)
+        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        return [clean_up_tokenization(t) for t in texts] if clean else texts
+
+    def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
+        """The text of a list of tokens (pieces), as decode would give it for their ids."""
+        return self._decode_batch([[self.convert_tokens_to_ids(t) for t in tokens]], False)[0]
+
+    # transformers' private names, which its test-suite (and some user code) calls
+    def _convert_token_to_id(self, token: str) -> int:
+        return self.convert_tokens_to_ids(token)
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return self.convert_ids_to_tokens(index)
 
     def _in_range(self, ids: torch.Tensor) -> bool:
         """A (B, L) integer tensor of valid ids."""
@@ -297,6 +382,19 @@ def _check_texts(text: Any) -> tuple[list[str], bool]:
                 raise TypeError(f"text[{i}] is {type(item).__name__} ({item!r:.40}); a batch must hold only str")
         return list(text), True
     raise TypeError(f"text must be a str or a list of str, got {type(text).__name__} ({text!r:.40})")
+
+
+def _pad_row(row: list[int], target: int, value: int, side: str) -> list[int]:
+    padding = [value] * (target - len(row))
+    return padding + row if side == "left" else row + padding
+
+
+def clean_up_tokenization(text: str) -> str:
+    """transformers' `clean_up_tokenization`: no space before punctuation and in English contractions."""
+    for spaced, joined in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                           (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
+        text = text.replace(spaced, joined)
+    return text
 
 
 def _as_tensor(rows: list[list[int]]) -> torch.Tensor:

@@ -27,28 +27,37 @@ SPIECE_UNDERLINE = "▁"  # SentencePiece's mark for "a space was here"
 # defaults; <::::> separates sentences in WikiSplit targets.
 TRAINED_SPECIALS = {"pad": (0, "<pad>"), "eos": (1, "</s>"), "bos": (2, "<s>"), "unk": (3, "<unk>")}
 SEP_TOKEN = "<::::>"
-# The model uses these ids (padding, start, end, unknown): a vocabulary without them cannot serve it.
-REQUIRED_ROLES = ("bos_token", "eos_token", "unk_token", "pad_token")
+# The model uses these ids (start, end, unknown): a vocabulary without them cannot serve it. A separator or
+# padding piece the model lacks is added after the vocabulary, as transformers adds them (separator first).
+REQUIRED_ROLES = ("bos_token", "eos_token", "unk_token")
+ADDED_ROLES = ("sep_token", "pad_token")
 
 
 class BertGenerationTokenizer(Tokenizer):
     """SentencePiece tokenizer with bos <s>, eos </s>, unk <unk>, pad <pad> and sep <::::>.
 
     `vocab_file` is a spiece.model path; `model_proto` its bytes (what `train` returns a tokenizer from).
+    `sp_model_kwargs` go to `sentencepiece.SentencePieceProcessor` (e.g. enable_sampling=True, alpha=0.1,
+    nbest_size=-1 for subword regularization), as transformers. `keep_accents` is accepted for transformers'
+    code and changes nothing: the SentencePiece model's own normalizer decides, in both libraries.
     """
 
     tokenizer_class = "BertGenerationTokenizer"
 
     def __init__(self, vocab_file: str | os.PathLike | None = None, bos_token: str = "<s>", eos_token: str = "</s>",
                  unk_token: str = "<unk>", pad_token: str = "<pad>", sep_token: str = SEP_TOKEN,
-                 model_max_length: int | None = None, *, model_proto: bytes | None = None):
+                 mask_token: str | None = None, cls_token: str | None = None,
+                 model_max_length: int | None = None, *, model_proto: bytes | None = None,
+                 sp_model_kwargs: dict[str, Any] | None = None, padding_side: str = "right",
+                 keep_accents: bool | None = None, added_tokens: dict[int, str] | None = None):
         if (vocab_file is None) == (model_proto is None):
             raise TypeError("pass either vocab_file (a spiece.model path) or model_proto (its bytes)")
         source = "the trained SentencePiece model" if vocab_file is None else str(vocab_file)
         self._proto = model_proto if vocab_file is None else read_file(Path(vocab_file), "SentencePiece model")
-        self.sp_model = _load_processor(self._proto, source)
+        self.sp_model_kwargs = dict(sp_model_kwargs or {})
+        self.sp_model = _load_processor(self._proto, source, self.sp_model_kwargs)
         specials = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, pad_token=pad_token,
-                        sep_token=sep_token)
+                        sep_token=sep_token, mask_token=mask_token, cls_token=cls_token)
         missing = [specials[r] for r in REQUIRED_ROLES if self._piece_id(specials[r]) is None]
         if missing:
             raise ValueError(
@@ -56,12 +65,30 @@ class BertGenerationTokenizer(Tokenizer):
                 f"{[specials[r] for r in REQUIRED_ROLES]} in the SentencePiece vocabulary. Train one with "
                 "BertGenerationTokenizer.train(...), which puts them at ids 0-3, or pass this model's own names "
                 "(e.g. pad_token='...')")
-        # A separator missing from the vocabulary gets the next id after it, as transformers adds it.
-        self._added = {} if self._piece_id(sep_token) is not None else {sep_token: self.sp_model.get_piece_size()}
+        self._added: dict[str, int] = {}  # tokens after the SentencePiece vocabulary -> their ids
+        for token_id, token in sorted((added_tokens or {}).items()):  # from a saved tokenizer_config.json
+            if token_id != self.sp_model.get_piece_size() + len(self._added):
+                raise ValueError(f"{source}: added token {token!r} has id {token_id}, but the next free id is "
+                                 f"{self.sp_model.get_piece_size() + len(self._added)}; the tokenizer files disagree")
+            self._added[token] = token_id
+        for role in ADDED_ROLES:
+            if self._token_to_id(specials[role]) is None:
+                self._added[specials[role]] = self.sp_model.get_piece_size() + len(self._added)
         super().__init__(specials, model_max_length, source)
-        strings = sorted(set(specials.values()), key=len, reverse=True)  # longest first: leftmost-longest match
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side={padding_side!r}; use 'right' or 'left'")
+        self.padding_side = padding_side
+        self._specials_changed()
+
+    def _specials_changed(self) -> None:
+        # special tokens and added tokens are cut out of a text whole; longest first: leftmost-longest match
+        strings = sorted(set(self.all_special_tokens) | set(self._added), key=len, reverse=True)
         self._special_split = re.compile("(" + "|".join(map(re.escape, strings)) + ")")
         self._special_by_text = {t: self._token_to_id(t) for t in strings}
+
+    def _add_to_vocabulary(self, tokens: list[str], special: bool) -> None:
+        for token in tokens:
+            self._added[token] = len(self)
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike, **kwargs: Any) -> BertGenerationTokenizer:
@@ -69,9 +96,16 @@ class BertGenerationTokenizer(Tokenizer):
         directory = resolve_checkpoint_dir(path_or_id, allow_patterns=["*.json", "*.model"])
         config = read_tokenizer_config(directory)
         settings = {role: token_content(config[role]) for role in
-                    ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token") if config.get(role)}
+                    ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "mask_token", "cls_token")
+                    if config.get(role)}
         if "model_max_length" in config:
             settings["model_max_length"] = config["model_max_length"]
+        for key in ("sp_model_kwargs", "padding_side"):
+            if key in config:
+                settings[key] = config[key]
+        decoder = config.get("added_tokens_decoder") or {}
+        settings["added_tokens"] = {int(i): token_content(t) for i, t in decoder.items() if int(i) >= _pieces(
+            directory / VOCAB_FILE)} if decoder else None
         return cls(directory / VOCAB_FILE, **{**settings, **kwargs})
 
     @classmethod
@@ -154,6 +188,40 @@ class BertGenerationTokenizer(Tokenizer):
             out.append(ids)
         return out
 
+    def tokenize(self, text: str) -> list[str]:
+        """The pieces of one string, as transformers gives them: a piece outside the vocabulary keeps its text
+        (its id is still <unk>'s)."""
+        if not isinstance(text, str):
+            raise TypeError(f"tokenize takes one str, got {type(text).__name__}")
+        tokens = []
+        for k, chunk in enumerate(self._special_split.split(text)):
+            if k % 2:
+                tokens.append(chunk)
+            elif chunk:
+                tokens.extend(self.sp_model.encode(chunk, out_type=str))
+        return tokens
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        """Pieces back to text (transformers' rule: special tokens stay as written, with a space after)."""
+        text, pieces = "", []
+        for token in tokens:
+            if token in self._special_by_text:
+                text += self.sp_model.decode(pieces) + token + " "
+                pieces = []
+            else:
+                pieces.append(token)
+        return (text + self.sp_model.decode(pieces)).strip()
+
+    def _config_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"padding_side": self.padding_side}
+        if self.sp_model_kwargs:
+            fields["sp_model_kwargs"] = self.sp_model_kwargs
+        if self._added:  # transformers' format, so both libraries give them the same ids
+            fields["added_tokens_decoder"] = {
+                str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+                         "special": i in self._special_id_set} for t, i in self._added.items()}
+        return fields
+
     def _decode_batch(self, sequences: list[list[int]], skip_special_tokens: bool) -> list[str]:
         # transformers' rule: join the pieces, turn the space marks into spaces, strip the ends.
         skip = self._special_id_set if skip_special_tokens else frozenset()
@@ -178,11 +246,19 @@ class BertGenerationTokenizer(Tokenizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.sp_model = _load_processor(self._proto, self.source)
+        self.sp_model = _load_processor(self._proto, self.source, self.sp_model_kwargs)
 
 
-def _load_processor(proto: bytes, source: str) -> spm.SentencePieceProcessor:
-    processor = spm.SentencePieceProcessor()
+def _pieces(path: Path) -> int:
+    return _load_processor(read_file(path, "SentencePiece model"), str(path), {}).get_piece_size()
+
+
+def _load_processor(proto: bytes, source: str, kwargs: dict[str, Any]) -> spm.SentencePieceProcessor:
+    try:
+        processor = spm.SentencePieceProcessor(**kwargs)
+    except TypeError as err:
+        raise ValueError(f"sp_model_kwargs {kwargs}: not options of sentencepiece.SentencePieceProcessor "
+                         f"({err}); e.g. enable_sampling=True, alpha=0.1, nbest_size=-1") from err
     try:
         processor.LoadFromSerializedProto(proto)
     except RuntimeError as err:

@@ -181,6 +181,18 @@ class FastTokenizer(Tokenizer):
     def _config_fields(self) -> dict[str, Any]:
         return self._fields
 
+    def _add_to_vocabulary(self, tokens: list[str], special: bool) -> None:
+        added = [AddedToken(t, normalized=not special, special=special) for t in tokens]
+        (self.backend.add_special_tokens if special else self.backend.add_tokens)(added)
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        processor = self.backend.post_processor
+        return processor.num_special_tokens_to_add(pair) if processor is not None else 0
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        decoder = self.backend.decoder
+        return decoder.decode(list(tokens)) if decoder is not None else " ".join(tokens)
+
     def save_vocabulary(self, save_directory: str | os.PathLike, filename_prefix: str | None = None
                         ) -> tuple[str, ...]:
         """Write tokenizer.json (the whole pipeline) and the model's own files (vocab.txt, or vocab.json and

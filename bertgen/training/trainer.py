@@ -157,6 +157,7 @@ class Trainer:
         self.rank, self.world, local_rank = distributed_context()
         self.device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
+        self.model.fused_loss = True  # bertgen models: the training loss without the logits (bertgen.loss)
         self.precision = resolve_precision(args.precision, self.device)
         self.collate = Seq2SeqCollator(pad_token_id)
         self.evaluate_fn = evaluate

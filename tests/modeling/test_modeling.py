@@ -200,11 +200,13 @@ def test_an_all_padding_input_row_matches_transformers(hf_model, model):
 
 
 def test_training_mode_loss_and_gradients_match_transformers(hf_dir, batch):
-    """In training mode bertgen's loss skips the logits (bertgen.loss); loss and every gradient stay
-    transformers' (the tiny config has dropout 0, so training mode is deterministic)."""
+    """With the fused loss on (as the Trainer sets it), training mode skips the logits (bertgen.loss); loss and
+    every gradient stay transformers' (the tiny config has dropout 0, so training mode is deterministic)."""
     from transformers import EncoderDecoderModel as HFEncoderDecoderModel
 
     ours = EncoderDecoderModel.from_pretrained(hf_dir).train()
+    assert ours(**batch).logits.shape == (3, 9, 99)  # off by default: transformers' output
+    ours.fused_loss = True
     theirs = HFEncoderDecoderModel.from_pretrained(hf_dir).train()
     out = ours(**batch)
     assert out.logits is None
@@ -224,6 +226,7 @@ def test_standalone_decoder_training_mode_loss_and_gradients_match_transformers(
 
     hf_model.decoder.save_pretrained(tmp_path / "dec")
     ours = BertGenerationDecoder.from_pretrained(tmp_path / "dec").train()
+    ours.fused_loss = True
     theirs = HFDecoder.from_pretrained(tmp_path / "dec").train()
     enc = torch.randn(3, 11, 32)
     ids, labels = batch["labels"].clamp(min=0), batch["labels"]
@@ -238,8 +241,9 @@ def test_standalone_decoder_training_mode_loss_and_gradients_match_transformers(
         assert (p.grad - theirs.get_parameter(name).grad).abs().max() < TOL, name
 
 
-def test_logits_are_skipped_only_in_training_mode_with_labels(hf_dir, batch):
+def test_fused_loss_skips_logits_only_in_training_mode_with_labels(hf_dir, batch):
     model = EncoderDecoderModel.from_pretrained(hf_dir)
+    model.fused_loss = True
     ids = model_decoder_inputs(model, batch["labels"])
     with torch.no_grad():
         evaluated = model.eval()(**batch)

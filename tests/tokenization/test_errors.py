@@ -164,11 +164,16 @@ def test_malformed_tokenizer_config(tmp_path):
 
 
 def test_sentencepiece_model_without_the_special_pieces(tmp_path):
-    # sentencepiece's defaults: <unk> 0, <s> 1, </s> 2 and no <pad>
+    # sentencepiece's defaults: <unk> 0, <s> 1, </s> 2 and no <pad>: the pad piece is added after the
+    # vocabulary (after the separator), as transformers adds it
     spm.SentencePieceTrainer.train(input=str(SAMPLE_CORPUS), model_prefix=str(tmp_path / "spiece"), vocab_size=300,
                                    minloglevel=2)
-    with pytest.raises(ValueError, match=r"spiece\.model lacks the special piece\(s\) \['<pad>'\]: "
-                                         r"BertGenerationTokenizer needs \['<s>', '</s>', '<unk>', '<pad>'\] in the "
+    tok = load_tokenizer(tmp_path)
+    assert (tok.sep_token_id, tok.pad_token_id, len(tok)) == (300, 301, 302)
+    spm.SentencePieceTrainer.train(input=str(SAMPLE_CORPUS), model_prefix=str(tmp_path / "spiece"), vocab_size=300,
+                                   bos_id=-1, minloglevel=2)
+    with pytest.raises(ValueError, match=r"spiece\.model lacks the special piece\(s\) \['<s>'\]: "
+                                         r"BertGenerationTokenizer needs \['<s>', '</s>', '<unk>'\] in the "
                                          r"SentencePiece vocabulary\. Train one with BertGenerationTokenizer\.train"):
         load_tokenizer(tmp_path)
 
