@@ -5,7 +5,7 @@ imports torch and the model on first use. The package, one folder or module per 
 
     config.py  modeling/  cache.py  loss.py  activations.py   the model core (transformers' names and layout)
     checkpoints.py  hub.py  fileio.py                         reading and writing checkpoints, atomically
-    tokenization/   warmstart/   generation/   pipeline.py    tokenizers, the paper's schemes, decoding
+    tokenization/   warmstart/   generation/   pipelines.py   tokenizers, the paper's schemes, decoding
     data/   metrics.py   evaluation.py                        tasks and corpora, scores, evaluate()
     training/   experiments/   cli/                           Trainer, the paper's tables, the `bertgen` command
 """
@@ -24,7 +24,7 @@ _EXPORTS = {
     "load_tokenizer": "bertgen.tokenization", "AutoTokenizer": "bertgen.tokenization",
     "BertTokenizer": "bertgen.tokenization",
     "warm_start": "bertgen.warmstart", "WarmStartReport": "bertgen.warmstart",
-    "pipeline": "bertgen.pipeline",
+    "pipeline": "bertgen.pipelines",
 }
 __all__ = list(_EXPORTS)
 

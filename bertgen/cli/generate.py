@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from bertgen.cli.errors import CliError
-TASKS = ("text2text-generation",)  # bertgen.pipeline.TASKS; spelled here so the CLI starts without torch
+TASKS = ("text2text-generation",)  # bertgen.pipelines.TASKS; spelled here so the CLI starts without torch
 
 
 def _positive(text: str) -> int:
@@ -106,7 +106,7 @@ def run_generate(args) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from bertgen.pipeline import pipeline
+    from bertgen.pipelines import pipeline
 
     _check_device(args.device)
     lines = _read_lines(args.input)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from bertgen.cli.main import main
-from bertgen.pipeline import pipeline
+from bertgen.pipelines import pipeline
 from tests.support.generation_models import hf_generation_model, write_wordpiece_vocab
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]

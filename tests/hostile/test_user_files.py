@@ -12,7 +12,7 @@ from bertgen import metrics
 from bertgen.config import ConfigError
 from bertgen.data import fetch
 from bertgen.experiments.config import ExperimentConfig
-from bertgen.pipeline import Text2TextGenerationPipeline
+from bertgen.pipelines import Text2TextGenerationPipeline
 from bertgen.tokenization import load_tokenizer
 from tests.hostile.helpers import snapshot, tiny_model
 from tests.support.tokenizer_vocabs import MINILM

@@ -111,3 +111,10 @@ def test_public_names_load_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
     assert set(bertgen.__all__) <= set(dir(bertgen))
+
+
+def test_from_bertgen_import_pipeline_is_the_function_even_after_its_module_is_imported():
+    code = ("import bertgen.pipelines, bertgen; from bertgen import pipeline; "
+            "print(callable(pipeline) and pipeline is bertgen.pipelines.pipeline)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"

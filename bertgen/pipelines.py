@@ -121,7 +121,7 @@ def pipeline(task: str = "text2text-generation", model: Any = None, tokenizer: A
 
 
 class _CallableModule(types.ModuleType):
-    """Once `bertgen.pipeline` (this module) is imported, Python sets the package attribute `bertgen.pipeline` to
+    """Once `bertgen.pipelines` (this module) is imported, Python sets the package attribute `bertgen.pipelines` to
     the module, shadowing the function that `from bertgen import pipeline` promises; so the module calls it."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Text2TextGenerationPipeline:
