@@ -60,7 +60,7 @@ def _device(model) -> torch.device:
 
 
 def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, max_source_length: int = 128,
-             round_trip: bool = True, source_special_tokens: bool = False, progress: bool = True,
+             round_trip: bool = True, source_special_tokens: bool = False,
              **generate_kwargs) -> tuple[dict[str, float], pd.DataFrame]:
     """Generate for every example of `dataset` (one split, with `source` and `target` or `references`),
     and return (the task's metrics, a DataFrame with one row per example).
@@ -68,7 +68,7 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
     Examples are batched longest first, so batches hold similar lengths and an out-of-memory error comes
     at once rather than at the end; the DataFrame is in the dataset's order. Its `source` and `target`
     columns hold the text as scored (see `round_trip` in the module docstring), `prediction` the decoded
-    output, and columns such as `rule` are carried over for `breakdown`. `progress=False` hides the bar.
+    output, and columns such as `rule` are carried over for `breakdown`.
     """
     if len(dataset) == 0:
         raise ValueError("the dataset to evaluate is empty")
@@ -82,8 +82,7 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
         model.eval()
     try:
         with torch.inference_mode():
-            for start in tqdm(range(0, len(order), batch_size), desc="generating", unit="batch",
-                              disable=not progress):
+            for start in tqdm(range(0, len(order), batch_size), desc="generating", unit="batch"):
                 idx = order[start:start + batch_size]
                 enc = encode_sources(tokenizer, [sources[i] for i in idx], max_source_length, source_special_tokens)
                 ids = model.generate(enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device),

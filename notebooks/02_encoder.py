@@ -284,7 +284,7 @@ print("padded vs alone, max |diff| =", (alone - in_batch).abs().max().item())
 # 3. Shuffle the words of the first sentence while keeping the position ids: which heads of the last layer change
 #    their attention most? (Hint: `output_attentions=True`, compare the maps.)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 1: without the scaling the scores are sqrt(hs) = 5.7x larger, the weights sharper, the output wrong
 def entropy_of(w):
     return -(w * w.clamp_min(1e-12).log()).sum(-1)[real[:, None, :].expand(-1, w.shape[1], -1)].mean().item()
@@ -293,14 +293,14 @@ with torch.no_grad():
     unscaled = (q @ k.transpose(-2, -1)).masked_fill(attention_mask[:, None, None, :] == 0, float("-inf")).softmax(-1)
 print(f"entropy of layer 0's weights: scaled {entropy_of(weights):.2f} nats, unscaled {entropy_of(unscaled):.2f} nats")
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 2: 4 (H^2 + H) for attention, 2 H*4H + 4H + H for the FFN, 2 * 2H for the LayerNorms
 H = config.hidden_size
 formula = 4 * (H * H + H) + (H * config.intermediate_size + config.intermediate_size) \
     + (config.intermediate_size * H + H) + 2 * 2 * H
 print(formula, sum(p.numel() for p in layer.parameters()), formula == sum(p.numel() for p in layer.parameters()))
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 3: the same tokens in another order; the positional heads change least, the content heads most
 perm = torch.randperm(n, generator=torch.Generator().manual_seed(1))
 with torch.no_grad():

@@ -133,7 +133,7 @@ Markdown(f"Relative change of each position's output when the mask is added: {ch
 #
 # The weights form a $T \times S$ map: for every output position a distribution over the source tokens. No causal
 # mask here: the whole source is known before decoding starts. Because $E$ does not change while decoding, its keys
-# and values are computed once per layer and cached (section 6).
+# and values are computed once per layer and cached (the KV cache, at the end).
 #
 # BERT has no such block, so every scheme of the paper starts it **at random** (normal, std 0.02). The left map below
 # is that random start; the right one is the same layer after a short fine-tune (the teaching model of notebook 06,
@@ -308,7 +308,7 @@ print(f"tokens/s without cache {speed[False]:.0f}, with cache {speed[True]:.0f} 
 # 3. Compute `input_dependence` for `bert2rnd` and `rnd2bert`. Which scheme's decoder reads its input least at the
 #    start, and why?
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 1: the decoder's layers by hand, with and without the causal mask
 with torch.no_grad():
     enc = model.encoder(**source).last_hidden_state  # (1, S, H)
@@ -322,13 +322,13 @@ print("every position changes: from the second layer on, even the last position 
       "the future. A model trained without the mask would read the token it must predict from its input, and have "
       "nothing to read when generating")
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 2: 4 (H^2 + H) for Q, K, V, O, plus a LayerNorm (2H), per layer
 per_layer = lambda H: 4 * (H * H + H) + 2 * H  # noqa: E731
 print(f"MiniLM: {per_layer(384):,} x 6 = {6 * per_layer(384) / 1e6:.1f}M;  BERT-base: {per_layer(768):,} x 12 = "
       f"{12 * per_layer(768) / 1e6:.1f}M (the paper's random column says 26M; notebook 04 discusses the difference)")
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 3: with a random decoder, nothing in the decoder reads the encoder yet either way
 for scheme in ("bert2rnd", "rnd2bert"):
     torch.manual_seed(0)

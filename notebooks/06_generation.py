@@ -293,7 +293,7 @@ pd.DataFrame(timings).T.round(2)
 #
 # The solutions are below (collapsed in JupyterLab: click the dots to open).
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 1: per-token log-probabilities of both outputs, side by side
 row = table["beam gains"].abs().idxmax()
 enc = dict(tok([sources[row]], add_special_tokens=False, return_tensors="pt"))
@@ -303,12 +303,12 @@ for name, beams in (("greedy", 1), ("beam", 4)):
         logp = model(**enc, decoder_input_ids=ids[:, :-1]).logits.log_softmax(-1)[0].gather(-1, ids[0, 1:, None])[:, 0]
     print(name, [f"{t}:{p:.1f}" for t, p in zip(tok.convert_ids_to_tokens(ids[0, 1:].tolist()), logp.tolist())])
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 2: the best log-probability found, per beam width (length_penalty=0 ranks by the raw sum)
 pd.DataFrame({k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0)["log p beam"]
               for k in (1, 2, 4, 8)}).round(2)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 3: lower temperature, fewer distinct samples
 first = {k: v[:1] for k, v in one.items()}
 for temperature in (0.2, 1.5):

@@ -50,7 +50,7 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 5.0, 
                               eval_every=max(1, config.steps // 4))
     trained = Trainer(model, args, data["train"], tokenizer.pad_token_id, eval_dataset=data["validation"]).train(resume=False)
     test = data["test"].remove_columns(["input_ids", "labels", "length"])
-    metrics, predictions = evaluate(model, tokenizer, test, config.task, max_source_length=config.max_source_length, progress=progress,
+    metrics, predictions = evaluate(model, tokenizer, test, config.task, max_source_length=config.max_source_length,
                                     **generate_kwargs(config))
     sources = tokenizer_round_trip(tokenizer, test["source"])
     copy = score(config.task, sources, sources, tokenizer_round_trip(tokenizer, test["target"]))

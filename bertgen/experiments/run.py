@@ -137,7 +137,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     model, tokenizer, data, trained = train_model(config, scratch, progress)
     eval_start = time.perf_counter()
     metrics, predictions = evaluate(model, tokenizer, data["test"].remove_columns(["input_ids", "labels", "length"]),
-                                    config.task, max_source_length=config.max_source_length, progress=progress,
+                                    config.task, max_source_length=config.max_source_length,
                                     **generate_kwargs(config))
     model.eval()
     metrics["loss"] = token_loss(model, data["test"], tokenizer.pad_token_id)  # sensitive where outputs are not yet
