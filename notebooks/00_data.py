@@ -8,13 +8,24 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: bertgen (.venv)
 #     language: python
-#     name: python3
+#     name: bertgen
 # ---
 
 # %% [markdown]
 # # 00 · Data: the tasks, where they come from, and how fusion inputs are made
+#
+# **Paper:** Rothe, Narayan, Severyn (2020), [*Leveraging Pre-trained Checkpoints for Sequence Generation
+# Tasks*](https://arxiv.org/abs/1907.12461), section *Experiments and Results* (the tasks and their datasets:
+# DiscoFuse, WikiSplit, WMT14, Gigaword, CNN/DailyMail, XSum).
+# **Code:** `bertgen/data/registry.py` (`load_task`, `TASKS`), `bertgen/data/brown.py` (the fusion rules),
+# `bertgen/data/fetch.py`, `bertgen/data/stats.py`, `bertgen/metrics.py` (SARI, exact, BLEU, ROUGE).
+#
+# **After this notebook you can**
+# - name the paper's tasks and the offline stand-ins the workbench builds from real corpora;
+# - explain how a fusion input is made by undoing a discourse phenomenon, and why splits go by document;
+# - load any task with `load_task` and score outputs with the task's metrics.
 #
 # BertGeneration is evaluated on sentence fusion (DiscoFuse), split-and-rephrase (WikiSplit), translation
 # (WMT14) and summarization (Gigaword, CNN/DailyMail, XSum). Those datasets live on the Hugging Face hub,
@@ -37,6 +48,7 @@ PRESET = "tiny"  # "tiny": a few examples per rule; "full": more of everything
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Markdown
 
 from bertgen import metrics
 from bertgen.data import TASKS, brown, fetch, load_task
@@ -118,8 +130,8 @@ for rule, group in made.groupby("rule"):
 #
 # `load_task` deduplicates the sources and sends each Brown *file* wholly to train, validation or test
 # (80/10/10 by a hash of its name), so no document leaks across splits. The built task is cached under
-# `$BERTGEN_HOME/tasks/`. With the 8-file sample most files land in train; the full corpus gives about
-# 2,900 / 290 / 340 examples.
+# `$BERTGEN_HOME/tasks/`. With the 8-file sample most files land in train; the sizes below are those of the
+# corpus this notebook read (the full one once `bertgen data fetch brown` has run).
 
 # %%
 fusion = load_task("brown-fusion", data_dir=BROWN)
@@ -128,7 +140,9 @@ table
 
 # %%
 table.drop("total")[["train", "validation", "test"]].plot.barh(stacked=True, figsize=(7, 3), title="brown-fusion examples per rule")
-plt.xlabel("examples"); plt.tight_layout(); plt.show()
+plt.xlabel("examples"); plt.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0)); plt.tight_layout(); plt.show()
+Markdown(f"Built from {'the full corpus' if BROWN != brown.SAMPLE_DIR else 'the 8-file sample'}: "
+         + ", ".join(f"{table.loc['total', split]:,} {split}" for split in ("train", "validation", "test")) + " examples.")
 
 # %% [markdown]
 # `brown-split` is the single-sentence pairs reversed: one real sentence in, the two sentences it was split
@@ -142,8 +156,8 @@ split["train"].to_pandas()[["source", "target", "rule"]].head(SHOW)
 # ## The other offline tasks
 #
 # `bible-modern` pairs each King James verse with the same verse of the World English Bible (archaic to
-# modern English; about 31k pairs, split by chapter). `ding-en-de` takes the Ding dictionary entries whose
-# English side is a whole sentence (about 16k pairs). Both need their corpus fetched first.
+# modern English, split by chapter). `ding-en-de` takes the Ding dictionary entries whose English side is a whole
+# sentence. Both need their corpus fetched first; the cell prints their sizes where they are.
 
 # %%
 for name in ("bible-modern", "ding-en-de"):
@@ -205,3 +219,25 @@ source, target = "He left early. She stayed late.", "He left early, but she stay
 for name, prediction in (("copy the input", source), ("the target", target)):
     print(f"{name:15} SARI {metrics.sari([source], [prediction], [target]):6.1f}   "
           f"exact {metrics.exact_match([prediction], [target]):5.1f}")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. How many examples of each rule does the Brown *sample* give, and which rule fires least?
+# 2. Fuse a sentence of your own with `brown.fuse` (tag it by hand in `word/tag` form). Which tags must be there
+#    for the rule to fire?
+# 3. Score "copy the input" for the first 20 validation pairs of `brown-fusion` with SARI and exact match.
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 1
+made["rule"].value_counts()
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 2: a subject pronoun (pps) and a past-tense verb (vbd) on both sides of ", but"
+print(brown.fuse(parse("He/pps ran/vbd fast/rb ,/, but/cc he/pps missed/vbd the/at bus/nn ./.")))
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 3
+rows = fusion["validation"].select(range(min(20, len(fusion["validation"]))))
+print(f"SARI {metrics.sari(rows['source'], rows['source'], rows['target']):.1f}, "
+      f"exact {metrics.exact_match(rows['source'], rows['target']):.1f}")

@@ -8,13 +8,25 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: bertgen (.venv)
 #     language: python
-#     name: python3
+#     name: bertgen
 # ---
 
 # %% [markdown]
 # # 01 · Tokenizers: from text to ids, and the tokens that start and stop a decoder
+#
+# **Paper:** Rothe, Narayan, Severyn (2020), [*Leveraging Pre-trained Checkpoints for Sequence Generation
+# Tasks*](https://arxiv.org/abs/1907.12461), section *Models and Pre-trained Checkpoints* (one vocabulary shared by
+# encoder and decoder; `[CLS]` starts and `[SEP]` ends the output; inputs carry no special tokens).
+# **Code:** `bertgen/tokenization/bert_generation.py` (`BertGenerationTokenizer`, SentencePiece),
+# `bertgen/tokenization/fast.py` (WordPiece and BPE through `tokenizers`), `bertgen/tokenization/base.py`,
+# `bertgen/data/collate.py` (how targets become labels).
+#
+# **After this notebook you can**
+# - train a SentencePiece vocabulary and compare it with BERT's WordPiece;
+# - say which special tokens go on the input and on the target, and why;
+# - build the decoder input and the labels of a target by hand (teacher forcing).
 #
 # A BertGeneration model reads ids, not text. Which ids depends on the checkpoint it was warm-started from:
 # BERT brings its WordPiece vocabulary (`vocab.txt`), RoBERTa and GPT-2 their byte-level BPE (`vocab.json` +
@@ -198,3 +210,24 @@ print(type(again).__name__, again.encode(SENTENCES[1]) == sp.encode(SENTENCES[1]
 
 # %% [markdown]
 # Next, `02_encoder`: what the encoder does with these ids.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Train a 300-piece and a 1,000-piece unigram vocabulary: how many pieces per corpus sentence does each need?
+# 2. Which of the example sentences changes when it goes through WordPiece and back (`decode(encode(...))`), and why?
+# 3. Write the decoder input and labels for "Good morning." with the SentencePiece tokenizer.
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 1
+for size in (300, 1000):
+    t = BertGenerationTokenizer.train([SAMPLE_CORPUS], vocab_size=size)
+    print(size, "pieces:", round(sum(lengths(t, corpus)) / len(corpus), 1), "per sentence")
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 2: WordPiece lower-cases and strips accents, so capitals and "café" do not survive
+[t for t in SENTENCES if bert.decode(bert.encode(t, add_special_tokens=False)) != t]
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 3
+teacher_forcing(sp, "Good morning.")

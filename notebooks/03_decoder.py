@@ -14,55 +14,88 @@
 # ---
 
 # %% [markdown]
-# # 03 · The decoder: causal self-attention, cross-attention, a tied LM head, and a KV cache
+# # 03 · The decoder: a bidirectional BERT run causally, cross-attention, warm-starting, a KV cache
 #
-# The decoder is the encoder's layer stack with three changes:
-# 1. self-attention is **causal**: position *t* may read positions ≤ *t* only, so training can score every
-#    next token in one pass;
-# 2. each layer gets a **cross-attention** block that reads the encoder's output (new weights when
-#    warm-starting: BERT has none);
+# **Paper:** Rothe, Narayan, Severyn (2020), [*Leveraging Pre-trained Checkpoints for Sequence Generation
+# Tasks*](https://arxiv.org/abs/1907.12461), sections *Models and Pre-trained Checkpoints* (the decoder, its
+# cross-attention, BERTShare) and *Investigated Model Variants* (the schemes of Table 1).
+# **Code:** `bertgen/modeling/bert_generation.py` (`causal_mask`, the `crossattention` block of
+# `BertGenerationLayer`, `BertGenerationDecoder` and its tied `lm_head`), `bertgen/modeling/encoder_decoder.py`
+# (`EncoderDecoderModel`, BERTShare's `tie_encoder_decoder`), `bertgen/warmstart/plan.py` and
+# `bertgen/warmstart/schemes.py` (what each scheme loads), `bertgen/cache.py` (the KV cache),
+# `bertgen/teaching.py` (the trained model and the diagrams).
+#
+# **After this notebook you can**
+# - explain how a layer pretrained to read in both directions becomes a left-to-right decoder, and prove it;
+# - write cross-attention's equation and say where its queries, keys and values come from;
+# - say, scheme by scheme, what warm-starting takes from the checkpoint and what it leaves random, and what
+#   BERTShare shares;
+# - explain why a random cross-attention is the hard part of fine-tuning, and recognise its failure (an output
+#   that ignores the input);
+# - explain what the tied output layer and the KV cache save.
+#
+# The decoder is the encoder's layer stack (notebook 02) with three changes:
+# 1. self-attention is **causal**: position *t* may read positions ≤ *t* only;
+# 2. each layer gets a **cross-attention** block that reads the encoder's output (BERT has none: new weights);
 # 3. an **LM head** turns hidden states into vocabulary logits; its weight *is* the word-embedding matrix.
 #
-# At generation time a **KV cache** keeps the keys and values of past positions, so each new token costs one
-# position's work instead of the whole prefix. Shapes: **B** batch, **S** source, **T** target length, **L**
-# cached + new length, **V** vocabulary.
+# Shapes: **B** batch, **S** source, **T** target length, **H** hidden, **nh** heads, **V** vocabulary.
 
 # %% tags=["parameters"]
-PRESET = "tiny"  # "tiny": a handful of decoding steps; "full": longer timing runs
+PRESET = "tiny"  # "tiny": 24 decoding steps; "full": 96 (the cache's speed-up grows with length)
 
 # %%
 import time
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
+from IPython.display import Markdown
 
 from bertgen import load_tokenizer, warm_start
 from bertgen.modeling import causal_mask
+from bertgen.teaching import diagonality, draw_layer, draw_scheme, plot_attention, teaching_model
 
 torch.manual_seed(0)
 STEPS = {"tiny": 24, "full": 96}[PRESET]
 tokenizer = load_tokenizer("minilm-l6")
-model, report = warm_start("bert2bert", "minilm-l6")
+model, report = warm_start("bert2bert", "minilm-l6")  # the paper's recipe: cross-attention random
 model.eval()
 source = tokenizer(["The cat sat on the mat because it was warm."], add_special_tokens=False, return_tensors="pt")
 target = tokenizer(["It was warm, so the cat sat on the mat."], add_special_tokens=False, return_tensors="pt")["input_ids"]
 decoder_input_ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), target], dim=1)  # [CLS] + target
 print("source", tuple(source["input_ids"].shape), "(B, S);  decoder input", tuple(decoder_input_ids.shape), "(B, T)")
 
+# %%
+draw_layer(decoder=True);
+
 # %% [markdown]
-# ## The causal mask
-# A boolean mask over (query, key) pairs: True on and below the diagonal, False above it (the future).
-# Masked scores are left out of the softmax, so they get a weight of exactly zero.
+# ## From a bidirectional BERT to a left-to-right decoder
+#
+# A decoder models a sentence one token at a time: $p(y \mid x) = \prod_t p(y_t \mid y_{<t}, x)$. Training shows it
+# the whole target at once (*teacher forcing*: the input is the target shifted right behind the start token
+# `[CLS]`), and scores every position's prediction of the next token in one pass. That only works if position $t$
+# cannot see positions after $t$; otherwise the answer is in its input. BERT's layers were pretrained the other way,
+# every position reading every other. The paper's decoder keeps BERT's weights and changes one thing, the mask:
+#
+# $$\operatorname{CausalAttention}(Q, K, V) = \operatorname{softmax}\!\Big(\frac{QK^\top}{\sqrt{d_h}} + M^{\text{causal}}\Big)V,
+# \qquad M^{\text{causal}}_{ts} = \begin{cases} 0 & s \le t \\ -\infty & s > t. \end{cases}$$
+#
+# Nothing in the weights says "bidirectional": a query, a key, a value projection are the same matrices whether or not
+# some scores are masked. So a BERT layer *runs* causally without any change to its parameters. What changes is the
+# input distribution it sees: at position $t$ it used to have the right-hand context and now never does. That is a
+# real mismatch the fine-tuning has to absorb, and one reason the paper finds a pretrained decoder worth less than a
+# pretrained encoder (`rnd2bert` gains less over `rnd2rnd` than `bert2rnd` does).
+#
+# Below, the mask (white: may attend), and a proof by experiment on the full model: change the last target token and
+# the logits at every earlier position stay the same.
 
 # %%
 T = decoder_input_ids.shape[1]
-plt.figure(figsize=(4, 4))
+plt.figure(figsize=(3.5, 3.5))
 plt.imshow(causal_mask(T, T, torch.device("cpu"))[0, 0], cmap="Greys_r")
 plt.title("query t may attend to key s (white)")
 plt.xlabel("key position s"); plt.ylabel("query position t");
-
-# %% [markdown]
-# **Proof by experiment:** change the last target token; the logits at every earlier position stay the same.
 
 # %%
 with torch.no_grad():
@@ -74,27 +107,152 @@ print("earlier positions, max |diff| =", (logits - logits_changed)[:, :-1].abs()
 print("last position,     max |diff| =", (logits - logits_changed)[:, -1].abs().max().item())
 
 # %% [markdown]
-# ## Cross-attention
-# Every decoder position reads the encoder's states. After warm-starting these weights are random
-# (normal, std 0.02), so the map below is nearly uniform: fine-tuning is what teaches the decoder where to
-# look. Notebook 06 shows one after training.
+# The same point from the other side: one *pretrained encoder layer*, run on the same vectors with and without the
+# causal mask. The last position sees everything either way, so its output is the same; every earlier position loses
+# its right-hand context, so its output changes. Same weights, two behaviours, chosen by the mask alone.
+
+# %%
+layer = model.encoder.encoder.layer[0]
+with torch.no_grad():
+    x = model.encoder.embeddings(source["input_ids"])  # (1, S, H)
+    both_ways = layer(x)[0]
+    causally = layer(x, is_causal=True)[0]
+change = (both_ways - causally).norm(dim=-1)[0] / both_ways.norm(dim=-1)[0]  # (S,) relative change per position
+Markdown(f"Relative change of each position's output when the mask is added: {change[:-1].mean():.0%} on average "
+         f"over the earlier positions (at most {change[:-1].max():.0%}), {change[-1]:.1e} at the last position.")
+
+# %% [markdown]
+# ## Cross-attention: where the decoder reads its input
+#
+# Cross-attention is the same attention with a different source for each of its three inputs. The **queries** come
+# from the decoder (the hidden state $h_t$ of the token being written, after causal self-attention); the **keys and
+# values** come from the encoder's output $E \in \mathbb{R}^{S \times H}$, the same for every decoder position and
+# every layer:
+#
+# $$\operatorname{CrossAttention}(h, E) = \operatorname{softmax}\!\Big(\frac{(h W_Q)(E W_K)^\top}{\sqrt{d_h}} + M^{\text{pad}}\Big)(E W_V) .$$
+#
+# The weights form a $T \times S$ map: for every output position a distribution over the source tokens. No causal
+# mask here: the whole source is known before decoding starts. Because $E$ does not change while decoding, its keys
+# and values are computed once per layer and cached (the KV cache, at the end).
+#
+# BERT has no such block, so every scheme of the paper starts it **at random** (normal, std 0.02). The left map below
+# is that random start; the right one is the same layer after a short fine-tune (the teaching model of notebook 06,
+# see its description under the plot). The colour scale is fixed at 0..1 in both, so flat looks flat.
 
 # %%
 with torch.no_grad():
     out = model(**source, decoder_input_ids=decoder_input_ids, output_attentions=True)
-cross = out.cross_attentions[-1][0].mean(0)  # (T, S): averaged over heads
-plt.figure(figsize=(7, 4))
-plt.imshow(cross, cmap="viridis")
-plt.xticks(range(cross.shape[1]), tokenizer.convert_ids_to_tokens(source["input_ids"][0].tolist()), rotation=90)
-plt.yticks(range(T), tokenizer.convert_ids_to_tokens(decoder_input_ids[0].tolist()))
-plt.colorbar()
-plt.title("cross-attention, last layer (untrained)")
-print(f"weights range {cross.min():.3f}..{cross.max():.3f}; uniform would be 1/S = {1 / cross.shape[1]:.3f}")
+untrained = out.cross_attentions[-1][0].mean(0)  # (T, S): last layer, heads averaged
+teaching = teaching_model()
+example = dict(teaching.tokenizer([teaching.examples[0][0]], add_special_tokens=False, return_tensors="pt"))
+written = teaching.model.generate(**example, max_new_tokens=32)
+with torch.no_grad():
+    trained = teaching.model(**example, decoder_input_ids=written, output_attentions=True).cross_attentions[-1][0].mean(0)
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+plot_attention(untrained, tokenizer.convert_ids_to_tokens(source["input_ids"][0].tolist()),
+               tokenizer.convert_ids_to_tokens(decoder_input_ids[0].tolist()), ax=axes[0], title="random cross-attention")
+plot_attention(trained, teaching.tokenizer.convert_ids_to_tokens(example["input_ids"][0].tolist()),
+               teaching.tokenizer.convert_ids_to_tokens(written[0].tolist()), ax=axes[1], title="after fine-tuning")
+plt.tight_layout()
+Markdown(f"Random: weights from {untrained.min():.3f} to {untrained.max():.3f}, where uniform is 1/S = "
+         f"{1 / untrained.shape[1]:.3f}. Trained ({teaching.description}): {diagonality(trained):.0%} of each row's "
+         "weight on the source word being written, an alignment of output words with input words.")
 
 # %% [markdown]
+# ## Warm-starting, scheme by scheme
+#
+# Now we can say precisely what "warm-starting a decoder from BERT" sets. A decoder layer has causal self-attention,
+# cross-attention and a feed-forward block; BERT has weights for the first and the last, none for the middle one. The
+# paper's schemes (Table 1) choose, for each stack, the checkpoint or a random start. The diagrams below are drawn
+# from `warm_start`'s own report (`bertgen/warmstart/report.py`), not by hand: blue parts come from the checkpoint,
+# orange parts start random, hatched parts are the encoder's tensors themselves.
+
+# %%
+schemes = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]
+reports = {s: warm_start(s, "minilm-l6", device="meta")[1] for s in schemes}  # shapes only: no memory, no copy
+fig, axes = plt.subplots(1, len(schemes), figsize=(18, 3.6))
+for ax, scheme in zip(axes, schemes):
+    draw_scheme(reports[scheme], ax=ax)
+plt.tight_layout()
+pd.DataFrame([r.table1_row() for r in reports.values()]).set_index("scheme")
+
+# %% [markdown]
+# Read the diagrams column by column:
+# - **rnd2rnd** is an ordinary Transformer trained from scratch, the baseline every table compares against.
+# - **bert2rnd** takes the encoder from BERT and starts the whole decoder at random; its word embeddings are still
+#   BERT's, because one matrix is shared by encoder, decoder and output layer.
+# - **rnd2bert** does the opposite: a random encoder feeding a pretrained decoder.
+# - **bert2bert** takes both stacks from the checkpoint, as two independent copies that fine-tuning moves apart.
+# - **bertShare** takes both from the checkpoint and *keeps them one*: the decoder's self-attention and feed-forward
+#   blocks are the encoder's modules.
+#
+# In every scheme the cross-attention is orange. However much of the model comes from BERT, the part that connects
+# the two stacks never does.
+#
+# ## BERTShare: one set of weights, run both ways
+#
+# In `bertshare` each layer's self-attention and feed-forward weights serve twice: once bidirectionally over the
+# source in the encoder, once causally over the target in the decoder. This is the mask argument above taken to its
+# end: if the mask is the only difference between an encoder layer and a decoder's self-attention, one set of weights
+# can be both. Only the cross-attention (and the output bias) belong to the decoder alone. The parameter count falls
+# from bert2bert's to about that of BERT plus the cross-attention (221M to 136M at BERT-base size in the paper), and
+# the paper finds it as good or better on fusion, splitting and summarization, not on translation, where source and
+# target are different languages.
+
+# %%
+share, _ = warm_start("bertshare", "minilm-l6", device="meta")
+enc_layer, dec_layer = share.encoder.encoder.layer[0], share.decoder.bert.encoder.layer[0]
+print("decoder self-attention is the encoder's:", dec_layer.attention is enc_layer.attention)
+print("decoder feed-forward is the encoder's:  ", dec_layer.intermediate is enc_layer.intermediate)
+print("cross-attention belongs to the decoder: ", not any(dec_layer.crossattention is m for m in enc_layer.modules()))
+Markdown(f"bertShare holds {reports['bertshare'].total / reports['bert2bert'].total:.0%} of bert2bert's parameters "
+         f"at MiniLM size, against {136 / 221:.0%} at BERT-base size in the paper (136M of 221M): MiniLM's embedding "
+         "matrix, which both schemes count once, is a larger part of a smaller model.")
+
+# %% [markdown]
+# ## Why a random cross-attention is the hard part
+#
+# Follow a decoder layer's computation at the start of fine-tuning. Its causal self-attention and feed-forward blocks
+# are BERT's: they already model English. Its cross-attention is random with std 0.02: the keys it computes from the
+# encoder output are tiny and nearly alike, so every decoder position averages the source almost uniformly (the flat
+# map above), and the value it returns, projected by another random matrix, is small next to the residual stream it
+# is added to. The decoder is, in effect, an unconditional language model: the loss falls quickly by learning which
+# words follow which, *without reading the input at all*. The gradient that would teach the cross-attention to read
+# arrives through that small, nearly uniform block, and it is weak.
+#
+# That is measurable at the start. Below, for two different sources and the same decoder input, how much do the
+# decoder's next-token distributions differ? With the random start, barely: whatever the input, the decoder would say
+# the same. With `cross_attention="self"` (each layer's cross-attention copied from its pretrained self-attention,
+# which already matches tokens and positions; an option beyond the paper), the input already moves the output.
+
+# %%
+def input_dependence(model):  # mean total-variation distance between the next-token distributions for two sources
+    other = tokenizer(["Plants create energy through photosynthesis in their leaves."], add_special_tokens=False,
+                      return_tensors="pt")
+    with torch.no_grad():
+        p, q = (model(**s, decoder_input_ids=decoder_input_ids).logits.softmax(-1) for s in (source, other))
+    return 0.5 * (p - q).abs().sum(-1).mean().item()
+
+copied, _ = warm_start("bert2bert", "minilm-l6", cross_attention="self")
+start = {"random (the paper)": input_dependence(model), "copied from self-attention": input_dependence(copied.eval())}
+Markdown("Input dependence at the start of fine-tuning (total-variation distance between the outputs for two "
+         "different sources; 0 = the input is ignored, 1 = disjoint): "
+         + ", ".join(f"cross-attention {k}: **{v:.3f}**" for k, v in start.items()) + ".")
+
+# %% [markdown]
+# The reproduction shows what this costs. At the paper's scale (300k steps of batch 256) the cross-attention has time
+# to learn to read. At the workbench's first scale (1,000 pairs, 300 steps on a CPU) it did not: every paper scheme
+# *collapsed* to writing much the same sentence for every input. Notebook 05 shows the collapse with two diagnostics:
+# the **distinct-output share** (how many different outputs a model writes for its different inputs; 1 is healthy)
+# and **input dependence** (whether an output shares more words with its own input than with someone else's). A
+# teacher-forced loss can still fall during a collapse, which is why the diagnostics are needed.
+#
 # ## The LM head is the embedding matrix
-# Tying reads and writes words with the same vectors and saves V x H parameters. With shared embeddings
-# (the paper's default) the encoder uses that matrix too.
+#
+# The last layer's hidden state $h_t$ becomes logits over the vocabulary through a linear map,
+# $\operatorname{logits}_t = h_t E_{\text{word}}^\top + b$, whose weight is the word-embedding matrix itself. Tying
+# reads and writes words with the same vectors, and saves $V \times H$ parameters. With shared embeddings (the paper's
+# default) the encoder uses that matrix too.
 
 # %%
 head = model.decoder.lm_head.decoder.weight
@@ -138,3 +296,40 @@ with torch.inference_mode():
         speed[use_cache] = STEPS / (time.perf_counter() - start)
 print(f"tokens/s without cache {speed[False]:.0f}, with cache {speed[True]:.0f} "
       f"({speed[True] / speed[False]:.1f}x)")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Run the decoder *without* the causal mask: feed `decoder_input_ids` through `model.decoder` with a full
+#    attention mask and compare the logits at the first position with the causal ones. Why may the model never be
+#    trained this way?
+# 2. Count the parameters the cross-attention adds per layer at MiniLM size and at BERT-base size (H = 768, 12
+#    layers), and compare with the random column of the paper's Table 1 for bert2bert (26M).
+# 3. Compute `input_dependence` for `bert2rnd` and `rnd2bert`. Which scheme's decoder reads its input least at the
+#    start, and why?
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 1: the decoder's layers by hand, with and without the causal mask
+with torch.no_grad():
+    enc = model.encoder(**source).last_hidden_state  # (1, S, H)
+    masked = unmasked = model.decoder.bert.embeddings(decoder_input_ids)  # (1, T, H)
+    for block in model.decoder.bert.encoder.layer:
+        masked = block(masked, is_causal=True, encoder_hidden_states=enc)[0]
+        unmasked = block(unmasked, is_causal=False, encoder_hidden_states=enc)[0]
+    difference = (model.decoder.lm_head(masked) - model.decoder.lm_head(unmasked))[0].abs().amax(-1)  # (T,)
+print("max |logit difference| per position:", difference.round(decimals=2).tolist())
+print("every position changes: from the second layer on, even the last position reads earlier states that now saw "
+      "the future. A model trained without the mask would read the token it must predict from its input, and have "
+      "nothing to read when generating")
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 2: 4 (H^2 + H) for Q, K, V, O, plus a LayerNorm (2H), per layer
+per_layer = lambda H: 4 * (H * H + H) + 2 * H  # noqa: E731
+print(f"MiniLM: {per_layer(384):,} x 6 = {6 * per_layer(384) / 1e6:.1f}M;  BERT-base: {per_layer(768):,} x 12 = "
+      f"{12 * per_layer(768) / 1e6:.1f}M (the paper's random column says 26M; notebook 04 discusses the difference)")
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 3: with a random decoder, nothing in the decoder reads the encoder yet either way
+for scheme in ("bert2rnd", "rnd2bert"):
+    torch.manual_seed(0)
+    print(scheme, round(input_dependence(warm_start(scheme, "minilm-l6")[0].eval()), 3))

@@ -16,6 +16,19 @@
 # %% [markdown]
 # # 04 · Warm-starting: pretrained BERT as encoder *and* decoder
 #
+# **Paper:** Rothe, Narayan, Severyn (2020), [*Leveraging Pre-trained Checkpoints for Sequence Generation
+# Tasks*](https://arxiv.org/abs/1907.12461), sections *Models and Pre-trained Checkpoints* and *Investigated Model
+# Variants* (Table 1, parameters per scheme), and the ablations of its analysis (embeddings only, layer subsets).
+# **Code:** `bertgen/warmstart/pretrained.py` (`read_pretrained`), `bertgen/warmstart/plan.py` (`StackPlan`,
+# `WarmStartPlan`), `bertgen/warmstart/schemes.py` (`warm_start`), `bertgen/warmstart/report.py`
+# (`WarmStartReport`), `bertgen/warmstart/reference.py` (the checkpoint's own forward pass).
+#
+# **After this notebook you can**
+# - build every scheme of the paper from a checkpoint and read its report: loaded, new, shared, folded, dropped;
+# - reproduce the paper's Table 1 parameter counts without downloading BERT;
+# - explain token-type folding and verify that a warm-started encoder computes what the checkpoint computed;
+# - use the paper's ablations as options of `warm_start`.
+#
 # Rothe, Narayan and Severyn (2020), *Leveraging Pre-trained Checkpoints for Sequence Generation Tasks*, start
 # from one observation: a Transformer encoder-decoder is made of BERT layers. The encoder **is** a BERT
 # encoder; the decoder is a BERT encoder with a causal mask and one extra block per layer, cross-attention,
@@ -35,17 +48,21 @@
 # > no MLM head. The mechanics below are the same for bert-base or roberta-base directories; the numbers differ.
 
 # %% tags=["parameters"]
-PRESET = "tiny"  # "tiny": seconds on a laptop CPU; "full": more fine-tuning steps
+PRESET = "tiny"  # "tiny": 6 fine-tuning steps of 2 schemes, seconds; "full": 100 steps of all 5 schemes, about
+# 10 minutes on 2 CPU cores (a progress bar per scheme)
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from IPython.display import Markdown
+from tqdm.auto import tqdm
 
 from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
 from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.tokenization import load_tokenizer
+from bertgen.teaching import draw_scheme
 from bertgen.warmstart import SCHEMES, warm_start
 
 # section 5: fine-tuning steps, and the schemes that get them
@@ -100,10 +117,18 @@ report
 # %% [markdown]
 # Under **bertshare** the decoder's embeddings, self-attention and feed-forward modules *are* the encoder's
 # (one set of parameters, one gradient update). Only the cross-attention and the output bias belong to the decoder
-# alone, so the model is about half the size.
+# alone. The diagrams (drawn from the reports; notebook 03 explains them) show the difference.
 
 # %%
-warm_start("bertshare", ckpt)[1]
+share_report = warm_start("bertshare", ckpt)[1]
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+draw_scheme(report, ax=axes[0]); draw_scheme(share_report, ax=axes[1])
+Markdown(f"bertshare has {share_report.total / 1e6:.1f}M parameters against bert2bert's {report.total / 1e6:.1f}M: "
+         f"{share_report.total / report.total:.0%} of the size, not half, because the shared word embeddings and the "
+         "new cross-attention are counted in both.")
+
+# %%
+share_report
 
 # %% [markdown]
 # ## 3. Table 1: where the parameters come from
@@ -126,8 +151,10 @@ ours.join(PAPER).join(minilm[["total", "from checkpoint"]].add_prefix("MiniLM ")
 
 # %% [markdown]
 # The bert-base rows land within 1% of the paper's totals and checkpoint columns. Our *random* column is about
-# 2M above the paper's for bert2bert and bertshare: it holds the whole cross-attention, 12 × 2.4M. Without shared
-# embeddings the count is transformers' bert2bert, which keeps two copies of the 23M matrix:
+# 2M above the paper's for bert2bert and bertshare: it holds the whole cross-attention, 12 × 2.4M. At bert-base
+# size bertshare is 136/221 = 62% of bert2bert in the paper; at MiniLM size the share is larger (the right-hand
+# columns), because the embedding matrix is a bigger part of a smaller model. Without shared embeddings the count
+# is transformers' bert2bert, which keeps two copies of the 23M matrix:
 
 # %%
 warm_start("bert2bert", bert_base, device="meta", share_embeddings=False)[1].table1_row()
@@ -205,7 +232,7 @@ def finetune(scheme, steps=STEPS, lr=2e-4):
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     losses = []
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc=scheme, unit="step", disable=PRESET == "tiny"):
         loss = model(**train_batch).loss
         optimizer.zero_grad()
         loss.backward()
@@ -230,7 +257,7 @@ pd.DataFrame(curves).tail(1).rename(index=lambda i: f"loss after step {i + 1}")
 #
 # ## The paper's ablations, as options
 #
-# `warm_start` also takes the ablations of the paper's section 6: initialize only the embeddings, drop the
+# `warm_start` also takes the ablations of the paper's analysis section: initialize only the embeddings, drop the
 # checkpoint's embeddings, take a subset of layers (`layers=k` for the first k, or a list), or take the decoder
 # from another checkpoint (`decoder_checkpoint=`). Each one's report says exactly what it loaded:
 
@@ -248,7 +275,8 @@ pd.DataFrame({name: warm_start("bertshare", ckpt, device="meta", **options)[1].t
 # model. `cross_attention="self"` starts each decoder layer's cross-attention as a copy of that layer's
 # pretrained self-attention instead: the query and key projections already match tokens and positions, now
 # across the two stacks. Nothing else changes; the parameters it copies move from the "random" to the "from
-# checkpoint" column. Notebook 05 measures what it does to fine-tuning at workbench scale.
+# checkpoint" column. Notebook 03 measures how much more the decoder depends on its input at the start, and notebook
+# 05 what it did to the workbench's runs.
 
 # %%
 starts = {"cross-attention at random (the paper)": {},
@@ -257,4 +285,26 @@ pd.DataFrame({name: warm_start("bert2bert", ckpt, device="meta", **options)[1].t
               for name, options in starts.items()}).T.drop(columns="scheme")
 
 # %% [markdown]
-# Notebook 05 (ablations) trains them and compares against the paper's numbers.
+# Notebook 05 (ablations) reads the workbench's runs of these schemes and puts them beside the paper's numbers.
+#
+# ## Exercises
+#
+# 1. Build `bert2bert` with `layers=[0, 5]` (the first and last of MiniLM's layers) and check in its report which
+#    checkpoint layers went where.
+# 2. Without folding (`fold_token_type=False`), which part of the encoder's output differs from the checkpoint's, and
+#    by how much at the first position of the first sentence?
+# 3. Count the parameters of `bert2bert` with and without `share_embeddings` at bert-base size; where does the
+#    difference go?
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 1
+print(warm_start("bert2bert", ckpt, device="meta", layers=[0, 5])[1])
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 2: every position differs, by the order of the hidden states themselves
+print({name: round(d[0].item(), 3) for name, d in difference.items()})
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 3
+pd.DataFrame([warm_start("bert2bert", bert_base, device="meta", share_embeddings=shared)[1].table1_row()
+              for shared in (True, False)], index=["shared embeddings", "separate embeddings"])

@@ -14,28 +14,27 @@
 # ---
 
 # %% [markdown]
-# # 06 · Generation: greedy, beam search, sampling
+# # 06 · Generation: greedy, beam search, sampling, and what a trained model attends to
 #
-# A trained encoder-decoder gives, for a source and the tokens written so far, a distribution over the next token.
-# *Decoding* turns those distributions into one output sentence. This notebook walks through what
-# `model.generate(...)` does with transformers' arguments, and what each knob changes:
+# **Paper:** Rothe, Narayan, Severyn (2020), [*Leveraging Pre-trained Checkpoints for Sequence Generation
+# Tasks*](https://arxiv.org/abs/1907.12461), the experimental setup of *Experiments and Results* (beam search
+# with 4 beams and length penalty α = 0.6 for translation) and the decoding of every table.
+# **Code:** `bertgen/generation/search.py` (greedy, beam, sampling), `bertgen/generation/processors.py`
+# (length penalty, n-gram blocking), `bertgen/cache.py` (the KV cache), `bertgen/teaching.py` (the model taught on).
 #
-# 1. greedy search, beam search and sampling side by side,
-# 2. what the length penalty and n-gram blocking change (a table, and output length against the penalty),
-# 3. a cross-attention map of a generated sentence: which source tokens each output token read,
-# 4. the key/value cache, and how much time it saves.
+# **After this notebook you can**
+# - say what greedy search, beam search and sampling each do with the decoder's next-token distributions;
+# - find an input where beam search fixes a greedy mistake, and explain it with sequence log-probabilities;
+# - read a cross-attention map and see the alignment between output and input words a trained model learns;
+# - choose `num_beams`, `length_penalty` and `no_repeat_ngram_size`, and explain what the KV cache saves.
 #
-# Everything here is `bertgen.generation`, tested token for token against transformers' `generate`
-# (`tests/test_generation.py`); `benchmarks/RESULTS.md` has its speed.
-#
-# > **The model.** Sections 1, 3 and 4 use the warm-started MiniLM bert2bert of notebook 04, *before
-# > fine-tuning*. Its encoder is pretrained, its cross-attention is random, and its decoder is BERT, which
-# > without a `[MASK]` predicts the token it is reading: after the start token `[CLS]` it writes `[CLS]`, and
-# > then again. So its outputs are junk; what matters here is the machinery. Section 2 needs a model whose
-# > choices *vary*, so it uses a tiny random one with sharp distributions.
+# A trained encoder-decoder gives, for a source and the tokens written so far, a distribution over the next
+# token, $p(y_t \mid y_{<t}, x)$. *Decoding* turns those distributions into one output, ideally the
+# $y^\star = \arg\max_y \sum_t \log p(y_t \mid y_{<t}, x)$, which no search can afford to find exactly: there are
+# $V^T$ candidate outputs. Greedy and beam search are two approximations, sampling a different goal altogether.
 
 # %% tags=["parameters"]
-PRESET = "tiny"  # "tiny": a few sentences, seconds on a laptop CPU; "full": more inputs, longer outputs
+PRESET = "tiny"  # "tiny": 24 new tokens, seconds; "full": 64 new tokens and 256 toy inputs (about a minute)
 
 # %%
 import time
@@ -43,55 +42,81 @@ import time
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from IPython.display import Markdown
 
-from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel, load_tokenizer, warm_start
+from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel
 from bertgen.generation import length_penalty
+from bertgen.teaching import (attention_explorer, compare_decoding, decoding_explorer, diagonality, plot_attention,
+                              teaching_model)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
-torch.manual_seed(0)
-tok = load_tokenizer("minilm-l6")
-model, _ = warm_start("bert2bert", "minilm-l6")
-model.eval()
-sentences = ["The storm hit the coast. The town was flooded.", "She studied hard. She passed the exam."]
-# sources without special tokens, as bertgen trains (and as the paper's released checkpoints expect)
-batch = tok(sentences, add_special_tokens=False, padding=True, return_tensors="pt")
-print("input_ids", tuple(batch["input_ids"].shape), "(B, S)")
+teaching = teaching_model()  # the `make demo` model if present, else a 1-minute fine-tune cached in $BERTGEN_HOME
+model, tok = teaching.model, teaching.tokenizer
+Markdown(f"**The model on this page** is {teaching.description}. It has learned its task, but not perfectly: "
+         "that is what makes decoding choices visible.")
 
 # %% [markdown]
 # ## 1. Greedy, beam search, sampling
 #
-# * **Greedy** takes the most likely token at every step. Fast, but a locally best token can lead into a worse
-#   sentence.
-# * **Beam search** keeps the `num_beams` best partial sentences (by summed log-probability). At each step every
-#   beam proposes its continuations, the best `num_beams` survive; a beam that writes `[SEP]` (the end token)
-#   joins the finished hypotheses. `num_return_sequences` returns several of them.
-# * **Sampling** draws the next token from the distribution, reshaped by `temperature` (sharper below 1),
-#   `top_k` (only the k best tokens) and `top_p` (the smallest set holding probability p). A seeded
-#   `torch.Generator` makes it reproducible. As in transformers, `top_k=50` applies unless you pass `top_k=0`.
+# * **Greedy** takes the most likely token at every step, $y_t = \arg\max_v p(v \mid y_{<t}, x)$. Fast, but a
+#   locally best token can lead into a worse sentence, and it never takes a step back.
+# * **Beam search** keeps the `num_beams` best partial outputs by summed log-probability. At each step every beam
+#   proposes its continuations and the best `num_beams` survive; a beam that writes the end token (`[SEP]` for a
+#   BERT vocabulary) joins the finished hypotheses. It can keep a token that looked second-best at step $t$ if
+#   it leads to a better whole sentence.
+# * **Sampling** draws $y_t \sim p(\cdot \mid y_{<t}, x)$, reshaped by `temperature` (sharper below 1), `top_k`
+#   (only the k best tokens) and `top_p` (the smallest set holding probability p). It trades likelihood for
+#   variety; a seeded `torch.Generator` makes it reproducible.
 #
 # All three run the encoder once, then the decoder one token per step against a cache (section 4).
 
 # %%
+sources = [source for source, _ in teaching.examples]
+batch = dict(tok(sources, add_special_tokens=False, padding=True, return_tensors="pt"))
 settings = {"greedy": dict(), "beam search (4)": dict(num_beams=4),
             "sampling (top-p 0.9)": dict(do_sample=True, top_k=0, top_p=0.9, generator=torch.Generator().manual_seed(0))}
 outputs = {name: model.generate(**batch, max_new_tokens=NEW_TOKENS, **kw) for name, kw in settings.items()}
-pd.DataFrame({name: tok.batch_decode(ids[:, :8]) for name, ids in outputs.items()}, index=sentences)
+with pd.option_context("display.max_colwidth", 70):
+    display(pd.DataFrame({name: tok.batch_decode(ids, skip_special_tokens=True) for name, ids in outputs.items()},
+                         index=sources).head(4))
 
 # %% [markdown]
-# As announced, junk. Greedy and beam search write `[CLS] [CLS] ...` (decoded here with special tokens; without
-# them the outputs are empty strings), and sampling writes random word pieces. The first step's distribution
-# says why: the token just read, `[CLS]`, is the single most likely one, yet it holds only a few percent; the
-# rest is spread thinly over 30,000 pieces. The searches follow the peak, sampling draws from the spread.
-# (With transformers' default `top_k=50`, sampling would mostly write `[CLS]` too.) Fine-tuning
-# (`bertgen train`, `experiments/`) is what gives the decoder something to say.
+# ### Beam search fixing a greedy mistake
+#
+# Score every output by its summed log-probability under the model, $\log p(y \mid x) = \sum_t \log p(y_t \mid
+# y_{<t}, x)$, and count how many reference words it reproduces in order. Where beam search finds an output the
+# model itself rates as more likely, greedy search made a mistake *by the model's own standard*: it committed to
+# a token whose continuation turned out worse.
 
 # %%
-with torch.no_grad():
-    first = model(**batch, decoder_input_ids=outputs["greedy"][:, :1]).logits[0, -1].softmax(-1)  # (V,)
-top = first.topk(8)
-pd.Series(top.values.numpy(), index=tok.convert_ids_to_tokens(top.indices.tolist()), name="p(first token)").round(4)
+table = compare_decoding(teaching, num_beams=4, max_new_tokens=NEW_TOKENS)
+table["beam gains"] = table["log p beam"] - table["log p greedy"]
+with pd.option_context("display.max_colwidth", 60):
+    display(table[["greedy", "beam", "log p greedy", "log p beam", "words right greedy", "words right beam"]].round(2))
+
+# %%
+fixed = table[(table["words right beam"] > table["words right greedy"]) & (table["beam gains"] > 0)]
+best = fixed.sort_values("beam gains").iloc[-1] if len(fixed) else table.sort_values("beam gains").iloc[-1]
+Markdown(f"Beam search changes {int((table['greedy'] != table['beam']).sum())} of {len(table)} outputs and "
+         f"gets more reference words right on {len(fixed)} of them. The clearest case:\n\n"
+         f"- input: *{best['source']}*\n- greedy: *{best['greedy']}* (log p {best['log p greedy']:.2f})\n"
+         f"- beam: *{best['beam']}* (log p {best['log p beam']:.2f})\n\n"
+         f"Beam search's output is {best['beam gains']:.2f} nats more likely, i.e. "
+         f"{torch.tensor(best['beam gains']).exp().item():.1f}× as probable under the model.")
+
+# %% [markdown]
+# The fix happens at one token: greedy took the most likely word at that step, beam search kept the runner-up
+# alive as a second hypothesis, and the runner-up's continuation scored better. Where the model's best guess is
+# wrong everywhere (a word it never learned), no search helps: beam search finds the model's mistakes more
+# reliably, it does not correct the model.
+#
+# **Live:** drag the sliders to rerun the search on one input (in JupyterLab; a rendered page shows the
+# default).
+
+# %%
+decoding_explorer(teaching, best["source"], max_new_tokens=NEW_TOKENS);
 
 # %% [markdown]
 # ## 2. Length penalty and n-gram blocking
@@ -110,10 +135,11 @@ for alpha in (0.6, 1.0, 2.0):
 
 
 # %% [markdown]
-# The untrained MiniLM model cannot show the effect (every hypothesis is `[CLS]` repeated), so here is a tiny
-# random model with large weights: its next-token distributions are sharp and differ from input to input, and
-# the end token gets a small bonus so that hypotheses end at different lengths. Meaningless as language, but
-# the search acts on the distributions alone.
+# To see the penalty act over a wide range, the search needs next-token distributions that differ from input to
+# input and end at many different lengths. The teaching model's copies end where their input ends, so here is a
+# deliberately artificial one: a tiny random bert2bert with large weights (sharp distributions) and a small bonus
+# on the end token. Meaningless as language, but beam search acts on the distributions alone; the slider above
+# shows the same knob on the trained model.
 
 # %%
 def toy_model(seed=0, vocab=40, eos=1):
@@ -134,14 +160,14 @@ def toy_model(seed=0, vocab=40, eos=1):
     return toy
 
 toy = toy_model()
-sources = torch.randint(5, 40, (TOY_INPUTS, 12), generator=torch.Generator().manual_seed(0))
+toy_sources = torch.randint(5, 40, (TOY_INPUTS, 12), generator=torch.Generator().manual_seed(0))
 
 def generated_length(ids):  # mean tokens after the start token, padding (id 3) not counted
     return ((ids != 3).sum(1) - 1).float().mean().item()
 
 toy_settings = {"greedy": dict(), "beam 4": dict(num_beams=4), "beam 4, alpha 2": dict(num_beams=4, length_penalty=2.0),
                 "beam 4, no_repeat_ngram 2": dict(num_beams=4, no_repeat_ngram_size=2)}
-toy_outputs = {name: toy.generate(sources, max_new_tokens=24, **kw) for name, kw in toy_settings.items()}
+toy_outputs = {name: toy.generate(toy_sources, max_new_tokens=24, **kw) for name, kw in toy_settings.items()}
 width = max(ids.shape[1] for ids in toy_outputs.values())
 padded = {name: torch.nn.functional.pad(ids, (0, width - ids.shape[1]), value=3) for name, ids in toy_outputs.items()}
 pd.DataFrame({"mean length": [generated_length(ids) for ids in toy_outputs.values()],
@@ -155,7 +181,7 @@ pd.DataFrame({"mean length": [generated_length(ids) for ids in toy_outputs.value
 
 # %%
 alphas = [-1.0, 0.0, 0.6, 1.0, 2.0, 4.0]
-curve = pd.DataFrame({style: [generated_length(toy.generate(sources, num_beams=4, max_new_tokens=32, length_penalty=a,
+curve = pd.DataFrame({style: [generated_length(toy.generate(toy_sources, num_beams=4, max_new_tokens=32, length_penalty=a,
                                                             length_penalty_style=style)) for a in alphas]
                       for style in ("hf", "gnmt")}, index=pd.Index(alphas, name="alpha"))
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -170,7 +196,7 @@ def repeats_a_bigram(ids):  # within the generated tokens, before the end token 
     pairs = list(zip(ids[:-1], ids[1:]))
     return len(pairs) != len(set(pairs))
 
-blocking = {n: toy.generate(sources, num_beams=4, max_new_tokens=24, no_repeat_ngram_size=n) for n in (0, 2, 3)}
+blocking = {n: toy.generate(toy_sources, num_beams=4, max_new_tokens=24, no_repeat_ngram_size=n) for n in (0, 2, 3)}
 pd.DataFrame({"outputs repeating a bigram": [sum(repeats_a_bigram(row[1:].tolist()) for row in ids)
                                              for ids in blocking.values()],
               "mean length": [generated_length(ids) for ids in blocking.values()]},
@@ -184,33 +210,44 @@ pd.DataFrame({"outputs repeating a bigram": [sum(repeats_a_bigram(row[1:].tolist
 # just not repeated triples. Blocking also changes lengths: a model that wants to repeat must find another way
 # to continue, or end.
 #
-# ## 3. Cross-attention: which source tokens did each output token read?
+# ## 3. Cross-attention: which source words did each output word read?
 #
-# Each decoder layer's cross-attention holds, for every output position, a distribution over the source
-# tokens. `output_attentions=True` returns them (`cross_attentions`: one (B, nh, T, S) tensor per layer).
-# Here, for the greedy output of the first sentence, the last layer's map averaged over its 12 heads:
+# Each decoder layer's cross-attention holds, for every output position $t$, a distribution over the source
+# tokens: $\alpha_{t,s} = \operatorname{softmax}_s\big(q_t \cdot k_s / \sqrt{d_h}\big)$, with the query from the
+# decoder and keys and values from the encoder's output (notebook 03 derives it). `output_attentions=True`
+# returns them (`cross_attentions`: one (B, nh, T, S) tensor per layer). Here, for the greedy output of the first
+# held-out input, the last layer's map averaged over its heads; the colour scale is fixed at 0..1, so a flat map
+# would look flat.
 
 # %%
-generated = outputs["greedy"][:1]  # (1, 1 + new tokens)
+generated = outputs["greedy"][:1]  # (1, 1 + new tokens), padded after [SEP] to the batch's longest
+generated = generated[:, : int((generated[0] != tok.pad_token_id).sum())]
+one = {k: v[:1, : int(batch["attention_mask"][0].sum())] for k, v in batch.items()}
 with torch.no_grad():
-    out = model(input_ids=batch["input_ids"][:1], attention_mask=batch["attention_mask"][:1],
-                decoder_input_ids=generated, output_attentions=True)
+    out = model(**one, decoder_input_ids=generated, output_attentions=True)
+source_tokens = tok.convert_ids_to_tokens(one["input_ids"][0].tolist())
+output_tokens = tok.convert_ids_to_tokens(generated[0].tolist())
 attention = out.cross_attentions[-1][0].mean(0)  # (T, S): last layer, heads averaged
-print(f"weights from {attention.min():.3f} to {attention.max():.3f}; uniform would be 1/{attention.shape[1]} = "
-      f"{1 / attention.shape[1]:.3f}")
-fig, ax = plt.subplots(figsize=(8, 4))
-fig.colorbar(ax.imshow(attention.numpy(), aspect="auto", cmap="viridis", vmin=0), ax=ax)
-ax.set_xticks(range(attention.shape[1]), tok.convert_ids_to_tokens(batch["input_ids"][0].tolist()), rotation=60)
-ax.set_yticks(range(attention.shape[0]), tok.convert_ids_to_tokens(generated[0].tolist()))
-ax.set(xlabel="source token", ylabel="decoder input (generated)", title="cross-attention, last layer");
-
+plot_attention(attention, source_tokens, output_tokens, title="cross-attention, last layer, heads averaged")
+plt.xlabel("source token (key)"); plt.ylabel("decoder input (query)");
+per_head = [diagonality(weights) for weights in out.cross_attentions[-1][0]]  # one (T, S) map per head
+Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weight sits on the diagonal (the source "
+         f"word at the position being written; a uniform map would put 1/{attention.shape[1]} = "
+         f"{1 / attention.shape[1]:.0%} there). The most diagonal head puts {max(per_head):.0%} there, the least "
+         f"{min(per_head):.0%}: some heads align, others look at the sentence as a whole.")
 
 # %% [markdown]
-# Close to flat (the colour scale starts at 0): the cross-attention weights are new (random, std 0.02), so every
-# query scores every source key about the same, and the rows are alike because every decoder input is `[CLS]`.
-# After fine-tuning this map sharpens (in translation, towards a word alignment). What it shows already is the
-# shape of the computation: one row per output position, one column per source token, each row summing to one.
+# The row for the decoder input at position $t$ is the query that writes output word $t$, and its weight falls on
+# the source word it is about to write: the decoder *reads its input* at the right place. This is the alignment a
+# translation model learns between the two languages' words, here for a copy task, where it is the diagonal. (On
+# the `make demo` model, a fusion model, the diagonal bends where a connective is inserted.) Notebook 03 shows the
+# same map before fine-tuning: flat.
 #
+# **Live:** pick a layer and a head.
+
+# %%
+attention_explorer(out.cross_attentions, source_tokens, output_tokens, title="cross-attention");
+
 # ## 4. The key/value cache
 #
 # At step t the decoder's self-attention needs the keys and values of all t previous tokens, and its
@@ -244,3 +281,38 @@ pd.DataFrame(timings).T.round(2)
 # * `pipeline("text2text-generation", model=DIR, num_beams=4)("...")` returns `[{"generated_text": ...}]`.
 # * `quantize="int8"` (pipeline, CLI, or `bertgen.generation.quantization.quantize`) roughly halves CPU decoding time for
 #   a few percent of changed choices; `benchmarks/RESULTS.md` has the numbers.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Find the held-out input where greedy and beam search differ most in log-probability, and print the
+#    greedy and beam outputs token by token with each token's log-probability. At which step do they part?
+# 2. Does a wider beam always find a more likely output? Compute the log-probability of the best output for
+#    `num_beams` 1, 2, 4 and 8 on the held-out inputs (`compare_decoding(teaching, num_beams=k)`).
+# 3. Sampling at `temperature=0.2` and at `1.5`: how many distinct outputs do 5 samples of the first input give?
+#
+# The solutions are below (collapsed in JupyterLab: click the dots to open).
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 1: per-token log-probabilities of both outputs, side by side
+row = table["beam gains"].abs().idxmax()
+enc = dict(tok([sources[row]], add_special_tokens=False, return_tensors="pt"))
+for name, beams in (("greedy", 1), ("beam", 4)):
+    ids = model.generate(**enc, num_beams=beams, max_new_tokens=NEW_TOKENS)
+    with torch.no_grad():
+        logp = model(**enc, decoder_input_ids=ids[:, :-1]).logits.log_softmax(-1)[0].gather(-1, ids[0, 1:, None])[:, 0]
+    print(name, [f"{t}:{p:.1f}" for t, p in zip(tok.convert_ids_to_tokens(ids[0, 1:].tolist()), logp.tolist())])
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 2: the best log-probability found, per beam width (length_penalty=0 ranks by the raw sum)
+pd.DataFrame({k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0)["log p beam"]
+              for k in (1, 2, 4, 8)}).round(2)
+
+# %% jupyter={"source_hidden": true} tags=["solution"]
+# Solution 3: lower temperature, fewer distinct samples
+first = {k: v[:1] for k, v in one.items()}
+for temperature in (0.2, 1.5):
+    samples = {tok.decode(model.generate(**first, do_sample=True, top_k=0, temperature=temperature, max_new_tokens=NEW_TOKENS,
+                                         generator=torch.Generator().manual_seed(seed))[0], skip_special_tokens=True)
+               for seed in range(5)}
+    print(f"temperature {temperature}: {len(samples)} distinct of 5")
