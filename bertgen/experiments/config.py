@@ -79,7 +79,7 @@ class ExperimentConfig:
             raise FileNotFoundError(f"{path}: no such experiment config") from None
         except IsADirectoryError:
             raise IsADirectoryError(f"{path}: is a directory; pass a .toml file such as "
-                                    "experiments/configs/brown-fusion/bert2bert.toml") from None
+                                    "experiments/configs/bible-modern/bert2bert.toml") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path}: not valid TOML ({err})") from err
         for item in overrides:
