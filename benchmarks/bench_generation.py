@@ -12,6 +12,7 @@ the same next-token choice.
 """
 from __future__ import annotations
 
+import copy
 import io
 import os
 import statistics
@@ -28,7 +29,15 @@ from bertgen.generation.quantization import quantize
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
             max_position_embeddings=512)
 NEW, SOURCE = 32, 32  # new tokens per input, source length
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+
+
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def busy_cores(seconds: float = 1.0) -> float:
@@ -51,6 +60,7 @@ if os.environ.get("BENCH_THREADS"):
     torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
 elif BUSY > 0.5:  # cores already busy: OpenMP threads that wait on each other turn every timing into noise
     torch.set_num_threads(1)
+LOAD_BEFORE = loadavg()
 CASES = [("greedy", 1, 1), ("greedy", 1, 8), ("beam-4", 4, 1), ("beam-4", 4, 8)]  # (name, beams, batch)
 IDS = dict(decoder_start_token_id=101, eos_token_id=102, pad_token_id=0)  # [CLS], [SEP], [PAD]
 
@@ -79,9 +89,44 @@ def timed(fn) -> tuple[float, torch.Tensor]:
     return time.perf_counter() - start, out
 
 
+def median_time(fn, repeats: int = 7) -> float:
+    fn()
+    return statistics.median(timed(fn)[0] for _ in range(repeats))
+
+
+def read_bandwidth(nbytes: int) -> float:
+    """Bytes/s of a `sum` over float32 buffers of `nbytes` in all (the step's working set: cache effects
+    included, as the step sees them)."""
+    buffer = torch.ones(max(nbytes // 4, 1024))
+    return buffer.numel() * 4 / median_time(buffer.sum, 15)
+
+
+def matmul_peak(n: int = 2048) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / median_time(lambda: a @ b, 5)
+
+
+def step_cost(rows: int) -> tuple[int, int]:
+    """(bytes read, matmul FLOPs) of the average decoding step over `rows` rows, float32. Weights: per layer
+    self-attention q/k/v/o, cross-attention q/o (its k/v are computed once per call), the feed-forward; then
+    the output layer. Cache: self-attention keys/values (on average NEW / 2 + 1 positions) and cross-attention
+    keys/values (SOURCE positions), every layer."""
+    H, F_, V, layers = SIZE["hidden_size"], SIZE["intermediate_size"], SIZE["vocab_size"], SIZE["num_hidden_layers"]
+    weights = layers * (6 * H * H + 2 * H * F_) + V * H  # parameters read per step
+    cache = rows * layers * 2 * H * (NEW / 2 + 1 + SOURCE)  # cached floats read per step
+    flops = 2 * rows * weights + 4 * rows * layers * H * (NEW / 2 + 1 + SOURCE)  # products + attention
+    return int(4 * (weights + cache)), int(flops)
+
+
 def compare(ours, theirs) -> list[str]:
-    rows = ["| decoding | batch | transformers tok/s | bertgen tok/s | speed-up (target 2x) | same tokens |",
-            "|---|---:|---:|---:|---:|---|"]
+    peak = matmul_peak()
+    limits = {}
+    for _, beams, batch in CASES:
+        nbytes, flops = step_cost(beams * batch)
+        limits[(beams, batch)] = (nbytes, flops, read_bandwidth(nbytes))
+    rows = ["| decoding | batch | transformers tok/s | bertgen tok/s | speed-up (target 2x) | same tokens | "
+            "bertgen ms/step | MB read/step | read GB/s | GFLOP/step | floor ms/step (bound) | share of floor |",
+            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for name, beams, batch in CASES:
         ids = sources(batch)
         kwargs = dict(num_beams=beams, max_new_tokens=NEW, min_new_tokens=NEW)
@@ -93,9 +138,18 @@ def compare(ours, theirs) -> list[str]:
                 times[lib].append(timed(runs[lib])[0])
         speed = {lib: batch * NEW / statistics.median(t) for lib, t in times.items()}
         same = torch.equal(outputs["bertgen"], outputs["transformers"])
+        nbytes, flops, bandwidth = limits[(beams, batch)]
+        per_step = statistics.median(times["bertgen"]) / NEW
+        floors = {"bandwidth": nbytes / bandwidth, "compute": flops / peak}
+        bound = max(floors, key=floors.get)
         rows.append(f"| {name} | {batch} | {speed['transformers']:.0f} | {speed['bertgen']:.0f} | "
-                    f"**{speed['bertgen'] / speed['transformers']:.2f}x** | {'yes' if same else 'no'} |")
+                    f"**{speed['bertgen'] / speed['transformers']:.2f}x** | {'yes' if same else 'no'} | "
+                    f"{per_step * 1e3:.1f} | {nbytes / 1e6:.0f} | {bandwidth / 1e9:.1f} | {flops / 1e9:.2f} | "
+                    f"{floors[bound] * 1e3:.1f} ({bound}) | {floors[bound] / per_step:.0%} |")
         print(f"{name} batch {batch}: {speed['bertgen'] / speed['transformers']:.2f}x", file=sys.stderr, flush=True)
+    rows += ["", f"Matmul peak measured in this run: {peak / 1e9:.0f} GFLOP/s (float32, {torch.get_num_threads()} "
+             "thread(s)). Read bandwidth is measured per row at that row's working-set size, so caches count as "
+             "the step sees them."]
     return rows
 
 
@@ -106,23 +160,23 @@ def weight_bytes(model) -> int:
     return buffer.tell()
 
 
-def int8_tradeoff() -> list[str]:
+def precision_tradeoff() -> list[str]:
     from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 
     torch.manual_seed(0)  # the new cross-attention weights, so that reruns measure the same model
     model, _ = bertgen.warm_start("bert2bert", "minilm-l6")
-    model = model.eval()
-    quantized = quantize(model, "int8")
+    models_ = {"float32": model.eval(), "bfloat16": copy.deepcopy(model).to(torch.bfloat16),
+               "int8": quantize(model, "int8")}
     tokenizer = load_tokenizer("minilm-l6")
     lines = [line for line in SAMPLE_CORPUS.read_text(encoding="utf-8").splitlines() if len(line.split()) > 8]
     text = tokenizer(lines[:16], padding=True, truncation=True, max_length=48, return_tensors="pt")
-    rows = ["int8: dynamic quantization of every linear layer (per-channel weight scales) of the warm-started "
-            f"MiniLM bert2bert; greedy, {NEW} new tokens.", "",
-            "| | batch | float32 | int8 | change |", "|---|---:|---:|---:|---:|"]
+    rows = [f"Lower precision: the warm-started MiniLM bert2bert, greedy, {NEW} new tokens, median of {ROUNDS} "
+            "interleaved runs.", "",
+            "| | batch | float32 | bfloat16 | int8 | bfloat16 / float32 | int8 / float32 |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for size in (1, 8):
         ids = text.input_ids[:size]
-        runs = {"fp32": lambda: model.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW),
-                "int8": lambda: quantized.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW)}
+        runs = {k: (lambda m=m: m.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW)) for k, m in models_.items()}
         for run in runs.values():
             run()
         times = {k: [] for k in runs}
@@ -130,25 +184,30 @@ def int8_tradeoff() -> list[str]:
             for k in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
                 times[k].append(timed(runs[k])[0])
         speed = {k: size * NEW / statistics.median(t) for k, t in times.items()}
-        rows.append(f"| tokens/s | {size} | {speed['fp32']:.0f} | {speed['int8']:.0f} | "
-                    f"{speed['int8'] / speed['fp32']:.2f}x |")
-    fp32_bytes, int8_bytes = weight_bytes(model), weight_bytes(quantized)
-    rows.append(f"| weights (MB) | | {fp32_bytes / 1e6:.0f} | {int8_bytes / 1e6:.0f} | "
-                f"{int8_bytes / fp32_bytes:.2f}x |")
+        rows.append(f"| tokens/s | {size} | {speed['float32']:.0f} | {speed['bfloat16']:.0f} | {speed['int8']:.0f} | "
+                    f"{speed['bfloat16'] / speed['float32']:.2f}x | {speed['int8'] / speed['float32']:.2f}x |")
+    size = {k: weight_bytes(m) for k, m in models_.items()}
+    rows.append(f"| weights (MB) | | {size['float32'] / 1e6:.0f} | {size['bfloat16'] / 1e6:.0f} | "
+                f"{size['int8'] / 1e6:.0f} | {size['bfloat16'] / size['float32']:.2f}x | "
+                f"{size['int8'] / size['float32']:.2f}x |")
 
-    # Quality: before fine-tuning the model's own outputs repeat [CLS] (int8 reproduces that trivially), so
-    # measure next-token choices teacher-forced on real sentences, where its BERT weights make varied guesses.
+    # Quality: before fine-tuning the model's own outputs repeat [CLS] (any precision reproduces that trivially),
+    # so measure next-token choices teacher-forced on real sentences, where its BERT weights make varied guesses.
     inputs = dict(input_ids=text.input_ids, attention_mask=text.attention_mask, decoder_input_ids=text.input_ids,
                   decoder_attention_mask=text.attention_mask)
     with torch.no_grad():
-        exact, approx = model(**inputs).logits, quantized(**inputs).logits  # (B, T, V)
+        logits = {k: m(**inputs).logits.float() for k, m in models_.items()}  # (B, T, V)
     real = text.attention_mask.bool()
-    agree = (exact.argmax(-1) == approx.argmax(-1))[real].float().mean().item()
-    error = ((approx - exact)[real].norm() / exact[real].norm()).item()
+    exact = logits["float32"]
+    agree = {k: (exact.argmax(-1) == v.argmax(-1))[real].float().mean().item() for k, v in logits.items()}
+    error = {k: ((v - exact)[real].norm() / exact[real].norm()).item() for k, v in logits.items()}
+    rows.append(f"| same next token as float32 (teacher-forced) | 16 | 100% | {agree['bfloat16']:.1%} | "
+                f"{agree['int8']:.1%} | | |")
+    rows.append(f"| logits' relative L2 error | 16 | 0 | {error['bfloat16']:.1%} | {error['int8']:.1%} | | |")
     distinct = exact.argmax(-1)[real].unique().numel()
-    rows += ["", f"Quality, teacher-forced on {len(text.input_ids)} sentences ({int(real.sum())} positions, "
-                 f"{distinct} distinct float32 choices): int8 picks the same next token at {100 * agree:.1f}% of "
-                 f"positions; its logits differ by {100 * error:.1f}% (relative L2)."]
+    rows += ["", f"Teacher-forced on {len(text.input_ids)} sentences ({int(real.sum())} positions, {distinct} distinct "
+                 "float32 choices). bfloat16 halves the bytes of every weight; on this CPU oneDNN's bfloat16 kernels "
+                 "(AVX512-BF16) multiply them. int8: dynamic quantization of every linear layer, per-channel scales."]
     return rows
 
 
@@ -157,14 +216,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         ours, theirs = models(directory)
         rows = compare(ours, theirs)
+    load_after = loadavg()
     print("## Generation (bench_generation.py)\n")
-    print(f"MiniLM-sized bert2bert, random weights, {NEW} new tokens per input (forced), source length {SOURCE}, "
-          f"median of {ROUNDS} interleaved runs; {torch.get_num_threads()} thread(s): other processes kept "
+    print(f"MiniLM-sized bert2bert, random weights, float32, {NEW} new tokens per input (forced), source length "
+          f"{SOURCE}, median of {ROUNDS} interleaved runs; {torch.get_num_threads()} thread(s): other processes kept "
           f"{BUSY:.1f} of {os.cpu_count()} cores busy at the start (one thread when they use more than half a "
-          "core, since waiting OpenMP threads make timings noise; BENCH_THREADS overrides).\n")
+          "core, since waiting OpenMP threads make timings noise; BENCH_THREADS overrides). Load average "
+          f"(1/5/15 min) before: {LOAD_BEFORE}, after: {load_after}.\n")
     print("\n".join(rows))
     print()
-    print("\n".join(int8_tradeoff()))
+    print("\n".join(precision_tradeoff()))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,14 @@ if os.environ.get("BENCH_THREADS"):  # a busy machine: 1 thread per process avoi
     torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
 
 
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def models():
     torch.manual_seed(0)
     side = BertGenerationConfig(**SIZE)
@@ -102,6 +110,7 @@ def step_flops(n_labels: int) -> float:
 
 def main() -> None:
     warnings.filterwarnings("ignore")
+    load_before = loadavg()
     ours, theirs = models()
     native = _cpu_has_native_bf16()
     # name: (model, bf16 autocast, fused AdamW). Like for like first; then bertgen's Trainer defaults (bf16
@@ -139,7 +148,8 @@ def main() -> None:
           f"logits (outputs.logits is None); transformers materializes them. CPU has native bf16 matmul "
           f"(AVX512-BF16/AMX): {native}. Measured matmul peak "
           f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
-          f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP.\n")
+          f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP. MFU: those FLOPs per second over the peak of the "
+          f"step's precision. Load average (1/5/15 min) before: {load_before}, after: {loadavg()}.\n")
     print("| variant | ms / step | tokens/s | vs transformers fp32 | MFU |")
     print("|---|---|---|---|---|")
     for name, seconds in median.items():

@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     sections = []
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "n/a"
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
         result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
@@ -30,7 +31,8 @@ def main() -> int:
         sections.append(result.stdout.strip())
     header = (f"# Benchmarks\n\nWritten by `make bench` on {date.today()}; do not edit by hand.\n"
               f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-              f"{torch.get_num_threads()} threads.\n")
+              f"{os.environ.get('BENCH_THREADS') or torch.get_num_threads()} thread(s) per benchmark unless a "
+              f"section says otherwise (BENCH_THREADS). Load average (1/5/15 min) at the start: {load}.\n")
     text = "\n\n".join([header, *sections]) + "\n"
     fd, tmp = tempfile.mkstemp(dir=HERE, suffix=".tmp")
     with os.fdopen(fd, "w") as f:

@@ -3,6 +3,8 @@
 Self-attention keys/values grow by the new positions each step and live in preallocated buffers
 (doubling when full), so a step writes in place instead of concatenating a new tensor per layer.
 Cross-attention keys/values depend only on the encoder output: computed at the first step, reused after.
+Beam search reorders rows every step: only the cached positions are gathered, into a spare buffer that
+takes turns with the live one (a fresh tensor per layer and step would cost its allocation and page faults).
 
 Shapes: B batch (x beams), nh heads, L cached length, S source length, hs head size.
 """
@@ -18,6 +20,7 @@ class KVCache:
         self._keys: list[torch.Tensor | None] = [None] * num_layers  # (B, nh, capacity, hs)
         self._values: list[torch.Tensor | None] = [None] * num_layers
         self._lengths = [0] * num_layers
+        self._spare: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers  # reorder targets
         self.cross: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers  # (B, nh, S, hs) x2
 
     def get_seq_length(self) -> int:
@@ -57,9 +60,17 @@ class KVCache:
         no copy, since every beam of an input holds the same encoder keys/values.
         """
         for layer in range(self.num_layers):
-            if self._keys[layer] is not None:
-                self._keys[layer] = self._keys[layer].index_select(0, index)
-                self._values[layer] = self._values[layer].index_select(0, index)
+            keys, values = self._keys[layer], self._values[layer]
+            if keys is not None:
+                L = self._lengths[layer]
+                spare = self._spare[layer]
+                if spare is None or spare[0].shape[0] != len(index) or spare[0].shape[2] != keys.shape[2]:
+                    shape = (len(index),) + keys.shape[1:]
+                    spare = (keys.new_empty(shape), values.new_empty(shape))
+                torch.index_select(keys[:, :, :L], 0, index, out=spare[0][:, :, :L])  # (rows, nh, L, hs)
+                torch.index_select(values[:, :, :L], 0, index, out=spare[1][:, :, :L])
+                self._keys[layer], self._values[layer] = spare
+                self._spare[layer] = (keys, values)
             if include_cross and self.cross[layer] is not None:
                 key, value = self.cross[layer]
                 self.cross[layer] = (key.index_select(0, index), value.index_select(0, index))

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
+from bertgen.generation.fast_decoder import FastDecoder
 from bertgen.generation.fast_head import FastHead
 from bertgen.generation.validation import check_generate_inputs
 from bertgen.generation.processors import apply_processors, build_processors
@@ -44,7 +45,10 @@ class GenerateOutput:
 
 
 class _Decoder:
-    """The decoder one step at a time over the rows still decoding, with the encoder output they attend to."""
+    """The decoder one step at a time over the rows still decoding, with the encoder output they attend to.
+
+    With a cache, on a CPU model in float32 or bfloat16, the step runs FastDecoder's flat loop over packed
+    weights; otherwise the decoder's modules."""
 
     def __init__(self, model, encoder_states: torch.Tensor, encoder_mask: torch.Tensor | None,
                  use_cache: bool, max_length: int):
@@ -54,9 +58,17 @@ class _Decoder:
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
         self.head = FastHead.get(model.decoder.lm_head.decoder)
+        self.fast = FastDecoder.get(model.decoder) if use_cache and self.head is not None else None
+        self.cross_mask = self._cross_mask()
+
+    def _cross_mask(self) -> torch.Tensor | None:
+        """(rows, 1, 1, S) boolean, True = attend (as the modules pass it to SDPA), for the fast step."""
+        return self.mask.bool()[:, None, None, :] if self.fast is not None and self.mask is not None else None
 
     def step(self, sequences: torch.Tensor) -> torch.Tensor:
         """(rows, t) tokens so far -> (rows, V) float32 logits for the next one."""
+        if self.fast is not None:
+            return self.head(self.fast(sequences[:, -1], self.cache, self.states, self.cross_mask))  # (rows, V)
         ids = sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
         kwargs = dict(encoder_hidden_states=self.states, encoder_attention_mask=self.mask,
                       past_key_values=self.cache, use_cache=self.cache is not None)
@@ -73,6 +85,7 @@ class _Decoder:
         if inputs_changed:
             self.states = self.states.index_select(0, index)
             self.mask = self.mask.index_select(0, index) if self.mask is not None else None
+            self.cross_mask = self._cross_mask()
 
 
 # ------------------------------------------------------------------------------------------------ entry point

@@ -105,24 +105,30 @@ def test_no_start_token_is_an_error(model, batch):
 
 # ------------------------------------------------------------------------------------------- work skipped
 
-def _rows_per_step(model):
-    """Record how many rows each decoder call processes, and how many encoder calls there are."""
+def _rows_per_step(model, monkeypatch):
+    """Record how many rows each decoding step processes, and how many encoder calls there are."""
+    from bertgen.generation import search
+
     calls = {"encoder": 0, "decoder": []}
-    hooks = [model.encoder.register_forward_hook(lambda *a: calls.__setitem__("encoder", calls["encoder"] + 1)),
-             model.decoder.bert.register_forward_hook(
-                 lambda module, args, kwargs, out: calls["decoder"].append(args[0].shape[0]), with_kwargs=True)]
-    return calls, hooks
+    step = search._Decoder.step
+
+    def counted(decoder, sequences):
+        calls["decoder"].append(sequences.shape[0])
+        return step(decoder, sequences)
+
+    monkeypatch.setattr(search._Decoder, "step", counted)
+    hook = model.encoder.register_forward_hook(lambda *a: calls.__setitem__("encoder", calls["encoder"] + 1))
+    return calls, hook
 
 
 @pytest.mark.parametrize("num_beams", [1, 3])
-def test_encoder_runs_once_and_finished_inputs_leave_the_batch(model, batch, num_beams):
+def test_encoder_runs_once_and_finished_inputs_leave_the_batch(model, batch, num_beams, monkeypatch):
     ids, mask = batch
-    calls, hooks = _rows_per_step(model)
+    calls, hook = _rows_per_step(model, monkeypatch)
     try:
         out = model.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=14)
     finally:
-        for hook in hooks:
-            hook.remove()
+        hook.remove()
     B, rows = ids.shape[0], calls["decoder"]
     assert calls["encoder"] == 1
     assert rows[0] == B  # the first step once per input, whatever the beam count

@@ -42,6 +42,15 @@ def test_a_changed_weight_gets_a_fresh_head(linear):
     torch.testing.assert_close(after(hidden), F.linear(hidden, linear.weight, linear.bias), rtol=1e-5, atol=1e-5)
 
 
-def test_no_fast_head_for_half_precision_or_bias_free_layers():
-    assert FastHead.get(nn.Linear(8, 8).to(torch.bfloat16)) is None
+@pytest.mark.parametrize("rows", [1, 4])
+def test_bfloat16_head_rounds_as_linear_and_returns_float32(linear, rows):
+    linear = linear.to(torch.bfloat16)
+    hidden = torch.randn(rows, 48, dtype=torch.bfloat16)
+    logits = FastHead.get(linear)(hidden)
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, F.linear(hidden, linear.weight, linear.bias).float(), rtol=1e-2, atol=1e-2)
+
+
+def test_no_fast_head_for_float16_or_bias_free_layers():
+    assert FastHead.get(nn.Linear(8, 8).to(torch.float16)) is None
     assert FastHead.get(nn.Linear(8, 8, bias=False)) is None

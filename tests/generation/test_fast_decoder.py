@@ -1,0 +1,112 @@
+"""The decoding step's flat loop over packed weights (FastDecoder) computes what the decoder's modules do,
+step by step through a KV cache with padded sources and reordered rows, in float32 and bfloat16; it is
+taken where it should be, left where it should not, and rebuilt when a weight changes. (Token parity with
+transformers' generate, which runs through it, is tests/generation/test_search.py.)"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bertgen.cache import KVCache
+from bertgen.generation.fast_decoder import FastDecoder, PackedLinear
+from bertgen.generation.quantization import quantize
+from tests.support.generation_models import hf_generation_model, padded_batch, save_pair
+
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return save_pair(hf_generation_model(seed=1), tmp_path_factory.mktemp("fast"))
+
+
+def _steps_both_ways(model, dtype, steps=6):
+    """Hidden states of `steps` cached steps, through the modules and through FastDecoder, with a row
+    reorder (as beam search does) after step 2 and an input leaving after step 4."""
+    model = model.to(dtype)
+    ids, mask = padded_batch(seed=0)
+    with torch.inference_mode():
+        states = model.encoder(ids, attention_mask=mask).last_hidden_state  # (B, S, H)
+        fast = FastDecoder.get(model.decoder)
+        assert fast is not None
+        tokens = torch.randint(5, 40, (ids.shape[0], steps), generator=torch.Generator().manual_seed(0))
+        caches = KVCache(len(fast.layers), capacity=4), KVCache(len(fast.layers), capacity=4)  # grows on the way
+        slow_mask, fast_mask = mask, mask.bool()[:, None, None, :]
+        out = []
+        for t in range(steps):
+            slow = model.decoder.bert(tokens[:, t:t + 1], encoder_hidden_states=states, encoder_attention_mask=slow_mask,
+                                      past_key_values=caches[0], use_cache=True).last_hidden_state[:, -1]
+            out.append((slow, fast(tokens[:, t], caches[1], states, fast_mask)))
+            if t in (2, 4):
+                index = torch.arange(len(tokens)).flip(0) if t == 2 else torch.arange(1, len(tokens))
+                tokens, states, slow_mask, fast_mask = (x[index] for x in (tokens, states, slow_mask, fast_mask))
+                for cache in caches:
+                    cache.reorder(index, include_cross=True)
+    model.float()
+    return out
+
+
+def test_float32_step_matches_the_modules(model):
+    for slow, fast in _steps_both_ways(model, torch.float32):
+        torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_step_matches_the_modules_to_bfloat16_rounding(model):
+    for slow, fast in _steps_both_ways(model, torch.bfloat16):
+        assert fast.dtype == torch.bfloat16
+        assert (fast.float() - slow.float()).norm() / slow.float().norm() < 2e-2
+
+
+def test_generate_takes_the_fast_step_only_where_it_applies(model, monkeypatch):
+    ids, mask = padded_batch(seed=0)
+    used = []
+    step = FastDecoder.__call__
+    monkeypatch.setattr(FastDecoder, "__call__", lambda self, *a: used.append(1) or step(self, *a))
+    model.generate(ids, attention_mask=mask, max_new_tokens=4)
+    assert used, "generate no longer runs FastDecoder on a float32 CPU model"
+    used.clear()
+    model.generate(ids, attention_mask=mask, max_new_tokens=4, use_cache=False)  # no cache: the modules
+    quantize(model, "int8").generate(ids, attention_mask=mask, max_new_tokens=4)  # quantized layers: the modules
+    assert not used
+    assert FastDecoder.get(model.train().decoder) is None  # dropout belongs to the modules
+    model.eval()
+
+
+def test_changed_decoder_weights_are_seen_between_calls(tmp_path):
+    """generate keeps packed copies of the decoder's weights; an in-place update must not leave them stale."""
+    theirs = hf_generation_model(seed=0)
+    ours = save_pair(theirs, tmp_path)
+    ids, mask = padded_batch(seed=0)
+    ours.generate(ids, attention_mask=mask, num_beams=3, max_new_tokens=10)
+    with torch.no_grad():
+        for m in (ours, theirs):
+            m.decoder.bert.encoder.layer[0].intermediate.dense.weight.mul_(-1.0)  # as an optimizer step would
+    for num_beams in (1, 3):
+        assert torch.equal(ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10),
+                           theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10))
+
+
+def test_bfloat16_weights_take_the_onednn_layout_on_this_torch():
+    """A torch upgrade that drops the private oneDNN ops would silently send bfloat16 decoding to a slower GEMM."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN")
+    linear = torch.nn.Linear(48, 96).to(torch.bfloat16)
+    packed = PackedLinear(linear.weight, linear.bias)
+    assert isinstance(packed.packed, torch.Tensor)
+    x = torch.randn(3, 48, dtype=torch.bfloat16)
+    torch.testing.assert_close(packed(x), linear(x), rtol=1e-2, atol=1e-2)
+
+
+def test_beam_cache_reorder_reuses_its_spare_buffer():
+    cache = KVCache(1, capacity=8)
+    for t in range(3):
+        cache.update(0, torch.full((4, 2, 1, 3), float(t)) + torch.arange(4.0)[:, None, None, None],
+                     torch.zeros(4, 2, 1, 3))
+    cache.reorder(torch.tensor([3, 3, 0, 1]))
+    first = cache._keys[0].data_ptr()
+    cache.reorder(torch.tensor([0, 1, 2, 3]))
+    cache.reorder(torch.tensor([0, 1, 2, 3]))
+    assert cache._keys[0].data_ptr() == first  # two buffers take turns
+    keys, _ = cache.update(0, torch.zeros(4, 2, 1, 3), torch.zeros(4, 2, 1, 3))
+    assert keys.shape == (4, 2, 4, 3)
+    assert keys[:, 0, :3, 0].tolist() == [[3, 4, 5], [3, 4, 5], [0, 1, 2], [1, 2, 3]]
