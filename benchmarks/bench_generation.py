@@ -22,6 +22,7 @@ import time
 import warnings
 
 import torch
+from machine import loadavg
 
 import bertgen
 from bertgen.generation.quantization import quantize
@@ -30,14 +31,6 @@ SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attentio
             max_position_embeddings=512)
 NEW, SOURCE = 32, 32  # new tokens per input, source length
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
-
-
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def busy_cores(seconds: float = 1.0) -> float:

@@ -16,6 +16,7 @@ import time
 import warnings
 
 import torch
+from machine import loadavg
 
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
@@ -28,14 +29,6 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 STEPS = int(os.environ.get("BENCH_STEPS", "2"))  # timed steps per round
 if os.environ.get("BENCH_THREADS"):  # a busy machine: 1 thread per process avoids OpenMP oversubscription
     torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
-
-
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def models():
