@@ -65,6 +65,7 @@ SKIPPED = [
     "He/pps said/vbd he/pps came/vbd and/cc went/vbd ./.",  # VP coordination inside a reported clause
     "``/`` I/ppss left/vbd ,/, but/cc he/pps stayed/vbd ''/'' ./.",  # quotation
     "He/pps left/vbd ;/. but/cc she/pps stayed/vbd ./.",  # a semicolon, not a comma, before the coordinator
+    "He/pps lost/vbd it/ppo ;/. but/cc did/dod he/pps look/vb ,/, or/cc the/at woman/nn look/vb there/rn ?/.",  # or?
     "Although/cs it/pps rained/vbd ;/. we/ppss stayed/vbd ,/, we/ppss left/vbd ./.",  # which ends the clause?
     "He/pps left/vbd ,/, but/cc she/pps stayed/vbd",  # no final punctuation
     "So/rb it/pps was/bedz ,/, and/cc so/rb it/pps is/bez ./.",  # halves too short

@@ -11,6 +11,7 @@ WEB = ["John saw the light, and he divided the light from the darkness.", "Mary 
        "She slept in the field.", "The man was tired, but the boy played in the field."]
 TDAVID = ["The king was proud, but the people were poor in the land.",
           "When the rain came, the fields grew green again."]
+KJV = "And Mary was weary, and she slept in the field."
 EMMA = ["CHAPTER 1", "", "Emma was very happy, but the house was quiet.", "", "Emma sat by the fire and she"
         " waited.", "", "The letter, which came in the morning, was short."]
 MHCC = ["The king was proud, but the people were poor in the land.",  # the same source: kept once
@@ -22,6 +23,7 @@ def corpora(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTGEN_HOME", str(tmp_path / "home"))
     bible = tmp_path / "bible"
     write_ztext(bible / "engWEB2015eb", "ot", [[book("Gen"), chapter("Gen", 1), *WEB]])
+    write_ztext(bible / "engKJV2006eb", "ot", [[book("Gen"), chapter("Gen", 1), KJV]])
     comments = tmp_path / "commentaries"
     write_ztext(comments / "tdavid", "ot", [[" ".join(TDAVID)]], four=True)
     write_ztext(comments / "mhcc", "ot", [[MHCC[0], MHCC[1]]])
@@ -34,7 +36,7 @@ def test_fusion_draws_on_every_corpus_with_document_splits(corpora):
     dsd = load_task("fusion", data_dir=corpora)
     assert dsd["train"].column_names == ["source", "target", "rule", "connective", "corpus", "doc"]
     rows = [r for ds in dsd.values() for r in ds]
-    assert {r["corpus"] for r in rows} == {"brown", "web", "austen", "tdavid", "mhcc"}
+    assert {r["corpus"] for r in rows} == {"brown", "web", "kjv", "austen", "tdavid", "mhcc"}
     sources = [r["source"] for r in rows]
     assert len(sources) == len(set(sources))  # no source twice, so none in two splits
     for split, ds in dsd.items():  # every document wholly in the split its id hashes to
@@ -54,7 +56,7 @@ def test_fusion_draws_on_every_corpus_with_document_splits(corpora):
     alone = load_task("brown-fusion", data_dir=brown.SAMPLE_DIR)
     assert {(r["doc"], r["source"]) for r in rows if r["corpus"] == "brown"} == {
         (r["doc"], r["source"]) for ds in alone.values() for r in ds}
-    assert {r["doc"] for r in rows if r["corpus"] == "web"} == {"Gen.1"}
+    assert {r["doc"] for r in rows if r["corpus"] in ("web", "kjv")} == {"Gen.1"}
     assert {r["doc"] for r in rows if r["corpus"] == "austen"} == {"emma.1"}
 
 

@@ -250,6 +250,7 @@ def single_s_coord(tokens: Sentence) -> Made | None:
     for i in range(1, len(body) - 1):
         word, tag = body[i + 1]
         if (body[i][0] == "," and word.lower() in COORDINATORS and tag in {"cc", "cs"}
+                and not (word.lower() == "or" and end == "?")  # "did x, or y?": y is inverted, not a clause
                 and not _ends_in_list_item(body[:i]) and is_clause(body[i + 2:])):
             made = _with_anaphora(body[:i], body[i + 2:], end, word.lower(), "SINGLE_S_COORD")
             if made:

@@ -8,8 +8,8 @@ Offline tasks are built from a fetched corpus (`bertgen data fetch`) the same wa
   4. the result is saved under `$BERTGEN_HOME/tasks/`, keyed by the corpora and the code that reads and
      shapes them, so later loads are memory-mapped and `datasets.map` can cache what is computed from them.
 
-A task may draw on several corpora (`fusion`: Brown, the World English Bible, Jane Austen's novels and
-two public-domain commentaries); document ids then stay those of the single-corpus tasks (`ca01`, `Gen.1`), so a Brown
+A task may draw on several corpora (`fusion`: Brown, two Bibles, Jane Austen's novels and two
+public-domain commentaries); document ids then stay those of the single-corpus tasks (`ca01`, `Gen.1`), so a Brown
 file or a Bible chapter falls in the same split in every task.
 """
 from __future__ import annotations
@@ -93,11 +93,11 @@ def _ding_en_de(roots: Roots) -> Iterator[Example]:
         yield {"source": english, "target": german, "doc": english.lower()}
 
 
-def _web_chapters(root: Path) -> Iterator[tuple[str, list[str]]]:
-    """(book.chapter, [the chapter's text]) of the World English Bible: verses joined, since a sentence may
-    run over several verses (the sentence splitter finds the ends)."""
+def _bible_chapters(root: Path, module: str) -> Iterator[tuple[str, list[str]]]:
+    """(book.chapter, [the chapter's text]) of a Bible: verses joined, since a sentence may run over several
+    verses (the sentence splitter finds the ends)."""
     chapter, verses = None, []
-    for (book, number, _), text in sword.verses(_module_dir(root, "texts/ztext", fetch.BIBLE_MODULES[1])):
+    for (book, number, _), text in sword.verses(_module_dir(root, "texts/ztext", module)):
         if (book, number) != chapter and verses:
             yield f"{chapter[0]}.{chapter[1]}", [" ".join(verses)]
             verses = []
@@ -108,11 +108,14 @@ def _web_chapters(root: Path) -> Iterator[tuple[str, list[str]]]:
 
 
 def _fusion(roots: Roots) -> Iterator[Example]:
-    """Brown as tagged, then the World English Bible, Austen's novels and the commentaries tagged by the
-    Brown tagger."""
+    """Brown as tagged, then the World English Bible, the King James Bible, Austen's novels and the
+    commentaries tagged by the Brown tagger. Both Bibles' chapters keep bible-modern's ids (`Gen.1`), so a
+    chapter lies in one split whichever translation or task it comes from."""
     yield from _brown_fusion(roots)
     model = tagger.Tagger.load(roots["brown"])
-    sources = [("web", _web_chapters(roots["bible"])), ("austen", austen.chapters(roots["austen"]))]
+    kjv, web = fetch.BIBLE_MODULES
+    sources = [("web", _bible_chapters(roots["bible"], web)), ("kjv", _bible_chapters(roots["bible"], kjv)),
+               ("austen", austen.chapters(roots["austen"]))]
     sources += [(m, ((f"{m}:{i}", ps) for i, ps in sword.commentary(_module_dir(roots["commentaries"],
                                                                                 "comments/zcom", m))))
                 for m in fetch.COMMENTARY_MODULES]
@@ -131,8 +134,8 @@ TASKS = {t.name: t for t in [
          ("exact", "sari"), ("brown",), _brown_fusion, _FUSION_COLUMNS, (fusion_rules,)),
     Task("brown-split", "split one Brown sentence into two, WikiSplit-style (offline WikiSplit)",
          ("exact", "sari", "bleu"), ("brown",), _brown_split, _FUSION_COLUMNS, (fusion_rules,)),
-    Task("fusion", "English sentence fusion, DiscoFuse-style rules on Brown, the World English Bible, Jane "
-         "Austen's novels, Spurgeon's Treasury of David and Henry's Concise Commentary (offline DiscoFuse at "
+    Task("fusion", "English sentence fusion, DiscoFuse-style rules on Brown, the World English and King James "
+         "Bibles, Jane Austen's novels, Spurgeon's Treasury of David and Henry's Concise Commentary (offline DiscoFuse at "
          "workbench scale)", ("exact", "sari"), ("brown", "bible", "austen", "commentaries"), _fusion,
          ("source", "target", "rule", "connective", "corpus", "doc"), (fusion_rules, tagger, plaintext)),
     Task("bible-modern", "King James verse -> World English Bible verse (archaic -> modern English)",
