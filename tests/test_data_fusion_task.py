@@ -11,7 +11,7 @@ WEB = ["John saw the light, and he divided the light from the darkness.", "Mary 
        "She slept in the field.", "The man was tired, but the boy played in the field."]
 TDAVID = ["The king was proud, but the people were poor in the land.",
           "When the rain came, the fields grew green again."]
-KJV = "And Mary was weary, and she slept in the field."
+KJV = "The king was old, and the people were afraid of his anger."
 EMMA = ["CHAPTER 1", "", "Emma was very happy, but the house was quiet.", "", "Emma sat by the fire and she"
         " waited.", "", "The letter, which came in the morning, was short."]
 MHCC = ["The king was proud, but the people were poor in the land.",  # the same source: kept once
@@ -46,6 +46,7 @@ def test_fusion_draws_on_every_corpus_with_document_splits(corpora):
             WEB[0]) in made
     assert ("web", "PAIR_ANAPHORA", "Mary was very tired. Mary slept in the field.",
             " ".join(WEB[1:3])) in made
+    assert ("kjv", "SINGLE_S_COORD", "The king was old. The people were afraid of his anger.", KJV) in made
     assert ("austen", "SINGLE_S_COORD", "Emma was very happy. The house was quiet.", EMMA[2]) in made
     assert ("austen", "SINGLE_RELATIVE", "The letter was short. The letter came in the morning.", EMMA[6]) in made
     assert ("tdavid", "SINGLE_CONN_START", "The rain came. The fields grew green again.", TDAVID[1]) in made
