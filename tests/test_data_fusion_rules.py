@@ -184,6 +184,9 @@ def test_more_rules_skip_what_is_ambiguous(tagged, rule):
      "The king rose. The people sat down.", "PAIR_CONN", "then"),
     ("Praise/vb the/at Lord/np ./.", "For/cs his/pp$ mercy/nn endures/vbz forever/rb ./.",
      "Praise the Lord. His mercy endures forever.", "PAIR_CONN", "for"),
+    # quotations and colons are no obstacle to the pair rules, which only touch the start of the second
+    ("He/pps said/vbd ,/, ``/`` Go/vb home/nr ./. ''/''", "But/cc she/pps stayed/vbd :/: it/pps rained/vbd ./.",
+     'He said, "Go home." She stayed: it rained.', "PAIR_CONN", "but"),
 ])
 def test_more_pair_rules(first, second, source, rule, connective):
     a, b = sent(first), sent(second)
@@ -195,6 +198,7 @@ def test_more_pair_rules(first, second, source, rule, connective):
     ("The/at box/nn was/bedz on/in the/at table/nn ./.", "It/pps fell/vbd off/rp ./."),  # box or table?
     ("The/at storm/nn passed/vbd quickly/rb ./.", "It/pps was/bedz late/jj ./."),  # the empty "it" of "it was late"
     ("Mrs./np Reese/np entered/vbd the/at contest/nn ./.", "He/pps won/vbd easily/rb ./."),  # Mrs. is not "he"
+    ("He/pps said/vbd ,/, ``/`` Go/vb home/nr ./.", "But/cc she/pps stayed/vbd ./."),  # a quotation left open
 ])
 def test_pair_anaphora_skips(first, second):
     assert fusion_rules.fuse_pair(sent(first), sent(second)) is None

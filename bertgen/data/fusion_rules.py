@@ -19,9 +19,10 @@ broken down by phenomenon and compared:
   SINGLE_APPOSITION    "John, a lawyer, left."     <- "John was a lawyer. John left."
 
 Rules only fire where the tags show a full clause (a subject followed by a finite verb) on both sides, and
-they skip sentences with quotations, brackets, headlines or colons (and, where a semicolon could close the
-clause instead of the comma the rule reads, semicolons): a skipped sentence costs an example, a wrong one
-teaches the model garbage. The anaphora rules are the riskiest (a pronoun may point
+the single-sentence rules skip sentences with quotations, brackets, headlines or colons (and, where a
+semicolon could close the clause instead of the comma the rule reads, semicolons): a skipped sentence costs
+an example, a wrong one teaches the model garbage. The pair rules, which only touch the start of the second
+sentence, take any whole sentences (quotations and brackets closed). The anaphora rules are the riskiest (a pronoun may point
 anywhere), so they only replace a subject pronoun by the previous clause's subject where nothing else in
 that clause could be meant: `he`/`she` for a proper name (1-3 `np` words) in a clause with no other name
 and no other he/she/him/her; `it`/`they` for `the` + a singular/plural noun in a clause with no other
@@ -205,6 +206,16 @@ Made = tuple[str, str, str]
 def _eligible(tokens: Sentence) -> bool:
     return (4 <= len(tokens) <= 60 and tokens[-1][0] in _ENDS and tokens[-1][1] == "."
             and not any(w in _FORBIDDEN for w, _ in tokens))
+
+
+def _pair_eligible(tokens: Sentence) -> bool:
+    """Pair rules only touch the start of the second sentence, so quotations and colons elsewhere in either
+    are harmless; the sentence must only be whole: every quotation and bracket closed, and an end mark
+    (possibly inside a closing quote)."""
+    words = [w for w, _ in tokens]
+    end = words[-2] if words[-1] == "''" and len(words) > 1 else words[-1]
+    return (4 <= len(words) <= 60 and end in _ENDS and words.count("``") == words.count("''")
+            and words.count("`") == words.count("'") and words.count("(") == words.count(")"))
 
 
 def _cap(tokens: Sentence) -> Sentence:
@@ -497,7 +508,7 @@ def fuse(tokens: Sentence) -> Fusion | None:
 
 def fuse_pair(first: Sentence, second: Sentence) -> Fusion | None:
     """The first two-sentence rule that applies to these adjacent sentences, if any."""
-    if not (_eligible(first) and _eligible(second)):
+    if not (_pair_eligible(first) and _pair_eligible(second)):
         return None
     for apply in PAIR_RULES:
         made = apply(first, second)
