@@ -125,8 +125,8 @@ MORE_SINGLE = [
      "John came home. John sat down.", "SINGLE_CATAPHORA", "when"),
     ("He/pps met/vbd John/np Smith/np ,/, who/wps was/bedz a/at lawyer/nn ./.",
      "He met John Smith. John Smith was a lawyer.", "SINGLE_RELATIVE", "who"),
-    ("They/ppss bought/vbd the/at old/jj house/nn ,/, which/wdt stood/vbd on/in a/at hill/nn ./.",
-     "They bought the old house. The old house stood on a hill.", "SINGLE_RELATIVE", "which"),
+    ("The/at old/jj house/nn ,/, which/wdt stood/vbd on/in a/at hill/nn ,/, fell/vbd down/rp ./.",
+     "The old house fell down. The old house stood on a hill.", "SINGLE_RELATIVE", "which"),
     ("John/np ,/, who/wps was/bedz tired/jj ,/, went/vbd to/in bed/nn ./.",
      "John went to bed. John was tired.", "SINGLE_RELATIVE", "who"),
     ("Miss/np Burke/np ,/, a/at graduate/nn of/in Vassar/np ,/, stayed/vbd on/rp in/in Florence/np ./.",
@@ -157,6 +157,9 @@ MORE_SKIPPED = [
     # "who lift" does not agree with "God": the clause is about "those"
     ("Those/dts are/ber likely/jj to/to prevail/vb with/in God/np ,/, who/wps lift/vb up/rp their/pp$ hearts/nns ./.",
      None),
+    # a final ", which" may describe the whole clause
+    ("Emma/np was/bedz not/* thinking/vbg of/in it/ppo at/in the/at moment/nn ,/, which/wdt made/vbd it/ppo "
+     "easy/jj ./.", None),
     # an object relative ("which he bought") would need the clause reordered
     ("They/ppss sold/vbd the/at house/nn ,/, which/wdt he/pps bought/vbd ./.", None),
     # an apposition without an article, or followed by a list, is not taken

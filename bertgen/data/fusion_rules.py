@@ -22,11 +22,12 @@ Rules only fire where the tags show a full clause (a subject followed by a finit
 the single-sentence rules skip sentences with quotations, brackets, headlines or colons (and, where a
 semicolon could close the clause instead of the comma the rule reads, semicolons): a skipped sentence costs
 an example, a wrong one teaches the model garbage. The pair rules, which only touch the start of the second
-sentence, take any whole sentences (quotations and brackets closed). The anaphora rules are the riskiest (a pronoun may point
-anywhere), so they only replace a subject pronoun by the previous clause's subject where nothing else in
-that clause could be meant: `he`/`she` for a proper name (1-3 `np` words) in a clause with no other name
-and no other he/she/him/her; `it`/`they` for `the` + a singular/plural noun in a clause with no other
-noun; and never `it` before a form of `be` or `seem`, `take`, ... (`It was raining` points at nothing).
+sentence, take any whole sentences (quotations and brackets closed). The anaphora rules are the riskiest (a
+pronoun may point anywhere), so they only replace a subject pronoun by the previous clause's subject where
+nothing else in that clause could be meant: `he`/`she` for a proper name (1-3 `np` words) in a clause with
+no other name and no other he/she/him/her; `it`/`they` for `the` + a singular/plural noun in a clause with
+no other noun; and never `it` before a form of `be` or `seem`, `take`, ... (`It was raining` points at
+nothing).
 
 Tags used (the Brown tagset, base forms): np proper noun, nn/nns noun singular/plural, at article,
 jj adjective, pp$ possessive determiner, pps he/she/it, ppss they/we/I/you, cs subordinating conjunction,
@@ -406,8 +407,8 @@ def _relative_verb(clause: Sentence, head: str) -> bool:
 
 def single_relative(tokens: Sentence) -> Made | None:
     """", who|which ..." -> a second sentence on the noun phrase it describes:
-    "He met John, who was ill." -> "He met John. John was ill." (at the end), and
-    "John, who was ill, stayed home." -> "John stayed home. John was ill." (after the subject)."""
+    "He met John, who was ill." -> "He met John. John was ill." (at the end: "who" only), and
+    "The house, which was old, fell." -> "The house fell. The house was old." (after the subject)."""
     body, end = tokens[:-1], tokens[-1][0]
     for i in range(1, len(body) - 2):
         word, tag = body[i + 1]
@@ -419,7 +420,10 @@ def single_relative(tokens: Sentence) -> Made | None:
         noun_phrase, after = body[start:i], body[i + 2:]
         commas = [k for k, (w, _) in enumerate(after) if w == ","]
         head = body[i - 1][1]
-        if start > 0 and not commas and is_clause(body[:i]) and _relative_verb(after, head):
+        # a ", which" at the end may describe the whole clause ("... at the moment, which made it easier"):
+        # only "who" there; after the subject either is safe
+        final = start > 0 and word.lower() == "who" and not commas
+        if final and is_clause(body[:i]) and _relative_verb(after, head):
             source = _two_sentences(body[:i], _cap(noun_phrase) + after, end)
         elif start == 0 and len(commas) == 1 and _relative_verb(after[:commas[0]], head):
             main = noun_phrase + after[commas[0] + 1:]

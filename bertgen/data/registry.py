@@ -135,9 +135,9 @@ TASKS = {t.name: t for t in [
     Task("brown-split", "split one Brown sentence into two, WikiSplit-style (offline WikiSplit)",
          ("exact", "sari", "bleu"), ("brown",), _brown_split, _FUSION_COLUMNS, (fusion_rules,)),
     Task("fusion", "English sentence fusion, DiscoFuse-style rules on Brown, the World English and King James "
-         "Bibles, Jane Austen's novels, Spurgeon's Treasury of David and Henry's Concise Commentary (offline DiscoFuse at "
-         "workbench scale)", ("exact", "sari"), ("brown", "bible", "austen", "commentaries"), _fusion,
-         ("source", "target", "rule", "connective", "corpus", "doc"), (fusion_rules, tagger, plaintext)),
+         "Bibles, Jane Austen's novels, Spurgeon's Treasury of David and Henry's Concise Commentary "
+         "(offline DiscoFuse at workbench scale)", ("exact", "sari"), ("brown", "bible", "austen", "commentaries"),
+         _fusion, ("source", "target", "rule", "connective", "corpus", "doc"), (fusion_rules, tagger, plaintext)),
     Task("bible-modern", "King James verse -> World English Bible verse (archaic -> modern English)",
          ("bleu", "sari"), ("bible",), _bible_modern, ("source", "target", "ref", "doc")),
     Task("ding-en-de", "English -> German example sentences of the Ding dictionary (offline WMT)",
