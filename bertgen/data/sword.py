@@ -8,7 +8,10 @@ A zText module (`modules/texts/ztext/<name>/`) stores each testament in three fi
                uint32 + uint32 + uint16 = 10 bytes.
 Entries follow the module's versification: entry 0 is empty, 1 is the testament heading, then for each
 book an introduction entry and for each chapter a heading entry followed by one entry per verse.
-A verse the module lacks has size 0.
+A verse the module lacks has size 0. The zVerse4 variant (`zCom4` commentaries such as Spurgeon's Treasury
+of David) names the files {ot,nt}.{czs,czv,czz} and stores the entry size as a uint32 (12-byte records).
+Commentaries (`modules/comments/zcom/<name>/`) use the same layout; several verses may share one entry
+(a comment on a range of verses), which then appears once per verse.
 
 Rather than carrying every versification's verse table, the chapter structure is read from the module
 itself: each chapter heading entry holds an OSIS milestone `<chapter osisID="Gen.1" sID="Gen.1"/>`, and
@@ -26,6 +29,7 @@ from pathlib import Path
 
 BLOCK = struct.Struct("<III")
 ENTRY = struct.Struct("<IIH")
+ENTRY4 = struct.Struct("<III")  # zVerse4: a 32-bit size
 TESTAMENTS = ("ot", "nt")
 
 Reference = tuple[str, int, int]  # (OSIS book, chapter, verse), e.g. ("Gen", 1, 1)
@@ -33,6 +37,9 @@ Reference = tuple[str, int, int]  # (OSIS book, chapter, verse), e.g. ("Gen", 1,
 _CHAPTER = re.compile(r'<chapter\b[^>]*\bsID="([^".]+)\.(\d+)"')
 # Notes, headings and speaker labels are not verse text; their content goes with the tags.
 _DROP = re.compile(r"<(note|title|speaker)\b[^>]*(?<!/)>.*?</\1>", re.S)
+# Commentaries: a bold run is a heading ("Verses 1-7"), a table an outline; neither is running text.
+_DROP_COMMENT = re.compile(r'<(hi) type="bold"[^>]*>.*?</hi>|<(table)\b.*?</table>', re.S)
+_PARAGRAPH = re.compile(r'<div\b[^>]*type="x-p"[^>]*/>|<lb\b[^>]*/>|<p\b[^>]*>|</p>')
 # Structural tags stand between words; inline ones (<w>, <transChange>, <divineName>, <q>) inside them.
 _BREAK = re.compile(r"</?(?:l|lb|lg|div|milestone|chapter|p|item|list)\b[^>]*>")
 _TAG = re.compile(r"<[^>]*>")
@@ -42,25 +49,29 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:?!’”)])")
 def read_entries(module_dir: str | Path, testament: str) -> list[str]:
     """Every entry of one testament's index, decoded (markup included); "" where the module has none."""
     module_dir = Path(module_dir)
-    paths = {ext: module_dir / f"{testament}.{ext}" for ext in ("bzs", "bzv", "bzz")}
+    four = (module_dir / f"{testament}.czv").exists()  # zVerse4
+    names = ("czs", "czv", "czz") if four else ("bzs", "bzv", "bzz")
+    paths = dict(zip(("bzs", "bzv", "bzz"), (module_dir / f"{testament}.{ext}" for ext in names)))
     for path in paths.values():
         if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: a zText module has {testament}.bzs, .bzv and .bzz")
+            raise FileNotFoundError(f"{path} is missing: a zText module has {testament}.bzs, .bzv and .bzz "
+                                    f"(zVerse4: .czs, .czv, .czz)")
     index, entries_raw, data = (paths[e].read_bytes() for e in ("bzs", "bzv", "bzz"))
-    for ext, raw, rec in (("bzs", index, BLOCK), ("bzv", entries_raw, ENTRY)):
+    entry = ENTRY4 if four else ENTRY
+    for ext, raw, rec in (("bzs", index, BLOCK), ("bzv", entries_raw, entry)):
         if len(raw) % rec.size:
             raise ValueError(f"{paths[ext]}: {len(raw)} bytes is not a whole number of {rec.size}-byte records")
     blocks = [BLOCK.unpack_from(index, i) for i in range(0, len(index), BLOCK.size)]
     cache: dict[int, bytes] = {}
     out = []
-    for i in range(0, len(entries_raw), ENTRY.size):
-        block, start, size = ENTRY.unpack_from(entries_raw, i)
+    for i in range(0, len(entries_raw), entry.size):
+        block, start, size = entry.unpack_from(entries_raw, i)
         if size == 0:
             out.append("")
             continue
         if block not in cache:
             if block >= len(blocks):
-                raise ValueError(f"{paths['bzv']}: entry {i // ENTRY.size} points at block {block} "
+                raise ValueError(f"{paths['bzv']}: entry {i // entry.size} points at block {block} "
                                  f"but {paths['bzs']} has {len(blocks)}")
             offset, csize, usize = blocks[block]
             cache[block] = zlib.decompress(data[offset:offset + csize])
@@ -114,3 +125,21 @@ def parallel(source_dir: str | Path, target_dir: str | Path) -> Iterator[tuple[R
     for ref, text in verses(source_dir):
         if ref in target:
             yield ref, text, target[ref]
+
+
+def commentary(module_dir: str | Path) -> Iterator[tuple[str, list[str]]]:
+    """(entry id, its paragraphs as plain text) for each distinct entry of a commentary module, in module
+    order; the id (`ot.1234`) is the testament and the entry's first index."""
+    present = [t for t in TESTAMENTS if any((Path(module_dir) / f"{t}.{e}").exists() for e in ("bzv", "czv"))]
+    if not present:
+        raise FileNotFoundError(f"{module_dir} holds no zCom module (ot.bzv, nt.bzv, ot.czv or nt.czv); run "
+                                "`bertgen data fetch commentaries`")
+    seen = set()
+    for testament in present:
+        for i, entry in enumerate(read_entries(module_dir, testament)):
+            if not entry or entry in seen:
+                continue
+            seen.add(entry)
+            paragraphs = [p for p in map(strip_markup, _PARAGRAPH.split(_DROP_COMMENT.sub(" ", entry))) if p]
+            if paragraphs:  # not only markup (the testament heading)
+                yield f"{testament}.{i}", paragraphs

@@ -66,6 +66,28 @@ def test_fetch_bibles_from_a_sword_library(tmp_path, home):
     assert (raw / "engWEB2015eb" / "ot.bzz").exists() and (raw / "mods.d" / "engKJV2006eb.conf").exists()
 
 
+def test_fetch_commentaries_and_austen_from_debian_layouts(tmp_path, home):
+    """As `dpkg -x` of sword-comm-tdavid + sword-comm-mhcc and of r-cran-janeaustenr lays them out."""
+    sword = tmp_path / "debs" / "usr" / "share" / "sword"
+    for module, ext in (("tdavid", "czv"), ("mhcc", "bzv")):
+        (sword / "modules" / "comments" / "zcom" / module).mkdir(parents=True)
+        (sword / "modules" / "comments" / "zcom" / module / f"ot.{ext}").write_bytes(b"\0")
+    (sword / "mods.d").mkdir()
+    (sword / "mods.d" / "tdavid.conf").write_text("[TDavid]\nDistributionLicense=Public Domain\n")
+    package = tmp_path / "debs" / "usr" / "lib" / "R" / "site-library" / "janeaustenr"
+    (package / "data").mkdir(parents=True)
+    for name in ("Rdata.rdx", "Rdata.rdb", "../DESCRIPTION"):
+        (package / "data" / name).write_bytes(b"\0")
+    fetch.fetch("commentaries", path=tmp_path / "debs", log=lambda _: None)
+    fetch.fetch("austen", path=tmp_path / "debs", log=lambda _: None)
+    raw = home / "raw"
+    assert sorted(p.relative_to(raw / "commentaries").as_posix() for p in (raw / "commentaries").rglob("*.*")
+                  if p.is_file()) == [
+        "mhcc/ot.bzv", "mods.d/tdavid.conf", "tdavid/ot.czv"]
+    assert sorted(p.name for p in (raw / "austen").rglob("*")) == ["DESCRIPTION", "Rdata.rdb", "Rdata.rdx",
+                                                                  "SOURCE", "data"]
+
+
 def test_fetch_prefers_an_existing_install_then_the_registry(tmp_path, home, monkeypatch):
     install = tmp_path / "usr-share-dictd"
     install.mkdir()

@@ -21,13 +21,13 @@ def test_split_of_is_stable_and_80_10_10():
 
 
 def toy_task(rows):
-    return Task("toy", "toy task", ("exact",), "toy", lambda root: iter(rows), ("source", "target", "doc"))
+    return Task("toy", "toy task", ("exact",), ("toy",), lambda roots: iter(rows), ("source", "target", "doc"))
 
 
 def test_build_dedups_sources_and_keeps_documents_together(tmp_path):
     rows = [{"source": f"s{i}", "target": f"t{i}", "doc": f"d{i % 30}"} for i in range(300)]
     rows += [{"source": "s5", "target": "another target", "doc": "d99"}]  # a repeated source
-    dsd = registry.build(toy_task(rows), tmp_path)
+    dsd = registry.build(toy_task(rows), {"toy": tmp_path})
     assert sum(len(ds) for ds in dsd.values()) == 300
     for split, ds in dsd.items():
         assert {registry.split_of(d) for d in ds["doc"]} <= {split}
@@ -35,8 +35,8 @@ def test_build_dedups_sources_and_keeps_documents_together(tmp_path):
 
 
 def test_build_with_nothing_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="yields no examples.*toy corpus"):
-        registry.build(toy_task([]), tmp_path)
+    with pytest.raises(ValueError, match="toy corpus .* yields no examples"):
+        registry.build(toy_task([]), {"toy": tmp_path})
 
 
 def test_load_task_caches_on_disk_under_bertgen_home(home):

@@ -1,41 +1,9 @@
 """SWORD zText: tiny modules written here in the real binary format (struct-packed indexes, zlib blocks),
 with OSIS markup as the KJV and WEB modules carry it, read back and aligned by reference."""
-import struct
-import zlib
-
 import pytest
+from tests.support.sword_modules import IMPORTER, book, chapter, write_ztext
 
 from bertgen.data import load_task, sword
-
-IMPORTER = '<milestone type="x-importer" subType="x-osis2mod" n="$Rev: 3769 $ (SWORD: 1.9.0)"/>'
-
-
-def book(osis):
-    return f'<div canonical="true" osisID="{osis}" sID="gen1" type="book"/> <title type="main">The Book</title>'
-
-
-def chapter(osis, n):
-    return f'<div sID="gen3" type="x-p"/> <chapter n="{n}" osisID="{osis}.{n}" sID="{osis}.{n}"/> '
-
-
-def write_ztext(module_dir, testament, blocks):
-    """Write one testament: `blocks` is a list of blocks, each a list of entry texts ("" for none).
-    Entry 0 (empty) and the testament heading come first, as osis2mod writes them."""
-    module_dir.mkdir(parents=True, exist_ok=True)
-    blocks = [["", IMPORTER]] + blocks
-    bzs, bzv, bzz = b"", b"", b""
-    for number, entries in enumerate(blocks):
-        raw = b""
-        for text in entries:
-            data = text.encode("utf-8")
-            bzv += struct.pack("<IIH", number, len(raw) if data else 0, len(data))
-            raw += data
-        packed = zlib.compress(raw)
-        bzs += struct.pack("<III", len(bzz), len(packed), len(raw))
-        bzz += packed
-    for ext, data in (("bzs", bzs), ("bzv", bzv), ("bzz", bzz)):
-        (module_dir / f"{testament}.{ext}").write_bytes(data)
-
 
 KJV_GEN_1_1 = ('In the <w lemma="strong:H7225">beginning</w> <w lemma="strong:H0430">God</w> created the heaven '
                'and the earth. ')
@@ -122,3 +90,19 @@ def test_broken_modules_are_clear_errors(modules, tmp_path):
     (kjv / "ot.bzv").write_bytes(b"\0" * 15)
     with pytest.raises(ValueError, match="not a whole number of 10-byte records"):
         sword.read_entries(kjv, "ot")
+
+
+def test_commentary_reads_distinct_entries_as_paragraphs(tmp_path):
+    """A zCom commentary, here in the zVerse4 layout (.czs/.czv/.czz, 32-bit sizes) as the Treasury of David
+    has it: a heading (bold) and an outline (table) are dropped, x-p divisions split paragraphs, and an entry
+    shared by several verses comes once."""
+    module = tmp_path / "tdavid"
+    comment = ('<title type="x-s">Psalm 1</title><hi type="bold">Verses 1-2</hi> <div sID="g1" type="x-p"/>'
+               'The man is <hi type="italic">blessed</hi>. He walks.<div eID="g1" type="x-p"/>'
+               '<div sID="g2" type="x-p"/><table><row><cell>Outline.</cell></row></table>Second part.')
+    write_ztext(module, "ot", [[comment, comment, "", "Another comment."]], four=True)
+    assert (module / "ot.czv").stat().st_size == 12 * 6
+    assert list(sword.commentary(module)) == [("ot.2", ["The man is blessed. He walks.", "Second part."]),
+                                             ("ot.5", ["Another comment."])]
+    with pytest.raises(FileNotFoundError, match="no zCom module.*bertgen data fetch commentaries"):
+        list(sword.commentary(tmp_path))
