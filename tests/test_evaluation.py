@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from bertgen import metrics
+from bertgen.diagnostics import collapse_diagnostics
 from bertgen.data import brown, load_task
 from bertgen.evaluation import breakdown, evaluate, score, tokenizer_round_trip
 
@@ -45,8 +46,10 @@ def test_evaluate_batches_decodes_and_scores(tok, test_split):
     assert results["target"].tolist() == tokenizer_round_trip(tok, test_split["target"])
     assert results["rule"].tolist() == test_split["rule"]
     assert scores == pytest.approx({"exact": metrics.exact_match(sources, results["target"].tolist()),
-                                    "sari": metrics.sari(sources, sources, results["target"].tolist())})
+                                    "sari": metrics.sari(sources, sources, results["target"].tolist()),
+                                    **collapse_diagnostics(sources, sources)})
     assert 0 < scores["sari"] < 100 and scores["exact"] == 0
+    assert scores["distinct"] == 100.0 and scores["input_dependence"] > 0.5  # copying reads its input
 
 
 def test_evaluate_without_round_trip_scores_raw_text(tok, test_split):

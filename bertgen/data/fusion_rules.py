@@ -32,7 +32,8 @@ nothing).
 Tags used (the Brown tagset, base forms): np proper noun, nn/nns noun singular/plural, at article,
 jj adjective, pp$ possessive determiner, pps he/she/it, ppss they/we/I/you, cs subordinating conjunction,
 cc coordinating conjunction, wps who, wdt which, vbd past verb, vbz/bez/hvz present 3rd person,
-be* forms of be, md modal; a `*` suffix is a negation (`didn't` dod*), `+` joins a contraction.
+be* forms of be, md modal; a `*` suffix is a negation (`didn't` dod*), `+` joins a contraction. What counts
+as a clause and which noun a pronoun stands for are in bertgen/data/clauses.py.
 """
 from __future__ import annotations
 
@@ -40,122 +41,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bertgen.data.brown import Document, Sentence, detokenize, text
+from bertgen.data.clauses import (NAME_TAGS, NP_INSIDE, PAST, PERSON_WORDS, PRESENT, TITLES, finite, is_clause,
+                                     name_length, pronoun_subject, resolve_anaphora, verbish)
 
 DISCOURSE_TYPES = ("PAIR_CONN", "PAIR_CONN_ANAPHORA", "PAIR_ANAPHORA", "SINGLE_S_COORD", "SINGLE_S_COORD_ANAPHORA",
                    "SINGLE_CONN_INNER", "SINGLE_CONN_INNER_ANAPHORA", "SINGLE_CONN_START", "SINGLE_CATAPHORA",
                    "SINGLE_VP_COORD", "SINGLE_RELATIVE", "SINGLE_APPOSITION")  # every `rule` these rules give
-
-# --------------------------------------------------------------------------------- clause detection
-
-# Tags that can start a subject noun phrase, and tags allowed inside it before its verb.
-_SUBJECT_START = {"pps", "ppss", "np", "nps", "at", "dt", "dts", "dti", "dtx", "ap", "cd", "pp$", "nn", "nns",
-                  "ex", "pn", "abn", "np$", "nn$", "nns$", "nps$", "nr", "jj", "od"}
-_IN_SUBJECT = _SUBJECT_START | {"jjr", "jjs", "jjt", "ppl", "ppls", "pp$$", "pn$", "abx", "ql", "rb", "cc", "in",
-                                "nr$", "nrs", "vbg", "vbn", "*"}
-_FINITE = {"vbd", "vbz", "vb", "md", "bed", "bedz", "bem", "ber", "bez", "hvd", "hvz", "hv", "dod", "doz", "do"}
-_PAST = {"vbd", "bed", "bedz", "hvd", "dod"}
-_PRESENT = {"vbz", "bez", "hvz", "doz"}
-_MAX_SUBJECT = 8
-
-
-def _verbish(tag: str) -> bool:
-    return tag.startswith(("vb", "be", "hv", "do", "md"))
-
-
-def _finite(tag: str) -> bool:
-    return tag.rstrip("*") in _FINITE
-
-
-def is_clause(tokens: Sentence) -> bool:
-    """Does this stretch start with a subject followed by a finite verb (`the old man / left`)?
-
-    Contractions of a subject pronoun and a verb (`I'll` ppss+md, `it's` pps+bez) count as both.
-    """
-    if len(tokens) < 2:
-        return False
-    first = tokens[0][1]
-    if "+" in first:
-        return first.split("+")[0] in {"pps", "ppss", "ex", "dt", "np", "nn"}
-    if first not in _SUBJECT_START:
-        return False
-    for i, (_, tag) in enumerate(tokens[1:], start=1):
-        if i > _MAX_SUBJECT:
-            return False
-        if "+" in tag:  # "the man's" (nn+bez) ends the subject with a finite verb
-            return _finite(tag.split("+")[1])
-        if _verbish(tag) and tag not in {"vbg", "vbn"}:
-            return _finite(tag)
-        if tag not in _IN_SUBJECT:
-            return False
-    return False
-
-
-# ---------------------------------------------------------------------------- pronouns and their nouns
-
-_PERSON_WORDS = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
-_TITLES = {"mr.": {"he"}, "mrs.": {"she"}, "miss": {"she"}, "ms.": {"she"}}  # the only genders the tags show
-_NAME_TAGS = {"np", "nps", "np$", "nps$"}
-_NOUN_TAGS = {"nn", "nns", "nn$", "nns$", "np", "nps", "np$", "nps$", "pn", "ppo", "pps", "ppss"}
-_NP_INSIDE = {"jj", "nn", "od", "cd"}  # between "the" and the head noun
-# "It" before these is mostly the empty "it" of "it seems", "it took a week": not a reference.
-_EMPTY_IT_VERBS = {"seem", "seems", "seemed", "appear", "appears", "appeared", "take", "takes", "took", "happen",
-                   "happens", "happened", "follow", "follows", "followed", "remain", "remains", "remained",
-                   "matter", "matters", "mattered", "rained", "rains", "snowed"}
-
-
-def _name_length(tokens: Sentence) -> int:
-    """How many `np` words a clause starts with (a proper name: `John`, `Mr. John Smith`)."""
-    n = 0
-    while n < len(tokens) and tokens[n][1] == "np":
-        n += 1
-    return n
-
-
-def _antecedent(clause: Sentence) -> tuple[Sentence, set[str]] | None:
-    """The subject noun phrase of `clause` and the subject pronouns that can only point at it, if any."""
-    n = _name_length(clause)
-    if 1 <= n <= 3 and n < len(clause) and _finite(clause[n][1]):
-        rest = clause[n:]
-        if any(t in _NAME_TAGS or w.lower() in _PERSON_WORDS for w, t in rest):
-            return None
-        return clause[:n], _TITLES.get(clause[0][0].lower(), {"he", "she"})
-    if clause[0][0].lower() != "the" or clause[0][1] != "at":
-        return None
-    k = 1
-    while k < len(clause) and clause[k][1] in _NP_INSIDE:
-        k += 1
-    if k < len(clause) and clause[k][1] == "nns":
-        k += 1
-    if k < 2 or k >= len(clause) or not _finite(clause[k][1]) or clause[k - 1][1] not in {"nn", "nns"}:
-        return None
-    if any(t in _NOUN_TAGS for _, t in clause[k:]):
-        return None
-    return clause[:k], {"it"} if clause[k - 1][1] == "nn" else {"they"}
-
-
-def _pronoun_subject(clause: Sentence) -> str | None:
-    """`he`/`she`/`it`/`they` if `clause` starts with it as a subject, followed by a finite verb."""
-    if len(clause) < 3:
-        return None
-    (word, tag), (verb, verb_tag) = clause[0], clause[1]
-    pronoun = word.lower()
-    if not ((pronoun in {"he", "she", "it"} and tag == "pps") or (pronoun == "they" and tag == "ppss")):
-        return None
-    if not _finite(verb_tag) or "+" in verb_tag:
-        return None
-    if pronoun == "it" and (verb_tag.startswith("be") or verb.lower() in _EMPTY_IT_VERBS):
-        return None
-    return pronoun
-
-
-def _resolve(previous: Sentence, clause: Sentence) -> Sentence | None:
-    """`clause` with its subject pronoun replaced by the subject of `previous`, where that is safe."""
-    pronoun = _pronoun_subject(clause)
-    found = _antecedent(previous) if pronoun else None
-    if found is None or pronoun not in found[1]:
-        return None
-    return list(found[0]) + clause[1:]
-
 
 # -------------------------------------------------------------------------------------- connectives
 
@@ -240,7 +131,7 @@ def _two_sentences(left: Sentence, right: Sentence, end: str) -> str | None:
 
 def _with_anaphora(left: Sentence, right: Sentence, end: str, connective: str, rule: str) -> Made | None:
     """"X. Y." as the input, or "X. Y'." with Y's subject pronoun replaced by X's subject (rule_ANAPHORA)."""
-    resolved = _resolve(left, right)
+    resolved = resolve_anaphora(left, right)
     source = _two_sentences(left, resolved or right, end)
     return (source, connective, rule + "_ANAPHORA" if resolved else rule) if source else None
 
@@ -249,7 +140,7 @@ def _ends_in_list_item(left: Sentence) -> bool:
     """"... Kennedy, advisers" : the stretch after the last comma has no verb, so the ", and" that follows
     continues a list of noun phrases, not a clause."""
     commas = [i for i, (w, _) in enumerate(left) if w == ","]
-    return bool(commas) and not any(_verbish(t) for _, t in left[commas[-1] + 1:])
+    return bool(commas) and not any(verbish(t) for _, t in left[commas[-1] + 1:])
 
 
 # -------------------------------------------------------------------------------- single-sentence rules
@@ -334,12 +225,12 @@ def single_cataphora(tokens: Sentence) -> Made | None:
         return None
     connective, start, j = found
     left, right = body[start:j], body[j + 1:]
-    n = _name_length(right)
-    if not (1 <= n <= 3 and n < len(right) and _finite(right[n][1])):
+    n = name_length(right)
+    if not (1 <= n <= 3 and n < len(right) and finite(right[n][1])):
         return None
-    if _pronoun_subject(left) not in _TITLES.get(right[0][0].lower(), {"he", "she"}):
+    if pronoun_subject(left) not in TITLES.get(right[0][0].lower(), {"he", "she"}):
         return None
-    if any(t in _NAME_TAGS or w.lower() in _PERSON_WORDS for w, t in left[1:]):
+    if any(t in NAME_TAGS or w.lower() in PERSON_WORDS for w, t in left[1:]):
         return None
     source = _two_sentences(right[:n] + left[1:], right, end)
     return (source, connective, "SINGLE_CATAPHORA") if source else None
@@ -365,7 +256,7 @@ def single_vp_coord(tokens: Sentence) -> Made | None:
                 source = _two_sentences(body[:i], subject + body[i + 1:], end)
                 return (source, word.lower(), "SINGLE_VP_COORD") if source else None
             return None
-        if _verbish(tag) or tag in {"cs", "wdt", "wps", "wpo", "wrb", "to", ","} or word == ";":
+        if verbish(tag) or tag in {"cs", "wdt", "wps", "wpo", "wrb", "to", ","} or word == ";":
             return None
     return None
 
@@ -382,7 +273,7 @@ def _noun_phrase_before(tokens: Sentence, i: int) -> int | None:
     if j == 0 or tokens[j - 1][1] not in {"nn", "nns"}:
         return None
     j -= 1
-    while j > 0 and tokens[j - 1][1] in _NP_INSIDE:
+    while j > 0 and tokens[j - 1][1] in NP_INSIDE:
         j -= 1
     if j > 0 and (tokens[j - 1][1] == "pp$" or (tokens[j - 1][0].lower() == "the" and tokens[j - 1][1] == "at")):
         j -= 1
@@ -399,7 +290,7 @@ def _relative_verb(clause: Sentence, head: str) -> bool:
     """Does the relative clause open with its finite verb (`who was`, `which never ends`): a subject relative,
     whose verb agrees with the head noun (tag `head`)? "Those ... with God, who lift up" is about "those"."""
     k = 1 if clause and clause[0][1] == "rb" else 0
-    if len(clause) <= k + 1 or not _finite(clause[k][1]) or "+" in clause[k][1] or any(w == ";" for w, _ in clause):
+    if len(clause) <= k + 1 or not finite(clause[k][1]) or "+" in clause[k][1] or any(w == ";" for w, _ in clause):
         return False
     verb = clause[k][1].rstrip("*")
     return verb not in (_SINGULAR_VERBS if head == "nns" else _PLURAL_VERBS)
@@ -439,7 +330,7 @@ def single_apposition(tokens: Sentence) -> Made | None:
     phrase between commas that starts with an article or possessive, then the main verb, whose tense
     gives the new sentence's verb (was / is)."""
     body, end = tokens[:-1], tokens[-1][0]
-    n = _name_length(body)
+    n = name_length(body)
     if not 1 <= n <= 3 or len(body) < n + 4 or body[n][0] != ",":
         return None
     commas = [k for k, (w, _) in enumerate(body) if w == ","]
@@ -447,11 +338,11 @@ def single_apposition(tokens: Sentence) -> Made | None:
         return None
     apposition, rest = body[n + 1:commas[1]], body[commas[1] + 1:]
     if (not apposition or apposition[0][1] not in {"at", "pp$"} or apposition[-1][1] not in {"nn", "nns", "np"}
-            or not all(t in _NP_INSIDE | {"at", "pp$", "nns", "np", "in", "nn$", "np$"} for _, t in apposition)):
+            or not all(t in NP_INSIDE | {"at", "pp$", "nns", "np", "in", "nn$", "np$"} for _, t in apposition)):
         return None
-    if not rest or rest[0][1] not in _PAST | _PRESENT:
+    if not rest or rest[0][1] not in PAST | PRESENT:
         return None
-    verb = ("was" if rest[0][1] in _PAST else "is", "bedz" if rest[0][1] in _PAST else "bez")
+    verb = ("was" if rest[0][1] in PAST else "is", "bedz" if rest[0][1] in PAST else "bez")
     name = body[:n]
     source = _two_sentences(name + [verb] + apposition, name + rest, end)
     return (source, "", "SINGLE_APPOSITION") if source else None
@@ -483,14 +374,14 @@ def pair_conn(first: Sentence, second: Sentence) -> Made | None:
             adverbial, rest = lowered[0], second[1:]
     if rest is None or len(rest) <= _MIN_PART or not is_clause(rest[:-1]):
         return None
-    resolved = _resolve(first[:-1], rest)
+    resolved = resolve_anaphora(first[:-1], rest)
     rule = "PAIR_CONN_ANAPHORA" if resolved else "PAIR_CONN"
     return text(first) + " " + text(_cap(resolved or rest)), adverbial, rule
 
 
 def pair_anaphora(first: Sentence, second: Sentence) -> Made | None:
     """"John left. He was tired." -> "John left. John was tired."."""
-    resolved = _resolve(first[:-1], second)
+    resolved = resolve_anaphora(first[:-1], second)
     if resolved is None or not is_clause(second[:-1]):
         return None
     return text(first) + " " + text(_cap(resolved)), "", "PAIR_ANAPHORA"

@@ -28,7 +28,7 @@ from types import ModuleType
 import datasets
 from tqdm.auto import tqdm
 
-from bertgen.data import austen, brown, ding, fetch, fusion_rules, paper, plaintext, sword, tagger
+from bertgen.data import austen, brown, clauses, ding, fetch, fusion_rules, paper, plaintext, sword, tagger
 
 SPLITS = ("train", "validation", "test")
 _SPLIT_PERCENT = (80, 90)  # hash % 100 below 80: train, below 90: validation, else test
@@ -131,13 +131,14 @@ _FUSION_COLUMNS = ("source", "target", "rule", "connective", "doc")
 
 TASKS = {t.name: t for t in [
     Task("brown-fusion", "sentence fusion on the Brown corpus, DiscoFuse-style rules (offline DiscoFuse)",
-         ("exact", "sari"), ("brown",), _brown_fusion, _FUSION_COLUMNS, (fusion_rules,)),
+         ("exact", "sari"), ("brown",), _brown_fusion, _FUSION_COLUMNS, (fusion_rules, clauses)),
     Task("brown-split", "split one Brown sentence into two, WikiSplit-style (offline WikiSplit)",
-         ("exact", "sari", "bleu"), ("brown",), _brown_split, _FUSION_COLUMNS, (fusion_rules,)),
+         ("exact", "sari", "bleu"), ("brown",), _brown_split, _FUSION_COLUMNS, (fusion_rules, clauses)),
     Task("fusion", "English sentence fusion, DiscoFuse-style rules on Brown, the World English and King James "
          "Bibles, Jane Austen's novels, Spurgeon's Treasury of David and Henry's Concise Commentary "
          "(offline DiscoFuse at workbench scale)", ("exact", "sari"), ("brown", "bible", "austen", "commentaries"),
-         _fusion, ("source", "target", "rule", "connective", "corpus", "doc"), (fusion_rules, tagger, plaintext)),
+         _fusion, ("source", "target", "rule", "connective", "corpus", "doc"),
+         (fusion_rules, clauses, tagger, plaintext)),
     Task("bible-modern", "King James verse -> World English Bible verse (archaic -> modern English)",
          ("bleu", "sari"), ("bible",), _bible_modern, ("source", "target", "ref", "doc")),
     Task("ding-en-de", "English -> German example sentences of the Ding dictionary (offline WMT)",

@@ -22,8 +22,15 @@ DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.diagnostics, recorded 
 
 
 def paper_results(path: Path | None = None) -> dict:
+    """The paper's numbers per task; a task with `same_as` takes another task's rows (and keeps its own text)."""
     path = path if path is not None else PROJECT / "experiments" / "paper_results.toml"
-    return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    for entry in data.values():
+        if isinstance(entry, dict) and entry.get("same_as") in data:
+            source = data[entry["same_as"]]
+            entry.setdefault("rows", source.get("rows", {}))
+            entry.setdefault("note", source.get("note"))
+    return data
 
 
 def _paper_row(paper: dict, row: str, paper_row: str) -> str:

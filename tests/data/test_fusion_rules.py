@@ -2,7 +2,7 @@
 input it makes; the target is always the sentence itself), and sentences it must skip."""
 import pytest
 
-from bertgen.data import brown, fusion_rules
+from bertgen.data import brown, clauses, fusion_rules
 from bertgen.data.fusion_rules import Fusion
 
 
@@ -21,7 +21,7 @@ def sent(tagged: str) -> brown.Sentence:
     ("did/dod he/pps come/vb", False),  # a question, not subject first
 ])
 def test_is_clause(tagged, clause):
-    assert fusion_rules.is_clause(sent(tagged)) is clause
+    assert clauses.is_clause(sent(tagged)) is clause
 
 
 # (sentence, expected input, rule, connective): the target is always the sentence itself.
