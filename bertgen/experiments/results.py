@@ -267,3 +267,17 @@ def per_rule(task: str, results_dir: str | os.PathLike | None = None, by: str = 
         table = breakdown(predictions, task, by).rename_axis(by).reset_index()
         frames.append(table.assign(run_id=run.run_id, row=run.row, fraction=run.fraction, seed=run.seed))
     return pd.concat(frames, ignore_index=True)
+
+
+def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
+    """The evaluation records of every `<task>/<run>/log.jsonl` under `directory` (finished runs and runs still
+    going alike, e.g. experiments/results/search/), one row per evaluation, with `task` and `run` columns."""
+    frames = []
+    for log in sorted(Path(directory).glob("*/*/log.jsonl")):
+        records = pd.read_json(log, lines=True)
+        if "kind" in records.columns:
+            evals = records[records["kind"] == "eval"]
+            frames.append(evals.assign(task=log.parent.parent.name, run=log.parent.name))
+    if not frames:
+        raise FileNotFoundError(f"{directory}: no <task>/<run>/log.jsonl with evaluations")
+    return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")

@@ -3,6 +3,7 @@ table, all in a temporary directory (never the repository's experiments/results)
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 import torch
@@ -195,3 +196,19 @@ def test_learning_curves_carry_the_decoded_validation_metrics(project):
     evals = learning_curves("brown-fusion", results).query("kind == 'eval'")
     assert list(evals["step"]) == [1, 2, 3]
     assert evals[["val_loss", "val_source_gap", "val_sari", "val_distinct", "val_input_dependence"]].notna().all().all()
+
+
+def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
+    from bertgen.experiments.results import logged_curves
+
+    for run, steps in (("a", (10, 20)), ("b", (10,))):
+        log = tmp_path / "fusion" / run / "log.jsonl"
+        log.parent.mkdir(parents=True)
+        lines = [{"kind": "train", "step": s, "loss": 5.0} for s in steps]
+        lines += [{"kind": "eval", "step": s, "val_loss": 4.0 - s / 100} for s in steps]
+        log.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    curves = logged_curves(tmp_path)
+    assert sorted(zip(curves["run"], curves["step"])) == [("a", 10), ("a", 20), ("b", 10)]
+    assert set(curves["task"]) == {"fusion"} and curves["val_loss"].min() == pytest.approx(3.8)
+    with pytest.raises(FileNotFoundError, match="no <task>/<run>/log.jsonl"):
+        logged_curves(tmp_path / "fusion")
