@@ -61,6 +61,9 @@ class ExperimentConfig:
     early_stopping_metric: str = "val_loss"
     early_stopping_patience: int = 0  # evaluations without improvement before stopping; 0: train all steps
     eval_generate_examples: int = 0  # validation examples decoded and scored at each evaluation (learning curves)
+    # beyond the paper: newly initialized parameters (a warm start's random cross-attention, ...) learn this many
+    # times faster than the pretrained ones; 1.0 is the paper's single learning rate
+    new_parameters_lr_multiplier: float = 1.0
     precision: str = "auto"
     num_beams: int = 1
     max_new_tokens: int = 40

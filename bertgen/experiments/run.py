@@ -99,7 +99,8 @@ def training_arguments(config: ExperimentConfig, output_dir: Path, progress: boo
         max_grad_norm=config.max_grad_norm, precision=config.precision,
         eval_every=config.eval_every or max(1, config.steps // 5), log_every=max(1, min(10, config.steps // 20)),
         early_stopping_metric=config.early_stopping_metric or None,
-        early_stopping_patience=config.early_stopping_patience, seed=config.seed, progress=progress)
+        early_stopping_patience=config.early_stopping_patience,
+        new_parameters_lr_multiplier=config.new_parameters_lr_multiplier, seed=config.seed, progress=progress)
     return TrainingArguments(**{**settings, **extra})
 
 
@@ -109,10 +110,10 @@ def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = Tru
     checkpoint = read_checkpoint(config)
     tokenizer = checkpoint.tokenizer
     data = prepare_data(config, tokenizer)
-    model, _ = build_model(config, checkpoint)
+    model, report = build_model(config, checkpoint)
     trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
                       pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"],
-                      evaluate=validation_decoding(config, tokenizer, data["validation"]))
+                      evaluate=validation_decoding(config, tokenizer, data["validation"]), new_parameters=report.new_names)
     result = trainer.train(resume=resume)
     return trainer.model, tokenizer, data, result
 

@@ -32,6 +32,9 @@ class TrainingArguments:
     eval_every: int = 0  # steps between evaluations; 0: only at the end
     early_stopping_metric: str | None = None  # e.g. "sari" or "val_loss"; the best weights are restored at the end
     early_stopping_patience: int = 0  # evaluations without improvement before stopping; 0: never stop early
+    # beyond the paper: the learning rate of the Trainer's `new_parameters` (e.g. a warm start's random
+    # cross-attention) is this many times the rest's, so what starts random catches up with what was pretrained
+    new_parameters_lr_multiplier: float = 1.0
     checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
     max_time_s: float | None = None  # stop after this much training time (the schedule still spans max_steps)
     log_every: int = 10
@@ -55,7 +58,8 @@ def check_training_arguments(args: TrainingArguments) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"TrainingArguments.{name} must be an int >= {low}, got {value!r}"
                              + (" (log every step: 1)" if name == "log_every" else ""))
-    finite = {"learning_rate": (0.0, False), "weight_decay": (0.0, True), "adam_epsilon": (0.0, False)}
+    finite = {"learning_rate": (0.0, False), "weight_decay": (0.0, True), "adam_epsilon": (0.0, False),
+              "new_parameters_lr_multiplier": (0.0, False)}
     for name, (low, inclusive) in finite.items():
         value = getattr(args, name)
         if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)

@@ -28,7 +28,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -152,8 +152,15 @@ class Trainer:
     """
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,
-                 evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None, eval_dataset=None):
+                 evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None, eval_dataset=None,
+                 new_parameters: Iterable[str] = ()):
         self.args = args
+        self.new_parameters = frozenset(new_parameters)
+        unknown = self.new_parameters - {name for name, _ in model.named_parameters(remove_duplicate=False)}
+        if unknown:
+            raise ValueError(f"Trainer: new_parameters names {len(unknown)} parameter(s) the model does not have, "
+                             f"e.g. {sorted(unknown)[0]!r}; pass names from model.named_parameters() (a "
+                             "WarmStartReport's new_names)")
         self.rank, self.world, local_rank = distributed_context()
         self.device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
@@ -194,13 +201,20 @@ class Trainer:
         return {k: v.to(self.device) for k, v in self.collate(features).items()}
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        """AdamW; no weight decay on biases and LayerNorm weights (the 1-D parameters), as BERT."""
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": self.args.weight_decay},
-                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        """AdamW; no weight decay on biases and LayerNorm weights (the 1-D parameters), as BERT; the
+        `new_parameters` at `new_parameters_lr_multiplier` times the learning rate (their own groups)."""
         a = self.args
+        new = {id(p) for name, p in self.model.named_parameters(remove_duplicate=False) if name in self.new_parameters}
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        groups = []
+        for is_new, scale in ((False, 1.0), (True, a.new_parameters_lr_multiplier)):
+            members = [p for p in params if (id(p) in new) == is_new]
+            groups += [{"params": [p for p in members if p.dim() >= 2], "weight_decay": a.weight_decay,
+                        "lr": a.learning_rate * scale},
+                       {"params": [p for p in members if p.dim() < 2], "weight_decay": 0.0, "lr": a.learning_rate * scale}]
         # fused: one kernel per parameter group instead of a chain of foreach ops (measured in bench_training)
-        return torch.optim.AdamW(groups, lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon,
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=a.learning_rate,
+                                 betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon,
                                  fused=self.device.type in ("cpu", "cuda"))
 
     def _hidden_size(self) -> int:

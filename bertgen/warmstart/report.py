@@ -40,6 +40,7 @@ class WarmStartReport:
     shared: list[ReportEntry]
     folded: list[ReportEntry]
     dropped: list[ReportEntry]
+    new_names: tuple[str, ...] = ()  # every model name (aliases included) of a newly initialized tensor
 
     @property
     def random(self) -> int:
@@ -111,7 +112,7 @@ def build_report(scheme: str, model, sides: list, plan: dict, fold_token_type: b
     """The report of one warm start: `sides` are the plan's StackPlans (what each stack takes) and `plan`
     maps model name -> (StackPlan, checkpoint name) for every tensor loaded (see bertgen.warmstart.plan)."""
     tensors = model.state_dict(keep_vars=True)
-    loaded, initialized, shared = [], [], []
+    loaded, initialized, shared, new_names = [], [], [], []
     total = embeddings = from_checkpoint = 0
     for group in tied_groups(model):
         head, n = group[0], tensors[group[0]].numel()
@@ -120,6 +121,7 @@ def build_report(scheme: str, model, sides: list, plan: dict, fold_token_type: b
         source = next((plan[name] for name in group if name in plan), None)
         if source is None:
             initialized.append((head, n, ""))
+            new_names += group
         else:
             from_checkpoint += n
             side, key = source
@@ -134,7 +136,7 @@ def build_report(scheme: str, model, sides: list, plan: dict, fold_token_type: b
         scheme=scheme, encoder_source=_describe(sides[0]), decoder_source=_describe(sides[1]), token_ids=token_ids,
         total=total, embeddings=embeddings, from_checkpoint=from_checkpoint, loaded=loaded_entries,
         initialized=_entries(initialized), shared=_entries(shared), folded=folded,
-        dropped=_dropped(sides, plan, [e.pattern for e in folded]))
+        dropped=_dropped(sides, plan, [e.pattern for e in folded]), new_names=tuple(new_names))
 
 
 def _describe(side) -> str:

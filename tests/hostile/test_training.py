@@ -60,6 +60,8 @@ ARGUMENT_CASES = [
     ("grad-norm-nan", {"max_grad_norm": math.nan}, "max_grad_norm must be a finite number > 0"),
     ("weight-decay-negative", {"weight_decay": -0.01}, "weight_decay must be a finite number >= 0.0, got -0.01"),
     ("weight-decay-nan", {"weight_decay": math.nan}, "weight_decay must be a finite number"),
+    ("new-lr-multiplier-zero", {"new_parameters_lr_multiplier": 0.0}, "new_parameters_lr_multiplier must be a finite number > 0.0"),
+    ("new-lr-multiplier-inf", {"new_parameters_lr_multiplier": math.inf}, "new_parameters_lr_multiplier must be a finite number"),
     ("log-every-zero", {"log_every": 0}, "log_every must be an int >= 1, got 0"),
     ("log-every-negative", {"log_every": -3}, "log_every must be an int >= 1"),
     ("log-every-bool", {"log_every": True}, "log_every must be an int >= 1, got True"),

@@ -230,3 +230,26 @@ def test_a_decoder_that_learnt_to_copy_is_not_flagged(tmp_path, recwarn):
     gaps = [r["val_source_gap"] for r in eval_records(tmp_path)]
     assert all(g > 0.05 for g in gaps), gaps
     assert not [w for w in recwarn if issubclass(w.category, SourceIgnoredWarning)]
+
+
+def test_new_parameters_learn_at_their_own_rate(tmp_path):
+    model = tiny_model(dropout=0.0)
+    cross = [name for name, _ in model.named_parameters() if ".crossattention." in name]
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, batch_size=8, learning_rate=1e-3, warmup_steps=0,
+                             schedule="constant", new_parameters_lr_multiplier=10.0, progress=False, precision="fp32")
+    trainer = Trainer(model, args, tiny_data(), pad_token_id=0, new_parameters=cross)
+    trainer.train()
+    rates = {}
+    for group in trainer.optimizer.param_groups:
+        for p in group["params"]:
+            rates[id(p)] = group["lr"]
+    named = dict(model.named_parameters())
+    assert [rates[id(named[n])] for n in cross] == pytest.approx([1e-2] * len(cross))
+    others = [rates[id(p)] for n, p in named.items() if n not in cross]
+    assert others == pytest.approx([1e-3] * len(others))
+
+
+def test_new_parameters_must_be_the_models():
+    with pytest.raises(ValueError, match="the model does not have, e.g. 'decoder.nope'"):
+        Trainer(tiny_model(), TrainingArguments(output_dir="x", progress=False), tiny_data(), pad_token_id=0,
+                new_parameters=["decoder.nope"])

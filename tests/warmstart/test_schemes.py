@@ -194,3 +194,12 @@ def test_cross_attention_from_self_attention_needs_a_pretrained_decoder(minilm, 
         warm_start(scheme, minilm, cross_attention="self", **options)
     with pytest.raises(ValueError, match="expected one of random, self"):
         warm_start("bert2bert", minilm, cross_attention="encoder")
+
+
+def test_the_report_names_every_new_tensor():
+    model, report = warm_start("bert2bert", MINILM, num_hidden_layers=2)
+    new = set(report.new_names)
+    assert new and all(".crossattention." in n or n.startswith("decoder.lm_head") for n in new)
+    assert any(n.startswith("decoder.bert.encoder.layer.1.crossattention.self.query") for n in new)
+    assert not any(n.startswith("encoder.") for n in new)
+    assert new <= set(dict(model.named_parameters(remove_duplicate=False)))
