@@ -73,9 +73,24 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 5.0, 
     if paper:
         print("| paper: bert2bert-base on DiscoFuse, 300k steps of 256 | "
               + " | ".join(f"{paper[n]:g}" if n in paper else "—" for n in names) + " |")
+    headline = next(n for n in names if n in ("sari", "bleu"))
+    beats = metrics[headline] > copy[headline]
+    print(f"\nrecipe: {describe_recipe(config, cross)}; {trained.steps} steps in {trained.wall_s / 60:.1f} min, the best "
+          f"weights by validation loss (step {trained.best_step}). It {'beats' if beats else 'does NOT beat'} copying "
+          f"the input on {headline} ({metrics[headline]:.1f} against {copy[headline]:.1f})"
+          + ("." if beats else ": train longer (bertgen demo --minutes N) or see experiments/RECIPE.md."))
     for _, row in predictions.head(examples).iterrows():
         print(f"\ninput:     {row['source']}\noutput:    {row['prediction']}\nreference: {row['target']}")
     print(f"\nmodel saved to {output / 'model'} ({(time.perf_counter() - start) / 60:.1f} min in all); try\n"
           f"  echo \"The storm was over. We went outside.\" | bertgen generate --model {output / 'model'}\n"
           f"  or transformers.EncoderDecoderModel.from_pretrained(\"{output / 'model'}\")")
-    return {"metrics": metrics, "copy_baseline": copy, "steps": trained.steps, "model_dir": output / "model"}
+    return {"metrics": metrics, "copy_baseline": copy, "beats_copy": beats, "steps": trained.steps, "model_dir": output / "model"}
+
+
+def describe_recipe(config: ExperimentConfig, cross: str) -> str:
+    start = "cross-attention copied from self-attention (beyond the paper)" if cross == "self" else \
+        "random cross-attention (the paper's)"
+    return (f"{config.scheme} from {config.checkpoint}, {start}, {config.schedule} learning rate {config.learning_rate:g} "
+            f"after {config.warmup_steps} warmup steps, batch {config.batch_size}, inputs and targets up to "
+            f"{config.max_source_length} tokens, "
+            + (f"beam {config.num_beams}" if config.num_beams > 1 else "greedy") + " decoding")

@@ -153,6 +153,8 @@ def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_
     out = capsys.readouterr().out
     assert "| copy the input (no model) |" in out and "| bert2bert-xattn, 2 steps" in out
     assert "(cross-attention: copied from self-attention)" in out
+    assert "recipe: bert2bert from minilm-l6, cross-attention copied from self-attention (beyond the paper)" in out
+    assert ("It beats copying" in out) == result["beats_copy"]
     assert out.count("\ninput:") == 2 and out.count("\nreference:") == 2
     assert set(result["metrics"]) == {"exact", "sari", "distinct", "input_dependence"} and result["steps"] == 2
     ours = EncoderDecoderModel.from_pretrained(result["model_dir"])
