@@ -281,3 +281,15 @@ def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
     if not frames:
         raise FileNotFoundError(f"{directory}: no <task>/<run>/log.jsonl with evaluations")
     return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")
+
+
+def curves_table(directory: str | os.PathLike) -> str:
+    """A markdown table of `logged_curves(directory)`: per run, its evaluations in order (step: validation loss,
+    source gap, decoded input dependence), so a recipe search reads as evidence."""
+    curves = logged_curves(directory).sort_values(["task", "run", "step"])
+    lines = ["| task | run | step | val loss | source gap | distinct | input dependence |", "|---|---|---|---|---|---|---|"]
+    for r in curves.itertuples():
+        cells = [getattr(r, c, float("nan")) for c in ("val_loss", "val_source_gap", "val_distinct", "val_input_dependence")]
+        lines.append(f"| {r.task} | {r.run.split('-seed')[0]} | {r.step} | {cells[0]:.3f} | {cells[1]:.4f} | "
+                     f"{cells[2]:.0f}% | {cells[3]:.2f} |")
+    return "\n".join(lines) + "\n"
