@@ -270,16 +270,18 @@ def per_rule(task: str, results_dir: str | os.PathLike | None = None, by: str = 
 
 
 def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
-    """The evaluation records of every `<task>/<run>/log.jsonl` under `directory` (finished runs and runs still
-    going alike, e.g. experiments/results/search/), one row per evaluation, with `task` and `run` columns."""
+    """The evaluation records of every `<task>/.../<run>/log.jsonl` under `directory`: finished runs
+    (`<task>/runs/<run>/`, beside the CSV) and runs still going (e.g. `<task>/running/<run>/`) alike, one row per
+    evaluation, with `task` and `run` columns (experiments/results/search/ holds the recipe search)."""
+    directory = Path(directory)
     frames = []
-    for log in sorted(Path(directory).glob("*/*/log.jsonl")):
+    for log in sorted(directory.glob("*/**/log.jsonl")):
         records = pd.read_json(log, lines=True)
         if "kind" in records.columns:
             evals = records[records["kind"] == "eval"]
-            frames.append(evals.assign(task=log.parent.parent.name, run=log.parent.name))
+            frames.append(evals.assign(task=log.relative_to(directory).parts[0], run=log.parent.name))
     if not frames:
-        raise FileNotFoundError(f"{directory}: no <task>/<run>/log.jsonl with evaluations")
+        raise FileNotFoundError(f"{directory}: no <task>/.../<run>/log.jsonl with evaluations")
     return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")
 
 
