@@ -362,6 +362,9 @@ class Trainer:
         if not math.isfinite(grad_norm):
             self._diverged("gradient norm", grad_norm, step, position)
         self.optimizer.step()
+        # fused AdamW writes the weights without bumping their version counters: bump them, or anything keyed on
+        # them (generation's packed-weight caches, fast_head / fast_decoder) would decode with stale weights
+        torch.autograd.graph.increment_version(self._trainable)
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return mean_loss, grad_norm, int(stats[1])
@@ -414,6 +417,7 @@ class Trainer:
         random.seed(args.seed + self.rank)
         np.random.seed(args.seed + self.rank)
         self.optimizer = self._optimizer()
+        self._trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.scheduler = schedules.scheduler(self.optimizer, args.schedule, args.warmup_steps, args.max_steps,
                                              self._hidden_size())
         self.state = TrainState()

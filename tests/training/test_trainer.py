@@ -2,6 +2,7 @@
 NaN handling. Run as a script, this file is the worker the kill test starts and kills."""
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import subprocess
@@ -253,3 +254,26 @@ def test_new_parameters_must_be_the_models():
     with pytest.raises(ValueError, match="the model does not have, e.g. 'decoder.nope'"):
         Trainer(tiny_model(), TrainingArguments(output_dir="x", progress=False), tiny_data(), pad_token_id=0,
                 new_parameters=["decoder.nope"])
+
+
+def test_decoding_after_optimizer_steps_uses_the_current_weights(tmp_path):
+    """Fused AdamW leaves the weights' version counters alone; generation caches packed copies of the weights
+    keyed on them, so without the Trainer's bump a decode between steps would reuse the first decode's weights."""
+    model = tiny_model(dropout=0.0)
+    source = torch.tensor([[5, 6, 7, 8, 9]])
+    outputs = []
+
+    def scores(m) -> torch.Tensor:
+        out = m.generate(source, max_new_tokens=4, do_sample=False, output_scores=True, return_dict_in_generate=True)
+        return torch.stack(out.scores)
+
+    def decode(m):
+        outputs.append(scores(m))
+        reference = copy.deepcopy(m)  # a fresh copy has no cached weights: what the model computes now
+        torch.testing.assert_close(outputs[-1], scores(reference))
+        return {}
+
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=6, batch_size=8, learning_rate=3e-2, warmup_steps=0,
+                             schedule="constant", eval_every=2, log_every=2, progress=False, precision="fp32")
+    Trainer(model, args, tiny_data(), pad_token_id=0, evaluate=decode).train()
+    assert len(outputs) == 3
