@@ -44,6 +44,11 @@ def register(sub) -> None:
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sweep.add_argument("--results-dir", type=Path)
     sweep.add_argument("--commit", action="store_true", help="git-commit the results folder after each finished run")
+    sweep.add_argument("--by-config", action="store_true",
+                       help="all seeds of a config before the next, so the configs' order is their priority "
+                       "(default: each seed over all configs, then the next seed)")
+    sweep.add_argument("--stop-after", type=float, metavar="MINUTES",
+                       help="launch no run after this many minutes (runs in flight finish); run again to resume")
     sweep.set_defaults(func=run_sweep)
 
     table = commands.add_parser("table", help="regenerate results/<task>.md from results/<task>.csv")
@@ -93,13 +98,20 @@ def run_sweep(args) -> int:
     from bertgen.experiments.results import write_table
     from bertgen.experiments.run import already_run, results_dir_for
 
-    jobs = [(config, seed) for seed in args.seeds for config in args.configs]
+    if args.by_config:
+        jobs = [(config, seed) for config in args.configs for seed in args.seeds]
+    else:
+        jobs = [(config, seed) for seed in args.seeds for config in args.configs]
+    deadline = time.monotonic() + 60 * args.stop_after if args.stop_after is not None else None
     tasks = sorted({ExperimentConfig.from_toml(c).task for c in args.configs})
     results = args.results_dir or results_dir_for(args.configs[0])
 
     def launch(job) -> tuple[str, int, float]:
         config, seed = job
         overrides = [*args.overrides, f"seed={seed}"]
+        if deadline is not None and time.monotonic() > deadline:
+            print(f"[sweep] {config} seed {seed}: not started, past --stop-after", flush=True)
+            return str(config), 0, 0.0
         if already_run(ExperimentConfig.from_toml(config, overrides), results):
             print(f"[sweep] {config} seed {seed}: already in the results, skipped", flush=True)
             return str(config), 0, 0.0

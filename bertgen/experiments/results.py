@@ -134,7 +134,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"{', '.join(sorted(set(str(s) for s in frame['steps'])))} steps of batch "
         f"{', '.join(sorted(set(str(b) for b in frame['batch_size'])))} (the paper: 300k steps of 256), "
         f"lengths {first['max_length']} tokens (the paper: 128), {full_data} training examples at "
-        f"100%, {first['test_examples']} test examples, {first['decoding']} decoding, 2 shared CPU cores. "
+        f"100%, {first['test_examples']} test examples, {first['decoding']} decoding; trained on {_hardware(frame)}. "
         f"{len(frame)} runs took {minutes:.0f} minutes of wall clock summed over runs (a sweep runs some side by "
         f"side), median {frame['wall_s'].median():.0f} s per run for training and test evaluation."
         + (f" The CSV also keeps {stale} runs of rows' earlier configs, left out here." if stale else ""),
@@ -176,6 +176,14 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     if paper.get("note"):
         lines += ["", paper["note"]]
     return "\n".join(lines) + "\n"
+
+
+def _hardware(frame: pd.DataFrame) -> str:
+    """Which machines ran the table's runs (results from before the column: the workbench's CPU cores)."""
+    if "hardware" not in frame.columns:
+        return "2 shared CPU cores"
+    counts = frame["hardware"].fillna("2 shared CPU cores").value_counts()
+    return ", ".join(f"{name} ({n} run{'s' if n > 1 else ''})" for name, n in counts.items())
 
 
 def _cell(summary_row: pd.Series, metric: str) -> str:

@@ -52,7 +52,8 @@ def prepare_data(config: ExperimentConfig, tokenizer) -> dict[str, datasets.Data
 # ---------------------------------------------------------------------------------------------- running
 
 def git_commit(root: Path = PROJECT) -> str:
-    """HEAD's short hash, `-dirty` when tracked files differ from it; `unknown` outside a checkout."""
+    """HEAD's short hash, `-dirty` when tracked files differ from it; outside a checkout (a copy of the tree on
+    another machine) `$BERTGEN_GIT_COMMIT` where set, else `unknown`."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
@@ -61,7 +62,7 @@ def git_commit(root: Path = PROJECT) -> str:
                                 ":(exclude)experiments/results"], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("BERTGEN_GIT_COMMIT") or "unknown"
     return head + ("-dirty" if dirty else "")
 
 
@@ -179,12 +180,19 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
            "train_loss": round(trained.train_loss, 4), "best_step": trained.best_step,
            "val_loss": _round(trained.best_metric, 4), "val_source_gap": _round(last_eval(trained).get("val_source_gap"), 4),
-           "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
+           "hardware": hardware(next(model.parameters()).device), "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
            **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()},
            **{f"copy_{name}": round(value, 2) for name, value in copy.items()}}
     append_row(results / f"{config.task}.csv", row)
     shutil.rmtree(scratch / CHECKPOINT, ignore_errors=True)  # finished: the resumable state is no longer needed
     return row
+
+
+def hardware(device: torch.device) -> str:
+    """What a run trained on, for the tables: the GPU's name, or the CPU threads torch used."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}"
 
 
 def copy_baseline(task: str, tokenizer, test: datasets.Dataset) -> dict[str, float]:

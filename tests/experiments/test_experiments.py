@@ -69,6 +69,7 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
         assert float(row["copy_sari"]) > float(row["sari"])  # the baseline a real model must clear
         assert int(row["best_step"]) in (1, 2, 3) and float(row["val_loss"]) > 0
         assert float(row["wall_s"]) > 0 and row["git_commit"]
+        assert row["hardware"] == "CPU, 1 thread"  # the tables say what each run trained on
         run = results / "brown-fusion" / "runs" / row["run_id"]
         assert {p.name for p in run.iterdir()} == {"config.json", "log.jsonl", "predictions.csv"}
 
@@ -76,7 +77,7 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
     assert main(["experiment", "table", "brown-fusion", "--results-dir", str(results)]) == 0
     table = (results / "brown-fusion.md").read_text()
     assert table == capsys.readouterr().out.rstrip("\n") + "\n"
-    assert "2 runs took" in table and "3 steps of batch 4" in table
+    assert "2 runs took" in table and "3 steps of batch 4" in table and "trained on CPU, 1 thread (2 runs)" in table
     assert "| copy the input (no model) | test set |" in table
     line = next(l for l in table.splitlines() if l.startswith("| tiny |"))
     # what 3 steps produce does not read its input: counted as failed, no means
@@ -186,6 +187,30 @@ def test_a_sweep_run_again_skips_the_runs_it_has(project, capsys):
     assert "seed 0: already in the results, skipped" in capsys.readouterr().out
     rows = list(csv.DictReader(open(results / "brown-fusion.csv")))
     assert [r["steps"] for r in rows] == ["3", "2"]
+
+
+def test_a_sweep_by_config_keeps_the_configs_order_and_stops_launching_after_its_deadline(project, capsys):
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    other = config.with_name("tiny2.toml")
+    other.write_text(config.read_text().replace("steps = 3", "steps = 2"))
+    results = project / "experiments" / "results"
+    sweep = ["experiment", "sweep", str(config), str(other), "--seeds", "0", "1", "--by-config",
+             "--results-dir", str(results)]
+    assert main(sweep + ["--stop-after", "0"]) == 0  # past its deadline at once: nothing starts
+    assert capsys.readouterr().out.count("not started, past --stop-after") == 4
+    assert not (results / "brown-fusion.csv").exists()
+    assert main(sweep) == 0
+    rows = list(csv.DictReader(open(results / "brown-fusion.csv")))
+    assert [(r["row"], r["seed"]) for r in rows] == [("tiny", "0"), ("tiny", "1"), ("tiny2", "0"), ("tiny2", "1")]
+
+
+def test_a_copy_of_the_tree_without_git_takes_its_commit_from_the_environment(tmp_path, monkeypatch):
+    from bertgen.experiments.run import git_commit
+
+    monkeypatch.setenv("BERTGEN_GIT_COMMIT", "abc1234")
+    assert git_commit(tmp_path) == "abc1234"
+    monkeypatch.delenv("BERTGEN_GIT_COMMIT")
+    assert git_commit(tmp_path) == "unknown"
 
 
 def test_learning_curves_carry_the_decoded_validation_metrics(project):
