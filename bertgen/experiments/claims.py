@@ -23,7 +23,8 @@ def separated(a: pd.Series, b: pd.Series, metric: str) -> tuple[float, float, bo
 
 
 def _row(summary: pd.DataFrame, row: str, fraction: float) -> pd.Series | None:
-    found = summary[(summary["row"] == row) & (summary["fraction"] == fraction)]
+    """The row's summary, or None where fewer than 2 seeds read their input: one seed has no spread to judge by."""
+    found = summary[(summary["row"] == row) & (summary["fraction"] == fraction) & (summary["seeds"] >= 2)]
     return None if found.empty else found.iloc[0]
 
 

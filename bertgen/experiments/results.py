@@ -43,6 +43,9 @@ def _paper_value(paper: dict, row: str, metric: str, fraction: float) -> float |
     return values.get(metric if fraction == 1 else f"{metric}@{fraction:g}")
 
 
+HEADLINE_METRICS = ("bleu", "sari", "rouge2")
+
+
 def _order_key(row: str) -> tuple:
     base = next((i for i, s in enumerate(SCHEME_ORDER) if row == s), len(SCHEME_ORDER))
     return (base, row)
@@ -161,8 +164,12 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         lines.append(f"| {r.row} | {r.fraction:.0%} | {r.seeds} | {int(r.collapsed)} | " + " | ".join(cells) + " |")
     lines += ["", "Mean ± sample standard deviation over the seeds that read their input.", "",
               "## The paper's claims", ""]
-    headline = next((m for m in metrics if m != "loss"), "loss")
+    # the paper's own measure of each task (BLEU for translation, SARI for fusion) first, then the test loss
+    headline = next((m for m in HEADLINE_METRICS if m in metrics), next((m for m in metrics if m != "loss"), "loss"))
     lines += claim_verdicts(summary, headline)
+    if headline != "loss" and "loss" in metrics:
+        lines += ["", "The same claims on the teacher-forced test loss (lower is better), which scores the references "
+                  "rather than greedy outputs:", ""] + claim_verdicts(summary, "loss")
     lines += ["", "## Does the paper's ordering appear?", ""]
     verdicts = []
     for fraction in sorted(summary["fraction"].unique(), reverse=True):

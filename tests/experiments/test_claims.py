@@ -38,3 +38,8 @@ def test_claims_within_the_spread_or_missing_are_not_decided():
 def test_for_the_loss_lower_is_better():
     lines = verdicts(summary({("bert2rnd", 1.0): (3.0, 0.05), ("rnd2bert", 1.0): (3.5, 0.05)}, "loss"), "loss")
     assert "**reproduced**" in lines[0]
+
+
+def test_a_row_with_one_seed_is_not_judged():
+    lines = verdicts(summary({("bert2bert", 1.0): (75, 0.0), ("bertshare", 1.0): (74, 0.0)}, seeds=1), "sari")
+    assert "cannot judge yet" in lines[1] and "2+ seeds" in lines[1]
