@@ -246,11 +246,12 @@ def load_results(task: str, results_dir: str | os.PathLike | None = None, histor
 
 
 def summary(task: str, results_dir: str | os.PathLike | None = None, paper_path: Path | None = None) -> pd.DataFrame:
-    """Per (fraction, row): seeds, `<metric>_mean`, `<metric>_std` and the paper's `<metric>_paper`."""
+    """Per (fraction, row): seeds, `<metric>_mean`, `<metric>_std` (the task's metrics and the collapse
+    diagnostics) and the paper's `<metric>_paper`."""
 
     frame = load_results(task, results_dir)
     metrics = [m for m in _metric_columns(get_task(task).metrics) if m in frame.columns]
-    out = summarize(frame, metrics)
+    out = summarize(frame, metrics + [d for d in DIAGNOSTICS if d in frame.columns])
     paper = paper_results(paper_path).get(task, {})
     for m in metrics:
         out[f"{m}_paper"] = [_paper_value(paper, _paper_row(paper, r.row, r.paper_row), m, r.fraction)
