@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 setup: $(STAMP)
 
 demo: setup
+	@# the demo's Bibles come from Debian's SWORD packages (apt-get download): fill empty package lists first
+	@ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update -qq || true
 	$(VENV)/bin/bertgen demo
 
 test: setup

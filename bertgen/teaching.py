@@ -2,7 +2,7 @@
 
 A course on decoding or attention needs a model that has learned something: an untrained decoder writes
 `[CLS] [CLS] ...` and its attention maps are flat. `teaching_model()` gives one, in this order:
-1. the `make demo` model (bert2bert fine-tuned on brown-fusion), where `$BERTGEN_HOME/demo/` holds it;
+1. the `make demo` model (bert2bert fine-tuned on bible-modern), where `$BERTGEN_HOME/demo/` holds it;
 2. otherwise a short fine-tune run here once and cached under `$BERTGEN_HOME/teaching/`: bert2bert from
    the embedded MiniLM-L6, 2 of its 6 layers per stack, cross-attention started as a copy of
    self-attention (`warm_start(..., cross_attention="self")`), trained to copy short English sentences.
@@ -37,7 +37,7 @@ from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 from bertgen.warmstart import warm_start
 
 PAPER = "https://arxiv.org/abs/1907.12461"
-DEMO_MODEL = Path("demo") / "bert2bert-brown-fusion" / "model"  # under $BERTGEN_HOME, written by `make demo`
+DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN_HOME, written by `make demo`
 # The copy fine-tune: every setting is in the cache directory's name, so changing one trains a new model.
 COPY = dict(steps=100, layers=2, batch_size=8, learning_rate=1e-3, max_tokens=14, held_out=8, seed=0)
 
@@ -104,10 +104,11 @@ def teaching_model(use_demo: bool = True, progress: bool = True, **settings) -> 
     cached copy model, trained first if it is not cached yet (see the module docstring)."""
     demo = bertgen_home() / DEMO_MODEL
     if use_demo and (demo / "config.json").is_file():
-        test = load_task("brown-fusion")["test"]
+        test = load_task("bible-modern")["test"]
         examples = [(a, b) for a, b in zip(test["source"], test["target"]) if len(a.split()) <= 16][:COPY["held_out"]]
         return TeachingModel(EncoderDecoderModel.from_pretrained(demo).eval(), load_tokenizer(demo), "demo",
-                             f"the `make demo` model ({demo}): bert2bert from MiniLM-L6 fine-tuned on brown-fusion",
+                             f"the `make demo` model ({demo}): bert2bert from MiniLM-L6 fine-tuned on bible-modern "
+                             "(King James English -> modern English)",
                              examples, demo)
     directory = copy_model_dir(**settings)
     if not (directory / "config.json").is_file():

@@ -240,8 +240,8 @@ Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weigh
 # The row for the decoder input at position $t$ is the query that writes output word $t$, and its weight falls on
 # the source word it is about to write: the decoder *reads its input* at the right place. This is the alignment a
 # translation model learns between the two languages' words, here for a copy task, where it is the diagonal. (On
-# the `make demo` model, a fusion model, the diagonal bends where a connective is inserted.) Notebook 03 shows the
-# same map before fine-tuning: flat.
+# the `make demo` model, which rewrites King James verses in modern English, look for where the diagonal bends: the
+# words it inserts, drops or reorders.) Notebook 03 shows the same map before fine-tuning: flat.
 #
 # **Live:** pick a layer and a head.
 

@@ -149,10 +149,12 @@ def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_
     from bertgen.modeling import EncoderDecoderModel
 
     monkeypatch.setenv("BERTGEN_HOME", str(tmp_path / "home"))
-    result = run_demo(tmp_path / "demo", examples=2, progress=False, data_dir=str(SAMPLE_DIR), steps=2,
-                      test_examples=3, max_new_tokens=3)
+    # the demo's code is the same for any task: here brown-fusion on the Brown sample shipped with bertgen
+    result = run_demo(tmp_path / "demo", examples=2, progress=False, task="brown-fusion", data_dir=str(SAMPLE_DIR),
+                      steps=2, test_examples=3, validation_examples=4, max_new_tokens=3)
     out = capsys.readouterr().out
     assert "| copy the input (no model) |" in out and "| bert2bert-xattn, 2 steps" in out
+    assert "brown-fusion test set, 3 examples" in out and "The storm was over." in out
     assert "(cross-attention: copied from self-attention)" in out
     assert "recipe: bert2bert from minilm-l6, cross-attention copied from self-attention (beyond the paper)" in out
     assert ("It beats copying" in out) == result["beats_copy"]
