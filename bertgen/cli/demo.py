@@ -11,7 +11,7 @@ from __future__ import annotations
 def register(sub) -> None:
     parser = sub.add_parser("demo", help="fine-tune and evaluate bert2bert on bible-modern (the main job)",
                             description=__doc__)
-    parser.add_argument("--minutes", type=float, default=5.0, help="training time budget (default 5)")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training time budget (default 15)")
     parser.add_argument("--output", default=None,
                         help="where the trained model goes (default $BERTGEN_HOME/demo/bert2bert-bible-modern)")
     parser.add_argument("--examples", type=int, default=10, help="input -> output -> reference rows to print")

@@ -31,7 +31,7 @@ TRY = {"bible-modern": "And God said, Let there be light: and there was light.",
        "brown-fusion": "The storm was over. We went outside."}
 
 
-def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 5.0, examples: int = 10,
+def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 15.0, examples: int = 10,
              progress: bool = True, **overrides: Any) -> dict[str, Any]:
     """The main job on the embedded default: fetch the task's corpora if needed (the Bibles: Debian's SWORD
     packages), warm-start bert2bert from MiniLM-L6, fine-tune for `minutes` (at most DEMO_CONFIG's steps), evaluate
