@@ -83,11 +83,24 @@ def timed(fn) -> tuple[float, torch.Tensor]:
     return time.perf_counter() - start, out
 
 
-def compare(ours, theirs) -> list[str]:
+def onnx_runtime(theirs, directory: str):
+    """transformers' model exported to ONNX, decoded greedily by ONNX Runtime; or a line saying why not."""
+    try:
+        import onnxruntime  # noqa: F401
+
+        from ort_anchor import OrtGreedy, export
+    except ImportError as e:
+        return f"ONNX Runtime anchor skipped: {e} (pip install onnxruntime onnx)."
+    export(theirs, directory)
+    return OrtGreedy(directory, torch.get_num_threads(), IDS["decoder_start_token_id"], IDS["eos_token_id"])
+
+
+def compare(ours, theirs, ort) -> list[str]:
     H, F_, V, layers = SIZE["hidden_size"], SIZE["intermediate_size"], SIZE["vocab_size"], SIZE["num_hidden_layers"]
     rows = ["| decoding | batch | transformers tok/s | bertgen tok/s | speed-up (target 2x) | same tokens | "
+            "ONNX Runtime tok/s | bertgen / ORT | "
             "bertgen ms/step | MB read/step | best read GB/s | GFLOP/step | floor ms/step (bound) | share of floor |",
-            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     peaks = []
     for name, beams, batch in CASES:
         ids = sources(batch)
@@ -95,6 +108,8 @@ def compare(ours, theirs) -> list[str]:
         nbytes, flops = decoding_step_cost(beams * batch, H, F_, V, layers, NEW / 2 + 1, SOURCE)
         kwargs = dict(num_beams=beams, max_new_tokens=NEW, min_new_tokens=NEW)
         runs = {"bertgen": lambda: ours.generate(ids, **kwargs), "transformers": lambda: theirs.generate(ids, **kwargs)}
+        if beams == 1 and not isinstance(ort, str):  # greedy only: no beam search is written around the sessions
+            runs["onnxruntime"] = lambda: ort.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW)
         outputs = {lib: run() for lib, run in runs.items()}  # warm-up, and the tokens to compare
         times = {lib: [] for lib in runs}
         reads = []
@@ -105,14 +120,26 @@ def compare(ours, theirs) -> list[str]:
             peaks.append(matmul_rate(repeats=2))
         speed = {lib: batch * NEW / statistics.median(t) for lib, t in times.items()}
         same = torch.equal(outputs["bertgen"], outputs["transformers"])
+        if "onnxruntime" in runs:
+            ort_same = "" if torch.equal(outputs["onnxruntime"], outputs["transformers"]) else " (other tokens)"
+            ort_cells = (f"{speed['onnxruntime']:.0f}{ort_same} | "
+                         f"**{speed['bertgen'] / speed['onnxruntime']:.2f}x** | ")
+        else:
+            ort_cells = "- | - | "
         per_step = statistics.median(times["bertgen"]) / NEW
         least, bound = floor(nbytes, flops, max(reads), max(peaks))
         rows.append(f"| {name} | {batch} | {speed['transformers']:.0f} | {speed['bertgen']:.0f} | "
                     f"**{speed['bertgen'] / speed['transformers']:.2f}x** | {'yes' if same else 'no'} | "
-                    f"{per_step * 1e3:.1f} | {nbytes / 1e6:.0f} | {max(reads) / 1e9:.1f} | {flops / 1e9:.2f} | "
+                    f"{ort_cells}{per_step * 1e3:.1f} | {nbytes / 1e6:.0f} | {max(reads) / 1e9:.1f} | {flops / 1e9:.2f} | "
                     f"{least * 1e3:.1f} ({bound}) | {least / per_step:.0%} |")
         print(f"{name} batch {batch}: {speed['bertgen'] / speed['transformers']:.2f}x", file=sys.stderr, flush=True)
-    rows += ["", "The floor is the least time a step can take on this machine: the larger of its bytes read over the "
+    rows += ["", "ONNX Runtime: transformers' EncoderDecoderModel on the same weights, exported by torch.onnx.export "
+             "(encoder; decoder's first step; decoder with past keys/values, as optimum lays them out) and run by "
+             "ONNX Runtime with all graph optimizations and as many threads; greedy decoding in numpy around the "
+             "sessions (benchmarks/ort_anchor.py); its tokens are checked against transformers' ('other tokens' "
+             "where they differ). Beam search is not written around the sessions, so beam rows have no ORT figure."
+             if not isinstance(ort, str) else ort,
+             "", "The floor is the least time a step can take on this machine: the larger of its bytes read over the "
              "best read rate and its matmul FLOPs over the best matmul rate (bound says which). Bytes: every decoder "
              "weight a step reads (self-attention q/k/v/o, cross-attention q/o, feed-forward) and the output layer, "
              "once for all rows, plus every row's cached keys and values (self-attention at the average "
@@ -189,7 +216,7 @@ def main() -> None:
     warnings.simplefilter("ignore")  # transformers' notices about generation defaults
     with tempfile.TemporaryDirectory() as directory:
         ours, theirs = models(directory)
-        rows = compare(ours, theirs)
+        rows = compare(ours, theirs, onnx_runtime(theirs, directory))
     load_after = loadavg()
     print("## Generation (bench_generation.py)\n")
     print(f"MiniLM-sized bert2bert, random weights, float32, {NEW} new tokens per input (forced), source length "
