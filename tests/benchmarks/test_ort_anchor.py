@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 
 import pytest
 import torch
@@ -14,7 +13,6 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
 _spec = importlib.util.spec_from_file_location("bench_ort_anchor", ROOT / "benchmarks" / "ort_anchor.py")
 ort_anchor = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ort_anchor)
