@@ -108,8 +108,9 @@ def compare(ours, theirs, ort) -> list[str]:
         nbytes, flops = decoding_step_cost(beams * batch, H, F_, V, layers, NEW / 2 + 1, SOURCE)
         kwargs = dict(num_beams=beams, max_new_tokens=NEW, min_new_tokens=NEW)
         runs = {"bertgen": lambda: ours.generate(ids, **kwargs), "transformers": lambda: theirs.generate(ids, **kwargs)}
-        if beams == 1 and not isinstance(ort, str):  # greedy only: no beam search is written around the sessions
-            runs["onnxruntime"] = lambda: ort.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW)
+        if not isinstance(ort, str):
+            runs["onnxruntime"] = (lambda: ort.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW)) if beams == 1 \
+                else (lambda: ort.beam_search(ids, beams, max_new_tokens=NEW, min_new_tokens=NEW))
         outputs = {lib: run() for lib, run in runs.items()}  # warm-up, and the tokens to compare
         times = {lib: [] for lib in runs}
         reads = []
@@ -135,9 +136,10 @@ def compare(ours, theirs, ort) -> list[str]:
         print(f"{name} batch {batch}: {speed['bertgen'] / speed['transformers']:.2f}x", file=sys.stderr, flush=True)
     rows += ["", "ONNX Runtime: transformers' EncoderDecoderModel on the same weights, exported by torch.onnx.export "
              "(encoder; decoder's first step; decoder with past keys/values, as optimum lays them out) and run by "
-             "ONNX Runtime with all graph optimizations and as many threads; greedy decoding in numpy around the "
-             "sessions (benchmarks/ort_anchor.py); its tokens are checked against transformers' ('other tokens' "
-             "where they differ). Beam search is not written around the sessions, so beam rows have no ORT figure."
+             "ONNX Runtime with all graph optimizations and as many threads (benchmarks/ort_anchor.py): greedy "
+             "decoding in numpy around the sessions; beam search by bertgen's search loop (transformers' algorithm "
+             "step for step) over the sessions' logits, past keys/values reordered in numpy. Its tokens are checked "
+             "against transformers' ('other tokens' where they differ)."
              if not isinstance(ort, str) else ort,
              "", "The floor is the least time a step can take on this machine: the larger of its bytes read over the "
              "best read rate and its matmul FLOPs over the best matmul rate (bound says which). Bytes: every decoder "

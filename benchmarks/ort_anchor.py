@@ -6,7 +6,10 @@ keys/values and the first self-attention keys/values); the decoder with past key
 row). Each is transformers' own modules (BertGenerationEncoder, BertGenerationDecoder with an
 EncoderDecoderCache) traced by torch.onnx.export; ONNX Runtime applies its graph optimizations at load.
 Greedy decoding runs in numpy around the sessions, the end token suppressed until `min_new_tokens` as
-transformers' generate does. (optimum itself is not used: installing it here downgrades transformers.)
+transformers' generate does. Beam search runs bertgen's search loop (the same algorithm, step for step, as
+transformers' `_beam_search`) over the sessions' logits, the past keys/values reordered in numpy: so a beam row
+compares the engines under one search. (optimum itself is not used: installing it here downgrades
+transformers.)
 Imported by bench_generation.py.
 """
 from __future__ import annotations
@@ -17,6 +20,10 @@ import warnings
 import numpy as np
 import torch
 from torch import nn
+
+from bertgen.generation.config import GenerationConfig
+from bertgen.generation.processors import build_processors
+from bertgen.generation.search import _beam_search
 
 
 def _cache(flat: tuple[torch.Tensor, ...], layers: int):
@@ -158,3 +165,49 @@ class OrtGreedy:
             feed.update({n: own[j] for j, n in enumerate(n for n in self.past_names if "cross" not in n)})
             logits, *own = self.next.run(None, feed)
         return torch.from_numpy(out)
+
+    def beam_search(self, input_ids: torch.Tensor, num_beams: int, max_new_tokens: int,
+                    min_new_tokens: int = 0) -> torch.Tensor:
+        """Beam search over the sessions with bertgen's search loop; (B, 1 + new) ids as transformers returns."""
+        config = GenerationConfig(num_beams=num_beams, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                                  eos_token_id=self.eos_id, pad_token_id=self.pad_id,
+                                  decoder_start_token_id=self.start_id).resolved()
+        ids = input_ids.numpy().astype(np.int64)
+        mask = np.ones_like(ids)
+        states = self.encoder.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        starts = torch.full((len(ids),), self.start_id, dtype=torch.long)
+        eos = torch.tensor([self.eos_id])
+        sequences, _, _ = _beam_search(_OrtSteps(self, states, mask), starts, config,
+                                       build_processors(config, [self.eos_id], beams=True), eos, self.pad_id,
+                                       max_new_tokens + 1, None)
+        return sequences
+
+
+class _OrtSteps:
+    """The decoder steps of bertgen's search (`step`, `select`) run by the ONNX Runtime sessions."""
+
+    def __init__(self, ort: OrtGreedy, states: np.ndarray, mask: np.ndarray):
+        self.ort, self.states, self.mask = ort, states, mask
+        self.own = self.cross = None  # past self-attention keys/values; cross-attention's, per layer
+
+    def step(self, sequences: torch.Tensor) -> torch.Tensor:
+        """(rows, t) tokens so far -> (rows, V) float32 logits for the next one."""
+        feed = {"input_ids": sequences[:, -1:].numpy().astype(np.int64), "encoder_hidden_states": self.states,
+                "encoder_attention_mask": self.mask}
+        names = self.ort.past_names
+        if self.own is None:
+            logits, *present = self.ort.first.run(None, feed)
+            self.cross = [p for n, p in zip(names, present) if "cross" in n]
+            self.own = [p for n, p in zip(names, present) if "cross" not in n]
+        else:
+            feed.update(zip((n for n in names if "cross" in n), self.cross))
+            feed.update(zip((n for n in names if "cross" not in n), self.own))
+            logits, *self.own = self.ort.next.run(None, feed)
+        return torch.from_numpy(logits)
+
+    def select(self, index: torch.Tensor, inputs_changed: bool) -> None:
+        rows = index.numpy()
+        self.own = [p[rows] for p in self.own]
+        if inputs_changed:
+            self.cross = [p[rows] for p in self.cross]
+            self.states, self.mask = self.states[rows], self.mask[rows]

@@ -42,3 +42,16 @@ def test_onnx_runtime_greedy_returns_transformers_tokens(exported, batch, source
                             num_beams=1, do_sample=False, eos_token_id=eos)
     ours = ort_anchor.OrtGreedy(directory, 1, start_id=2, eos_id=eos).generate(ids, new, least)
     assert torch.equal(ours, theirs), (ours, theirs)
+
+
+@pytest.mark.parametrize("batch, source, new, least, eos, beams", [(1, 7, 10, 10, 60, 4), (3, 5, 9, 0, 60, 3),
+                                                                   (2, 11, 6, 0, 1, 2), (3, 5, 8, 3, 23, 4)])
+def test_onnx_runtime_beam_search_returns_transformers_tokens(exported, batch, source, new, least, eos, beams):
+    # pad 5, not the model's 0: transformers 5.23's beam search fills finished beams with
+    # `pad_token_id or eos_token_id[0]`, and a pad id of 0 is falsy there, so it pads with the end token
+    model, directory = exported
+    ids = torch.randint(3, 99, (batch, source), generator=torch.Generator().manual_seed(batch + source))
+    theirs = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=least,
+                            num_beams=beams, do_sample=False, eos_token_id=eos, pad_token_id=5)
+    ours = ort_anchor.OrtGreedy(directory, 1, start_id=2, eos_id=eos, pad_id=5).beam_search(ids, beams, new, least)
+    assert torch.equal(ours, theirs), (ours, theirs)
