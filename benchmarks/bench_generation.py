@@ -22,6 +22,7 @@ import time
 import warnings
 
 import torch
+from limits import decoding_step_cost, floor, matmul_rate, read_rate
 from machine import loadavg
 
 import bertgen
@@ -82,67 +83,76 @@ def timed(fn) -> tuple[float, torch.Tensor]:
     return time.perf_counter() - start, out
 
 
-def median_time(fn, repeats: int = 7) -> float:
-    fn()
-    return statistics.median(timed(fn)[0] for _ in range(repeats))
+def onnx_runtime(theirs, directory: str):
+    """transformers' model exported to ONNX, decoded greedily by ONNX Runtime; or a line saying why not."""
+    try:
+        import onnxruntime  # noqa: F401
+
+        from ort_anchor import OrtGreedy, export
+    except ImportError as e:
+        return f"ONNX Runtime anchor skipped: {e} (pip install onnxruntime onnx)."
+    export(theirs, directory)
+    return OrtGreedy(directory, torch.get_num_threads(), IDS["decoder_start_token_id"], IDS["eos_token_id"])
 
 
-def read_bandwidth(nbytes: int) -> float:
-    """Bytes/s of a `sum` over float32 buffers of `nbytes` in all (the step's working set: cache effects
-    included, as the step sees them)."""
-    buffer = torch.ones(max(nbytes // 4, 1024))
-    return buffer.numel() * 4 / median_time(buffer.sum, 15)
-
-
-def matmul_peak(n: int = 2048) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / median_time(lambda: a @ b, 5)
-
-
-def step_cost(rows: int) -> tuple[int, int]:
-    """(bytes read, matmul FLOPs) of the average decoding step over `rows` rows, float32. Weights: per layer
-    self-attention q/k/v/o, cross-attention q/o (its k/v are computed once per call), the feed-forward; then
-    the output layer. Cache: self-attention keys/values (on average NEW / 2 + 1 positions) and cross-attention
-    keys/values (SOURCE positions), every layer."""
+def compare(ours, theirs, ort) -> list[str]:
     H, F_, V, layers = SIZE["hidden_size"], SIZE["intermediate_size"], SIZE["vocab_size"], SIZE["num_hidden_layers"]
-    weights = layers * (6 * H * H + 2 * H * F_) + V * H  # parameters read per step
-    cache = rows * layers * 2 * H * (NEW / 2 + 1 + SOURCE)  # cached floats read per step
-    flops = 2 * rows * weights + 4 * rows * layers * H * (NEW / 2 + 1 + SOURCE)  # products + attention
-    return int(4 * (weights + cache)), int(flops)
-
-
-def compare(ours, theirs) -> list[str]:
-    peak = matmul_peak()
-    limits = {}
-    for _, beams, batch in CASES:
-        nbytes, flops = step_cost(beams * batch)
-        limits[(beams, batch)] = (nbytes, flops, read_bandwidth(nbytes))
     rows = ["| decoding | batch | transformers tok/s | bertgen tok/s | speed-up (target 2x) | same tokens | "
-            "bertgen ms/step | MB read/step | read GB/s | GFLOP/step | floor ms/step (bound) | share of floor |",
-            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+            "ONNX Runtime tok/s | bertgen / ORT | "
+            "bertgen ms/step | MB read/step | best read GB/s | GFLOP/step | floor ms/step (bound) | share of floor |",
+            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    peaks = []
     for name, beams, batch in CASES:
         ids = sources(batch)
+        # the average step: NEW / 2 + 1 cached positions
+        nbytes, flops = decoding_step_cost(beams * batch, H, F_, V, layers, NEW / 2 + 1, SOURCE)
         kwargs = dict(num_beams=beams, max_new_tokens=NEW, min_new_tokens=NEW)
         runs = {"bertgen": lambda: ours.generate(ids, **kwargs), "transformers": lambda: theirs.generate(ids, **kwargs)}
+        if not isinstance(ort, str):
+            runs["onnxruntime"] = (lambda: ort.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW)) if beams == 1 \
+                else (lambda: ort.beam_search(ids, beams, max_new_tokens=NEW, min_new_tokens=NEW))
         outputs = {lib: run() for lib, run in runs.items()}  # warm-up, and the tokens to compare
         times = {lib: [] for lib in runs}
+        reads = []
         for r in range(ROUNDS):
             for lib in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
                 times[lib].append(timed(runs[lib])[0])
+            reads.append(read_rate(nbytes, H, repeats=3))  # the limits, timed between the runs they bound
+            peaks.append(matmul_rate(repeats=2))
         speed = {lib: batch * NEW / statistics.median(t) for lib, t in times.items()}
         same = torch.equal(outputs["bertgen"], outputs["transformers"])
-        nbytes, flops, bandwidth = limits[(beams, batch)]
+        if "onnxruntime" in runs:
+            ort_same = "" if torch.equal(outputs["onnxruntime"], outputs["transformers"]) else " (other tokens)"
+            ort_cells = (f"{speed['onnxruntime']:.0f}{ort_same} | "
+                         f"**{speed['bertgen'] / speed['onnxruntime']:.2f}x** | ")
+        else:
+            ort_cells = "- | - | "
         per_step = statistics.median(times["bertgen"]) / NEW
-        floors = {"bandwidth": nbytes / bandwidth, "compute": flops / peak}
-        bound = max(floors, key=floors.get)
+        least, bound = floor(nbytes, flops, max(reads), max(peaks))
         rows.append(f"| {name} | {batch} | {speed['transformers']:.0f} | {speed['bertgen']:.0f} | "
                     f"**{speed['bertgen'] / speed['transformers']:.2f}x** | {'yes' if same else 'no'} | "
-                    f"{per_step * 1e3:.1f} | {nbytes / 1e6:.0f} | {bandwidth / 1e9:.1f} | {flops / 1e9:.2f} | "
-                    f"{floors[bound] * 1e3:.1f} ({bound}) | {floors[bound] / per_step:.0%} |")
+                    f"{ort_cells}{per_step * 1e3:.1f} | {nbytes / 1e6:.0f} | {max(reads) / 1e9:.1f} | {flops / 1e9:.2f} | "
+                    f"{least * 1e3:.1f} ({bound}) | {least / per_step:.0%} |")
         print(f"{name} batch {batch}: {speed['bertgen'] / speed['transformers']:.2f}x", file=sys.stderr, flush=True)
-    rows += ["", f"Matmul peak measured in this run: {peak / 1e9:.0f} GFLOP/s (float32, {torch.get_num_threads()} "
-             "thread(s)). Read bandwidth is measured per row at that row's working-set size, so caches count as "
-             "the step sees them."]
+    rows += ["", "ONNX Runtime: transformers' EncoderDecoderModel on the same weights, exported by torch.onnx.export "
+             "(encoder; decoder's first step; decoder with past keys/values, as optimum lays them out) and run by "
+             "ONNX Runtime with all graph optimizations and as many threads (benchmarks/ort_anchor.py): greedy "
+             "decoding in numpy around the sessions; beam search by bertgen's search loop (transformers' algorithm "
+             "step for step) over the sessions' logits, past keys/values reordered in numpy. Its tokens are checked "
+             "against transformers' ('other tokens' where they differ)."
+             if not isinstance(ort, str) else ort,
+             "", "The floor is the least time a step can take on this machine: the larger of its bytes read over the "
+             "best read rate and its matmul FLOPs over the best matmul rate (bound says which). Bytes: every decoder "
+             "weight a step reads (self-attention q/k/v/o, cross-attention q/o, feed-forward) and the output layer, "
+             "once for all rows, plus every row's cached keys and values (self-attention at the average "
+             f"{NEW // 2 + 1} positions, cross-attention at {SOURCE}), float32; biases, LayerNorms and the "
+             "embedding row are left out, so the floor errs low. Best read rate: the fastest of a `sum` and a "
+             "one-row matrix product over a float32 buffer of the step's working-set size (caches count as the step "
+             "sees them: this CPU's L3 holds most of a batch-1 step's ~100 MB), best of 3 repeats in each round, "
+             "timed between the rounds it bounds. Matmul rate: the best 2048 x 2048 float32 torch.mm of the run, "
+             f"timed the same way ({max(peaks) / 1e9:.0f} GFLOP/s on {torch.get_num_threads()} thread(s)). "
+             "Share of floor = floor / bertgen's median ms per step; other processes slow the steps more than the "
+             "best-of probes, so on a loaded machine the share reads low."]
     return rows
 
 
@@ -208,7 +218,7 @@ def main() -> None:
     warnings.simplefilter("ignore")  # transformers' notices about generation defaults
     with tempfile.TemporaryDirectory() as directory:
         ours, theirs = models(directory)
-        rows = compare(ours, theirs)
+        rows = compare(ours, theirs, onnx_runtime(theirs, directory))
     load_after = loadavg()
     print("## Generation (bench_generation.py)\n")
     print(f"MiniLM-sized bert2bert, random weights, float32, {NEW} new tokens per input (forced), source length "

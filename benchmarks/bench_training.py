@@ -2,7 +2,8 @@
 
 One step is forward + backward + clipping + AdamW on a MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads,
 FFN 1536, vocab 30522, random weights, same weights in both libraries) and the same batch. Runs are
-interleaved (bertgen, transformers, bertgen, ...) so a busy machine slows both alike; medians are reported.
+interleaved (bertgen, transformers, bertgen, ...; the order reversed every other round) so a busy machine slows
+both alike; medians are reported.
 MFU divides the model's matmul FLOPs per second by the machine's measured matmul peak (a large torch.mm).
 The labels are padded with -100 as in a real batch. In training mode with labels bertgen computes the loss
 without materializing the (tokens x vocabulary) logits (bertgen.loss); transformers materializes them.
@@ -122,9 +123,9 @@ def main() -> None:
     for step in steps.values():  # warm-up (allocator, oneDNN kernels)
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(ROUNDS):
-        for name, step in steps.items():
-            times[name].append(timed(step))
+    for r in range(ROUNDS):  # the order flips each round, so no variant always runs after the same one
+        for name in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
+            times[name].append(timed(steps[name]))
     median = {name: statistics.median(t) for name, t in times.items()}
     tokens = B * (S + T)
     n_labels = int((batch()["labels"] != -100).sum())
@@ -136,7 +137,7 @@ def main() -> None:
     print("## Training step (forward + backward + AdamW)\n")
     print(f"MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, dropout 0.1), batch {B}, "
           f"source {S} and target {T} tokens, {torch.get_num_threads()} threads; median of {ROUNDS} interleaved "
-          f"rounds of {STEPS} steps; labels padded with -100 to the longest target ({n_labels} of {B * T} label "
+          f"rounds of {STEPS} steps (the order reversed every other round); labels padded with -100 to the longest target ({n_labels} of {B * T} label "
           f"positions count). In training mode with labels bertgen computes the loss without materializing the "
           f"logits (outputs.logits is None); transformers materializes them. CPU has native bf16 matmul "
           f"(AVX512-BF16/AMX): {native}. Measured matmul peak "

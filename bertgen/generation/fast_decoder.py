@@ -63,18 +63,20 @@ class _Layer:
         attention, cross = layer.attention, layer.crossattention
         self.qkv = _fused(attention.self.query, attention.self.key, attention.self.value)  # (H, 3H)
         self.attention_out = PackedLinear(attention.output.dense.weight, attention.output.dense.bias)
-        self.ln_attention = attention.output.LayerNorm
+        self.ln_attention = _norm(attention.output.LayerNorm)
         self.cross_q = PackedLinear(cross.self.query.weight, cross.self.query.bias)
         self.cross_kv = _fused(cross.self.key, cross.self.value)  # (H, 2H), once per generate call
         self.cross_out = PackedLinear(cross.output.dense.weight, cross.output.dense.bias)
-        self.ln_cross = cross.output.LayerNorm
+        self.ln_cross = _norm(cross.output.LayerNorm)
         self.ffn_in = PackedLinear(layer.intermediate.dense.weight, layer.intermediate.dense.bias)
         self.ffn_out = PackedLinear(layer.output.dense.weight, layer.output.dense.bias)
-        self.ln_ffn = layer.output.LayerNorm
+        self.ln_ffn = _norm(layer.output.LayerNorm)
 
 
-def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+def _norm(norm: nn.LayerNorm) -> tuple:
+    """A LayerNorm's (shape, weight, bias, eps) for `torch.layer_norm(x, *norm)`: the same kernel as the module's,
+    without its attribute lookups and F.layer_norm's dispatch checks (19 calls a step)."""
+    return norm.normalized_shape, norm.weight.detach(), norm.bias.detach(), norm.eps
 
 
 class FastDecoder:
@@ -84,7 +86,10 @@ class FastDecoder:
         body, config = decoder.bert, decoder.config
         self.version = self.state(decoder)
         self.nh, self.hs = config.num_attention_heads, config.head_size
-        self.embeddings = body.embeddings
+        embeddings = body.embeddings
+        self.words = embeddings.word_embeddings.weight.detach()  # (V, H)
+        self.positions = embeddings.position_embeddings.weight.detach()  # (P, H)
+        self.ln_embeddings = _norm(embeddings.LayerNorm)
         self.act = ACT2FN[config.hidden_act]
         self.layers = [_Layer(layer) for layer in body.encoder.layer]
 
@@ -104,19 +109,17 @@ class FastDecoder:
         if cache.cross[0] is None:
             self.cross_keys_values(cache, encoder_states)
         position = cache.get_seq_length()
-        emb = self.embeddings
-        x = emb.word_embeddings.weight[ids] + emb.position_embeddings.weight[position]  # (R, H)
-        x = _layer_norm(x, emb.LayerNorm)
+        x = torch.layer_norm(self.words[ids] + self.positions[position], *self.ln_embeddings)  # (R, H)
         for i, layer in enumerate(self.layers):
             qkv = layer.qkv(x).view(R, 3, nh, 1, hs)  # (R, 3, nh, 1, hs)
             k, v = cache.update(i, qkv[:, 1], qkv[:, 2])  # (R, nh, L, hs): every cached position is in the past
             y = F.scaled_dot_product_attention(qkv[:, 0], k, v)  # (R, nh, 1, hs)
-            x = _layer_norm(layer.attention_out(y.reshape(R, nh * hs)).add_(x), layer.ln_attention)  # (R, H)
+            x = torch.layer_norm(layer.attention_out(y.reshape(R, nh * hs)).add_(x), *layer.ln_attention)  # (R, H)
             k, v = cache.cross[i]  # (R, nh, S, hs)
             q = layer.cross_q(x).view(R, nh, 1, hs)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=cross_mask)  # (R, nh, 1, hs)
-            x = _layer_norm(layer.cross_out(y.reshape(R, nh * hs)).add_(x), layer.ln_cross)
-            x = _layer_norm(layer.ffn_out(self.act(layer.ffn_in(x))).add_(x), layer.ln_ffn)  # (R, H)
+            x = torch.layer_norm(layer.cross_out(y.reshape(R, nh * hs)).add_(x), *layer.ln_cross)
+            x = torch.layer_norm(layer.ffn_out(self.act(layer.ffn_in(x))).add_(x), *layer.ln_ffn)  # (R, H)
         return x
 
     @staticmethod
