@@ -21,7 +21,7 @@ from machine import loadavg
 
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.training.trainer import _cpu_has_native_bf16
+from bertgen.training.trainer import cpu_has_amx_bf16
 
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
             max_position_embeddings=512)
@@ -106,9 +106,9 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     load_before = loadavg()
     ours, theirs = models()
-    native = _cpu_has_native_bf16()
+    native = cpu_has_amx_bf16()
     # name: (model, bf16 autocast, fused AdamW). Like for like first; then bertgen's Trainer defaults (bf16
-    # autocast where the CPU multiplies bf16 natively, fused AdamW) against transformers' defaults (fp32, AdamW).
+    # autocast on AMX CPUs, fp32 elsewhere; fused AdamW) against transformers' defaults (fp32, AdamW).
     variants = {
         "bertgen fp32": (ours, False, False),
         "transformers fp32": (theirs, False, False),
@@ -139,8 +139,8 @@ def main() -> None:
           f"source {S} and target {T} tokens, {torch.get_num_threads()} threads; median of {ROUNDS} interleaved "
           f"rounds of {STEPS} steps (the order reversed every other round); labels padded with -100 to the longest target ({n_labels} of {B * T} label "
           f"positions count). In training mode with labels bertgen computes the loss without materializing the "
-          f"logits (outputs.logits is None); transformers materializes them. CPU has native bf16 matmul "
-          f"(AVX512-BF16/AMX): {native}. Measured matmul peak "
+          f"logits (outputs.logits is None); transformers materializes them. CPU has AMX bf16 tiles "
+          f"(amx_bf16, where `precision='auto'` picks bf16 autocast): {native}. Measured matmul peak "
           f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
           f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP. MFU: those FLOPs per second over the peak of the "
           f"step's precision. Load average (1/5/15 min) before: {load_before}, after: {loadavg()}.\n")

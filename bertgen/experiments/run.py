@@ -23,6 +23,7 @@ from bertgen.data.fetch import bertgen_home
 from bertgen.diagnostics import collapse_diagnostics
 from bertgen.evaluation import evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
+from bertgen.fileio import atomic_write
 from bertgen.training import Trainer, TrainingArguments, TrainResult, read_log
 from bertgen.training.trainer import CHECKPOINT
 from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
@@ -223,16 +224,30 @@ def already_run(config: ExperimentConfig, results_dir: Path) -> bool:
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    """Append to a results CSV whose columns are fixed by its first row (locked: sweeps run in parallel)."""
+    """Append to a results CSV. A row with columns the file lacks (a newer bertgen records more) rewrites the file
+    atomically with the union of columns, old rows left empty there, so a finished run's row is never refused.
+    Locked on the directory: sweeps run in parallel, and a rewrite replaces the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", newline="", encoding="utf-8") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        f.seek(0)
-        header = next(csv.reader(f), None)
-        if header is not None and header != list(row):
-            raise ValueError(f"{path}: its columns {header} differ from this run's {list(row)}; "
-                             "move the old file aside (results files are never edited by hand)")
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if header is None:
-            writer.writeheader()
-        writer.writerow(row)
+    lock = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = []
+        if path.exists():
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                header, rows = list(reader.fieldnames or []), list(reader)
+        if rows and header == list(row):
+            with open(path, "a", newline="", encoding="utf-8") as f:
+                csv.DictWriter(f, fieldnames=header).writerow(row)
+            return
+        columns = list(dict.fromkeys([*(header if rows else []), *row]))
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=columns, restval="")
+                writer.writeheader()
+                writer.writerows([*rows, row])
+
+        atomic_write(path, write)
+    finally:
+        os.close(lock)

@@ -136,10 +136,14 @@ def test_bad_configs_and_overrides_say_what_is_wrong(tmp_path):
     assert (config.steps, config.warm_start, config.learning_rate, config.row) == (7, {"fold_token_type": False}, 1.0, "c")
 
 
-def test_a_csv_with_other_columns_is_not_appended_to(tmp_path):
-    append_row(tmp_path / "t.csv", {"a": 1, "b": 2})
-    with pytest.raises(ValueError, match="columns"):
-        append_row(tmp_path / "t.csv", {"a": 1, "c": 2})
+def test_a_row_with_new_columns_widens_the_csv_and_keeps_every_row(tmp_path):
+    path = tmp_path / "t.csv"
+    append_row(path, {"a": 1, "b": 2})
+    append_row(path, {"a": 3, "b": 4})
+    append_row(path, {"a": 5, "c": 6})  # a newer bertgen records column c, and no longer b
+    append_row(path, {"a": 7, "c": 8})
+    assert path.read_text().splitlines() == ["a,b,c", "1,2,", "3,4,", "5,,6", "7,,8"]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # no temporary file left behind
 
 
 def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_path, monkeypatch, capsys):

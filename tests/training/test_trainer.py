@@ -3,6 +3,7 @@ NaN handling. Run as a script, this file is the worker the kill test starts and 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import datasets
 import pytest
 import torch
 
-from bertgen.training import schedules
+from bertgen.training import schedules, trainer
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.training.state import load_checkpoint
@@ -64,6 +65,22 @@ def assert_same_weights(a: dict, b: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ schedules
+
+def test_auto_precision_picks_bf16_only_on_amx_cpus(tmp_path, monkeypatch):
+    avx512_only = tmp_path / "avx512"
+    avx512_only.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    amx = tmp_path / "amx"
+    amx.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n")
+    assert not trainer.cpu_has_amx_bf16(avx512_only)  # bf16 autocast measured 0.69x of fp32 there
+    assert trainer.cpu_has_amx_bf16(amx)
+    assert not trainer.cpu_has_amx_bf16(tmp_path / "missing")
+    cpu = torch.device("cpu")
+    detect = trainer.cpu_has_amx_bf16
+    for flags, expected in ((avx512_only, "fp32"), (amx, "bf16")):
+        monkeypatch.setattr(trainer, "cpu_has_amx_bf16", functools.partial(detect, flags))
+        assert trainer.resolve_precision("auto", cpu) == expected
+    assert trainer.resolve_precision("fp32", cpu) == "fp32" and trainer.resolve_precision("bf16", cpu) == "bf16"
+
 
 def test_rsqrt_schedule_is_the_papers():
     f = schedules.schedule("rsqrt", warmup_steps=100, total_steps=1000, hidden_size=64)
