@@ -14,7 +14,7 @@ import pandas as pd
 from bertgen.data import get_task
 from bertgen.diagnostics import collapsed
 from bertgen.evaluation import breakdown
-from bertgen.experiments.claims import verdicts as claim_verdicts
+from bertgen.experiments.claims import separated, verdicts as claim_verdicts
 from bertgen.experiments.config import PROJECT, SCHEME_ORDER
 
 RESULTS = PROJECT / "experiments" / "results"
@@ -89,29 +89,41 @@ def _fmt(mean: float, std: float, digits: int = 1) -> str:
 
 def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, paper_metric: str) -> str | None:
     """Does our ranking of the five schemes by `metric` match the paper's by `paper_metric` (the same, or its
-    headline metric when ours is the test loss, where lower is better)? None without paper numbers."""
-    rows = summary[(summary["fraction"] == fraction) & summary["row"].isin(SCHEME_ORDER)]
+    headline metric when ours is the test loss, where lower is better)? Only rows with 2+ seeds that read their
+    input count, and a pair of rows is ordered only where the seed spread separates them (claims.separated).
+    None without two such rows that have paper numbers."""
+    rows = summary[(summary["fraction"] == fraction) & summary["row"].isin(SCHEME_ORDER) & (summary["seeds"] >= 2)]
     sign = -1 if metric == "loss" else 1
-    pairs = [(r.row, sign * r[f"{metric}_mean"], _paper_value(paper, r.paper_row, paper_metric, fraction))
+    pairs = [(r, sign * r[f"{metric}_mean"], _paper_value(paper, r.paper_row, paper_metric, fraction))
              for _, r in rows.iterrows()]
     pairs = [p for p in pairs if p[2] is not None]
     if len(pairs) < 2:
         return None
-    ours = [p[0] for p in sorted(pairs, key=lambda p: -p[1])]
-    theirs = [p[0] for p in sorted(pairs, key=lambda p: -p[2])]
-    if len({round(p[1], 6) for p in pairs}) == 1:
-        ours, verdict = [" = ".join(ours)], f"not reproduced: every scheme scores {abs(pairs[0][1]):g}"
+    ours = " > ".join(p[0].row for p in sorted(pairs, key=lambda p: -p[1]))
+    theirs = " > ".join(p[0].row for p in sorted(pairs, key=lambda p: -p[2]))
+    agree = reversed_ = within = 0
+    for i in range(len(pairs)):
+        for j in range(i + 1, len(pairs)):
+            (a, ours_a, paper_a), (b, ours_b, paper_b) = pairs[i], pairs[j]
+            if paper_a == paper_b:  # where the paper ties two schemes there is no order to reproduce
+                continue
+            if not separated(a, b, metric)[2]:
+                within += 1
+            elif (ours_a - ours_b) * (paper_a - paper_b) > 0:
+                agree += 1
+            else:
+                reversed_ += 1
+    total = agree + reversed_ + within
+    if reversed_:
+        verdict = (f"**contradicted**: of {total} pairs, {reversed_} reversed beyond the seed spread, {agree} agree "
+                   f"beyond it, {within} within it")
+    elif within:
+        verdict = f"**cannot tell**: {within} of {total} pairs within the seed spread, {agree} agree beyond it"
     else:
-        agree = total = 0
-        for i in range(len(pairs)):
-            for j in range(i + 1, len(pairs)):
-                if pairs[i][2] != pairs[j][2]:  # where the paper ties two schemes there is no order to reproduce
-                    total += 1
-                    agree += (pairs[i][1] - pairs[j][1]) * (pairs[i][2] - pairs[j][2]) > 0
-        verdict = "reproduced" if agree == total else f"not reproduced ({agree} of {total} pairs agree)"
+        verdict = f"**reproduced**: all {total} pairs agree beyond the seed spread"
     what = f"test loss (lower is better) against the paper's {paper_metric}" if metric == "loss" else metric
-    return (f"- {what}, {fraction:.0%} data: ours {' > '.join(ours)}; paper {' > '.join(theirs)}: "
-            f"the paper's ordering is **{verdict}**.")
+    return (f"- {what}, {fraction:.0%} data, rows with 2+ seeds: ours {ours}; paper {theirs}: the paper's ordering "
+            f"is {verdict}.")
 
 
 def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -> str:
@@ -179,7 +191,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
                 (p for p in metrics[::-1] if any(_paper_value(paper, r, p, fraction) is not None for r in SCHEME_ORDER)), m)
             if verdict := _ordering(summary.dropna(subset=[f"{m}_mean"]), paper, m, fraction, paper_metric):
                 verdicts.append(verdict)
-    lines += verdicts or ["No paper numbers to compare with for these rows (or no row that reads its input)."]
+    lines += verdicts or ["No ordering to judge: fewer than two rows with paper numbers and 2+ seeds that read their input."]
     if paper.get("note"):
         lines += ["", paper["note"]]
     return "\n".join(lines) + "\n"

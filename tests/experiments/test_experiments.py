@@ -93,15 +93,28 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
             "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8, "train_examples": 100,
             "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0, "train_s": 1,
             "eval_s": 1, "wall_s": 60.0, "exact": 0.0, "sari": 0.0}
+    csv_path = results / "brown-fusion.csv"
     for scheme, sari in (("rnd2rnd", 30.0), ("bert2bert", 40.0)):
-        append_row(results / "brown-fusion.csv", {**base, "row": scheme, "scheme": scheme, "paper_row": scheme,
-                                                  "sari": sari})
+        append_row(csv_path, {**base, "row": scheme, "scheme": scheme, "paper_row": scheme, "sari": sari})
     paper = project / "experiments" / "paper_results.toml"
     paper.write_text(PAPER + '["brown-fusion".rows.bert2bert]\nexact = 63.9\nsari = 89.3\n')
     table = render_table("brown-fusion", results, paper)
     assert "| rnd2rnd | 100% | 1 | 0 | 0.0 | 58.3 | 30.0 | 86.9 |" in table
     assert table.index("| rnd2rnd |") < table.index("| bert2bert |")  # the paper's row order
-    assert "ours bert2bert > rnd2rnd; paper bert2bert > rnd2rnd: the paper's ordering is **reproduced**" in table
+    assert "No ordering to judge" in table  # one seed a row: no spread to judge an order by
+
+    def two_seeds(rnd2rnd: tuple[float, float], bert2bert: tuple[float, float]) -> str:
+        csv_path.write_text("")
+        for seed, (cold, warm) in enumerate(zip(rnd2rnd, bert2bert)):
+            for scheme, sari in (("rnd2rnd", cold), ("bert2bert", warm)):
+                append_row(csv_path, {**base, "row": scheme, "scheme": scheme, "paper_row": scheme, "seed": seed,
+                                      "sari": sari})
+        return render_table("brown-fusion", results, paper)
+
+    assert ("sari, 100% data, rows with 2+ seeds: ours bert2bert > rnd2rnd; paper bert2bert > rnd2rnd: the paper's "
+            "ordering is **reproduced**: all 1 pairs agree") in two_seeds((30.0, 31.0), (40.0, 41.0))
+    assert "ordering is **cannot tell**: 1 of 1 pairs within the seed spread" in two_seeds((30.0, 50.0), (40.0, 30.0))
+    assert "ordering is **contradicted**: of 1 pairs, 1 reversed beyond" in two_seeds((50.0, 51.0), (40.0, 41.0))
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
