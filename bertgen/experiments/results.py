@@ -272,14 +272,16 @@ def summary(task: str, results_dir: str | os.PathLike | None = None, paper_path:
 
 
 def learning_curves(task: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Every run's logged training loss and validation loss by step, with the run's row, fraction and seed."""
-    runs = load_results(task, results_dir)
+    """Every run's logged training loss and validation loss by step, with the run's row, fraction, seed and whether
+    its test outputs collapsed (so curves can average the runs that read their input and show the others apart)."""
+    runs = mark_collapsed(load_results(task, results_dir))
     frames = []
     for run in runs.itertuples():
         log = Path(results_dir or RESULTS) / task / "runs" / run.run_id / "log.jsonl"
         records = pd.read_json(log, lines=True)
         records = records[records["kind"].isin(["train", "eval"])]
-        frames.append(records.assign(run_id=run.run_id, row=run.row, fraction=run.fraction, seed=run.seed))
+        frames.append(records.assign(run_id=run.run_id, row=run.row, fraction=run.fraction, seed=run.seed,
+                                     collapsed=run.collapsed))
     return pd.concat(frames, ignore_index=True)
 
 
