@@ -6,9 +6,10 @@ input (min_new_tokens = max_new_tokens = 32), greedy and with 4 beams, for 1 and
 tokens. Runs alternate between the libraries (the order flips each round) so a busy machine slows both
 alike; medians are reported. tokens/s counts the new tokens of the returned sequences (batch x 32).
 
-int8: the warm-started MiniLM bert2bert (`bertgen.warm_start("bert2bert", "minilm-l6")`) in float32 and
-with `quantize="int8"`: decoding speed, the size of the weights, and how often the quantized model makes
-the same next-token choice.
+Lower precision: the warm-started MiniLM bert2bert (`bertgen.warm_start("bert2bert", "minilm-l6")`) in float32,
+bfloat16 and with `quantize="int8"`: decoding speed, the size of the weights, and how often each makes float32's
+next-token choice; then the model `make demo` trained (when it is there) decoding the demo's test set in each
+precision: the task's metric, and how many outputs are the float32 ones word for word.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from limits import decoding_step_cost, floor, matmul_rate, read_rate
@@ -214,6 +216,43 @@ def precision_tradeoff() -> list[str]:
     return rows
 
 
+def trained_model_agreement() -> list[str]:
+    """The demo's fine-tuned model (bible-modern) on the demo's 200 test verses in float32, bfloat16 and int8."""
+    from bertgen.data.fetch import bertgen_home
+    from bertgen.evaluation import evaluate
+    from bertgen.experiments.config import ExperimentConfig
+    from bertgen.experiments.demo import DEMO_CONFIG
+    from bertgen.experiments.run import prepare_data
+    from bertgen.teaching import DEMO_MODEL
+    from bertgen.tokenization import load_tokenizer
+
+    directory = Path(os.environ.get("BENCH_TRAINED_MODEL") or bertgen_home() / DEMO_MODEL)
+    if not (directory / "config.json").is_file():
+        return ["", f"No trained model at {directory}: run `make demo` (or set BENCH_TRAINED_MODEL to a model "
+                "directory) for the test-set comparison of the precisions."]
+    config = ExperimentConfig.from_dict(DEMO_CONFIG, where="bench")
+    tokenizer = load_tokenizer(directory)
+    test = prepare_data(config, tokenizer)["test"].remove_columns(["input_ids", "labels", "length"])
+    model = bertgen.EncoderDecoderModel.from_pretrained(directory, dtype=torch.float32).eval()
+    models_ = {"float32": model, "bfloat16": copy.deepcopy(model).to(torch.bfloat16), "int8": quantize(model, "int8")}
+    metrics, outputs, seconds = {}, {}, {}
+    for name, m in models_.items():
+        start = time.perf_counter()
+        metrics[name], predictions = evaluate(m, tokenizer, test, config.task, max_source_length=config.max_source_length,
+                                              num_beams=1, max_new_tokens=config.max_new_tokens, progress=False)
+        seconds[name] = time.perf_counter() - start
+        outputs[name] = list(predictions["prediction"])
+    names = [n for n in metrics["float32"] if n in ("bleu", "sari", "exact")]
+    same = {k: sum(a == b for a, b in zip(v, outputs["float32"])) / len(v) for k, v in outputs.items()}
+    rows = ["", f"The model `make demo` trained ({directory}), greedy on the demo's "
+                f"{len(test)} {config.task} test examples (up to {config.max_new_tokens} new tokens, batches of 32):", "",
+            "| | float32 | bfloat16 | int8 |", "|---|---:|---:|---:|"]
+    rows += [f"| test {n.upper()} | " + " | ".join(f"{metrics[k][n]:.1f}" for k in models_) + " |" for n in names]
+    rows.append("| outputs identical to float32's | " + " | ".join(f"{same[k]:.0%}" for k in models_) + " |")
+    rows.append("| seconds for the test set | " + " | ".join(f"{seconds[k]:.1f}" for k in models_) + " |")
+    return rows
+
+
 def main() -> None:
     warnings.simplefilter("ignore")  # transformers' notices about generation defaults
     with tempfile.TemporaryDirectory() as directory:
@@ -228,7 +267,7 @@ def main() -> None:
           f"(1/5/15 min) before: {LOAD_BEFORE}, after: {load_after}.\n")
     print("\n".join(rows))
     print()
-    print("\n".join(precision_tradeoff()))
+    print("\n".join(precision_tradeoff() + trained_model_agreement()))
 
 
 if __name__ == "__main__":
