@@ -40,6 +40,7 @@ book: setup
 	@echo "open build/book/00_data.html"
 
 bench: setup
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
 
 # The paper's tables at workbench scale: every config of TASK x 3 seeds, one run at a time on one thread, in the
