@@ -246,8 +246,9 @@ axes[0][2].legend(fontsize=8)
 fig.tight_layout()
 
 # %% [markdown]
-# When does each run start to read its input? Per seed, the first evaluation at which the source gap passes 1 nat per
-# token (`—`: never, a collapsed run), and the decoded validation metric at the last evaluation, seed by seed:
+# When does each run start to read its input? Per seed (s0, s1, s2), the first evaluation at which the source gap
+# passes 1 nat per token (`—`: never), which seeds' test outputs collapsed, and the decoded validation metric at the
+# last evaluation:
 
 # %%
 opening = {}
@@ -255,18 +256,21 @@ for task, metric in TASKS.items():
     curves = learning_curves(task)
     curves = curves[(curves["kind"] == "eval") & (curves["fraction"] == 1.0)]
     for row, group in curves.groupby("row", sort=False):
-        runs = [run.sort_values("step") for _, run in group.groupby("seed")]
-        opened = [run.loc[run["val_source_gap"] > 1.0, "step"].min() for run in runs]
+        runs = [run.sort_values("step") for _, run in group.groupby("run_id")]
+        opened = {run["seed"].iloc[0]: run.loc[run["val_source_gap"] > 1.0, "step"].min() for run in runs}
         opening[(task, row)] = {
-            "gap > 1 nat from step, per seed": ", ".join("—" if pd.isna(step) else f"{step:.0f}" for step in opened),
+            "gap > 1 nat from step": ", ".join(f"s{seed}: {'—' if pd.isna(step) else f'{step:.0f}'}"
+                                               for seed, step in opened.items()),
+            "collapsed seeds": ", ".join(f"s{run['seed'].iloc[0]}" for run in runs if run["collapsed"].iloc[0]) or "none",
             "metric": metric.upper(),
-            "last decoded score, per seed": ", ".join(f"{run[f'val_{metric}'].iloc[-1]:.1f}" for run in runs)}
+            "last decoded score": ", ".join(f"s{run['seed'].iloc[0]}: {run[f'val_{metric}'].iloc[-1]:.1f}" for run in runs)}
 pd.DataFrame(opening).T
 
 # %% [markdown]
 # Read it row by row, seed by seed. The `-xattn` row, whose cross-attention starts as a copy of self-attention,
 # reads its input from the first evaluation in every seed. With the paper's random cross-attention, bert2rnd opens
-# the gap last in every seed that opens it at all, and the seeds that never open it are its collapsed runs; its
+# the gap last (or tied last) in every seed that opens it at all, and the seeds that never open it are its collapsed
+# runs; its
 # seed-0 fusion curve shows the gap jumping from 0.6 to 6.7 nats between steps 750 and 1,250, so a collapsed seed
 # may be one that has not reached that jump yet. bert2bert opens the gap later than bertshare in every seed of both
 # tasks. For most rows the decoded metric is still rising at step 2,500: these runs have not converged, one reason

@@ -14,18 +14,26 @@ import math
 import pandas as pd
 
 
+def measured(r: pd.Series, metric: str) -> int:
+    """How many of the row's seeds that read their input have a value of `metric` (a results file widened by a
+    newer bertgen leaves older runs' new columns empty); summaries without the count fall back to `seeds`."""
+    count = r.get(f"{metric}_n", r["seeds"])
+    return 0 if pd.isna(count) else int(count)
+
+
 def separated(a: pd.Series, b: pd.Series, metric: str) -> tuple[float, float, bool]:
     """(difference of means a - b, twice its standard error, whether the difference exceeds it)."""
     diff = a[f"{metric}_mean"] - b[f"{metric}_mean"]
-    se = math.sqrt(sum((r[f"{metric}_std"] if not math.isnan(r[f"{metric}_std"]) else 0.0) ** 2 / max(1, r["seeds"])
+    se = math.sqrt(sum((r[f"{metric}_std"] if not math.isnan(r[f"{metric}_std"]) else 0.0) ** 2 / max(1, measured(r, metric))
                        for r in (a, b)))
-    return diff, 2 * se, abs(diff) > 2 * se and min(a["seeds"], b["seeds"]) >= 2
+    return diff, 2 * se, abs(diff) > 2 * se and min(measured(a, metric), measured(b, metric)) >= 2
 
 
-def _row(summary: pd.DataFrame, row: str, fraction: float) -> pd.Series | None:
-    """The row's summary, or None where fewer than 2 seeds read their input: one seed has no spread to judge by."""
-    found = summary[(summary["row"] == row) & (summary["fraction"] == fraction) & (summary["seeds"] >= 2)]
-    return None if found.empty else found.iloc[0]
+def _row(summary: pd.DataFrame, row: str, fraction: float, metric: str) -> pd.Series | None:
+    """The row's summary, or None where fewer than 2 seeds that read their input measured `metric`: one value has
+    no spread to judge by."""
+    found = summary[(summary["row"] == row) & (summary["fraction"] == fraction)]
+    return None if found.empty or measured(found.iloc[0], metric) < 2 else found.iloc[0]
 
 
 def _missing(*rows: str) -> str:
@@ -38,7 +46,7 @@ def verdicts(summary: pd.DataFrame, metric: str) -> list[str]:
     better = (lambda d: d > 0) if higher else (lambda d: d < 0)
     lines = []
 
-    encoder, decoder = _row(summary, "bert2rnd", 1.0), _row(summary, "rnd2bert", 1.0)
+    encoder, decoder = _row(summary, "bert2rnd", 1.0, metric), _row(summary, "rnd2bert", 1.0, metric)
     if encoder is None or decoder is None:
         lines.append(f"- **A pretrained encoder matters most** (bert2rnd > rnd2bert): {_missing('bert2rnd', 'rnd2bert')}.")
     else:
@@ -47,7 +55,7 @@ def verdicts(summary: pd.DataFrame, metric: str) -> list[str]:
         lines.append(f"- **A pretrained encoder matters most** (bert2rnd > rnd2bert on {metric}): bert2rnd − rnd2bert "
                      f"= {diff:+.2f} (2 SE = {bound:.2f}): **{verdict}**.")
 
-    share, full = _row(summary, "bertshare", 1.0), _row(summary, "bert2bert", 1.0)
+    share, full = _row(summary, "bertshare", 1.0, metric), _row(summary, "bert2bert", 1.0, metric)
     if share is None or full is None:
         lines.append(f"- **BERTShare matches bert2bert**: {_missing('bertshare', 'bert2bert')}.")
     else:
@@ -59,7 +67,7 @@ def verdicts(summary: pd.DataFrame, metric: str) -> list[str]:
 
     gaps = {}
     for fraction in (1.0, 0.1):
-        warm, cold = _row(summary, "bert2bert", fraction), _row(summary, "rnd2rnd", fraction)
+        warm, cold = _row(summary, "bert2bert", fraction, metric), _row(summary, "rnd2rnd", fraction, metric)
         if warm is not None and cold is not None:
             gaps[fraction] = separated(warm, cold, metric)
     if len(gaps) < 2:

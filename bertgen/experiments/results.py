@@ -14,7 +14,7 @@ import pandas as pd
 from bertgen.data import get_task
 from bertgen.diagnostics import collapsed
 from bertgen.evaluation import breakdown
-from bertgen.experiments.claims import separated, verdicts as claim_verdicts
+from bertgen.experiments.claims import measured, separated, verdicts as claim_verdicts
 from bertgen.experiments.config import PROJECT, SCHEME_ORDER
 
 RESULTS = PROJECT / "experiments" / "results"
@@ -77,7 +77,7 @@ def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
                       collapsed=("collapsed", "sum"))
     good = frame[~frame["collapsed"]].groupby(["fraction", "row"], sort=False)
     stats = good.agg(seeds=("seed", "nunique"), **{f"{m}_mean": (m, "mean") for m in metrics},
-                     **{f"{m}_std": (m, "std") for m in metrics})
+                     **{f"{m}_std": (m, "std") for m in metrics}, **{f"{m}_n": (m, "count") for m in metrics})
     out = out.join(stats, how="left")
     out["seeds"] = out["seeds"].fillna(0).astype(int)
     return out.reset_index()
@@ -90,17 +90,13 @@ def _fmt(mean: float, std: float, digits: int = 1) -> str:
 def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, paper_metric: str) -> str | None:
     """Does our ranking of the five schemes by `metric` match the paper's by `paper_metric` (the same, or its
     headline metric when ours is the test loss, where lower is better)? Only rows with 2+ seeds that read their
-    input count, and a pair of rows is ordered only where the seed spread separates them (claims.separated).
-    None without two such rows that have paper numbers."""
-    rows = summary[(summary["fraction"] == fraction) & summary["row"].isin(SCHEME_ORDER) & (summary["seeds"] >= 2)]
-    sign = -1 if metric == "loss" else 1
+    input and measured `metric` count, and a pair of rows is ordered only where the seed spread separates them
+    (claims.separated). None without a pair of such rows that the paper orders."""
+    rows = summary[(summary["fraction"] == fraction) & summary["row"].isin(SCHEME_ORDER)]
+    sign = -1 if metric == "loss" else 1  # compare "better", whichever way the metric points
     pairs = [(r, sign * r[f"{metric}_mean"], _paper_value(paper, r.paper_row, paper_metric, fraction))
-             for _, r in rows.iterrows()]
+             for _, r in rows.iterrows() if measured(r, metric) >= 2]
     pairs = [p for p in pairs if p[2] is not None]
-    if len(pairs) < 2:
-        return None
-    ours = " > ".join(p[0].row for p in sorted(pairs, key=lambda p: -p[1]))
-    theirs = " > ".join(p[0].row for p in sorted(pairs, key=lambda p: -p[2]))
     agree = reversed_ = within = 0
     for i in range(len(pairs)):
         for j in range(i + 1, len(pairs)):
@@ -114,16 +110,32 @@ def _ordering(summary: pd.DataFrame, paper: dict, metric: str, fraction: float, 
             else:
                 reversed_ += 1
     total = agree + reversed_ + within
+    if total == 0:
+        return None
     if reversed_:
-        verdict = (f"**contradicted**: of {total} pairs, {reversed_} reversed beyond the seed spread, {agree} agree "
+        verdict = (f"**contradicted**: of {_pairs(total)}, {reversed_} reversed beyond the seed spread, {agree} agree "
                    f"beyond it, {within} within it")
     elif within:
-        verdict = f"**cannot tell**: {within} of {total} pairs within the seed spread, {agree} agree beyond it"
+        verdict = f"**cannot tell**: {within} of {_pairs(total)} within the seed spread, {agree} agree beyond it"
     else:
-        verdict = f"**reproduced**: all {total} pairs agree beyond the seed spread"
-    what = f"test loss (lower is better) against the paper's {paper_metric}" if metric == "loss" else metric
-    return (f"- {what}, {fraction:.0%} data, rows with 2+ seeds: ours {ours}; paper {theirs}: the paper's ordering "
-            f"is {verdict}.")
+        verdict = f"**reproduced**: {_pairs(total)}, all agree beyond the seed spread"
+    what = f"test loss against the paper's {paper_metric}" if metric == "loss" else metric
+    return (f"- {what}, {fraction:.0%} data, rows with 2+ seeds, best first: ours (means) "
+            f"{_ranking([(p[0].row, p[1]) for p in pairs])}; paper {_ranking([(p[0].row, p[2]) for p in pairs])}: "
+            f"the paper's ordering is {verdict}.")
+
+
+def _ranking(scores: list[tuple[str, float]]) -> str:
+    """Rows best first, equal scores joined by "=" (the paper ties some schemes)."""
+    ranked = sorted(scores, key=lambda s: -s[1])
+    text = ranked[0][0]
+    for (_, previous), (row, score) in zip(ranked, ranked[1:]):
+        text += f" {'=' if round(score, 6) == round(previous, 6) else '>'} {row}"
+    return text
+
+
+def _pairs(n: int) -> str:
+    return f"{n} pair" if n == 1 else f"{n} pairs"
 
 
 def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -> str:

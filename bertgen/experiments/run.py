@@ -236,9 +236,13 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
             with open(path, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
                 header, rows = list(reader.fieldnames or []), list(reader)
-        if rows and header == list(row):
+            for number, old in enumerate(rows, start=2):
+                if None in old:  # DictReader's key for fields past the header's
+                    raise ValueError(f"{path}, line {number}: more fields than the header's {len(header)}; the file "
+                                     "was edited or damaged: restore it from git before appending")
+        if rows and set(row) <= set(header):  # the file's columns hold this row: append one line
             with open(path, "a", newline="", encoding="utf-8") as f:
-                csv.DictWriter(f, fieldnames=header).writerow(row)
+                csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
             return
         columns = list(dict.fromkeys([*(header if rows else []), *row]))
 

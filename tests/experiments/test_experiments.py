@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import pandas as pd
 import pytest
 import torch
 
@@ -111,10 +112,14 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
                                       "sari": sari})
         return render_table("brown-fusion", results, paper)
 
-    assert ("sari, 100% data, rows with 2+ seeds: ours bert2bert > rnd2rnd; paper bert2bert > rnd2rnd: the paper's "
-            "ordering is **reproduced**: all 1 pairs agree") in two_seeds((30.0, 31.0), (40.0, 41.0))
-    assert "ordering is **cannot tell**: 1 of 1 pairs within the seed spread" in two_seeds((30.0, 50.0), (40.0, 30.0))
-    assert "ordering is **contradicted**: of 1 pairs, 1 reversed beyond" in two_seeds((50.0, 51.0), (40.0, 41.0))
+    assert ("sari, 100% data, rows with 2+ seeds, best first: ours (means) bert2bert > rnd2rnd; paper bert2bert > "
+            "rnd2rnd: the paper's ordering is **reproduced**: 1 pair, all agree") in two_seeds((30.0, 31.0), (40.0, 41.0))
+    assert "ordering is **cannot tell**: 1 of 1 pair within the seed spread" in two_seeds((30.0, 50.0), (40.0, 30.0))
+    assert "ordering is **contradicted**: of 1 pair, 1 reversed beyond" in two_seeds((50.0, 51.0), (40.0, 41.0))
+    # a paper tie is printed as one and is no pair to order; with no other pair there is nothing to judge
+    paper.write_text(PAPER.replace("sari = 86.9", "sari = 89.3") + '["brown-fusion".rows.bert2bert]\nsari = 89.3\n')
+    table = two_seeds((30.0, 31.0), (40.0, 41.0))
+    assert "No ordering to judge" in table and "**reproduced**" not in table.split("## Does the paper")[1]
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
@@ -154,9 +159,25 @@ def test_a_row_with_new_columns_widens_the_csv_and_keeps_every_row(tmp_path):
     append_row(path, {"a": 1, "b": 2})
     append_row(path, {"a": 3, "b": 4})
     append_row(path, {"a": 5, "c": 6})  # a newer bertgen records column c, and no longer b
-    append_row(path, {"a": 7, "c": 8})
+    append_row(path, {"c": 8, "a": 7})  # columns the file has, in another order: appended in the file's
     assert path.read_text().splitlines() == ["a,b,c", "1,2,", "3,4,", "5,,6", "7,,8"]
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # no temporary file left behind
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    assert path.stat().st_mode == plain.stat().st_mode  # as a plain open() makes it, not mkstemp's 0600
+    plain.unlink()
+    path.write_text(path.read_text() + "9,9,9,9\n")
+    with pytest.raises(ValueError, match=r"t.csv, line 6: more fields than the header's 3"):
+        append_row(path, {"a": 10, "c": 11})
+
+
+def test_claims_need_two_measured_values_not_two_seeds():
+    from bertgen.experiments.claims import separated
+
+    row = {"seeds": 2, "sari_mean": 50.0, "sari_std": float("nan"), "sari_n": 1}  # one run predates the column
+    other = {"seeds": 2, "sari_mean": 40.0, "sari_std": 0.1, "sari_n": 2}
+    assert not separated(pd.Series(row), pd.Series(other), "sari")[2]
+    assert separated(pd.Series({**row, "sari_std": 0.1, "sari_n": 2}), pd.Series(other), "sari")[2]
 
 
 def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_path, monkeypatch, capsys):
