@@ -128,3 +128,32 @@ def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: i
         n = int((batch["labels"] != LABEL_PAD).sum())
         total, count = total + float(loss) * n, count + n
     return total / count
+
+
+@torch.no_grad()
+def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
+    """How much the encoder's outputs differ between tokens, 0-1: sqrt(1 - |mean h|^2 / mean |h|^2) over every
+    non-padding source token of a tokenized dataset (`input_ids`, `labels`), i.e. the share of the outputs' RMS that is
+    not one vector shared by all tokens. A pretrained encoder scores near 1; an encoder that training has
+    collapsed to one output for every token of every input scores near 0, and no decoder can read it
+    (bertgen.diagnostics)."""
+    encoder = model.get_encoder()
+    device = next(encoder.parameters()).device
+    collate = Seq2SeqCollator(pad_token_id)
+    total = total_square = None
+    count = 0
+    for start in range(0, len(dataset), batch_size):
+        rows = dataset[start:start + batch_size]
+        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])])
+        mask = batch["attention_mask"].to(device).bool()
+        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
+        tokens = hidden[mask].double()  # (n, D)
+        sums, squares = tokens.sum(0), tokens.square().sum()
+        total = sums if total is None else total + sums
+        total_square = squares if total_square is None else total_square + squares
+        count += tokens.shape[0]
+    mean_square = total_square / count
+    if mean_square == 0:
+        return 0.0  # every output is the zero vector
+    mean = total / count
+    return float((1.0 - mean.square().sum() / mean_square).clamp(min=0.0).sqrt())

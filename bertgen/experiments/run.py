@@ -181,6 +181,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
            "train_loss": round(trained.train_loss, 4), "best_step": trained.best_step,
            "val_loss": _round(trained.best_metric, 4), "val_source_gap": _round(last_eval(trained).get("val_source_gap"), 4),
+           "val_encoder_spread": _round(last_eval(trained).get("val_encoder_spread"), 3),
            "hardware": hardware(next(model.parameters()).device), "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
            **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()},
            **{f"copy_{name}": round(value, 2) for name, value in copy.items()}}

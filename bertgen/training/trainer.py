@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
 from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
-from bertgen.evaluation import token_loss
+from bertgen.evaluation import encoder_spread, token_loss
 from bertgen.fileio import atomic_write, clean_leftovers
 from bertgen.training import schedules
 from bertgen.training.arguments import PRECISIONS, TrainingArguments, check_training_data  # noqa: F401 (re-exported)
@@ -149,8 +149,10 @@ class Trainer:
     evaluate: `fn(model) -> {metric: value}`, e.g. generation metrics on a validation slice; called on
         rank 0 every `eval_every` steps and at the end, with the unwrapped model in eval mode.
     eval_dataset: tokenized validation examples; their token-mean loss is logged as `val_loss`, and the loss
-        with each example's source swapped for another's minus it as `val_source_gap` (a warning says when
-        it stays near zero: the decoder ignores its input; see bertgen.diagnostics).
+        with each example's source swapped for another's minus it as `val_source_gap`, and how much the
+        encoder's outputs differ between tokens as `val_encoder_spread` (a warning says when the gap stays
+        near zero, and whether the decoder ignores its input or the encoder has collapsed; see
+        bertgen.diagnostics).
     """
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,
@@ -306,6 +308,9 @@ class Trainer:
                             result["val_source_gap"] = token_loss(
                                 self.model, self.eval_data, self.collate.pad_token_id, self.micro_size,
                                 source_shift=1) - result["val_loss"]
+                        if hasattr(self.model, "get_encoder"):  # which side failed, if the gap stays shut
+                            result["val_encoder_spread"] = encoder_spread(
+                                self.model, self.eval_data, self.collate.pad_token_id, self.micro_size)
                 if self.evaluate_fn is not None:
                     result.update(self.evaluate_fn(self.model))
             finally:
@@ -325,7 +330,7 @@ class Trainer:
         if gap is None or gap >= MIN_SOURCE_GAP or not late_enough or self._warned_ignoring_source:
             return
         self._warned_ignoring_source = True
-        advice = ignoring_source_advice(gap, step)
+        advice = ignoring_source_advice(gap, step, metrics.get("val_encoder_spread"))
         self._log({"kind": "warning", "step": step, "message": advice})
         if self.rank == 0:
             warnings.warn(advice, SourceIgnoredWarning, stacklevel=2)

@@ -262,7 +262,7 @@ def test_learning_curves_carry_the_decoded_validation_metrics(project):
         main(["experiment", "run", str(config), "--set", "eval_generate_examples=3", "--set", "eval_every=1"])
     evals = learning_curves("brown-fusion", results).query("kind == 'eval'")
     assert list(evals["step"]) == [1, 2, 3]
-    assert evals[["val_loss", "val_source_gap", "val_sari", "val_distinct", "val_input_dependence"]].notna().all().all()
+    assert evals[["val_loss", "val_source_gap", "val_encoder_spread", "val_sari", "val_distinct", "val_input_dependence"]].notna().all().all()
 
 
 def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):

@@ -225,6 +225,17 @@ def blind_model() -> EncoderDecoderModel:
     return model
 
 
+def collapsed_encoder_model() -> EncoderDecoderModel:
+    """An encoder that gives one output vector for every token of every input: its last LayerNorm keeps only
+    its bias, and stays so."""
+    model = tiny_model(dropout=0.0)
+    norm = model.encoder.encoder.layer[-1].output.LayerNorm
+    torch.nn.init.zeros_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    norm.requires_grad_(False)
+    return model
+
+
 def eval_records(out: Path) -> list[dict]:
     return [r for r in read_log(out / "log.jsonl") if r["kind"] == "eval"]
 
@@ -239,6 +250,17 @@ def test_a_decoder_blind_to_its_source_is_flagged_during_training(tmp_path):
     assert len(gaps) == 4 and all(abs(g) < 1e-6 for g in gaps)
     warnings = [r for r in read_log(tmp_path / "log.jsonl") if r["kind"] == "warning"]
     assert len(warnings) == 1 and warnings[0]["step"] == 2  # once, as soon as warmup is over
+    assert all(r["val_encoder_spread"] > 0.5 for r in eval_records(tmp_path)), "the encoder is fine: say the decoder"
+
+
+def test_a_collapsed_encoder_is_told_apart_from_a_blind_decoder(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=4, batch_size=8, learning_rate=3e-3, warmup_steps=2,
+                             eval_every=2, log_every=2, progress=False, precision="fp32")
+    trainer = Trainer(collapsed_encoder_model(), args, tiny_data(), pad_token_id=0, eval_dataset=tiny_data(16, seed=1))
+    with pytest.warns(SourceIgnoredWarning, match="encoder has collapsed.*new_parameters_lr_multiplier"):
+        trainer.train()
+    records = eval_records(tmp_path)
+    assert all(r["val_encoder_spread"] < 1e-3 and abs(r["val_source_gap"]) < 1e-5 for r in records), records
 
 
 def test_a_decoder_that_learnt_to_copy_is_not_flagged(tmp_path, recwarn):
