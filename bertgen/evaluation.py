@@ -133,7 +133,7 @@ def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: i
 @torch.no_grad()
 def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
     """How much the encoder's outputs differ between tokens, 0-1: sqrt(1 - |mean h|^2 / mean |h|^2) over every
-    non-padding source token of a tokenized dataset (`input_ids`, `labels`), i.e. the share of the outputs' RMS that is
+    non-padding source token of a tokenized dataset (`input_ids`), i.e. the share of the outputs' RMS that is
     not one vector shared by all tokens. A pretrained encoder scores near 1; an encoder that training has
     collapsed to one output for every token of every input scores near 0, and no decoder can read it
     (bertgen.diagnostics)."""
@@ -143,8 +143,7 @@ def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
     total = total_square = None
     count = 0
     for start in range(0, len(dataset), batch_size):
-        rows = dataset[start:start + batch_size]
-        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])])
+        batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
         mask = batch["attention_mask"].to(device).bool()
         hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
         tokens = hidden[mask].double()  # (n, D)
