@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -328,12 +329,16 @@ def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
 
 
 def curves_table(directory: str | os.PathLike) -> str:
-    """A markdown table of `logged_curves(directory)`: per run, its evaluations in order (step: validation loss,
-    source gap, decoded input dependence), so a recipe search reads as evidence."""
+    """A markdown table of `logged_curves(directory)`: per run (its id less the config hash), its evaluations in
+    order (step: validation loss, source gap, encoder spread, decoded distinct outputs and input dependence; `—`
+    where a run did not log it), so a recipe search reads as evidence."""
     curves = logged_curves(directory).sort_values(["task", "run", "step"])
-    lines = ["| task | run | step | val loss | source gap | distinct | input dependence |", "|---|---|---|---|---|---|---|"]
+    columns = {"val_loss": "{:.3f}", "val_source_gap": "{:.4f}", "val_encoder_spread": "{:.2f}",
+               "val_distinct": "{:.0f}%", "val_input_dependence": "{:.2f}"}
+    lines = ["| task | run | step | val loss | source gap | encoder spread | distinct | input dependence |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in curves.itertuples():
-        cells = [getattr(r, c, float("nan")) for c in ("val_loss", "val_source_gap", "val_distinct", "val_input_dependence")]
-        lines.append(f"| {r.task} | {r.run.split('-seed')[0]} | {r.step} | {cells[0]:.3f} | {cells[1]:.4f} | "
-                     f"{cells[2]:.0f}% | {cells[3]:.2f} |")
+        cells = [form.format(value) if pd.notna(value := getattr(r, column, None)) else "—"
+                 for column, form in columns.items()]
+        lines.append(f"| {r.task} | {re.sub(r'-[0-9a-f]{12}$', '', r.run)} | {r.step} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"

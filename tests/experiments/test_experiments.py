@@ -268,16 +268,17 @@ def test_learning_curves_carry_the_decoded_validation_metrics(project):
 def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
     from bertgen.experiments.results import curves_table, logged_curves
 
-    for run, steps in (("runs/a", (10, 20)), ("running/b", (10,))):
+    for run, steps in (("runs/a-seed1-8a4119b8e9df", (10, 20)), ("running/b", (10,))):
         log = tmp_path / "fusion" / run / "log.jsonl"
         log.parent.mkdir(parents=True)
         lines = [{"kind": "train", "step": s, "loss": 5.0} for s in steps]
         lines += [{"kind": "eval", "step": s, "val_loss": 4.0 - s / 100} for s in steps]
         log.write_text("".join(json.dumps(r) + "\n" for r in lines))
     curves = logged_curves(tmp_path)
-    assert sorted(zip(curves["run"], curves["step"])) == [("a", 10), ("a", 20), ("b", 10)]
+    assert sorted(zip(curves["run"], curves["step"])) == [("a-seed1-8a4119b8e9df", 10), ("a-seed1-8a4119b8e9df", 20),
+                                                          ("b", 10)]
     assert set(curves["task"]) == {"fusion"} and curves["val_loss"].min() == pytest.approx(3.8)
     with pytest.raises(FileNotFoundError, match="no <task>/.../<run>/log.jsonl"):
         logged_curves(tmp_path / "bible-modern")
     table = curves_table(tmp_path).splitlines()
-    assert len(table) == 2 + 3 and table[2].startswith("| fusion | a | 10 | 3.900 | nan |")
+    assert len(table) == 2 + 3 and table[2] == "| fusion | a-seed1 | 10 | 3.900 | — | — | — | — |"
