@@ -76,16 +76,18 @@ def collapsed(diagnostics: dict[str, float]) -> bool:
     return diagnostics["distinct"] < 90.0 or diagnostics["input_dependence"] < MIN_INPUT_DEPENDENCE
 
 
-def ignoring_source_advice(gap: float, step: int, encoder_spread: float | None = None) -> str:
+def ignoring_source_advice(gap: float, step: int, encoder_spread: float | None = None,
+                           learning_rate: float | None = None) -> str:
+    """What the Trainer's warning says: which side failed (by the encoder spread) and what to try."""
+    gentler = ("a lower rate for the warm parts with the new ones kept at today's"
+               + (f" (learning_rate={learning_rate / 3:.3g}, new_parameters_lr_multiplier=3)" if learning_rate else "")
+               + ", which let fusion bert2rnd seeds that collapsed at 3e-4 read their input (experiments/RECIPE.md)")
     if encoder_spread is not None and encoder_spread < MIN_ENCODER_SPREAD:
         return (f"step {step}: the encoder has collapsed: its outputs are nearly one vector for every token of "
                 f"every input (spread {encoder_spread:.3f}, a pretrained encoder's is near 1), so the decoder "
-                f"has nothing to read (source gap {gap:.3f} nats/token). Training destroyed the warm encoder "
-                "before cross-attention learnt to use it. Try: a lower learning rate for the encoder with the "
-                "new parameters kept at today's rate (e.g. learning_rate=1e-4, "
-                "new_parameters_lr_multiplier=3), a longer warmup, or another seed.")
+                f"has nothing to read (source gap {gap:.3f} nats/token). Try: {gentler}; a longer warmup; or "
+                "another seed.")
     return (f"step {step}: the decoder ignores its input (validation loss with other examples' sources is only "
             f"{gap:.3f} nats/token above the loss with the right ones; it learns a language model of the targets). "
-            "Try: more training pairs (the 100% column should be tens of thousands), more steps with early "
-            "stopping on val_loss, a higher learning rate during warmup, or (beyond the paper) "
-            "warm_start(..., cross_attention='self').")
+            "Try: more training pairs (the 100% column should be tens of thousands); more steps with early "
+            f"stopping on val_loss; {gentler}; or (beyond the paper) warm_start(..., cross_attention='self').")

@@ -133,23 +133,27 @@ def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: i
 @torch.no_grad()
 def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
     """How much the encoder's outputs differ between tokens, 0-1: sqrt(1 - |mean h|^2 / mean |h|^2) over every
-    non-padding source token of a tokenized dataset (`input_ids`), i.e. the share of the outputs' RMS that is
-    not one vector shared by all tokens. A pretrained encoder scores near 1; an encoder that training has
-    collapsed to one output for every token of every input scores near 0, and no decoder can read it
-    (bertgen.diagnostics)."""
+    non-padding source token h of a tokenized dataset (`input_ids`); its square is the share of the outputs'
+    mean square that is not one vector shared by all tokens. A pretrained encoder scores near 1; an encoder that
+    training has collapsed to one output for every token of every input scores 0, and no decoder can read it
+    (bertgen.diagnostics). A high spread is necessary for a readable encoder, not sufficient: outputs that
+    depend only on a token's position also spread."""
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    if not lengths or min(lengths) == 0:
+        raise ValueError(f"encoder_spread: needs source tokens, got {len(lengths)} examples"
+                         + (" with an empty input_ids" if lengths else ""))
     encoder = model.get_encoder()
     device = next(encoder.parameters()).device
     collate = Seq2SeqCollator(pad_token_id)
-    total = total_square = None
+    total = total_square = 0.0
     count = 0
     for start in range(0, len(dataset), batch_size):
         batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
         mask = batch["attention_mask"].to(device).bool()
         hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
-        tokens = hidden[mask].double()  # (n, D)
-        sums, squares = tokens.sum(0), tokens.square().sum()
-        total = sums if total is None else total + sums
-        total_square = squares if total_square is None else total_square + squares
+        tokens = hidden[mask].double()  # (n, D): padding left out
+        total = total + tokens.sum(0)
+        total_square = total_square + tokens.square().sum()
         count += tokens.shape[0]
     mean_square = total_square / count
     if mean_square == 0:

@@ -271,9 +271,9 @@ pd.DataFrame(opening).T
 # reads its input from the first evaluation in every seed. With the paper's random cross-attention, bert2rnd opens
 # the gap last (or tied last) in every seed that opens it at all, and the seeds that never open it are its collapsed
 # runs; its
-# seed-0 fusion curve shows the gap jumping from 0.6 to 6.7 nats between steps 750 and 1,250. A collapsed seed is
-# not one that has not reached that jump yet: fusion seeds 1 and 2 trained for 5,000 steps still collapsed
-# (section 7 shows why). bert2bert opens the gap later than bertshare in every seed of both
+# seed-0 fusion curve shows the gap jumping from 0.6 to 6.7 nats between steps 750 and 1,250. Would the collapsed
+# seeds make that jump if they trained longer? Rerun on the CPU for 5,000 steps, fusion seeds 1 and 2 still
+# collapsed (section 7 looks at why). bert2bert opens the gap later than bertshare in every seed of both
 # tasks. For most rows the decoded metric is still rising at step 2,500: these runs have not converged, one reason
 # the paper's orderings (300k steps) need not appear here.
 #
@@ -334,7 +334,7 @@ Markdown("\n".join(f"- **{r.task}, {r.run.rsplit('-', 1)[0]}**: at step {r.step}
                    f"dependence {r.val_input_dependence:.2f}" for r in last.itertuples()))
 
 # %% [markdown]
-# ### Why bert2rnd collapses: the encoder, not the decoder
+# ### Why bert2rnd collapses: a destroyed encoder, or an ignored one
 #
 # The source gap says *that* the decoder's predictions do not depend on the input; it cannot say *why*. Either the
 # decoder has not learnt to read the encoder's outputs, or there is nothing left to read. The Trainer therefore also
@@ -343,10 +343,11 @@ Markdown("\n".join(f"- **{r.task}, {r.run.rsplit('-', 1)[0]}**: at step {r.step}
 #
 # $$\text{spread} = \sqrt{1 - \frac{\lVert \tfrac{1}{N}\sum_i h_i \rVert^2}{\tfrac{1}{N}\sum_i \lVert h_i \rVert^2}},$$
 #
-# the share of the outputs' size that is not one vector shared by every token. A pretrained encoder scores near 1;
+# whose square is the share of the outputs' mean square that is not one vector shared by every token. A pretrained encoder scores near 1;
 # an encoder that gives the same vector for every token of every input scores 0, and no cross-attention can recover
-# the input from it. Below, MiniLM as it is warm-started, and the same encoder with its last LayerNorm reduced to its
-# bias (one vector for every token):
+# the input from it. (A high spread is necessary, not sufficient: outputs that depend only on a token's position
+# would spread too.) Below, MiniLM as it is warm-started, and a simulated collapse: the same encoder with its last
+# LayerNorm reduced to its bias, which gives one vector for every token:
 
 # %%
 import datasets
@@ -361,23 +362,32 @@ sentences = ["he was tired. he went to bed.", "the lord spake unto moses, saying
 sources = datasets.Dataset.from_dict({"input_ids": tokenizer(sentences)["input_ids"]})
 model, _ = warm_start("bert2rnd", "minilm-l6")
 spread = {"MiniLM as warm-started": encoder_spread(model.eval(), sources, tokenizer.pad_token_id)}
-with torch.no_grad():  # what seed 1's encoder amounts to: its last LayerNorm passes on only its bias
+with torch.no_grad():  # a simulated collapse: the last LayerNorm passes on only its bias
     model.encoder.encoder.layer[-1].output.LayerNorm.weight.zero_()
 spread["one vector for every token"] = encoder_spread(model, sources, tokenizer.pad_token_id)
 pd.Series(spread, name="encoder spread").round(3).to_frame()
 
 # %% [markdown]
-# Measured on the committed runs' best weights (kept under `$BERTGEN_HOME/experiments/`, not in the repository):
-# fusion bert2rnd seed 1, whose source gap sat at 1e-7 nats from step 500 to 5,000, has an encoder spread of
-# **0.00**: training at 3e-4 destroyed the warm encoder before the random decoder and cross-attention could use it.
-# A collapsed bert2bert (constant 5e-4) keeps **0.86**: there the decoder is what ignores a healthy encoder. Runs
-# that read their input: 0.93-0.97.
+# Measured on the runs' best weights (`experiments/encoder_spread.py` wrote `results/search/encoder_spread.csv`; the
+# weights stay under `$BERTGEN_HOME/experiments/` on the machine that trained them):
+
+# %%
+spread = pd.read_csv(RESULTS / "search" / "encoder_spread.csv")
+spread["run"] = spread["run_id"].str.rsplit("-", n=1).str[0]
+spread.set_index(["task", "run"])[["warm_start_spread", "best_weights_spread"]]
+
+# %% [markdown]
+# Fusion bert2rnd seed 1, whose source gap sat at 1e-7 nats from step 500 to 5,000, has an encoder spread of 0:
+# training at 3e-4 destroyed the warm encoder before the random decoder and its cross-attention could use it. Seed 2
+# kept a spread-out encoder (0.91), as did the collapsed bert2bert of the first search (`search-const5e-4`, 0.86):
+# there the decoder ignored an encoder it could have read. Runs that read their input stay at 0.93-0.97.
 #
-# That points at a remedy the paper does not use: train the warm encoder more gently than the new parts. The
-# `bert2rnd-encoder-lr1e-4` runs in the plots above keep the paper's architecture and random initialization but
-# set `learning_rate=1e-4` with `new_parameters_lr_multiplier=3` (the random decoder and cross-attention still at
-# 3e-4). The same two seeds that collapsed at 3e-4 open the source gap by step 250 and decode fluently
-# (experiments/RECIPE.md has the numbers). It is labelled beyond the paper: a different learning rate per part.
+# Both collapsed seeds point at the same remedy, which the paper does not use: train the warm parts more gently than
+# the new ones. The `bert2rnd-encoder-lr1e-4` runs in the plots above keep the paper's architecture and random
+# initialization but set `learning_rate=1e-4` with `new_parameters_lr_multiplier=3`: the encoder and the shared word
+# embeddings at 1e-4, the random decoder and cross-attention still at 3e-4. Seeds 1 and 2 then open the source gap by
+# step 250 and decode fluently (experiments/RECIPE.md, stage 4, has the numbers). Two seeds on one machine make it an
+# indication, and it is labelled beyond the paper: a different learning rate per part.
 
 # %% [markdown]
 # ## 8. A GPU preset: four times the batch

@@ -2,6 +2,10 @@
 whose generate() copies its input (so every expected prediction is known); the metrics themselves are
 tested against their references in test_metrics.py."""
 
+import math
+from types import SimpleNamespace
+
+import datasets
 import pytest
 import torch
 from torch import nn
@@ -9,7 +13,7 @@ from torch import nn
 from bertgen import metrics
 from bertgen.diagnostics import collapse_diagnostics
 from bertgen.data import brown, load_task
-from bertgen.evaluation import breakdown, evaluate, score, tokenizer_round_trip
+from bertgen.evaluation import breakdown, encoder_spread, evaluate, score, tokenizer_round_trip
 
 
 class CopyModel(nn.Module):
@@ -74,3 +78,34 @@ def test_score_uses_the_task_metrics():
 def test_evaluating_nothing_is_an_error(tok, test_split):
     with pytest.raises(ValueError, match="empty"):
         evaluate(CopyModel(), tok, test_split.select([]), "brown-fusion")
+
+
+class LookupEncoder(nn.Module):
+    """An "encoder" whose output for a token is a fixed vector per id: the spread is computable by hand."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.table = nn.Parameter(table)
+
+    def get_encoder(self):
+        return self
+
+    def forward(self, input_ids, attention_mask):
+        return SimpleNamespace(last_hidden_state=self.table[input_ids])
+
+
+def test_encoder_spread_counts_every_source_token_and_no_padding():
+    table = torch.tensor([[100.0, -50.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])  # id 0 (padding) is far away
+    sources = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [1]]})
+    tokens = table[[1, 2, 3, 1]].double()
+    expected = math.sqrt(1 - tokens.mean(0).square().sum() / tokens.square().sum(1).mean())
+    for batch_size in (1, 2):  # padding appears only when both sources share a batch
+        assert encoder_spread(LookupEncoder(table), sources, pad_token_id=0, batch_size=batch_size) == \
+            pytest.approx(expected, rel=1e-12)
+    one_vector = datasets.Dataset.from_dict({"input_ids": [[1, 1], [1]]})
+    assert encoder_spread(LookupEncoder(table), one_vector, pad_token_id=0) == 0.0
+
+
+def test_encoder_spread_needs_source_tokens():
+    with pytest.raises(ValueError, match="needs source tokens, got 0 examples"):
+        encoder_spread(LookupEncoder(torch.eye(2)), datasets.Dataset.from_dict({"input_ids": []}), pad_token_id=0)

@@ -330,7 +330,7 @@ class Trainer:
         if gap is None or gap >= MIN_SOURCE_GAP or not late_enough or self._warned_ignoring_source:
             return
         self._warned_ignoring_source = True
-        advice = ignoring_source_advice(gap, step, metrics.get("val_encoder_spread"))
+        advice = ignoring_source_advice(gap, step, metrics.get("val_encoder_spread"), self.args.learning_rate)
         self._log({"kind": "warning", "step": step, "message": advice})
         if self.rank == 0:
             warnings.warn(advice, SourceIgnoredWarning, stacklevel=2)
