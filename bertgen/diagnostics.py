@@ -14,7 +14,7 @@ SARI. Three numbers expose it:
 - `source_gap`: during training, the teacher-forced validation loss with every example's source replaced
   by another example's, minus the loss with the right sources (nats per token). Near 0 while the decoder
   ignores the source; it opens up once cross-attention carries information. Cheap: no generation.
-- `encoder_spread` (bertgen.evaluation): says which side failed when the gap stays shut. Near 1 for a
+- `encoder_spread` (bertgen.evaluation): helps say which side failed when the gap stays shut. Near 1 for a
   pretrained encoder; near 0 when training has collapsed the *encoder* to one output vector for every token
   of every input, so there is nothing left for cross-attention to read. Measured on this project's fusion
   runs: bert2rnd seed 1 (gap 1e-7 from step 500 on) had spread 0.00, while a collapsed bert2bert (constant
