@@ -57,7 +57,8 @@ from bertgen.data.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
 from bertgen.diagnostics import collapse_diagnostics
 from bertgen.experiments.claims import verdicts as claim_verdicts
-from bertgen.experiments.results import RESULTS, logged_curves, learning_curves, load_results, paper_results, summary
+from bertgen.experiments.results import (RESULTS, logged_curves, learning_curves, load_results, paper_results, run_label,
+                                         summary)
 
 # %% [markdown]
 # ## 1. One table row, end to end
@@ -322,14 +323,14 @@ fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
 for (task, run), group in search.groupby(["task", "run"]):
     for ax, (column, title) in zip(axes, panels):
         if column in group:
-            ax.plot(group["step"], group[column], marker="o", label=f"{task}: {run.rsplit('-', 1)[0]}")
+            ax.plot(group["step"], group[column], marker="o", label=f"{task}: {run_label(run)}")
             ax.set(title=title, xlabel="step")
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 
 # %%
 last = search.sort_values("step").groupby(["task", "run"]).tail(1)
-Markdown("\n".join(f"- **{r.task}, {r.run.rsplit('-', 1)[0]}**: at step {r.step}, validation loss {r.val_loss:.2f}, "
+Markdown("\n".join(f"- **{r.task}, {run_label(r.run)}**: at step {r.step}, validation loss {r.val_loss:.2f}, "
                    f"source gap {r.val_source_gap:.3f} nats/token, distinct outputs {r.val_distinct:.0f}%, input "
                    f"dependence {r.val_input_dependence:.2f}" for r in last.itertuples()))
 
@@ -372,9 +373,9 @@ pd.Series(spread, name="encoder spread").round(3).to_frame()
 # weights stay under `$BERTGEN_HOME/experiments/` on the machine that trained them):
 
 # %%
-spread = pd.read_csv(RESULTS / "search" / "encoder_spread.csv")
-spread["run"] = spread["run_id"].str.rsplit("-", n=1).str[0]
-spread.set_index(["task", "run"])[["warm_start_spread", "best_weights_spread"]]
+measured = pd.read_csv(RESULTS / "search" / "encoder_spread.csv")
+measured["run"] = measured["run_id"].map(run_label)
+measured.set_index(["task", "run"])[["warm_start_spread", "best_weights_spread"]]
 
 # %% [markdown]
 # Fusion bert2rnd seed 1, whose source gap sat at 1e-7 nats from step 500 to 5,000, has an encoder spread of 0:

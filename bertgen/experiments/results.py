@@ -328,6 +328,11 @@ def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")
 
 
+def run_label(run_id: str) -> str:
+    """A run's id less its config hash: `<row>-seed<seed>`, for legends and tables."""
+    return re.sub(r"-[0-9a-f]{12}$", "", run_id)
+
+
 def curves_table(directory: str | os.PathLike) -> str:
     """A markdown table of `logged_curves(directory)`: per run (its id less the config hash), its evaluations in
     order (step: validation loss, source gap, encoder spread, decoded distinct outputs and input dependence; `—`
@@ -340,5 +345,5 @@ def curves_table(directory: str | os.PathLike) -> str:
     for r in curves.itertuples():
         cells = [form.format(value) if pd.notna(value := getattr(r, column, None)) else "—"
                  for column, form in columns.items()]
-        lines.append(f"| {r.task} | {re.sub(r'-[0-9a-f]{12}$', '', r.run)} | {r.step} | {' | '.join(cells)} |")
+        lines.append(f"| {r.task} | {run_label(r.run)} | {r.step} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
