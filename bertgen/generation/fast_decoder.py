@@ -14,8 +14,12 @@ The copies live beside the model (weakly keyed, like FastHead's) until a weight 
 decoder body's memory while they live. Same products summed in other orders: hidden states differ from the
 modules' by float rounding (~1e-6 relative in float32); tests/generation compares tokens with transformers.
 
-Shapes: R rows (inputs x beams still decoding), H hidden, nh heads, hs head size, S source length,
-L cached positions.
+The beams of one input attend to one encoder output: with `group` = beams, cross-attention keys/values and
+the source mask hold one row per input, and the beams' queries meet them in one attention call as `group`
+queries of that input (reading each input's keys/values once per step, not once per beam).
+
+Shapes: R rows (inputs x beams still decoding), G rows per input (`group`), A = R / G inputs, H hidden,
+nh heads, hs head size, S source length, L cached positions.
 """
 from __future__ import annotations
 
@@ -94,17 +98,18 @@ class FastDecoder:
         self.layers = [_Layer(layer) for layer in body.encoder.layer]
 
     def cross_keys_values(self, cache: KVCache, encoder_states: torch.Tensor) -> None:
-        """Every layer's cross-attention keys/values from the (R, S, H) encoder output, into the cache."""
-        R, S, H = encoder_states.shape
-        flat = encoder_states.reshape(R * S, H)
+        """Every layer's cross-attention keys/values from the (A, S, H) encoder output, into the cache."""
+        A, S, H = encoder_states.shape
+        flat = encoder_states.reshape(A * S, H)
         for i, layer in enumerate(self.layers):
-            kv = layer.cross_kv(flat).view(R, S, 2, self.nh, self.hs)  # (R, S, 2, nh, hs)
-            cache.cross[i] = (kv[:, :, 0].transpose(1, 2).contiguous(),  # (R, nh, S, hs)
+            kv = layer.cross_kv(flat).view(A, S, 2, self.nh, self.hs)  # (A, S, 2, nh, hs)
+            cache.cross[i] = (kv[:, :, 0].transpose(1, 2).contiguous(),  # (A, nh, S, hs)
                               kv[:, :, 1].transpose(1, 2).contiguous())
 
     def __call__(self, ids: torch.Tensor, cache: KVCache, encoder_states: torch.Tensor,
-                 cross_mask: torch.Tensor | None) -> torch.Tensor:
-        """ids (R,) the newest token of each row -> (R, H). cross_mask: (R, 1, 1, S) bool (True = attend) or None."""
+                 cross_mask: torch.Tensor | None, group: int = 1) -> torch.Tensor:
+        """ids (R,) the newest token of each row -> (R, H). encoder_states (A, S, H) and cross_mask (A, 1, 1, S)
+        bool (True = attend) or None: one row per `group` consecutive rows."""
         R, nh, hs = ids.shape[0], self.nh, self.hs
         if cache.cross[0] is None:
             self.cross_keys_values(cache, encoder_states)
@@ -115,10 +120,10 @@ class FastDecoder:
             k, v = cache.update(i, qkv[:, 1], qkv[:, 2])  # (R, nh, L, hs): every cached position is in the past
             y = F.scaled_dot_product_attention(qkv[:, 0], k, v)  # (R, nh, 1, hs)
             x = torch.layer_norm(layer.attention_out(y.reshape(R, nh * hs)).add_(x), *layer.ln_attention)  # (R, H)
-            k, v = cache.cross[i]  # (R, nh, S, hs)
-            q = layer.cross_q(x).view(R, nh, 1, hs)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=cross_mask)  # (R, nh, 1, hs)
-            x = torch.layer_norm(layer.cross_out(y.reshape(R, nh * hs)).add_(x), *layer.ln_cross)
+            k, v = cache.cross[i]  # (A, nh, S, hs)
+            q = layer.cross_q(x).view(-1, group, nh, hs).transpose(1, 2)  # (A, nh, G, hs): an input's rows together
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=cross_mask)  # (A, nh, G, hs)
+            x = torch.layer_norm(layer.cross_out(y.transpose(1, 2).reshape(R, nh * hs)).add_(x), *layer.ln_cross)
             x = torch.layer_norm(layer.ffn_out(self.act(layer.ffn_in(x))).add_(x), *layer.ln_ffn)  # (R, H)
         return x
 

@@ -97,16 +97,18 @@ def test_bfloat16_weights_take_the_onednn_layout_on_this_torch():
     torch.testing.assert_close(packed(x), linear(x), rtol=1e-2, atol=1e-2)
 
 
-def test_beam_cache_reorder_reuses_its_spare_buffer():
+def test_beam_cache_reorder_moves_rows_in_place_and_drops_rows_into_new_buffers():
     cache = KVCache(1, capacity=8)
     for t in range(3):
-        cache.update(0, torch.full((4, 2, 1, 3), float(t)) + torch.arange(4.0)[:, None, None, None],
+        cache.update(0, torch.full((4, 2, 1, 3), float(t)) + 10 * torch.arange(4.0)[:, None, None, None],
                      torch.zeros(4, 2, 1, 3))
-    cache.reorder(torch.tensor([3, 3, 0, 1]))
-    first = cache._keys[0].data_ptr()
+    buffer = cache._keys[0].data_ptr()
+    cache.reorder(torch.tensor([3, 3, 0, 1]))  # rows 0 and 2 swap sources: gathered before written
     cache.reorder(torch.tensor([0, 1, 2, 3]))
-    cache.reorder(torch.tensor([0, 1, 2, 3]))
-    assert cache._keys[0].data_ptr() == first  # two buffers take turns
-    keys, _ = cache.update(0, torch.zeros(4, 2, 1, 3), torch.zeros(4, 2, 1, 3))
+    assert cache._keys[0].data_ptr() == buffer  # same rows: no new buffer
+    keys, _ = cache.update(0, torch.full((4, 2, 1, 3), 9.0), torch.zeros(4, 2, 1, 3))
     assert keys.shape == (4, 2, 4, 3)
-    assert keys[:, 0, :3, 0].tolist() == [[3, 4, 5], [3, 4, 5], [0, 1, 2], [1, 2, 3]]
+    assert keys[:, 0, :, 0].tolist() == [[30, 31, 32, 9], [30, 31, 32, 9], [0, 1, 2, 9], [10, 11, 12, 9]]
+    cache.reorder(torch.tensor([2, 0]))  # an input left: two rows remain
+    keys, _ = cache.update(0, torch.zeros(2, 2, 1, 3), torch.zeros(2, 2, 1, 3))
+    assert keys[:, 1, :4, 0].tolist() == [[0, 1, 2, 9], [30, 31, 32, 9]]
