@@ -6,6 +6,7 @@ import itertools
 import pytest
 import torch
 
+from bertgen.generation import search
 from tests.support.generation_models import hf_generation_model, padded_batch, save_pair
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
@@ -55,6 +56,35 @@ def test_beam_search_matches_transformers(pair, batch, num_beams, early_stopping
                         no_repeat_ngram_size=ngram, min_new_tokens=min_new, max_new_tokens=14)
         expected, got = both(pair, batch, **settings)
         assert torch.equal(got, expected), settings
+
+
+def test_beam_search_through_the_block_shortlist_matches_transformers(pair, batch, monkeypatch):
+    """The tiny vocabulary is too short for block_topk's shortlist at its usual block; with blocks of 4 ids it
+    runs on every step (40 blocks per input at 4 beams)."""
+    monkeypatch.setattr(search, "TOPK_BLOCK", 4)
+    for early_stopping, min_new in itertools.product([False, True], [0, 5]):
+        settings = dict(num_beams=4, early_stopping=early_stopping, min_new_tokens=min_new, max_new_tokens=14)
+        expected, got = both(pair, batch, **settings)
+        assert torch.equal(got, expected), settings
+
+
+def test_block_topk_equals_topk_with_ties_infinities_and_nan():
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randn(5, 203, generator=g)  # 203 = 50 blocks of 4 and a tail of 3
+    scores[0, 17] = scores[0, 190] = 9.0  # a tie at the top, one in a block and one far away
+    scores[1] = -float("inf")
+    scores[1, 201] = 1.0  # the best entry only in the tail
+    scores[2, 60] = float("nan")  # NaN ranks above everything, as in topk
+    scores[3] = scores[3].round()  # many ties
+    for k in (1, 8):
+        values, indices = search.block_topk(scores, k, block=4)
+        expected_values, expected_indices = scores.topk(k)
+        torch.testing.assert_close(values, expected_values, equal_nan=True)  # the same values in the same order
+        unique = (scores[:, None, :] == expected_values[..., None]).sum(-1) == 1  # (rows, k) held by one id
+        assert torch.equal(indices[unique], expected_indices[unique])
+        tied = ~unique & ~values.isnan()  # ties may come in another order, each at an id that holds the value
+        assert torch.equal(scores.gather(1, indices)[tied], values[tied])
+        assert indices[2, 0] == 60 and indices[1, 0] == 201
 
 
 def test_beam_scores_and_return_sequences_match(pair, batch):
