@@ -5,13 +5,20 @@ FFN 1536, vocab 30522, random weights, same weights in both libraries) and the s
 interleaved (bertgen, transformers, bertgen, ...; the order reversed every other round) so a busy machine slows
 both alike; medians are reported.
 MFU divides the model's matmul FLOPs per second by the machine's measured matmul peak (a large torch.mm).
-The labels are padded with -100 as in a real batch. In training mode with labels bertgen computes the loss
-without materializing the (tokens x vocabulary) logits (bertgen.loss); transformers materializes them.
+The labels are padded with -100 as in a real batch. bertgen's rows train as its Trainer does, with the loss
+computed without materializing the (tokens x vocabulary) logits (`model.fused_loss = True`, bertgen.loss); one
+row shows bertgen with the logits returned, as transformers always does.
+
+The in-process rows share one process and so one allocator. bertgen's Trainer also sets glibc to keep freed
+memory for reuse (bertgen.training.memory), a setting that holds for the whole process: its effect is measured
+in child processes, bertgen's Trainer step in one and transformers' default step in another, alternating.
 """
 from __future__ import annotations
 
+import copy
 import os
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -21,6 +28,7 @@ from machine import loadavg
 
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
+from bertgen.training.memory import keep_freed_memory
 from bertgen.training.trainer import cpu_has_amx_bf16
 
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
@@ -59,7 +67,9 @@ def batch():
             "labels": labels}
 
 
-def stepper(model, bf16: bool, fused: bool):
+def stepper(model, bf16: bool, fused: bool, fused_loss: bool | None = None):
+    if fused_loss is not None:
+        model.fused_loss = fused_loss
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
     data = batch()
 
@@ -102,6 +112,35 @@ def step_flops(n_labels: int) -> float:
     return 3 * (encoder + decoder + n_labels * 2 * H * V)
 
 
+CHILDREN = {  # name: (bertgen's Trainer step?, keep freed memory?)
+    "bertgen Trainer step, freed memory kept (its default)": (True, True),
+    "transformers default step, glibc's allocator": (False, False),
+}
+CHILD_ROUNDS = int(os.environ.get("BENCH_CHILD_ROUNDS", "3"))  # child processes per variant
+
+
+def child(name: str) -> None:
+    """One variant alone in this process: prints its median seconds per step over 3 rounds."""
+    trainer, kept = CHILDREN[name]
+    if kept:
+        keep_freed_memory()
+    ours, theirs = models()
+    step = stepper(ours, cpu_has_amx_bf16(), True, fused_loss=True) if trainer else stepper(theirs, False, False)
+    step()
+    print(statistics.median(timed(step) for _ in range(3)))
+
+
+def in_children() -> dict[str, float]:
+    """Median seconds per step of each CHILDREN variant, each run in fresh processes, alternating."""
+    times: dict[str, list[float]] = {name: [] for name in CHILDREN}
+    for r in range(CHILD_ROUNDS):
+        for name in (list(CHILDREN) if r % 2 == 0 else list(CHILDREN)[::-1]):
+            out = subprocess.run([sys.executable, __file__, "--child", name], capture_output=True, text=True,
+                                 check=True, env=os.environ)
+            times[name].append(float(out.stdout.split()[-1]))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def main() -> None:
     warnings.filterwarnings("ignore")
     load_before = loadavg()
@@ -109,14 +148,19 @@ def main() -> None:
     native = cpu_has_amx_bf16()
     # name: (model, bf16 autocast, fused AdamW). Like for like first; then bertgen's Trainer defaults (bf16
     # autocast on AMX CPUs, fp32 elsewhere; fused AdamW) against transformers' defaults (fp32, AdamW).
+    fused_ours = copy.deepcopy(ours)
+    fused_ours.fused_loss = True  # as bertgen's Trainer trains
+    # name: (model, bf16 autocast, fused AdamW). Like for like first; then bertgen's Trainer defaults (bf16
+    # autocast on AMX CPUs, fp32 elsewhere; fused AdamW) against transformers' defaults (fp32, AdamW).
     variants = {
-        "bertgen fp32": (ours, False, False),
+        "bertgen fp32": (fused_ours, False, False),
         "transformers fp32": (theirs, False, False),
-        "bertgen bf16": (ours, True, False),
+        "bertgen bf16": (fused_ours, True, False),
         "transformers bf16": (theirs, True, False),
-        "bertgen fp32 fused AdamW": (ours, False, True),
+        "bertgen fp32 fused AdamW": (fused_ours, False, True),
         "transformers fp32 fused AdamW": (theirs, False, True),
-        "bertgen Trainer default": (ours, native, True),
+        "bertgen Trainer default": (fused_ours, native, True),
+        "bertgen fp32, logits returned": (ours, False, False),
     }
     peak_before = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     steps = {name: stepper(*spec) for name, spec in variants.items()}
@@ -138,8 +182,9 @@ def main() -> None:
     print(f"MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, dropout 0.1), batch {B}, "
           f"source {S} and target {T} tokens, {torch.get_num_threads()} threads; median of {ROUNDS} interleaved "
           f"rounds of {STEPS} steps (the order reversed every other round); labels padded with -100 to the longest target ({n_labels} of {B * T} label "
-          f"positions count). In training mode with labels bertgen computes the loss without materializing the "
-          f"logits (outputs.logits is None); transformers materializes them. CPU has AMX bf16 tiles "
+          f"positions count). bertgen's rows compute the loss as its Trainer does, without materializing the "
+          f"logits (`fused_loss`, outputs.logits is None), except the last, which returns them as transformers "
+          f"does. CPU has AMX bf16 tiles "
           f"(amx_bf16, where `precision='auto'` picks bf16 autocast): {native}. Measured matmul peak "
           f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
           f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP. MFU: those FLOPs per second over the peak of the "
@@ -155,8 +200,23 @@ def main() -> None:
           f"bf16 autocast {ratio('bertgen bf16', 'transformers bf16'):.2f}x, fused AdamW "
           f"{ratio('bertgen fp32 fused AdamW', 'transformers fp32 fused AdamW'):.2f}x. bertgen's Trainer step "
           f"({'bf16 autocast' if native else 'fp32'}, fused AdamW) against transformers' default (fp32, AdamW): "
-          f"{ratio('bertgen Trainer default', 'transformers fp32'):.2f}x.")
+          f"{ratio('bertgen Trainer default', 'transformers fp32'):.2f}x. With the logits returned, bertgen fp32: "
+          f"{ratio('bertgen fp32, logits returned', 'transformers fp32'):.2f}x.")
+    children = in_children()
+    print("\nThe allocator: each variant alone in a fresh process (the settings above shared one process and glibc's "
+          f"default allocator), {CHILD_ROUNDS} processes per variant, alternating; median of each process's median of "
+          f"3 rounds of {STEPS} steps. bertgen's Trainer step is fused loss, fused AdamW, "
+          f"{'bf16 autocast' if native else 'fp32'}, and glibc keeping freed blocks for reuse (keep_freed_memory, "
+          "which the Trainer sets on CPU); transformers' default step is fp32 AdamW under glibc's defaults.\n")
+    print("| process | ms / step | vs transformers' default |")
+    print("|---|---|---|")
+    base = children["transformers default step, glibc's allocator"]
+    for name, seconds in children.items():
+        print(f"| {name} | {seconds * 1e3:.0f} | {base / seconds:.2f}x |")
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        warnings.filterwarnings("ignore")
+        sys.exit(child(sys.argv[2]))
     sys.exit(main())

@@ -184,7 +184,8 @@ class OrtGreedy:
 
 
 class _OrtSteps:
-    """The decoder steps of bertgen's search (`step`, `select`) run by the ONNX Runtime sessions."""
+    """The decoder steps of bertgen's search (`step`, `expand`, `select`) run by the ONNX Runtime sessions, which
+    take the encoder output and cross-attention keys/values per row."""
 
     def __init__(self, ort: OrtGreedy, states: np.ndarray, mask: np.ndarray):
         self.ort, self.states, self.mask = ort, states, mask
@@ -205,9 +206,13 @@ class _OrtSteps:
             logits, *self.own = self.ort.next.run(None, feed)
         return torch.from_numpy(logits)
 
-    def select(self, index: torch.Tensor, inputs_changed: bool) -> None:
-        rows = index.numpy()
+    def expand(self, copies: int, together: bool) -> None:
+        rows = torch.arange(len(self.states)).repeat_interleave(copies)
+        self.select(rows, inputs=rows)
+
+    def select(self, rows: torch.Tensor, inputs: torch.Tensor | None = None) -> None:
+        rows = rows.numpy()
         self.own = [p[rows] for p in self.own]
-        if inputs_changed:
+        if inputs is not None:  # the rows' inputs changed: their encoder rows follow
             self.cross = [p[rows] for p in self.cross]
             self.states, self.mask = self.states[rows], self.mask[rows]

@@ -42,6 +42,7 @@ from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import encoder_spread, token_loss
 from bertgen.fileio import atomic_write, clean_leftovers
 from bertgen.training import schedules
+from bertgen.training.memory import keep_freed_memory
 from bertgen.training.arguments import PRECISIONS, TrainingArguments, check_training_data  # noqa: F401 (re-exported)
 from bertgen.training.state import (CHECKPOINT_DIR, CheckpointMismatch, check_model_fits, dataset_fingerprint,
                                     differences, exportable, load_checkpoint, rng_state, save_checkpoint,
@@ -169,6 +170,8 @@ class Trainer:
         self.device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
         self.model.fused_loss = True  # bertgen models: the training loss without the logits (bertgen.loss)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # large per-step tensors reused, not faulted in again each step
         self.precision = resolve_precision(args.precision, self.device)
         self.collate = Seq2SeqCollator(pad_token_id)
         self.evaluate_fn = evaluate
