@@ -107,7 +107,7 @@ def compare(ours, theirs, ort) -> list[str]:
     for name, beams, batch in CASES:
         ids = sources(batch)
         # the average step: NEW / 2 + 1 cached positions
-        nbytes, flops = decoding_step_cost(beams * batch, H, F_, V, layers, NEW / 2 + 1, SOURCE)
+        nbytes, flops = decoding_step_cost(beams * batch, H, F_, V, layers, NEW / 2 + 1, SOURCE, inputs=batch)
         kwargs = dict(num_beams=beams, max_new_tokens=NEW, min_new_tokens=NEW)
         runs = {"bertgen": lambda: ours.generate(ids, **kwargs), "transformers": lambda: theirs.generate(ids, **kwargs)}
         if not isinstance(ort, str):
@@ -146,8 +146,9 @@ def compare(ours, theirs, ort) -> list[str]:
              "", "The floor is the least time a step can take on this machine: the larger of its bytes read over the "
              "best read rate and its matmul FLOPs over the best matmul rate (bound says which). Bytes: every decoder "
              "weight a step reads (self-attention q/k/v/o, cross-attention q/o, feed-forward) and the output layer, "
-             "once for all rows, plus every row's cached keys and values (self-attention at the average "
-             f"{NEW // 2 + 1} positions, cross-attention at {SOURCE}), float32; biases, LayerNorms and the "
+             "once for all rows, plus every row's cached self-attention keys and values (at the average "
+             f"{NEW // 2 + 1} positions) and every input's cross-attention ones (at {SOURCE}; an input's beams "
+             "share them), float32; biases, LayerNorms and the "
              "embedding row are left out, so the floor errs low. Best read rate: the fastest of a `sum` and a "
              "one-row matrix product over a float32 buffer of the step's working-set size (caches count as the step "
              "sees them: this CPU's L3 holds most of a batch-1 step's ~100 MB), best of 3 repeats in each round, "

@@ -31,6 +31,13 @@ def test_more_rows_add_only_their_cache_to_the_bytes_and_scale_the_flops():
     assert flops8 == 8 * flops1
 
 
+def test_beams_of_one_input_read_its_cross_attention_cache_once():
+    four_inputs, flops4 = limits.decoding_step_cost(4, **MINILM, cached=17, source=32)
+    one_input, flops1 = limits.decoding_step_cost(4, **MINILM, cached=17, source=32, inputs=1)
+    assert four_inputs - one_input == 3 * 4 * 6 * 2 * 384 * 32  # three inputs' cross keys/values fewer
+    assert flops4 == flops1  # every beam still attends to every source position
+
+
 def test_bfloat16_halves_the_bytes_not_the_flops():
     fp32 = limits.decoding_step_cost(4, **MINILM, cached=10, source=20)
     bf16 = limits.decoding_step_cost(4, **MINILM, cached=10, source=20, itemsize=2)
