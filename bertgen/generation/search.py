@@ -3,12 +3,14 @@
 The encoder runs once. The decoder runs one token per step against a KV cache preallocated for the whole
 output (cross-attention keys/values are computed at the first step and reused). The first step runs once
 per input, not once per beam or returned sequence: every copy of an input sees the same start token, so
-the cache is expanded after it. An input that is done leaves the batch (its rows of the cache, the
-encoder output and the mask go), so finished work stops costing compute; beams of a live input are
-reordered in the cache in one `index_select` per layer, together with any dropped inputs.
+the cache is expanded after it (on the fast step, an input's beams share its encoder output and
+cross-attention keys/values instead of copying them). An input that is done leaves the batch (its rows of
+the cache, the encoder output and the mask go), so finished work stops costing compute; a beam that
+continues another beam has its cached keys/values copied over in place (most beams continue themselves).
 
-Beam search follows transformers 5.x (`_beam_search`) step by step, with the same tensors, the same
-`-1e9` sentinels and the same top-k calls, so ties break the same way: K = max(2, 1 + #EOS) x beams
+Beam search follows transformers 5.x (`_beam_search`) step by step, with the same tensors and the same
+`-1e9` sentinels; its vocabulary-wide top-k is found from a shortlist of blocks (`block_topk`), the same
+values in the same order, ties aside (exact float ties among the best candidates): K = max(2, 1 + #EOS) x beams
 candidates per input; the best `num_beams` that did not stop stay running; the top `num_beams` that
 stopped (EOS, or the length limit) enter the finished set with score `sum log p / length ** alpha`,
 `length` = generated tokens including EOS; an input is done when no running beam can beat its worst
