@@ -206,7 +206,7 @@ class _OrtSteps:
             logits, *self.own = self.ort.next.run(None, feed)
         return torch.from_numpy(logits)
 
-    def expand(self, copies: int, together: bool) -> None:
+    def expand(self, copies: int, together: bool) -> None:  # the sessions take keys/values per row: copy them
         rows = torch.arange(len(self.states)).repeat_interleave(copies)
         self.select(rows, inputs=rows)
 

@@ -53,30 +53,28 @@ class KVCache:
             values[:, :, :cached] = old_values[:, :, :cached]
         self._keys[layer], self._values[layer] = keys, values
 
-    def reorder(self, index: torch.Tensor, include_cross: bool = False) -> None:
-        """Keep batch rows `index` (beam search keeps the best beams; finished inputs are dropped).
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep self-attention rows `index` (beam search keeps the best beams; finished inputs are dropped).
 
-        Cross-attention entries move only with `include_cross`: reordering beams within one input needs
-        no copy, since every beam of an input holds the same encoder keys/values.
+        With as many rows as before, the moved rows are written into the same buffers, so key/value views
+        that `update` returned earlier change too. Cross-attention rows move with `select_cross`: the beams of
+        one input hold the same encoder keys/values, so reordering them needs no copy.
         """
         same_rows = self._keys[0] is not None and len(index) == self._keys[0].shape[0]
-        if same_rows:  # reordered beams: copy only the rows that now continue another row
-            moved = (index != torch.arange(len(index), device=index.device)).nonzero().squeeze(1)
-            sources = index[moved]
+        moved = (index != torch.arange(len(index), device=index.device)).nonzero().squeeze(1) if same_rows else None
+        sources = index[moved] if same_rows else None  # the rows that now continue another row, and that row
         for layer in range(self.num_layers):
             keys, values, L = self._keys[layer], self._values[layer], self._lengths[layer]
             if keys is None:
                 continue
             if not same_rows:  # rows dropped or repeated: new buffers of the new row count
-                self._keys[layer], self._values[layer] = keys.new_empty((len(index),) + keys.shape[1:]), \
-                    values.new_empty((len(index),) + values.shape[1:])
+                shape = (len(index),) + keys.shape[1:]
+                self._keys[layer], self._values[layer] = keys.new_empty(shape), values.new_empty(shape)
                 torch.index_select(keys[:, :, :L], 0, index, out=self._keys[layer][:, :, :L])  # (rows, nh, L, hs)
                 torch.index_select(values[:, :, :L], 0, index, out=self._values[layer][:, :, :L])
             elif len(moved):  # gathered before written: a row may be both a source and a target
                 keys[:, :, :L].index_copy_(0, moved, keys[:, :, :L].index_select(0, sources))
                 values[:, :, :L].index_copy_(0, moved, values[:, :, :L].index_select(0, sources))
-        if include_cross:
-            self.select_cross(index)
 
     def select_cross(self, index: torch.Tensor) -> None:
         """Keep cross-attention rows `index` (the inputs still decoding, where rows are per input)."""

@@ -97,8 +97,9 @@ class _Decoder:
 
     def select(self, rows: torch.Tensor, inputs: torch.Tensor | None = None) -> None:
         """Keep rows `rows` (reordered beams and/or fewer inputs). `inputs`: where the set of inputs changed,
-        the inputs kept (indices among the current ones); encoder rows move only then, since the rows of one
-        input share its encoder output and cross-attention keys/values."""
+        the inputs kept (indices among the current ones; read only where rows are grouped, else the encoder
+        rows follow `rows`); encoder rows move only then, since the rows of one input share its encoder output
+        and cross-attention keys/values."""
         if self.cache is not None:
             self.cache.reorder(rows)
         if inputs is not None:
@@ -205,7 +206,7 @@ def _greedy_or_sample(decoder, starts, config, processors, eos, pad, max_length,
         if config.do_sample:
             tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)  # (A,)
         else:
-            tokens = scores.max(-1).indices  # the first maximum, as argmax, in 60% of its time
+            tokens = scores.max(-1).indices  # the first maximum, as argmax does, in ~60% of argmax's time
         seqs[:, t] = tokens
         t += 1
         if len(eos):
@@ -238,7 +239,8 @@ def _gather(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def block_topk(scores: torch.Tensor, k: int, block: int = TOPK_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
     """`scores.topk(k)` over (rows, N) with N >> k, reading most of each row once (a max per block) instead of
     selecting over all of it: the k largest entries lie in the k blocks with the largest maxima, so topk runs
-    over those blocks and the row's tail that fills no block. Ties and NaN rank as in topk (NaN above all)."""
+    over those blocks and the row's tail that fills no block. The same values in the same order as topk (NaN
+    above all); among exactly equal values the indices may differ from topk's."""
     rows, N = scores.shape
     n = N // block
     if n < 4 * k:  # too few blocks to pay

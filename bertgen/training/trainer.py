@@ -154,6 +154,10 @@ class Trainer:
         encoder's outputs differ between tokens as `val_encoder_spread` (a warning says when the gap stays
         near zero, and whether the decoder ignores its input or the encoder has collapsed; see
         bertgen.diagnostics).
+
+    On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.training.memory: large
+    per-step tensors are not faulted in again each step; the heap stays at its peak); BERTGEN_KEEP_FREED_MEMORY=0
+    turns that off.
     """
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,

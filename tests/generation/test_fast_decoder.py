@@ -41,7 +41,8 @@ def _steps_both_ways(model, dtype, steps=6):
                 index = torch.arange(len(tokens)).flip(0) if t == 2 else torch.arange(1, len(tokens))
                 tokens, states, slow_mask, fast_mask = (x[index] for x in (tokens, states, slow_mask, fast_mask))
                 for cache in caches:
-                    cache.reorder(index, include_cross=True)
+                    cache.reorder(index)
+                    cache.select_cross(index)
     model.float()
     return out
 
