@@ -58,6 +58,24 @@ def test_bfloat16_step_matches_the_modules_to_bfloat16_rounding(model):
         assert (fast.float() - slow.float()).norm() / slow.float().norm() < 2e-2
 
 
+def test_rows_grouped_by_input_equal_rows_with_their_own_encoder_copies(model):
+    """Beam search's layout: two rows per input attend to one row of encoder states, source mask and
+    cross-attention keys/values, and get what rows with a copy each get (the step checked above)."""
+    ids, mask = padded_batch(seed=0)
+    with torch.inference_mode():
+        states = model.encoder(ids, attention_mask=mask).last_hidden_state  # (B, S, H)
+        fast = FastDecoder.get(model.decoder)
+        rows = torch.arange(len(ids)).repeat_interleave(2)  # (2B,) the input of each row
+        tokens = torch.randint(5, 40, (len(rows), 4), generator=torch.Generator().manual_seed(1))
+        copies, grouped = KVCache(len(fast.layers)), KVCache(len(fast.layers))
+        cross_mask = mask.bool()[:, None, None, :]  # (B, 1, 1, S)
+        for t in range(4):
+            each = fast(tokens[:, t], copies, states[rows], cross_mask[rows])
+            shared = fast(tokens[:, t], grouped, states, cross_mask, group=2)
+            torch.testing.assert_close(shared, each, rtol=1e-5, atol=1e-5)
+        assert grouped.cross[0][0].shape[0] == len(ids)  # one row of keys per input
+
+
 def test_generate_takes_the_fast_step_only_where_it_applies(model, monkeypatch):
     ids, mask = padded_batch(seed=0)
     used = []
