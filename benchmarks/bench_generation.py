@@ -228,9 +228,11 @@ def trained_model_agreement() -> list[str]:
     from bertgen.teaching import DEMO_MODEL
     from bertgen.tokenization import load_tokenizer
 
-    directory = Path(os.environ.get("BENCH_TRAINED_MODEL") or bertgen_home() / DEMO_MODEL)
+    named = os.environ.get("BENCH_TRAINED_MODEL")
+    directory = Path(named or bertgen_home() / DEMO_MODEL)
     if not (directory / "config.json").is_file():
-        return ["", f"No trained model at {directory}: run `make demo` (or set BENCH_TRAINED_MODEL to a model "
+        where = named or f"$BERTGEN_HOME/{DEMO_MODEL}"  # no machine's own path in RESULTS.md
+        return ["", f"No trained model at {where}: run `make demo` (or set BENCH_TRAINED_MODEL to a model "
                 "directory) for the test-set comparison of the precisions."]
     config = ExperimentConfig.from_dict(DEMO_CONFIG, where="bench")
     tokenizer = load_tokenizer(directory)

@@ -248,11 +248,9 @@ def block_topk(scores: torch.Tensor, k: int, block: int = TOPK_BLOCK) -> tuple[t
     blocks = scores[:, :n * block].view(rows, n, block)  # (rows, n, block)
     chosen = blocks.amax(-1).topk(k).indices  # (rows, k) blocks that hold the k largest entries
     candidates = torch.cat((_gather(blocks, chosen).flatten(1), scores[:, n * block:]), dim=1)  # (rows, k*block + tail)
-    offsets = torch.arange(block, device=scores.device)
-    positions = torch.cat(((chosen[:, :, None] * block + offsets).flatten(1),  # each candidate's index in `scores`
-                           torch.arange(n * block, N, device=scores.device).expand(rows, -1)), dim=1)
-    values, picked = candidates.topk(k)
-    return values, positions.gather(1, picked)
+    values, picked = candidates.topk(k)  # (rows, k) indices among the candidates, mapped back to `scores` below
+    in_block = chosen.gather(1, (picked // block).clamp(max=k - 1)) * block + picked % block
+    return values, torch.where(picked < k * block, in_block, picked - k * block + n * block)
 
 
 def _beam_search(decoder, starts, config, processors, eos, pad, max_length, generator):
