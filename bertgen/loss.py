@@ -29,10 +29,12 @@ class LinearCrossEntropy(torch.autograd.Function):
         xs, w, b = x.to(dtype), weight.to(dtype), bias.to(dtype)  # (N, H), (V, H), (V,)
         loss = torch.zeros((), dtype=torch.float32, device=device)
         grad_x = torch.empty_like(xs)  # (N, H)
-        grad_w = torch.zeros(V, H, dtype=torch.float32, device=device)
+        # in fp32 the first chunk's product overwrites the weight gradient (beta=0): no zero fill of V x H first
+        overwrite = dtype == torch.float32 and N > 0
+        grad_w = (torch.empty if overwrite else torch.zeros)(V, H, dtype=torch.float32, device=device)
         grad_b = torch.zeros(V, dtype=torch.float32, device=device)
         # buffers reused by every chunk (on CPU a fresh tensor this large costs its page faults each time); in
-        # fp32 the matmul and softmax buffers are one, and the copies between them no-ops
+        # fp32 the matmul and softmax buffers are one, and there is nothing to copy between them
         size = V * min(chunk_size, N)
         low = torch.empty(size, dtype=dtype, device=device)  # a chunk's logits, then its gradient, for matmuls
         high = low if dtype == torch.float32 else torch.empty(size, dtype=torch.float32, device=device)
@@ -44,7 +46,8 @@ class LinearCrossEntropy(torch.autograd.Function):
             rows = torch.arange(c, device=device)
             # vocabulary-major logits (V, c): CPU BLAS runs this GEMM faster than the (c, V) one (~20% in fp32)
             logits = torch.addmm(b[:, None], w, xc.t(), out=low[:V * c].view(V, c))
-            logits = high[:V * c].view(V, c).copy_(logits)  # fp32
+            if high is not low:
+                logits = high[:V * c].view(V, c).copy_(logits)  # fp32
             label_logits = logits[yc, rows]  # (c,)
             top = logits.amax(dim=0)  # (c,)
             probs = logits.sub_(top).exp_()  # unnormalized softmax, in place: (V, c)
@@ -57,10 +60,11 @@ class LinearCrossEntropy(torch.autograd.Function):
             grad = probs.div_(total * N)
             grad[yc, rows] -= 1 / N
             grad_b += grad.sum(dim=1)
-            grad = low[:V * c].view(V, c).copy_(grad)  # in the matmul dtype
+            if high is not low:
+                grad = low[:V * c].view(V, c).copy_(grad)  # in the matmul dtype
             torch.mm(grad.t(), w, out=grad_x[start:start + c])  # (c, H)
             if dtype == torch.float32:
-                grad_w.addmm_(grad, xc)  # accumulate inside the GEMM
+                grad_w.addmm_(grad, xc, beta=float(start > 0))  # accumulate inside the GEMM
             else:
                 grad_w += product32.copy_(torch.mm(grad, xc, out=product))  # low-precision product, fp32 sum
         if compute_grads:

@@ -25,6 +25,7 @@ from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import BertGenerationConfig
 from bertgen.generation import generate_causal
 from bertgen.loss import linear_cross_entropy
+from bertgen.modeling.dropout import Dropout, dropout
 from bertgen.modeling.loading import BodyLoadingMixin
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
@@ -81,6 +82,28 @@ def causal_mask(query_length: int, key_length: int, device: torch.device) -> tor
     return torch.ones(query_length, key_length, dtype=torch.bool, device=device).tril(offset)[None, None]
 
 
+def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+                           is_causal: bool, p: float) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hs) + mask) @ v with dropout p on the weights, for training on a CPU.
+
+    What `F.scaled_dot_product_attention(q, k, v, mask, p, is_causal)` computes, but its CPU math path (the
+    only one with dropout) adds passes of its own (a "safe" softmax's isneginf/all/where, q and k scaled
+    apart) and draws the mask with bernoulli_; this is the plain formula with modeling.dropout's mask.
+    q (B, nh, T, hs), k and v (B, nh, L, hs), mask broadcastable to (B, nh, T, L), True = attend.
+    """
+    if is_causal:
+        mask = causal_mask(q.shape[-2], k.shape[-2], q.device)
+    scores = (q * (1 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)  # (B, nh, T, L)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    weights = scores.softmax(dim=-1)
+    if mask is not None:
+        attends = mask.any(dim=-1, keepdim=True)  # (B, 1, T, 1)
+        if not bool(attends.all()):  # a query with no key to attend to gets a zero output, as in SDPA
+            weights = weights * attends
+    return dropout(weights, p) @ v  # (B, nh, T, hs)
+
+
 # ----------------------------------------------------------------------------------------------------- modules
 
 class BertGenerationEmbeddings(nn.Module):
@@ -92,7 +115,7 @@ class BertGenerationEmbeddings(nn.Module):
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         # self.LayerNorm is not snake-cased to stick with TensorFlow model variable names (and checkpoints)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.Tensor | None, past_length: int = 0, inputs_embeds: torch.Tensor | None = None,
                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -137,7 +160,7 @@ class BertGenerationSelfAttention(nn.Module):
             v = self.split_heads(self.value(key_value_states))
             if cache is not None:
                 cache.cross[layer] = (k, v)
-        dropout = self.dropout_p if self.training else 0.0
+        dropout_p = self.dropout_p if self.training else 0.0
         L = k.shape[2]
         if is_causal and T == 1:  # one new query at the last position: every cached key is in its past
             is_causal = False
@@ -149,10 +172,12 @@ class BertGenerationSelfAttention(nn.Module):
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)  # (B, nh, T, L)
             if mask is not None:
                 scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-            weights = F.dropout(scores.softmax(dim=-1), dropout, self.training)
+            weights = dropout(scores.softmax(dim=-1), dropout_p, self.training)
             y = weights @ v  # (B, nh, T, hs)
+        elif dropout_p > 0 and q.device.type == "cpu":
+            y, weights = attention_with_dropout(q, k, v, mask, is_causal, dropout_p), None
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
             weights = None
         y = y.transpose(1, 2).reshape(B, T, H)  # (B, T, H): heads side by side again
         return y, weights
@@ -165,7 +190,7 @@ class BertGenerationSelfOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
@@ -197,7 +222,7 @@ class BertGenerationOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
