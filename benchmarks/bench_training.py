@@ -1,17 +1,20 @@
 """Training-step speed: bertgen against transformers' EncoderDecoderModel, and model-FLOPs utilization.
 
 One step is forward + backward + clipping + AdamW on a MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads,
-FFN 1536, vocab 30522, random weights, same weights in both libraries) and the same batch. Runs are
+FFN 1536, vocab 30522, dropout 0.1, random weights, same weights in both libraries) and the same batch. AdamW is
+torch's fused one, the default of both libraries' Trainers (transformers' `optim="adamw_torch_fused"` from torch
+2.8); two rows use the for-each AdamW instead, whose extra passes over the parameters both pay alike. Runs are
 interleaved (bertgen, transformers, bertgen, ...; the order reversed every other round) so a busy machine slows
 both alike; medians are reported.
 MFU divides the model's matmul FLOPs per second by the machine's measured matmul peak (a large torch.mm).
 The labels are padded with -100 as in a real batch. bertgen's rows train as its Trainer does, with the loss
-computed without materializing the (tokens x vocabulary) logits (`model.fused_loss = True`, bertgen.loss); one
-row shows bertgen with the logits returned, as transformers always does.
+computed without materializing the (tokens x vocabulary) logits (`model.fused_loss = True`, bertgen.loss), and
+with its CPU dropout (bertgen.modeling.dropout); one row shows bertgen with the logits returned, as transformers
+always does.
 
 The in-process rows share one process and so one allocator. bertgen's Trainer also sets glibc to keep freed
 memory for reuse (bertgen.training.memory), a setting that holds for the whole process: its effect is measured
-in child processes, bertgen's Trainer step in one and transformers' default step in another, alternating.
+in child processes, bertgen's Trainer step in one and transformers' Trainer step in another, alternating.
 """
 from __future__ import annotations
 
@@ -115,8 +118,8 @@ def step_flops(n_labels: int) -> float:
 CHILDREN = {  # name: (bertgen's Trainer step?, keep freed memory?)
     "bertgen Trainer step, freed memory kept (its default)": (True, True),
     "bertgen Trainer step, glibc's allocator": (True, False),
-    "transformers default step, freed memory kept": (False, True),
-    "transformers default step, glibc's allocator": (False, False),
+    "transformers Trainer step, freed memory kept": (False, True),
+    "transformers Trainer step, glibc's allocator": (False, False),
 }
 CHILD_ROUNDS = int(os.environ.get("BENCH_CHILD_ROUNDS", "3"))  # child processes per variant
 
@@ -127,7 +130,7 @@ def child(name: str) -> None:
     if kept:
         keep_freed_memory()
     ours, theirs = models()
-    step = stepper(ours, cpu_has_amx_bf16(), True, fused_loss=True) if trainer else stepper(theirs, False, False)
+    step = stepper(ours, cpu_has_amx_bf16(), True, fused_loss=True) if trainer else stepper(theirs, False, True)
     step()
     print(statistics.median(timed(step) for _ in range(3)))
 
@@ -150,17 +153,16 @@ def main() -> None:
     native = cpu_has_amx_bf16()
     fused_ours = copy.deepcopy(ours)
     fused_ours.fused_loss = True  # as bertgen's Trainer trains
-    # name: (model, bf16 autocast, fused AdamW). Same precision and optimizer first; then bertgen's Trainer defaults (bf16
-    # autocast on AMX CPUs, fp32 elsewhere; fused AdamW) against transformers' defaults (fp32, AdamW).
+    # name: (model, bf16 autocast, fused AdamW). Both Trainers default to fused AdamW; transformers' to fp32, bertgen's
+    # to bf16 autocast on CPUs with AMX (its bf16 row) and fp32 elsewhere (its fp32 row).
     variants = {
-        "bertgen fp32": (fused_ours, False, False),
-        "transformers fp32": (theirs, False, False),
-        "bertgen bf16": (fused_ours, True, False),
-        "transformers bf16": (theirs, True, False),
-        "bertgen fp32 fused AdamW": (fused_ours, False, True),
-        "transformers fp32 fused AdamW": (theirs, False, True),
-        "bertgen Trainer default": (fused_ours, native, True),
-        "bertgen fp32, logits returned": (ours, False, False),
+        "bertgen fp32": (fused_ours, False, True),
+        "transformers fp32": (theirs, False, True),
+        "bertgen bf16": (fused_ours, True, True),
+        "transformers bf16": (theirs, True, True),
+        "bertgen fp32, for-each AdamW": (fused_ours, False, False),
+        "transformers fp32, for-each AdamW": (theirs, False, False),
+        "bertgen fp32, logits returned": (ours, False, True),
     }
     peak_before = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     steps = {name: stepper(*spec) for name, spec in variants.items()}
@@ -180,11 +182,12 @@ def main() -> None:
 
     print("## Training step (forward + backward + AdamW)\n")
     print(f"MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, dropout 0.1), batch {B}, "
-          f"source {S} and target {T} tokens, {torch.get_num_threads()} threads; median of {ROUNDS} interleaved "
+          f"source {S} and target {T} tokens, fused AdamW unless a row says otherwise, {torch.get_num_threads()} "
+          f"threads; median of {ROUNDS} interleaved "
           f"rounds of {STEPS} steps (the order reversed every other round); labels padded with -100 to the longest target ({n_labels} of {B * T} label "
           f"positions count). bertgen's rows compute the loss as its Trainer does, without materializing the "
           f"logits (`fused_loss`, outputs.logits is None), except the last, which returns them as transformers "
-          f"does. CPU has AMX bf16 tiles "
+          f"does; bertgen's dropout is its own CPU one. CPU has AMX bf16 tiles "
           f"(amx_bf16, where `precision='auto'` picks bf16 autocast): {native}. Measured matmul peak "
           f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
           f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP. MFU: those FLOPs per second over the peak of the "
@@ -196,21 +199,24 @@ def main() -> None:
         print(f"| {name} | {seconds * 1e3:.0f} | {tokens / seconds:.0f} | "
               f"{median['transformers fp32'] / seconds:.2f}x | {flops / seconds / peak[precision]:.1%} |")
     ratio = lambda a, b: median[b] / median[a]  # noqa: E731  (throughput of a over b)
-    print(f"\nSame precision and optimizer (bertgen with its fused loss), bertgen's throughput over transformers': fp32 {ratio('bertgen fp32', 'transformers fp32'):.2f}x, "
-          f"bf16 autocast {ratio('bertgen bf16', 'transformers bf16'):.2f}x, fused AdamW "
-          f"{ratio('bertgen fp32 fused AdamW', 'transformers fp32 fused AdamW'):.2f}x. bertgen's Trainer step "
-          f"({'bf16 autocast' if native else 'fp32'}, fused AdamW) against transformers' default (fp32, AdamW): "
-          f"{ratio('bertgen Trainer default', 'transformers fp32'):.2f}x. Strictly like for like, with the logits "
-          f"returned as transformers returns them, bertgen fp32: {ratio('bertgen fp32, logits returned', 'transformers fp32'):.2f}x.")
+    trainer_row = "bertgen bf16" if native else "bertgen fp32"
+    print(f"\nSame precision and optimizer (bertgen with its fused loss), bertgen's throughput over transformers': "
+          f"fp32 {ratio('bertgen fp32', 'transformers fp32'):.2f}x, bf16 autocast "
+          f"{ratio('bertgen bf16', 'transformers bf16'):.2f}x, fp32 with the for-each AdamW "
+          f"{ratio('bertgen fp32, for-each AdamW', 'transformers fp32, for-each AdamW'):.2f}x. Strictly like for "
+          f"like, with the logits returned as transformers returns them, bertgen fp32: "
+          f"{ratio('bertgen fp32, logits returned', 'transformers fp32'):.2f}x. bertgen's Trainer step is the "
+          f"`{trainer_row}` row here, transformers' Trainer step the `transformers fp32` row: "
+          f"{ratio(trainer_row, 'transformers fp32'):.2f}x.")
     children = in_children()
     print("\nThe allocator: each step alone in a fresh process (the settings above shared one process and glibc's "
           f"default allocator), {CHILD_ROUNDS} processes per variant, in turn; median of each process's median of "
           f"3 rounds of {STEPS} steps. bertgen's Trainer step is fused loss, fused AdamW, "
-          f"{'bf16 autocast' if native else 'fp32'}; transformers' default step is fp32 AdamW; each under glibc's "
+          f"{'bf16 autocast' if native else 'fp32'}; transformers' Trainer step is fp32, fused AdamW; each under glibc's "
           "defaults and with freed blocks kept for reuse (keep_freed_memory, which bertgen's Trainer sets on CPU).\n")
-    print("| process | ms / step | vs transformers' default |")
+    print("| process | ms / step | vs transformers' Trainer step, glibc's allocator |")
     print("|---|---|---|")
-    base = children["transformers default step, glibc's allocator"]
+    base = children["transformers Trainer step, glibc's allocator"]
     for name, seconds in children.items():
         print(f"| {name} | {seconds * 1e3:.0f} | {base / seconds:.2f}x |")
 
