@@ -12,8 +12,10 @@ computed without materializing the (tokens x vocabulary) logits (`model.fused_lo
 with its CPU dropout (bertgen.modeling.dropout); one row shows bertgen with the logits returned, as transformers
 always does.
 
-The in-process rows share one process and so one allocator. bertgen's Trainer also sets glibc to keep freed
-memory for reuse (bertgen.training.memory), a setting that holds for the whole process: its effect is measured
+The in-process rows share one process and so one allocator, set as bertgen's Trainer sets it on a CPU (glibc
+keeps freed memory for reuse, bertgen.training.memory): under glibc's defaults every block over 32 MB is
+returned to the OS and faulted in again, which costs transformers' logits more than bertgen, and costs each row
+according to what the rows before it left. The setting holds for the whole process, so its effect is measured
 in child processes, bertgen's Trainer step in one and transformers' Trainer step in another, alternating.
 """
 from __future__ import annotations
@@ -148,6 +150,7 @@ def in_children() -> dict[str, float]:
 
 def main() -> None:
     warnings.filterwarnings("ignore")
+    keep_freed_memory()  # for both libraries: no row pays page faults for another row's freed blocks
     load_before = loadavg()
     ours, theirs = models()
     native = cpu_has_amx_bf16()
@@ -191,7 +194,8 @@ def main() -> None:
           f"(amx_bf16, where `precision='auto'` picks bf16 autocast): {native}. Measured matmul peak "
           f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
           f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP. MFU: those FLOPs per second over the peak of the "
-          f"step's precision. Load average (1/5/15 min) before: {load_before}, after: {loadavg()}.\n")
+          f"step's precision. One process, glibc set to keep freed memory for reuse for both libraries (as "
+          f"bertgen's Trainer sets it; its effect on each is in the next table). Load average (1/5/15 min) before: {load_before}, after: {loadavg()}.\n")
     print("| variant | ms / step | tokens/s | vs transformers fp32 | MFU |")
     print("|---|---|---|---|---|")
     for name, seconds in median.items():
@@ -209,8 +213,8 @@ def main() -> None:
           f"`{trainer_row}` row here, transformers' Trainer step the `transformers fp32` row: "
           f"{ratio(trainer_row, 'transformers fp32'):.2f}x.")
     children = in_children()
-    print("\nThe allocator: each step alone in a fresh process (the settings above shared one process and glibc's "
-          f"default allocator), {CHILD_ROUNDS} processes per variant, in turn; median of each process's median of "
+    print("\nThe allocator: each step alone in a fresh process (the rows above shared one process, with freed "
+          f"memory kept for reuse), {CHILD_ROUNDS} processes per variant, in turn; median of each process's median of "
           f"3 rounds of {STEPS} steps. bertgen's Trainer step is fused loss, fused AdamW, "
           f"{'bf16 autocast' if native else 'fp32'}; transformers' Trainer step is fp32, fused AdamW; each under glibc's "
           "defaults and with freed blocks kept for reuse (keep_freed_memory, which bertgen's Trainer sets on CPU).\n")
