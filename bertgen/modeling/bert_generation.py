@@ -88,7 +88,7 @@ def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ma
 
     What `F.scaled_dot_product_attention(q, k, v, mask, p, is_causal)` computes, but its CPU math path (the
     only one with dropout) adds passes of its own (a "safe" softmax's isneginf/all/where, q and k scaled
-    apart) and draws the mask with bernoulli_; this is the plain formula with modeling.dropout's mask.
+    apart) and draws its mask with bernoulli_; this is the plain formula with modeling.dropout's noise.
     q (B, nh, T, hs), k and v (B, nh, L, hs), mask broadcastable to (B, nh, T, L), True = attend.
     """
     if is_causal:
