@@ -25,7 +25,7 @@ from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import BertGenerationConfig
 from bertgen.generation import generate_causal
 from bertgen.loss import linear_cross_entropy
-from bertgen.modeling.dropout import Dropout, dropout
+from bertgen.modeling.dropout import Dropout, dropout, fast_cpu_dropout
 from bertgen.modeling.loading import BodyLoadingMixin
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
@@ -86,19 +86,25 @@ def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ma
                            is_causal: bool, p: float) -> torch.Tensor:
     """softmax(q k^T / sqrt(hs) + mask) @ v with dropout p on the weights, for training on a CPU.
 
-    What `F.scaled_dot_product_attention(q, k, v, mask, p, is_causal)` computes, but its CPU math path (the
-    only one with dropout) adds passes of its own (a "safe" softmax's isneginf/all/where, q and k scaled
-    apart) and draws its mask with bernoulli_; this is the plain formula with modeling.dropout's noise.
-    q (B, nh, T, hs), k and v (B, nh, L, hs), mask broadcastable to (B, nh, T, L), True = attend.
+    What `F.scaled_dot_product_attention(q, k, v, mask, p)` computes, but its CPU math path (the only one with
+    dropout) adds passes of its own (a "safe" softmax's isneginf/all/where, q and k scaled apart) and draws its
+    mask with bernoulli_; this is the plain formula with modeling.dropout's noise. As in the math path, float16
+    and bfloat16 inputs are computed in float32 and the output cast back.
+    q (B, nh, T, hs), k and v (B, nh, L, hs), mask broadcastable to (B, nh, T, L), True = attend. is_causal adds
+    the causal mask aligned to the last query (query i at position L - T + i), as a cached decoder's queries are.
     """
+    if q.dtype in (torch.float16, torch.bfloat16):
+        with torch.autocast(q.device.type, enabled=False):
+            return attention_with_dropout(q.float(), k.float(), v.float(), mask, is_causal, p).to(q.dtype)
     if is_causal:
-        mask = causal_mask(q.shape[-2], k.shape[-2], q.device)
+        causal = causal_mask(q.shape[-2], k.shape[-2], q.device)
+        mask = causal if mask is None else mask & causal
     scores = (q * (1 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)  # (B, nh, T, L)
     if mask is not None:
         scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
     weights = scores.softmax(dim=-1)
     if mask is not None:
-        attends = mask.any(dim=-1, keepdim=True)  # (B, 1, T, 1)
+        attends = mask.any(dim=-1, keepdim=True)  # (B or 1, 1, T or 1, 1)
         if not bool(attends.all()):  # a query with no key to attend to gets a zero output, as in SDPA
             weights = weights * attends
     return dropout(weights, p) @ v  # (B, nh, T, hs)
@@ -174,7 +180,7 @@ class BertGenerationSelfAttention(nn.Module):
                 scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
             weights = dropout(scores.softmax(dim=-1), dropout_p, self.training)
             y = weights @ v  # (B, nh, T, hs)
-        elif dropout_p > 0 and q.device.type == "cpu":
+        elif dropout_p > 0 and q.device.type == "cpu" and fast_cpu_dropout():
             y, weights = attention_with_dropout(q, k, v, mask, is_causal, dropout_p), None
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import bertgen.modeling.dropout as dropout_module
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.modeling.bert_generation import attention_with_dropout, causal_mask
-from bertgen.modeling.dropout import Dropout, dropout, dropout_noise
+from bertgen.modeling.dropout import Dropout, dropout, dropout_noise, noise_from_draws
 
 TOL = 1e-5
 
@@ -25,6 +25,16 @@ def test_noise_drops_with_probability_p_and_scales_the_rest(p):
     assert abs(dropped - p) < 5 * math.sqrt(p * (1 - p) / n)  # 5 standard deviations
     assert noise.unique().tolist() == [0.0, pytest.approx(1 / (1 - p))]
     assert abs(noise.double().mean().item() - 1) < 5 * math.sqrt(p / (1 - p) / n)  # unbiased: E[noise] = 1
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 1e-5])
+def test_every_draw_maps_to_drop_with_probability_p_within_2_to_the_minus_25(p):
+    """All 2**24 + 1 values random_() can draw, each once: the dropped share is p to within half a draw."""
+    draws = torch.arange(2**24 + 1, dtype=torch.float32)
+    noise = noise_from_draws(draws, p)
+    dropped = (noise == 0).sum().item()
+    assert abs(dropped / (2**24 + 1) - p) <= 2**-25
+    assert torch.equal(noise[dropped:], torch.full_like(noise[dropped:], 1 / (1 - p)))  # the smallest draws drop
 
 
 def test_noise_elements_are_independent():
@@ -58,14 +68,29 @@ def test_the_seed_repeats_the_mask():
     assert not torch.equal(first, dropout(x, 0.1))
 
 
-def test_dropout_keeps_dtype_and_f_dropout_edge_cases():
+def test_bfloat16_input_keeps_its_dtype_and_scales_as_f_dropout():
+    torch.manual_seed(7)
+    x = torch.randn(400, 500).bfloat16()
+    y = dropout(x, 0.1)
+    kept = y != 0
+    assert y.dtype == torch.bfloat16
+    assert abs(1 - kept.float().mean().item() - 0.1) < 0.005
+    scale = torch.tensor(1 / 0.9).bfloat16()  # F.dropout's bf16 noise holds the scale in bf16 too
+    assert torch.equal(y[kept], x[kept] * scale)
+
+
+def test_f_dropout_edge_cases_and_p_near_0_or_1_go_to_f_dropout(monkeypatch):
     x = torch.randn(200, 50)
-    assert dropout(x.bfloat16(), 0.1).dtype == torch.bfloat16
-    assert dropout(x, 0.1, training=False) is F.dropout(x, 0.1, False)  # identity outside training
+    assert dropout(x, 0.1, training=False) is x  # identity outside training
     assert torch.equal(dropout(x, 0.0), x)
     assert torch.equal(dropout(x, 1.0), torch.zeros_like(x))
     with pytest.raises(ValueError, match="dropout probability"):
         dropout(x, 1.5)
+    # 2**-25 resolution is too coarse within 2**-20 of 0 or 1: there torch's own dropout runs
+    monkeypatch.setattr(dropout_module, "dropout_noise", lambda *a: pytest.fail("fast path used"))
+    torch.manual_seed(8)
+    assert torch.equal(dropout(x, 1 - 1e-9), F.dropout(x, 1 - 1e-9) * 0)  # all dropped, as torch does
+    assert dropout(x, 1e-9).shape == x.shape
 
 
 def test_dropout_module_is_nn_dropout():
@@ -102,15 +127,32 @@ def test_attention_with_dropout_is_the_formula_under_its_own_mask(monkeypatch):
     assert (causal - (scores.softmax(-1) * drawn[1]) @ v).abs().max() < TOL
 
 
+def test_bfloat16_attention_is_computed_in_float32_as_sdpa():
+    """Under bf16 the scores, softmax and dropout run in float32, as SDPA's math path runs them."""
+    torch.manual_seed(9)
+    q, k, v = (torch.randn(2, 3, 5, 8) for _ in range(3))
+    drawn = []
+    original = dropout_module.dropout_noise
+    dropout_module.dropout_noise = lambda *a: drawn.append(original(*a)) or drawn[-1]
+    try:
+        y = attention_with_dropout(q.bfloat16(), k.bfloat16(), v.bfloat16(), None, False, 0.2)
+    finally:
+        dropout_module.dropout_noise = original
+    reference = ((q.bfloat16().float() @ k.bfloat16().float().transpose(-2, -1) / math.sqrt(8)).softmax(-1)
+                 * drawn[0]) @ v.bfloat16().float()
+    assert y.dtype == torch.bfloat16 and drawn[0].dtype == torch.float32
+    assert torch.equal(y, reference.bfloat16())
+
+
 def all_kept(shape, p, dtype=torch.float32, device="cpu"):
     """Noise that keeps every element at scale 1: dropout's code path with the reference's (absent) masks."""
     return torch.ones(shape, dtype=dtype, device=device)
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_training_with_dropout_is_transformers_under_the_same_masks(hf_dir, batch, monkeypatch):
+def test_training_with_all_keeping_masks_is_transformers_without_dropout(hf_dir, batch, monkeypatch):
     """Dropout 0.1 everywhere and every mask keeping all: the loss and every gradient are transformers' (whose
-    tiny model has dropout 0), through the CPU dropout path, padding and an all-padding source row included."""
+    tiny model has dropout 0, so SDPA), through the CPU dropout path, an all-padding source row included."""
     from transformers import EncoderDecoderModel as HFEncoderDecoderModel
 
     ours = EncoderDecoderModel.from_pretrained(hf_dir).train()
@@ -136,3 +178,68 @@ def test_training_with_dropout_is_transformers_under_the_same_masks(hf_dir, batc
     monkeypatch.undo()
     torch.manual_seed(6)
     assert abs(ours(**batch).loss.item() - reference.item()) > 1e-3  # real masks change the loss
+
+
+def with_dropout(model, p: float = 0.1):
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+        if hasattr(module, "dropout_p"):
+            module.dropout_p = p
+    return model.train()
+
+
+def assert_same_loss_and_gradients(ours, theirs, ours_loss, their_loss):
+    assert abs(ours_loss.item() - their_loss.item()) < TOL
+    for name, p in ours.named_parameters():
+        assert (p.grad - theirs.get_parameter(name).grad).abs().max() < TOL, name
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_training_with_dropout_is_transformers_under_the_same_masks(hf_dir, batch, monkeypatch):
+    """bertgen's masks, recorded and handed in the same order to transformers' dropouts (eager attention, whose
+    attention dropout is F.dropout): the same loss and gradients. A mask in the wrong place would not match."""
+    from transformers import EncoderDecoderModel as HFEncoderDecoderModel
+
+    ours = with_dropout(EncoderDecoderModel.from_pretrained(hf_dir))
+    theirs = with_dropout(HFEncoderDecoderModel.from_pretrained(hf_dir, attn_implementation="eager"))
+    drawn = []
+    monkeypatch.setattr(dropout_module, "dropout_noise", lambda *a: drawn.append(dropout_noise(*a)) or drawn[-1])
+    torch.manual_seed(10)
+    loss = ours(**batch).loss
+    loss.backward()
+    assert len(drawn) == 18 and all((noise == 0).any() for noise in drawn)  # real masks, every one dropping some
+    replay = iter(drawn)
+
+    def replayed(x, p=0.5, training=True, inplace=False):
+        if not training or p == 0:
+            return x
+        noise = next(replay)
+        assert noise.shape == x.shape
+        return x * noise
+
+    monkeypatch.setattr(F, "dropout", replayed)
+    reference = theirs(**batch).loss
+    reference.backward()
+    assert next(replay, None) is None  # every mask used, in order
+    assert_same_loss_and_gradients(ours, theirs, loss, reference)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_torch_dropout_switch_repeats_transformers_seeded_run(hf_dir, batch, monkeypatch):
+    """BERTGEN_TORCH_DROPOUT=1: torch's dropout and SDPA, so one seed gives transformers' masks and loss."""
+    from transformers import EncoderDecoderModel as HFEncoderDecoderModel
+
+    ours = with_dropout(EncoderDecoderModel.from_pretrained(hf_dir))
+    theirs = with_dropout(HFEncoderDecoderModel.from_pretrained(hf_dir))
+    torch.manual_seed(11)
+    reference = theirs(**batch).loss
+    reference.backward()
+    torch.manual_seed(11)
+    assert abs(ours(**batch).loss.item() - reference.item()) > 1e-4  # bertgen's own masks differ
+    ours.zero_grad()
+    monkeypatch.setenv("BERTGEN_TORCH_DROPOUT", "1")
+    torch.manual_seed(11)
+    loss = ours(**batch).loss
+    loss.backward()
+    assert_same_loss_and_gradients(ours, theirs, loss, reference)
