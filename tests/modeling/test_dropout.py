@@ -37,7 +37,7 @@ def test_every_draw_maps_to_drop_with_probability_p_within_2_to_the_minus_25(p):
     assert torch.equal(noise[dropped:], torch.full_like(noise[dropped:], 1 / (1 - p)))  # the smallest draws drop
 
 
-def test_noise_elements_are_independent():
+def test_neighbouring_elements_drop_independently():
     """Neighbouring elements (the same or consecutive random draws) are dropped together at rate p * p."""
     torch.manual_seed(1)
     n, p = 1_000_000, 0.5
@@ -127,17 +127,13 @@ def test_attention_with_dropout_is_the_formula_under_its_own_mask(monkeypatch):
     assert (causal - (scores.softmax(-1) * drawn[1]) @ v).abs().max() < TOL
 
 
-def test_bfloat16_attention_is_computed_in_float32_as_sdpa():
+def test_bfloat16_attention_is_computed_in_float32_as_sdpa(monkeypatch):
     """Under bf16 the scores, softmax and dropout run in float32, as SDPA's math path runs them."""
     torch.manual_seed(9)
     q, k, v = (torch.randn(2, 3, 5, 8) for _ in range(3))
     drawn = []
-    original = dropout_module.dropout_noise
-    dropout_module.dropout_noise = lambda *a: drawn.append(original(*a)) or drawn[-1]
-    try:
-        y = attention_with_dropout(q.bfloat16(), k.bfloat16(), v.bfloat16(), None, False, 0.2)
-    finally:
-        dropout_module.dropout_noise = original
+    monkeypatch.setattr(dropout_module, "dropout_noise", lambda *a: drawn.append(dropout_noise(*a)) or drawn[-1])
+    y = attention_with_dropout(q.bfloat16(), k.bfloat16(), v.bfloat16(), None, False, 0.2)
     reference = ((q.bfloat16().float() @ k.bfloat16().float().transpose(-2, -1) / math.sqrt(8)).softmax(-1)
                  * drawn[0]) @ v.bfloat16().float()
     assert y.dtype == torch.bfloat16 and drawn[0].dtype == torch.float32
