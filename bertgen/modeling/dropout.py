@@ -1,12 +1,12 @@
 """Dropout for training on a CPU at half torch's cost: the same distribution, a cheaper mask.
 
 torch's CPU dropout draws its noise with `bernoulli_` (about 7 ns an element here) and then divides it by
-1 - p. Here the noise starts as random integers in a float tensor (`random_()`: 0..2**24, one mt19937 draw
-each, about 3 ns), which two in-place passes turn into 0 where an integer falls below round(p * (2**24 + 1))
-and 1 / (1 - p) elsewhere: P(drop) = p to within 2**-25, finer than `torch.rand`'s 2**-24. The output is
-x * noise, as in torch, so autograd keeps the noise for the backward. On other devices (CUDA has a fused
-dropout kernel), outside training, and for p within 2**-20 of 0 or 1 (where that resolution matters) this is
-`F.dropout`.
+1 - p. Here the noise starts as random integers in a float tensor (`random_()`: one 32-bit mt19937 draw modulo
+2**24 + 1, about 3 ns), which two in-place passes turn into 0 where an integer falls below
+round(p * (2**24 + 1)) and 1 / (1 - p) elsewhere: P(drop) = p to within 2**-23 (the rounding, and the modulo's
+slight tilt against the top 256 values). The output is x * noise, as in torch, so autograd keeps the noise for
+the backward. On other devices (CUDA has a fused dropout kernel), outside training, and for p within 2**-20 of
+0 or 1 (where that resolution matters) this is `F.dropout`.
 
 Random numbers come from torch's default generator, so `torch.manual_seed` makes the masks repeatable; they
 are not the masks `F.dropout` draws from the same seed, so a seeded training run no longer repeats
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_DRAWS = 2**24 + 1  # random_() on float32 draws integers uniform over [0, 2**24], each exactly representable
+_DRAWS = 2**24 + 1  # random_() on float32 draws integers in [0, 2**24], each exactly representable
 _RESOLUTION = 2**-20  # p nearer than this to 0 or 1 goes to F.dropout
 
 

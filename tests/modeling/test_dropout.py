@@ -29,7 +29,8 @@ def test_noise_drops_with_probability_p_and_scales_the_rest(p):
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 1e-5])
 def test_every_draw_maps_to_drop_with_probability_p_within_2_to_the_minus_25(p):
-    """All 2**24 + 1 values random_() can draw, each once: the dropped share is p to within half a draw."""
+    """All 2**24 + 1 values random_() can draw, each once: the dropped share is p to within half a draw (the
+    draws themselves are uniform to 2**-24: a 32-bit integer modulo 2**24 + 1)."""
     draws = torch.arange(2**24 + 1, dtype=torch.float32)
     noise = noise_from_draws(draws, p)
     dropped = (noise == 0).sum().item()
