@@ -33,6 +33,7 @@ from machine import loadavg
 
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
+from bertgen.modeling.packing import decoder_keep
 from bertgen.training.memory import keep_freed_memory
 from bertgen.training.trainer import cpu_has_amx_bf16
 
@@ -60,21 +61,26 @@ def models():
     return ours.train(), theirs.train()
 
 
-def batch():
-    """Labels as a collator pads them: each row's target (60-100% of T tokens, the longest T) then -100."""
+def batch(random_lengths: bool = False):
+    """Labels as a collator pads them: each row's target (60-100% of T tokens, the longest T) then -100; every
+    source S tokens. With random_lengths, as a batch drawn at random from a corpus (no grouping by length) is:
+    each row's source and target 10-100% of S and T tokens, the longest S and T, padded (about 45% padding)."""
     g = torch.Generator().manual_seed(0)
-    lengths = torch.randint(int(0.6 * T), T + 1, (B, 1), generator=g)  # (B, 1)
+    shortest = 0.1 if random_lengths else 0.6
+    lengths = torch.randint(int(shortest * T), T + 1, (B, 1), generator=g)  # (B, 1)
     lengths[0] = T  # the batch is padded to its longest target
     labels = torch.randint(1000, 30000, (B, T), generator=g)
     labels = labels.masked_fill(torch.arange(T) >= lengths, -100)  # (B, T)
-    return {"input_ids": torch.randint(1000, 30000, (B, S), generator=g),
-            "attention_mask": torch.ones(B, S, dtype=torch.long),
-            "labels": labels}
+    sources = torch.randint(int(0.1 * S), S + 1, (B, 1), generator=g) if random_lengths else torch.full((B, 1), S)
+    sources[0] = S
+    attention_mask = (torch.arange(S) < sources).long()  # (B, S)
+    input_ids = torch.randint(1000, 30000, (B, S), generator=g).masked_fill(attention_mask == 0, 0)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def stepper(model, bf16: bool, fused: bool):
+def stepper(model, bf16: bool, fused: bool, random_lengths: bool = False):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
-    data = batch()
+    data = batch(random_lengths)
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -104,15 +110,19 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048) -> float:
     return 2 * n**3 / min(times)
 
 
-def step_flops(n_labels: int) -> float:
-    """Matmul FLOPs of one training step (backward = 2x forward): projections, attention, FFN, and the LM head
-    on the n_labels positions that have a label (the work the loss needs)."""
+def step_flops(data: dict) -> float:
+    """Matmul FLOPs of one training step (backward = 2x forward), counting the work the loss needs: projections,
+    attention and FFN on each row's source tokens and on its target positions up to the last label (what comes
+    after is padding no label reads), and the LM head on the positions that have a label."""
     H, F, V, L = SIZE["hidden_size"], SIZE["intermediate_size"], SIZE["vocab_size"], SIZE["num_hidden_layers"]
-    encoder = L * B * S * (8 * H * H + 4 * H * F + 4 * S * H)
-    decoder = L * B * (T * (8 * H * H + 4 * T * H)  # self-attention
-                       + T * 4 * H * H + S * 4 * H * H + T * 4 * S * H  # cross: q, o on T; k, v on S; scores
-                       + T * 4 * H * F)
-    return 3 * (encoder + decoder + n_labels * 2 * H * V)
+    s = data["attention_mask"].sum(1).double()  # (B,) source tokens per row
+    t = decoder_keep(data["labels"]).sum(1).double()  # (B,) target positions per row
+    encoder = L * (s * (8 * H * H + 4 * H * F + 4 * s * H)).sum()
+    decoder = L * (t * (8 * H * H + 4 * t * H)  # self-attention
+                   + t * 4 * H * H + s * 4 * H * H + t * 4 * s * H  # cross: q, o on t; k, v on s; scores
+                   + t * 4 * H * F).sum()
+    n_labels = int((data["labels"] != -100).sum())
+    return 3 * float(encoder + decoder + n_labels * 2 * H * V)
 
 
 CHILDREN = {  # name: (bertgen's Trainer step?, keep freed memory?)
@@ -155,7 +165,7 @@ def main() -> None:
     native = cpu_has_amx_bf16()
     fused_ours = copy.deepcopy(ours)
     fused_ours.fused_loss = True  # as bertgen's Trainer trains
-    # name: (model, bf16 autocast, fused AdamW). Both Trainers default to fused AdamW; transformers' to fp32, bertgen's
+    # name: (model, bf16 autocast, fused AdamW[, random lengths]). Both Trainers default to fused AdamW; transformers' to fp32, bertgen's
     # to bf16 autocast on CPUs with AMX (its bf16 row) and fp32 elsewhere (its fp32 row).
     variants = {
         "bertgen fp32": (fused_ours, False, True),
@@ -165,6 +175,8 @@ def main() -> None:
         "bertgen fp32, for-each AdamW": (fused_ours, False, False),
         "transformers fp32, for-each AdamW": (theirs, False, False),
         "bertgen fp32, logits returned": (ours, False, True),
+        "bertgen fp32, random-length batch": (fused_ours, False, True, True),
+        "transformers fp32, random-length batch": (theirs, False, True, True),
     }
     peak_before = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     steps = {name: stepper(*spec) for name, spec in variants.items()}
@@ -176,8 +188,10 @@ def main() -> None:
             times[name].append(timed(steps[name]))
     median = {name: statistics.median(t) for name, t in times.items()}
     tokens = B * (S + T)
-    n_labels = int((batch()["labels"] != -100).sum())
-    flops = step_flops(n_labels)
+    flops = {lengths: step_flops(batch(lengths)) for lengths in (False, True)}
+    data, random_data = batch(), batch(random_lengths=True)
+    n_labels = int((data["labels"] != -100).sum())
+    padding = 1 - (random_data["attention_mask"].sum() + decoder_keep(random_data["labels"]).sum()) / tokens
     # the best of two measurements, before and after: on a shared machine a single one may be slowed
     peak_after = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     peak = {name: max(peak_before[name], peak_after[name]) for name in peak_before}
@@ -187,28 +201,36 @@ def main() -> None:
           f"source {S} and target {T} tokens, fused AdamW unless a row says otherwise, {torch.get_num_threads()} "
           f"threads; median of {ROUNDS} interleaved "
           f"rounds of {STEPS} steps (the order reversed every other round); labels padded with -100 to the longest target ({n_labels} of {B * T} label "
-          f"positions count). bertgen's rows compute the loss as its Trainer does, without materializing the "
+          f"positions count), every source {S} tokens, except in the random-length rows: sources and targets "
+          f"10-100% of {S} and {T} tokens, {padding:.0%} of the grid padding that no label reads (batches drawn "
+          f"at random from brown-fusion and bible-modern have 46-52%: benchmarks/padding.py). bertgen's rows compute the loss as its Trainer does, without materializing the "
           f"logits (`fused_loss`, outputs.logits is None), except the last, which returns them as transformers "
           f"does; bertgen's dropout is its own CPU one. CPU has AMX bf16 tiles "
           f"(amx_bf16, where `precision='auto'` picks bf16 autocast): {native}. Measured matmul peak "
           f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
-          f"Model FLOPs per step: {flops / 1e9:.1f} GFLOP. MFU: those FLOPs per second over the peak of the "
-          f"step's precision. One process, glibc set to keep freed memory for reuse for both libraries (as "
+          f"Model FLOPs per step, the work the loss needs (padding after a row's last "
+          f"label or masked in its source left out, as bertgen skips it in training, bertgen.modeling.packing): "
+          f"{flops[False] / 1e9:.1f} GFLOP, {flops[True] / 1e9:.1f} GFLOP for the random-length batch. MFU: those "
+          f"FLOPs per second over the peak of the step's precision. One process, glibc set to keep freed memory for reuse for both libraries (as "
           f"bertgen's Trainer sets it; its effect on each is in the next table). Load average (1/5/15 min) before: {load_before}, after: {loadavg()}.\n")
-    print("| variant | ms / step | tokens/s | vs transformers fp32 | MFU |")
+    print("| variant | ms / step | tokens/s (padding included) | vs transformers fp32, same batch | MFU |")
     print("|---|---|---|---|---|")
     for name, seconds in median.items():
         precision = "bf16" if variants[name][1] else "fp32"
-        print(f"| {name} | {seconds * 1e3:.0f} | {tokens / seconds:.0f} | "
-              f"{median['transformers fp32'] / seconds:.2f}x | {flops / seconds / peak[precision]:.1%} |")
+        random_lengths = variants[name][3:] == (True,)
+        base = median["transformers fp32" + (", random-length batch" if random_lengths else "")]
+        print(f"| {name} | {seconds * 1e3:.0f} | {tokens / seconds:.0f} | {base / seconds:.2f}x | "
+              f"{flops[random_lengths] / seconds / peak[precision]:.1%} |")
     ratio = lambda a, b: median[b] / median[a]  # noqa: E731  (throughput of a over b)
     trainer_row = "bertgen bf16" if native else "bertgen fp32"
     print(f"\nSame precision and optimizer (bertgen with its fused loss), bertgen's throughput over transformers': "
           f"fp32 {ratio('bertgen fp32', 'transformers fp32'):.2f}x, bf16 autocast "
           f"{ratio('bertgen bf16', 'transformers bf16'):.2f}x, fp32 with the for-each AdamW "
           f"{ratio('bertgen fp32, for-each AdamW', 'transformers fp32, for-each AdamW'):.2f}x. With the logits "
-          f"returned as transformers returns them (bertgen's dropout still its own), bertgen fp32: "
-          f"{ratio('bertgen fp32, logits returned', 'transformers fp32'):.2f}x. bertgen's Trainer step is the "
+          f"returned as transformers returns them (bertgen's dropout still its own, no packing), bertgen fp32: "
+          f"{ratio('bertgen fp32, logits returned', 'transformers fp32'):.2f}x. On the random-length batch, "
+          f"where packing skips {padding:.0%} of the grid: "
+          f"{ratio('bertgen fp32, random-length batch', 'transformers fp32, random-length batch'):.2f}x. bertgen's Trainer step is the "
           f"`{trainer_row}` row here, transformers' Trainer step the `transformers fp32` row: "
           f"{ratio(trainer_row, 'transformers fp32'):.2f}x.")
     children = in_children()

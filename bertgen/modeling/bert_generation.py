@@ -28,6 +28,7 @@ from bertgen.loss import linear_cross_entropy
 from bertgen.modeling.dropout import Dropout, dropout, fast_cpu_dropout
 from bertgen.modeling.loading import BodyLoadingMixin
 from bertgen.modeling.model_utils import ModelMixin
+from bertgen.modeling.packing import Packing, pack, unpack
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
 
 # ----------------------------------------------------------------------------------------------- input checks
@@ -151,19 +152,21 @@ class BertGenerationSelfAttention(nn.Module):
         return x.view(B, N, self.num_heads, self.head_size).transpose(1, 2)  # (B, nh, N, hs)
 
     def forward(self, hidden_states, key_value_states=None, mask=None, is_causal=False, cache=None, layer=0,
-                output_attentions=False):
-        B, T, H = hidden_states.shape
-        q = self.split_heads(self.query(hidden_states))  # (B, nh, T, hs)
+                output_attentions=False, packing=None, kv_packing=None):
+        # packed (bertgen.modeling.packing): hidden_states (N, H) and key_value_states (N_S, H) are the kept
+        # positions of a padded grid; projected, they go back onto it (zeros elsewhere) to attend
+        q = self.split_heads(unpack(self.query(hidden_states), packing))  # (B, nh, T, hs)
+        B, _, T, _ = q.shape
         if key_value_states is None:  # self-attention: keys/values from this sequence, appended to the cache
-            k = self.split_heads(self.key(hidden_states))  # (B, nh, T, hs)
-            v = self.split_heads(self.value(hidden_states))
+            k = self.split_heads(unpack(self.key(hidden_states), packing))  # (B, nh, T, hs)
+            v = self.split_heads(unpack(self.value(hidden_states), packing))
             if cache is not None:
                 k, v = cache.update(layer, k, v)  # (B, nh, L, hs)
         elif cache is not None and cache.cross[layer] is not None:  # cross-attention: encoder k/v reused
             k, v = cache.cross[layer]  # (B, nh, S, hs)
         else:
-            k = self.split_heads(self.key(key_value_states))  # (B, nh, S, hs)
-            v = self.split_heads(self.value(key_value_states))
+            k = self.split_heads(unpack(self.key(key_value_states), kv_packing))  # (B, nh, S, hs)
+            v = self.split_heads(unpack(self.value(key_value_states), kv_packing))
             if cache is not None:
                 cache.cross[layer] = (k, v)
         dropout_p = self.dropout_p if self.training else 0.0
@@ -185,8 +188,8 @@ class BertGenerationSelfAttention(nn.Module):
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
             weights = None
-        y = y.transpose(1, 2).reshape(B, T, H)  # (B, T, H): heads side by side again
-        return y, weights
+        y = y.transpose(1, 2).reshape(B, T, -1)  # (B, T, H): heads side by side again
+        return pack(y, packing), weights
 
 
 class BertGenerationSelfOutput(nn.Module):
@@ -250,13 +253,14 @@ class BertGenerationLayer(nn.Module):
         self.output = BertGenerationOutput(config)
 
     def forward(self, x, self_mask=None, is_causal=False, encoder_hidden_states=None, cross_mask=None,
-                cache=None, layer=0, output_attentions=False):
+                cache=None, layer=0, output_attentions=False, packing=None, encoder_packing=None):
         x, self_weights = self.attention(x, mask=self_mask, is_causal=is_causal, cache=cache, layer=layer,
-                                         output_attentions=output_attentions)
+                                         output_attentions=output_attentions, packing=packing, kv_packing=packing)
         cross_weights = None
         if encoder_hidden_states is not None:
             x, cross_weights = self.crossattention(x, key_value_states=encoder_hidden_states, mask=cross_mask,
-                                                   cache=cache, layer=layer, output_attentions=output_attentions)
+                                                   cache=cache, layer=layer, output_attentions=output_attentions,
+                                                   packing=packing, kv_packing=encoder_packing)
         x = self.output(self.intermediate(x), x)
         return x, self_weights, cross_weights
 
@@ -331,12 +335,19 @@ class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
 
     def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
                 past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, inputs_embeds=None, position_ids=None) -> BaseModelOutput | tuple:
+                return_dict=None, inputs_embeds=None, position_ids=None, packing: Packing | None = None,
+                encoder_packing: Packing | None = None) -> BaseModelOutput | tuple:
+        """As transformers. `packing` (bertgen.modeling.packing, for a loss only): compute only its kept
+        positions, and return them packed, (N, H); `encoder_packing`: encoder_hidden_states are packed so."""
         config, is_decoder = self.config, self.config.is_decoder
         name = "decoder" if is_decoder else "encoder"  # the decoder's body is this class too
         output_attentions, output_hidden_states, return_dict = resolve_outputs(
             config, output_attentions, output_hidden_states, return_dict)
         use_cache = (config.use_cache if use_cache is None else use_cache) and is_decoder
+        if packing is not None and (use_cache or past_key_values is not None or output_attentions
+                                    or output_hidden_states):
+            raise ValueError(f"{name}: a packed forward computes a loss only; it returns no cache, attentions "
+                             "or hidden states (pass use_cache=False and leave those outputs off)")
         if use_cache and past_key_values is None:
             past_key_values = KVCache(config.num_hidden_layers)
         cache = past_key_values if is_decoder else None
@@ -352,12 +363,15 @@ class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
             if not config.add_cross_attention:
                 raise ValueError(f"{name}: encoder_hidden_states given but the config has no cross-attention "
                                  "(set is_decoder=True and add_cross_attention=True)")
-            check_mask(encoder_attention_mask, tuple(encoder_hidden_states.shape[:2]), "encoder_attention_mask", name)
+            source_shape = encoder_packing.shape if encoder_packing is not None else encoder_hidden_states.shape[:2]
+            check_mask(encoder_attention_mask, tuple(source_shape), "encoder_attention_mask", name)
             cross_mask = padding_mask(encoder_attention_mask)  # (B, 1, 1, S) or None
 
+        x = pack(x, packing)  # (N, H) when packed
         self_maps, cross_maps, states = [], [], [x]
         for i, layer in enumerate(self.encoder.layer):
-            args = (x, self_mask, is_decoder, encoder_hidden_states, cross_mask, cache, i, output_attentions)
+            args = (x, self_mask, is_decoder, encoder_hidden_states, cross_mask, cache, i, output_attentions,
+                    packing, encoder_packing)
             if self.gradient_checkpointing and self.training and cache is None:
                 x, self_w, cross_w = checkpoint(layer, *args, use_reentrant=False)
             else:

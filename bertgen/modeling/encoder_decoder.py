@@ -16,9 +16,11 @@ from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
-from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
+from bertgen.loss import linear_cross_entropy
+from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder, resolve_outputs
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
+from bertgen.modeling.packing import Packing, decoder_keep
 from bertgen.warmstart.plan import WarmStartPlan, apply_plan, plan_from_encoder_decoder
 from bertgen.warmstart.report import WarmStartReport
 
@@ -170,19 +172,25 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 logits_to_keep: int = 0) -> Seq2SeqLMOutput | tuple:
         # as transformers: attentions and hidden states follow each stack's own config unless asked for here
         return_dict = self.config.return_dict if return_dict is None else return_dict
+        # the fused loss alone: computed on the positions it needs (bertgen.modeling.packing)
+        loss_only = self.loss_only(labels, encoder_outputs, past_key_values, output_attentions, output_hidden_states)
+        encoder_packing = None
         if encoder_outputs is None:
             if input_ids is None and inputs_embeds is None:
                 raise ValueError("EncoderDecoderModel: pass input_ids (or inputs_embeds, or encoder_outputs from a "
                                  "previous call)")
+            if loss_only and attention_mask is not None:  # masked source positions: nothing reads them
+                encoder_packing = Packing.of(attention_mask.bool())
             encoder_outputs = self.encoder(input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
                                            output_attentions=output_attentions,
-                                           output_hidden_states=output_hidden_states, return_dict=True)
+                                           output_hidden_states=output_hidden_states, return_dict=True,
+                                           packing=encoder_packing)
         elif isinstance(encoder_outputs, (tuple, list)):  # return_dict=False's tuple, as transformers accepts
             encoder_outputs = BaseModelOutput(
                 last_hidden_state=encoder_outputs[0],
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None)
-        encoder_hidden_states = encoder_outputs.last_hidden_state  # (B, S, H)
+        encoder_hidden_states = encoder_outputs.last_hidden_state  # (B, S, H), or (N_S, H) packed
 
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
@@ -194,15 +202,25 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError("EncoderDecoderModel: pass decoder_input_ids (or decoder_inputs_embeds) or labels")
 
+        packing = Packing.of(decoder_keep(labels)) if loss_only else None  # positions after the last label: none
         decoder_out = self.decoder.bert(decoder_input_ids, attention_mask=decoder_attention_mask,
                                         encoder_hidden_states=encoder_hidden_states,
                                         encoder_attention_mask=attention_mask, past_key_values=past_key_values,
-                                        use_cache=use_cache, output_attentions=output_attentions,
+                                        use_cache=False if loss_only else use_cache,
+                                        output_attentions=output_attentions,
                                         output_hidden_states=output_hidden_states, return_dict=True,
-                                        inputs_embeds=decoder_inputs_embeds)
-        # as transformers: mean cross-entropy over labels that are not -100, position t against label t
-        logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
-                                                    logits_to_keep=logits_to_keep)
+                                        inputs_embeds=decoder_inputs_embeds, packing=packing,
+                                        encoder_packing=encoder_packing)
+        if loss_only:  # the fused loss (bertgen.loss) on the packed positions: no logits
+            head, hidden = self.decoder.lm_head, decoder_out.last_hidden_state  # (N, H) or (B, T, H)
+            logits = None
+            loss = linear_cross_entropy(hidden, head.decoder.weight, head.bias,
+                                        labels if packing is None else packing.pack(labels))
+        else:  # as transformers: mean cross-entropy over labels that are not -100, position t against label t
+            logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
+                                                        logits_to_keep=logits_to_keep)
+        if encoder_packing is not None:
+            encoder_hidden_states = encoder_packing.unpack(encoder_hidden_states)  # (B, S, H), zeros where masked
         out = Seq2SeqLMOutput(
             loss=loss, logits=logits, past_key_values=decoder_out.past_key_values,
             decoder_hidden_states=decoder_out.hidden_states, decoder_attentions=decoder_out.attentions,
@@ -210,6 +228,16 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             encoder_hidden_states=encoder_outputs.hidden_states, encoder_attentions=encoder_outputs.attentions,
         )
         return out if return_dict else out.to_tuple()
+
+    def loss_only(self, labels, encoder_outputs, past_key_values, output_attentions, output_hidden_states) -> bool:
+        """Is the loss all this call computes? With the fused loss on (bertgen.loss), in training mode with labels,
+        and no attentions, hidden states, cache or earlier state: then the stacks run packed."""
+        if labels is None or not (self.training and self.decoder._fused_loss):
+            return False
+        if encoder_outputs is not None or past_key_values is not None:
+            return False
+        return not any(any(resolve_outputs(stack.config, output_attentions, output_hidden_states, True)[:2])
+                       for stack in (self.encoder, self.decoder))
 
 
 def _is_bert_generation(path: str | os.PathLike) -> bool:
