@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import warnings
+from typing import NamedTuple
 
 import torch
 from machine import loadavg
@@ -78,8 +79,15 @@ def batch(random_lengths: bool = False):
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def stepper(model, bf16: bool, fused: bool, random_lengths: bool = False):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
+class Variant(NamedTuple):
+    model: torch.nn.Module
+    bf16: bool  # autocast
+    fused_adamw: bool
+    random_lengths: bool = False  # the batch (see batch())
+
+
+def stepper(model, bf16: bool, fused_adamw: bool, random_lengths: bool = False):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused_adamw)
     data = batch(random_lengths)
 
     def step():
@@ -165,21 +173,21 @@ def main() -> None:
     native = cpu_has_amx_bf16()
     fused_ours = copy.deepcopy(ours)
     fused_ours.fused_loss = True  # as bertgen's Trainer trains
-    # name: (model, bf16 autocast, fused AdamW[, random lengths]). Both Trainers default to fused AdamW; transformers' to fp32, bertgen's
-    # to bf16 autocast on CPUs with AMX (its bf16 row) and fp32 elsewhere (its fp32 row).
+    # Both Trainers default to fused AdamW; transformers' to fp32, bertgen's to bf16 autocast on CPUs with AMX (its
+    # bf16 row) and fp32 elsewhere (its fp32 row).
     variants = {
-        "bertgen fp32": (fused_ours, False, True),
-        "transformers fp32": (theirs, False, True),
-        "bertgen bf16": (fused_ours, True, True),
-        "transformers bf16": (theirs, True, True),
-        "bertgen fp32, for-each AdamW": (fused_ours, False, False),
-        "transformers fp32, for-each AdamW": (theirs, False, False),
-        "bertgen fp32, logits returned": (ours, False, True),
-        "bertgen fp32, random-length batch": (fused_ours, False, True, True),
-        "transformers fp32, random-length batch": (theirs, False, True, True),
+        "bertgen fp32": Variant(fused_ours, bf16=False, fused_adamw=True),
+        "transformers fp32": Variant(theirs, bf16=False, fused_adamw=True),
+        "bertgen bf16": Variant(fused_ours, bf16=True, fused_adamw=True),
+        "transformers bf16": Variant(theirs, bf16=True, fused_adamw=True),
+        "bertgen fp32, for-each AdamW": Variant(fused_ours, bf16=False, fused_adamw=False),
+        "transformers fp32, for-each AdamW": Variant(theirs, bf16=False, fused_adamw=False),
+        "bertgen fp32, logits returned": Variant(ours, bf16=False, fused_adamw=True),
+        "bertgen fp32, random-length batch": Variant(fused_ours, bf16=False, fused_adamw=True, random_lengths=True),
+        "transformers fp32, random-length batch": Variant(theirs, bf16=False, fused_adamw=True, random_lengths=True),
     }
     peak_before = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    steps = {name: stepper(*spec) for name, spec in variants.items()}
+    steps = {name: stepper(*variant) for name, variant in variants.items()}
     for step in steps.values():  # warm-up (allocator, oneDNN kernels)
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
@@ -188,10 +196,10 @@ def main() -> None:
             times[name].append(timed(steps[name]))
     median = {name: statistics.median(t) for name, t in times.items()}
     tokens = B * (S + T)
-    flops = {lengths: step_flops(batch(lengths)) for lengths in (False, True)}
-    data, random_data = batch(), batch(random_lengths=True)
-    n_labels = int((data["labels"] != -100).sum())
-    padding = 1 - (random_data["attention_mask"].sum() + decoder_keep(random_data["labels"]).sum()) / tokens
+    flops = {random_lengths: step_flops(batch(random_lengths)) for random_lengths in (False, True)}
+    n_labels = int((batch()["labels"] != -100).sum())
+    random_batch = batch(random_lengths=True)
+    padding = 1 - float(random_batch["attention_mask"].sum() + decoder_keep(random_batch["labels"]).sum()) / tokens
     # the best of two measurements, before and after: on a shared machine a single one may be slowed
     peak_after = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     peak = {name: max(peak_before[name], peak_after[name]) for name in peak_before}
@@ -199,28 +207,28 @@ def main() -> None:
     print("## Training step (forward + backward + AdamW)\n")
     print(f"MiniLM-sized bert2bert (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522, dropout 0.1), batch {B}, "
           f"source {S} and target {T} tokens, fused AdamW unless a row says otherwise, {torch.get_num_threads()} "
-          f"threads; median of {ROUNDS} interleaved "
-          f"rounds of {STEPS} steps (the order reversed every other round); labels padded with -100 to the longest target ({n_labels} of {B * T} label "
-          f"positions count), every source {S} tokens, except in the random-length rows: sources and targets "
-          f"10-100% of {S} and {T} tokens, {padding:.0%} of the grid padding that no label reads (batches drawn "
-          f"at random from brown-fusion and bible-modern have 46-52%: benchmarks/padding.py). bertgen's rows compute the loss as its Trainer does, without materializing the "
-          f"logits (`fused_loss`, outputs.logits is None), except the last, which returns them as transformers "
-          f"does; bertgen's dropout is its own CPU one. CPU has AMX bf16 tiles "
-          f"(amx_bf16, where `precision='auto'` picks bf16 autocast): {native}. Measured matmul peak "
-          f"(2048x2048 torch.mm): fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. "
-          f"Model FLOPs per step, the work the loss needs (padding after a row's last "
-          f"label or masked in its source left out, as bertgen skips it in training, bertgen.modeling.packing): "
+          f"threads; median of {ROUNDS} interleaved rounds of {STEPS} steps (the order reversed every other round); "
+          f"labels padded with -100 to the longest target ({n_labels} of {B * T} label positions count), every "
+          f"source {S} tokens, except in the random-length rows: sources and targets 10-100% of {S} and {T} tokens, "
+          f"{padding:.0%} of the grid padding that no label reads (batches drawn at random from brown-fusion and "
+          f"bible-modern have 46-52%: benchmarks/padding.py). bertgen's rows compute the loss as its Trainer does, "
+          f"without materializing the logits (`fused_loss`, outputs.logits is None) and skipping the padding no "
+          f"label reads (bertgen.modeling.packing), except the `logits returned` row, which returns them as "
+          f"transformers does; bertgen's dropout is its own CPU one. CPU has AMX bf16 tiles (amx_bf16, where "
+          f"`precision='auto'` picks bf16 autocast): {native}. Measured matmul peak (2048x2048 torch.mm): fp32 "
+          f"{peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s. Model FLOPs per step, the "
+          f"work the loss needs (padding masked in a source or after a row's last label left out): "
           f"{flops[False] / 1e9:.1f} GFLOP, {flops[True] / 1e9:.1f} GFLOP for the random-length batch. MFU: those "
-          f"FLOPs per second over the peak of the step's precision. One process, glibc set to keep freed memory for reuse for both libraries (as "
-          f"bertgen's Trainer sets it; its effect on each is in the next table). Load average (1/5/15 min) before: {load_before}, after: {loadavg()}.\n")
+          f"FLOPs per second over the peak of the step's precision. One process, glibc set to keep freed memory "
+          f"for reuse for both libraries (as bertgen's Trainer sets it; its effect on each is in the next table). "
+          f"Load average (1/5/15 min) before: {load_before}, after: {loadavg()}.\n")
     print("| variant | ms / step | tokens/s (padding included) | vs transformers fp32, same batch | MFU |")
     print("|---|---|---|---|---|")
     for name, seconds in median.items():
-        precision = "bf16" if variants[name][1] else "fp32"
-        random_lengths = variants[name][3:] == (True,)
-        base = median["transformers fp32" + (", random-length batch" if random_lengths else "")]
+        variant = variants[name]
+        base = median["transformers fp32" + (", random-length batch" if variant.random_lengths else "")]
         print(f"| {name} | {seconds * 1e3:.0f} | {tokens / seconds:.0f} | {base / seconds:.2f}x | "
-              f"{flops[random_lengths] / seconds / peak[precision]:.1%} |")
+              f"{flops[variant.random_lengths] / seconds / peak['bf16' if variant.bf16 else 'fp32']:.1%} |")
     ratio = lambda a, b: median[b] / median[a]  # noqa: E731  (throughput of a over b)
     trainer_row = "bertgen bf16" if native else "bertgen fp32"
     print(f"\nSame precision and optimizer (bertgen with its fused loss), bertgen's throughput over transformers': "
@@ -230,15 +238,16 @@ def main() -> None:
           f"returned as transformers returns them (bertgen's dropout still its own, no packing), bertgen fp32: "
           f"{ratio('bertgen fp32, logits returned', 'transformers fp32'):.2f}x. On the random-length batch, "
           f"where packing skips {padding:.0%} of the grid: "
-          f"{ratio('bertgen fp32, random-length batch', 'transformers fp32, random-length batch'):.2f}x. bertgen's Trainer step is the "
-          f"`{trainer_row}` row here, transformers' Trainer step the `transformers fp32` row: "
-          f"{ratio(trainer_row, 'transformers fp32'):.2f}x.")
+          f"{ratio('bertgen fp32, random-length batch', 'transformers fp32, random-length batch'):.2f}x. "
+          f"bertgen's Trainer step is the `{trainer_row}` row here, transformers' Trainer step the "
+          f"`transformers fp32` row: {ratio(trainer_row, 'transformers fp32'):.2f}x.")
     children = in_children()
     print("\nThe allocator: each step alone in a fresh process (the rows above shared one process, with freed "
-          f"memory kept for reuse), {CHILD_ROUNDS} processes per variant, in turn; median of each process's median of "
-          f"3 rounds of {STEPS} steps. bertgen's Trainer step is fused loss, fused AdamW, "
-          f"{'bf16 autocast' if native else 'fp32'}; transformers' Trainer step is fp32, fused AdamW; each under glibc's "
-          "defaults and with freed blocks kept for reuse (keep_freed_memory, which bertgen's Trainer sets on CPU).\n")
+          f"memory kept for reuse), {CHILD_ROUNDS} processes per variant, in turn; median of each process's median "
+          f"of 3 rounds of {STEPS} steps. bertgen's Trainer step is fused loss, fused AdamW, "
+          f"{'bf16 autocast' if native else 'fp32'}; transformers' Trainer step is fp32, fused AdamW; each under "
+          "glibc's defaults and with freed blocks kept for reuse (keep_freed_memory, which bertgen's Trainer sets "
+          "on CPU).\n")
     print("| process | ms / step | vs transformers' Trainer step, glibc's allocator |")
     print("|---|---|---|")
     base = children["transformers Trainer step, glibc's allocator"]

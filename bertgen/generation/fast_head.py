@@ -3,16 +3,25 @@
 Decoding reads the (V, H) output matrix once per step, the largest read of the step; see FastHead for the
 layouts and benchmarks/bench_generation.py for what they save. The oneDNN path uses private torch ops:
 tests/generation/test_fast_head.py fails if a torch upgrade drops them.
+
+Greedy decoding needs only each row's best token, not its V logits, so `FastHead.greedy_tokens` reads a
+bfloat16 copy of the matrix instead (half the bytes) and bounds how far each bfloat16 logit can be from the
+float32 one: a token whose upper bound falls below the best lower bound of its row cannot win, and the few that
+can are scored again in float32. The token is the float32 head's, decided on float32 logits.
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bertgen.cpu import cpu_multiplies_bf16
+
 _FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+SCREEN_MAX_ROWS = 4  # more rows read the matrix at a lower rate, and the screen's passes cost more than it saves
 
 
 class FastHead:
@@ -27,7 +36,7 @@ class FastHead:
     def __init__(self, linear: nn.Linear):
         self.version = self.state(linear)
         self.weight, self.bias = linear.weight.detach(), linear.bias.detach()
-        self.transposed = self.packed = None
+        self.transposed = self.packed = self.screen = None
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:  # (rows, H) -> (rows, V) float32
         if hidden.shape[0] == 1 and self.weight.dtype == torch.float32:
@@ -39,6 +48,30 @@ class FastHead:
         if self.packed is False:
             return F.linear(hidden, self.weight, self.bias).float()
         return torch.ops.mkldnn._linear_pointwise(hidden, self.packed, self.bias, "none", [], "").float()
+
+    def greedy_tokens(self, hidden: torch.Tensor, process) -> torch.Tensor | None:
+        """(rows, H) -> (rows,) each row's first maximum of `process(logits)`, as `process(self(hidden)).max(-1)`
+        picks it, reading the matrix in bfloat16 (see the module's docstring). `process` may only mask scores
+        (set them to -inf, as n-gram blocking and minimum length do), whatever their values. None where the
+        screen does not apply (float32 weights, at most SCREEN_MAX_ROWS rows, a CPU that multiplies bfloat16,
+        oneDNN) or cannot decide (a row with every score masked, or not finite): then score in full."""
+        if self.screen is None:
+            self.screen = BfloatScreen.build(self.weight, self.bias) or False
+        if self.screen is False or hidden.shape[0] > SCREEN_MAX_ROWS:
+            return None
+        logits, error = self.screen(hidden)  # (rows, V) each
+        scores = process(logits)
+        best_lower = (scores - error).amax(-1, keepdim=True)  # (rows, 1): the winner scores at least this
+        if not bool(torch.isfinite(best_lower).all()):
+            return None
+        # the candidates, (k,) each, in (row, token) order; every row has one at least (its best lower bound's)
+        rows, tokens = ((scores + error) >= best_lower).nonzero(as_tuple=True)
+        exact = (self.weight[tokens] * hidden[rows]).sum(-1) + self.bias[tokens]  # (k,) float32 logits
+        R = hidden.shape[0]
+        row_max = exact.new_full((R,), -math.inf).scatter_reduce(0, rows, exact, "amax")  # (R,)
+        best = exact == row_max[rows]  # (k,)
+        # the first maximum of each row, as max() over the full float32 logits picks it
+        return tokens.new_full((R,), scores.shape[-1]).scatter_reduce(0, rows[best], tokens[best], "amin")
 
     def _pack(self) -> torch.Tensor | bool:
         """oneDNN's layout of the weight, or False where this torch build has no (compatible) oneDNN."""
@@ -67,3 +100,40 @@ class FastHead:
         if head is None or head.version != cls.state(linear):
             head = _FAST_HEADS[linear] = cls(linear)
         return head
+
+
+class BfloatScreen:
+    """A float32 linear layer's (V, H) matrix in bfloat16 (oneDNN's layout), and a bound on how far its logits
+    are from float32's: |bf16 logit - float32 logit| <= ROUNDING |x| |w_v| + 2**-8 |bf16 x w_v| + 2**-22 |b_v|,
+    where |x| and |w_v| are the Euclidean norms of the hidden state and of the weight row.
+    - Rounding x and w_v to bfloat16 moves each factor by at most 2**-9 of itself, so each product by at most
+      2 * 2**-9 + 2**-18 of |x_i w_vi|, and the sum of |x_i w_vi| is at most |x| |w_v| (Cauchy-Schwarz).
+    - The float32 sums of H products, on both sides, err by at most H * 2**-24 of that sum each.
+    - oneDNN writes the product in bfloat16: at most 2**-9 of the exact one, so 2**-8 of the written one.
+    - Adding the bias in float32 on both sides: at most 2**-24 of each sum (the product's share is in the last
+      term's slack).
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, packed: torch.Tensor):
+        self.packed, self.bias = packed, bias
+        self.row_norms = weight.norm(dim=1)  # (V,)
+        self.bias_error = bias.abs() * 2**-22  # (V,)
+        self.rounding = 2 * 2**-9 + 2**-18 + 2 * weight.shape[1] * 2**-24
+
+    @classmethod
+    def build(cls, weight: torch.Tensor, bias: torch.Tensor) -> BfloatScreen | None:
+        """The screen of a layer, or None where it would not pay or cannot run: not float32, a CPU without
+        bfloat16 instructions (oneDNN would emulate them), or a torch build without oneDNN's linear ops."""
+        if weight.dtype != torch.float32 or not cpu_multiplies_bf16() or not torch.backends.mkldnn.is_available():
+            return None
+        try:
+            return cls(weight, bias, torch.ops.mkldnn._reorder_linear_weight(weight.bfloat16(), None))
+        except (RuntimeError, AttributeError):
+            return None
+
+    def __call__(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, H) float32 -> the bfloat16 logits in float32, (rows, V), and a bound on each one's error."""
+        product = torch.ops.mkldnn._linear_pointwise(hidden.bfloat16(), self.packed, None, "none", [], "").float()
+        error = product.abs().mul_(2**-8).add_(self.bias_error)  # (rows, V)
+        error.addcmul_(hidden.norm(dim=1, keepdim=True) * self.rounding, self.row_norms)
+        return product.add_(self.bias), error

@@ -4,6 +4,8 @@ Each is a callable `(input_ids, scores) -> scores` with transformers' semantics:
 the decoder tokens so far (start token included), `scores` (R, V) the float32 logits (greedy, sampling)
 or log-probabilities (beam search), R = rows (batch x beams). They may write into `scores` in place:
 the search owns that tensor, and a vocabulary-sized copy per processor per step is what they avoid.
+`masks_only`: the processor only sets scores to -inf, by `input_ids` alone, whatever the scores' values (so
+greedy search may run it on approximate logits: FastHead.greedy_tokens).
 `build_processors` puts them in transformers' order, so both libraries pick the same tokens.
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ class RepetitionPenalty:
     """CTRL's penalty (Keskar et al. 2019): a score of a token already in `input_ids` is divided by
     `penalty` when positive, multiplied when negative, so penalty > 1 makes repeats less likely."""
 
+    masks_only = False
+
     def __init__(self, penalty: float):
         self.penalty = penalty
 
@@ -30,6 +34,8 @@ class RepetitionPenalty:
 
 class NoRepeatNGram:
     """Ban every token that would complete an n-gram already present in `input_ids` (Paulus et al. 2017)."""
+
+    masks_only = True
 
     def __init__(self, ngram_size: int):
         self.n = ngram_size
@@ -52,6 +58,8 @@ class NoRepeatNGram:
 class MinLength:
     """No EOS while fewer than `min_length` decoder tokens (start token included) exist."""
 
+    masks_only = True
+
     def __init__(self, min_length: int, eos_token_ids: list[int]):
         self.min_length, self.eos = min_length, eos_token_ids
 
@@ -62,6 +70,8 @@ class MinLength:
 
 
 class Temperature:
+    masks_only = False
+
     def __init__(self, temperature: float):
         self.temperature = temperature
 
@@ -71,6 +81,8 @@ class Temperature:
 
 class TopK:
     """Keep the `top_k` highest scores (ties with the k-th included), set the rest to -inf."""
+
+    masks_only = False
 
     def __init__(self, top_k: int, min_tokens_to_keep: int = 1):
         self.top_k = max(top_k, min_tokens_to_keep)
@@ -84,6 +96,8 @@ class TopK:
 class TopP:
     """Nucleus sampling (Holtzman et al. 2020): keep the smallest set of tokens whose probabilities sum
     to at least `top_p`."""
+
+    masks_only = False
 
     def __init__(self, top_p: float, min_tokens_to_keep: int = 1):
         self.top_p, self.min_keep = top_p, min_tokens_to_keep

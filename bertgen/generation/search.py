@@ -74,16 +74,30 @@ class _Decoder:
 
     def step(self, sequences: torch.Tensor) -> torch.Tensor:
         """(rows, t) tokens so far -> (rows, V) float32 logits for the next one."""
-        if self.fast is not None:
-            hidden = self.fast(sequences[:, -1], self.cache, self.states, self.cross_mask, self.group)  # (rows, H)
-            return self.head(hidden)  # (rows, V)
-        ids = sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
-        kwargs = dict(encoder_hidden_states=self.states, encoder_attention_mask=self.mask,
-                      past_key_values=self.cache, use_cache=self.cache is not None)
         if self.head is None:
-            return self.model.decoder(ids, logits_to_keep=1, **kwargs).logits[:, -1].float()  # (rows, V)
-        hidden = self.model.decoder.bert(ids, **kwargs).last_hidden_state[:, -1]  # (rows, H)
-        return self.head(hidden)  # (rows, V), ours to modify in place
+            ids = sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
+            return self.model.decoder(ids, logits_to_keep=1, **self._body_kwargs()).logits[:, -1].float()
+        return self.head(self.hidden(sequences))  # (rows, V), ours to modify in place
+
+    def hidden(self, sequences: torch.Tensor) -> torch.Tensor:
+        """(rows, t) tokens so far -> (rows, H) the decoder's last hidden state, for the head (self.head)."""
+        if self.fast is not None:
+            return self.fast(sequences[:, -1], self.cache, self.states, self.cross_mask, self.group)
+        ids = sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
+        return self.model.decoder.bert(ids, **self._body_kwargs()).last_hidden_state[:, -1]
+
+    def greedy_tokens(self, sequences: torch.Tensor, processors: list) -> torch.Tensor:
+        """(rows, t) tokens so far -> (rows,) the greedy choice of the next one under mask-only `processors`,
+        from the bfloat16 screen of the head where it applies (FastHead.greedy_tokens), else from the logits."""
+        hidden = self.hidden(sequences)  # (rows, H)
+        tokens = self.head.greedy_tokens(hidden, lambda logits: apply_processors(processors, sequences, logits))
+        if tokens is None:
+            tokens = apply_processors(processors, sequences, self.head(hidden)).max(-1).indices
+        return tokens
+
+    def _body_kwargs(self) -> dict:
+        return dict(encoder_hidden_states=self.states, encoder_attention_mask=self.mask,
+                    past_key_values=self.cache, use_cache=self.cache is not None)
 
     def expand(self, copies: int, together: bool) -> None:
         """Each row (one per input, after the first step) becomes `copies` consecutive rows. `together`: they
@@ -196,17 +210,23 @@ def _greedy_or_sample(decoder, starts, config, processors, eos, pad, max_length,
     seqs[:, 0] = starts.repeat_interleave(copies)
     rows = torch.arange(B, device=starts.device)  # (A,) row of `out` for each live row
     all_scores = [] if config.output_scores else None
+    # greedy, with no scores to return and only masking processors: the tokens without the logits
+    tokens_only = not config.do_sample and all_scores is None and decoder.head is not None and \
+        all(processor.masks_only for processor in processors)
     t = 1
     while t < max_length:
         history = seqs[:, :t]  # (A, t)
-        logits = _first_step(decoder, starts, copies) if t == 1 else decoder.step(history)  # (A, V)
-        scores = apply_processors(processors, history, logits)
-        if all_scores is not None:
-            all_scores.append(_full_rows(scores, rows, B))
-        if config.do_sample:
-            tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)  # (A,)
+        if tokens_only:
+            tokens = decoder.greedy_tokens(history, processors)  # (A,)
         else:
-            tokens = scores.max(-1).indices  # the first maximum, as argmax does, in ~60% of argmax's time
+            logits = _first_step(decoder, starts, copies) if t == 1 else decoder.step(history)  # (A, V)
+            scores = apply_processors(processors, history, logits)
+            if all_scores is not None:
+                all_scores.append(_full_rows(scores, rows, B))
+            if config.do_sample:
+                tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)  # (A,)
+            else:
+                tokens = scores.max(-1).indices  # the first maximum, as argmax does, in ~60% of argmax's time
         seqs[:, t] = tokens
         t += 1
         if len(eos):

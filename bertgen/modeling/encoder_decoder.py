@@ -18,9 +18,10 @@ from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.loss import linear_cross_entropy
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder, resolve_outputs
+from bertgen.modeling.dropout import fast_cpu_dropout
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
-from bertgen.modeling.packing import Packing, decoder_keep
+from bertgen.modeling.packing import Packing, decoder_keep, pack
 from bertgen.warmstart.plan import WarmStartPlan, apply_plan, plan_from_encoder_decoder
 from bertgen.warmstart.report import WarmStartReport
 
@@ -172,8 +173,9 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 logits_to_keep: int = 0) -> Seq2SeqLMOutput | tuple:
         # as transformers: attentions and hidden states follow each stack's own config unless asked for here
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        # the fused loss alone: computed on the positions it needs (bertgen.modeling.packing)
-        loss_only = self.loss_only(labels, encoder_outputs, past_key_values, output_attentions, output_hidden_states)
+        # the fused loss alone: the padding no label reads is skipped (bertgen.modeling.packing)
+        loss_only = self._loss_only(labels, encoder_outputs, past_key_values, use_cache, output_attentions,
+                                    output_hidden_states)
         encoder_packing = None
         if encoder_outputs is None:
             if input_ids is None and inputs_embeds is None:
@@ -201,8 +203,14 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError("EncoderDecoderModel: pass decoder_input_ids (or decoder_inputs_embeds) or labels")
+        target_shape = tuple((decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds).shape[:2])
+        if labels is not None and tuple(labels.shape) != target_shape:
+            raise ValueError(f"EncoderDecoderModel: labels have shape {tuple(labels.shape)} but the decoder inputs "
+                             f"have {target_shape} (batch, length): label t is the target at decoder position t, so "
+                             "pad both to one length (or pass labels alone and let the model shift them)")
 
-        packing = Packing.of(decoder_keep(labels)) if loss_only else None  # positions after the last label: none
+        # the decoder computes each row's positions up to its last label: nothing the loss reads comes after
+        packing = Packing.of(decoder_keep(labels)) if loss_only else None
         decoder_out = self.decoder.bert(decoder_input_ids, attention_mask=decoder_attention_mask,
                                         encoder_hidden_states=encoder_hidden_states,
                                         encoder_attention_mask=attention_mask, past_key_values=past_key_values,
@@ -214,8 +222,7 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         if loss_only:  # the fused loss (bertgen.loss) on the packed positions: no logits
             head, hidden = self.decoder.lm_head, decoder_out.last_hidden_state  # (N, H) or (B, T, H)
             logits = None
-            loss = linear_cross_entropy(hidden, head.decoder.weight, head.bias,
-                                        labels if packing is None else packing.pack(labels))
+            loss = linear_cross_entropy(hidden, head.decoder.weight, head.bias, pack(labels, packing))
         else:  # as transformers: mean cross-entropy over labels that are not -100, position t against label t
             logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
                                                         logits_to_keep=logits_to_keep)
@@ -229,12 +236,14 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         )
         return out if return_dict else out.to_tuple()
 
-    def loss_only(self, labels, encoder_outputs, past_key_values, output_attentions, output_hidden_states) -> bool:
+    def _loss_only(self, labels, encoder_outputs, past_key_values, use_cache, output_attentions,
+                   output_hidden_states) -> bool:
         """Is the loss all this call computes? With the fused loss on (bertgen.loss), in training mode with labels,
-        and no attentions, hidden states, cache or earlier state: then the stacks run packed."""
-        if labels is None or not (self.training and self.decoder._fused_loss):
+        and no attentions, hidden states, cache (use_cache=True) or earlier state: then the stacks run packed.
+        Not under BERTGEN_TORCH_DROPOUT=1, whose point is torch's masks over the padded grid, seed for seed."""
+        if labels is None or not (self.training and self.decoder._fused_loss) or not fast_cpu_dropout():
             return False
-        if encoder_outputs is not None or past_key_values is not None:
+        if encoder_outputs is not None or past_key_values is not None or use_cache:
             return False
         return not any(any(resolve_outputs(stack.config, output_attentions, output_hidden_states, True)[:2])
                        for stack in (self.encoder, self.decoder))

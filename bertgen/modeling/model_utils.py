@@ -115,8 +115,8 @@ class ModelMixin:
         Trainer turns it on), training mode with labels computes the loss chunk by chunk without the
         (tokens x vocabulary) logits (`bertgen.loss`) and `logits` is None; eval mode is unchanged. An
         EncoderDecoderModel then also skips the padding no label reads (`bertgen.modeling.packing`) unless
-        attentions or hidden states are asked for: no cache is returned, and the encoder's last hidden state
-        is zero at masked source positions."""
+        attentions, hidden states or a cache (use_cache=True) are asked for: then no cache is returned, and the
+        encoder's last hidden state is zero at masked source positions."""
         return any(getattr(m, "_fused_loss", False) for m in self.modules())
 
     @fused_loss.setter

@@ -11,15 +11,18 @@ padding included. The loss never reads most of that padding:
 So, as BERT's "unpadding" training recipes do (NVIDIA's and MosaicBERT's), the position-wise layers run on the
 kept positions only, packed into (N, H); each attention scatters its queries, keys and values back onto the
 padded (B, L) grid (zeros where dropped, which the masks hide), attends there, and gathers its output again.
-The loss and every gradient are those of the padded batch. Only the loss is computed this way (the fused loss
-in training mode): outputs that show the dropped positions (logits, hidden states, attentions, cache) are not.
+The loss and every gradient are those of the padded batch (with dropout, in distribution: the masks are drawn
+for the kept positions only, so a seeded run draws other ones than unpacked). Only the loss is computed this way
+(the fused loss in training mode): outputs that show the dropped positions (logits, hidden states, attentions,
+cache) are not. Not packed: the positions a row with no label at all still has in its source, and anything
+given precomputed (encoder_outputs).
 """
 from __future__ import annotations
 
 import torch
 
-# Pack only when at least this share of the grid is dropped: each attention's scatter and gather cost about as
-# much as the position-wise work on a few percent of the positions.
+# Pack only when at least this share of the grid is dropped: the scatters and gathers cost about what the skipped
+# work saves at 5% (a MiniLM-sized training step here: 1632 ms packed, 1641 ms not; at 2%, 1685 against 1658).
 MIN_DROPPED_SHARE = 1 / 16
 
 

@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from bertgen.cpu import cpu_flags
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
 from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import encoder_spread, token_loss
@@ -116,11 +117,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def cpu_has_amx_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     """Whether `cpuinfo` lists AMX bf16 tiles (`amx_bf16`): the CPUs where bf16 autocast trains faster."""
-    try:
-        flags = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    return " amx_bf16" in flags
+    return "amx_bf16" in cpu_flags(cpuinfo)
 
 
 # ------------------------------------------------------------------------------------------------ state i/o

@@ -110,13 +110,13 @@ def _rows_per_step(model, monkeypatch):
     from bertgen.generation import search
 
     calls = {"encoder": 0, "decoder": []}
-    step = search._Decoder.step
+    hidden = search._Decoder.hidden  # every step of a CPU model runs it: greedy's token-only steps too
 
     def counted(decoder, sequences):
         calls["decoder"].append(sequences.shape[0])
-        return step(decoder, sequences)
+        return hidden(decoder, sequences)
 
-    monkeypatch.setattr(search._Decoder, "step", counted)
+    monkeypatch.setattr(search._Decoder, "hidden", counted)
     hook = model.encoder.register_forward_hook(lambda *a: calls.__setitem__("encoder", calls["encoder"] + 1))
     return calls, hook
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertgen.generation.fast_head import FastHead
+from bertgen.generation.fast_head import BfloatScreen, FastHead
 
 
 @pytest.fixture()
@@ -54,3 +54,73 @@ def test_bfloat16_head_rounds_as_linear_and_returns_float32(linear, rows):
 def test_no_fast_head_for_float16_or_bias_free_layers():
     assert FastHead.get(nn.Linear(8, 8).to(torch.float16)) is None
     assert FastHead.get(nn.Linear(8, 8, bias=False)) is None
+
+
+# ------------------------------------------------------------------------------------- greedy's bfloat16 screen
+
+def screen_of(linear):
+    """The screen built directly, so these tests also run where the CPU would emulate bfloat16."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN")
+    weight = linear.weight.detach()
+    return BfloatScreen(weight, linear.bias.detach(), torch.ops.mkldnn._reorder_linear_weight(weight.bfloat16(), None))
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_the_screen_bounds_every_bfloat16_logits_distance_from_float32(scale):
+    torch.manual_seed(1)
+    linear = nn.Linear(384, 3000)
+    with torch.no_grad():
+        linear.weight.mul_(scale)
+        linear.bias.mul_(scale * 10)
+    screen = screen_of(linear)
+    hidden = torch.randn(4, 384) * torch.tensor([[1e-2], [1.0], [10.0], [1e3]])
+    logits, error = screen(hidden)
+    exact = F.linear(hidden.double(), linear.weight.double(), linear.bias.double())
+    float32 = F.linear(hidden, linear.weight, linear.bias)
+    assert ((logits - exact).abs() <= error).all()
+    assert ((logits - float32).abs() <= error).all()
+
+
+def near_ties(rows):
+    """A head whose rows come in pairs a float32 rounding apart, and hidden states that make them the best."""
+    torch.manual_seed(2)
+    linear = nn.Linear(64, 500)
+    with torch.no_grad():
+        linear.weight[1::2] = linear.weight[0::2] * (1 + 2**-22)  # each odd row a hair above the even one
+        linear.bias[1::2] = linear.bias[0::2]
+        linear.weight[7] = linear.weight[6]  # and one exact tie: the first (6) must win
+    hidden = linear.weight[torch.tensor([6, 40, 41, 300])[:rows]].detach() * 5  # each row aims at a pair
+    return linear, hidden
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4])
+def test_greedy_tokens_are_the_float32_heads_first_maximum_through_near_ties(rows, monkeypatch):
+    linear, hidden = near_ties(rows)
+    head = FastHead(linear)
+    head.screen = screen_of(linear)
+    banned = torch.tensor([41])
+
+    def process(scores):  # masks only, as n-gram blocking does
+        scores[:, banned] = -float("inf")
+        return scores
+
+    expected = process(F.linear(hidden, linear.weight, linear.bias)).max(-1).indices
+    tokens = head.greedy_tokens(hidden, process)
+    assert torch.equal(tokens, expected)
+    assert 6 in tokens.tolist()[:1]  # the exact tie went to the first row of the pair
+    candidates = ((lambda s, e: (s + e >= (s - e).amax(-1, keepdim=True)).sum(-1))(*head.screen(hidden)))
+    assert (candidates < 500 // 10).all()  # the float32 rescoring touched a few rows, not the matrix
+
+
+def test_greedy_tokens_decline_where_the_screen_does_not_apply(linear, monkeypatch):
+    from bertgen.generation import fast_head
+
+    head = FastHead(linear)
+    head.screen = screen_of(linear)
+    hidden = torch.randn(fast_head.SCREEN_MAX_ROWS + 1, 48)
+    assert head.greedy_tokens(hidden, lambda s: s) is None  # too many rows to pay
+    assert head.greedy_tokens(hidden[:1], lambda s: s.fill_(-float("inf"))) is None  # nothing left to pick
+    monkeypatch.setattr(fast_head, "cpu_multiplies_bf16", lambda: False)
+    assert BfloatScreen.build(linear.weight.detach(), linear.bias.detach()) is None  # bfloat16 emulated: no gain
+    assert BfloatScreen.build(linear.weight.detach().bfloat16(), linear.bias.detach()) is None

@@ -48,6 +48,26 @@ def test_greedy_matches_transformers(pair, batch, no_repeat_ngram_size, min_new_
     assert torch.equal(got, expected)
 
 
+@pytest.mark.parametrize("rows", [1, 4])
+def test_greedy_through_the_bfloat16_screen_matches_transformers(pair, batch, rows, monkeypatch):
+    """Greedy steps of at most SCREEN_MAX_ROWS rows pick their tokens from the bfloat16 head and a float32
+    rescoring of the candidates (fast_head.BfloatScreen), built here even on a CPU that would emulate bfloat16."""
+    from bertgen.generation import fast_head
+
+    monkeypatch.setattr(fast_head, "cpu_multiplies_bf16", lambda: True)
+    screened = []
+    call = fast_head.BfloatScreen.__call__
+    monkeypatch.setattr(fast_head.BfloatScreen, "__call__", lambda self, h: screened.append(len(h)) or call(self, h))
+    ids, mask = batch
+    hf, ours = pair
+    fast_head.FastHead.get(ours.decoder.lm_head.decoder).screen = None  # built afresh under the patched CPU
+    settings = dict(max_new_tokens=14, no_repeat_ngram_size=2, min_new_tokens=4)
+    expected = hf.generate(ids[:rows], attention_mask=mask[:rows], **settings)
+    assert torch.equal(ours.generate(ids[:rows], attention_mask=mask[:rows], **settings), expected)
+    assert len(screened) >= expected.shape[1] - 1  # every step went through the screen
+    fast_head.FastHead.get(ours.decoder.lm_head.decoder).screen = None
+
+
 @pytest.mark.parametrize("num_beams", [3, 4])
 @pytest.mark.parametrize("early_stopping", [False, True, "never"])
 def test_beam_search_matches_transformers(pair, batch, num_beams, early_stopping):

@@ -138,3 +138,29 @@ def test_asking_for_hidden_states_trains_on_the_padded_batch(hf_dir):
     assert out.logits is None  # still the fused loss, but unpacked: every position's states are there
     assert out.decoder_hidden_states[-1].shape == (4, 8, 32)
     assert out.encoder_hidden_states[-1].shape == (4, 10, 32)
+
+
+@pytest.mark.parametrize("why", ["use_cache=True", "BERTGEN_TORCH_DROPOUT=1"])
+def test_packing_stays_off_when_asked_for_a_cache_or_torchs_seeded_masks(why, hf_dir, monkeypatch):
+    """A cache shows every position; torch's masks line up with transformers' only over the padded grid."""
+    batch = padded_batch()
+    model = EncoderDecoderModel.from_pretrained(hf_dir).train()
+    model.fused_loss = True
+    if why == "use_cache=True":
+        batch["use_cache"] = True
+    else:
+        monkeypatch.setenv("BERTGEN_TORCH_DROPOUT", "1")
+    seen, _ = rows_seen(model, batch)
+    assert seen == {"encoder": 4 * 10, "decoder": 4 * 8}
+    if why == "use_cache=True":
+        assert model(**batch).past_key_values.get_seq_length() == 8
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_labels_of_another_length_than_the_decoder_inputs_are_refused(fused, hf_dir):
+    batch = padded_batch()
+    model = EncoderDecoderModel.from_pretrained(hf_dir).train()
+    model.fused_loss = fused
+    decoder_input_ids = torch.randint(3, 99, (4, 12))
+    with pytest.raises(ValueError, match=r"labels have shape \(4, 8\) but the decoder inputs have \(4, 12\)"):
+        model(**batch, decoder_input_ids=decoder_input_ids)
