@@ -28,6 +28,7 @@ from limits import decoding_step_cost, floor, matmul_rate, read_rate
 from machine import loadavg
 
 import bertgen
+from bertgen.generation.fast_head import SCREEN_MAX_ROWS, BfloatScreen
 from bertgen.generation.quantization import quantize
 
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
@@ -104,10 +105,14 @@ def compare(ours, theirs, ort) -> list[str]:
             "bertgen ms/step | MB read/step | best read GB/s | GFLOP/step | floor ms/step (bound) | share of floor |",
             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     peaks = []
+    head = ours.decoder.lm_head.decoder
+    screened = BfloatScreen.build(head.weight.detach(), head.bias.detach()) is not None
     for name, beams, batch in CASES:
         ids = sources(batch)
-        # the average step: NEW / 2 + 1 cached positions
-        nbytes, flops = decoding_step_cost(beams * batch, H, F_, V, layers, NEW / 2 + 1, SOURCE, inputs=batch)
+        # the average step: NEW / 2 + 1 cached positions; greedy's screen reads the output layer in bfloat16
+        head_itemsize = 2 if screened and beams == 1 and batch <= SCREEN_MAX_ROWS else 4
+        nbytes, flops = decoding_step_cost(beams * batch, H, F_, V, layers, NEW / 2 + 1, SOURCE, inputs=batch,
+                                           head_itemsize=head_itemsize)
         kwargs = dict(num_beams=beams, max_new_tokens=NEW, min_new_tokens=NEW)
         runs = {"bertgen": lambda: ours.generate(ids, **kwargs), "transformers": lambda: theirs.generate(ids, **kwargs)}
         if not isinstance(ort, str):
@@ -148,8 +153,11 @@ def compare(ours, theirs, ort) -> list[str]:
              "weight a step reads (self-attention q/k/v/o, cross-attention q/o, feed-forward) and the output layer, "
              "once for all rows, plus every row's cached self-attention keys and values (at the average "
              f"{NEW // 2 + 1} positions) and every input's cross-attention ones (at {SOURCE}; an input's beams "
-             "share them), float32; biases, LayerNorms and the "
-             "embedding row are left out, so the floor errs low. Best read rate: the fastest of a `sum` and a "
+             "share them), float32, except the output layer in greedy steps of up to "
+             f"{SCREEN_MAX_ROWS} rows on a CPU with bfloat16 instructions ({'this one' if screened else 'not this one'}"
+             "), which read it in bfloat16 and rescore a few candidates in float32 (same tokens; "
+             "bertgen.generation.fast_head); biases, LayerNorms and the embedding row are left out, so the floor "
+             "errs low. Best read rate: the fastest of a `sum` and a "
              "one-row matrix product over a float32 buffer of the step's working-set size (caches count as the step "
              "sees them: this CPU's L3 holds most of a batch-1 step's ~100 MB), best of 3 repeats in each round, "
              "timed between the rounds it bounds. Matmul rate: the best 2048 x 2048 float32 torch.mm of the run, "

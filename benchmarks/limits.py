@@ -18,20 +18,23 @@ import torch
 
 
 def decoding_step_cost(rows: int, hidden: int, intermediate: int, vocab: int, layers: int,
-                       cached: float, source: int, itemsize: int = 4, inputs: int | None = None) -> tuple[int, int]:
+                       cached: float, source: int, itemsize: int = 4, inputs: int | None = None,
+                       head_itemsize: int | None = None) -> tuple[int, int]:
     """(bytes read, matmul FLOPs) of one decoding step of a BertGeneration decoder over `rows` rows with
     `cached` self-attention positions and `source` encoder positions. Bytes: per layer the self-attention's
     q/k/v/o, the cross-attention's q/o (its k/v are computed once per generate call) and the feed-forward's
     weights, then the output layer, each read once for all rows; the self-attention keys and values of every row
     and layer, and the cross-attention ones once per input (`inputs`, default one per row: the beams of an input
     share its encoder output). The embedding row, biases and LayerNorms are left out (under 0.5% at MiniLM's
-    size), so the count is if anything low and the floor stays a lower bound."""
+    size), so the count is if anything low and the floor stays a lower bound. `head_itemsize`: the output layer's
+    bytes per weight where they differ (greedy's bfloat16 screen of a float32 head: 2)."""
     H, F_ = hidden, intermediate
     inputs = rows if inputs is None else inputs
-    weights = layers * (6 * H * H + 2 * H * F_) + vocab * H  # parameters read per step
+    head_itemsize = itemsize if head_itemsize is None else head_itemsize
+    body = layers * (6 * H * H + 2 * H * F_)  # decoder parameters read per step
     cache = layers * 2 * H * (rows * cached + inputs * source)  # cached keys and values read per step
-    flops = 2 * rows * weights + 4 * rows * layers * H * (cached + source)  # products + attention's two
-    return int(itemsize * (weights + cache)), int(flops)
+    flops = 2 * rows * (body + vocab * H) + 4 * rows * layers * H * (cached + source)  # products + attention's
+    return int(itemsize * (body + cache) + head_itemsize * vocab * H), int(flops)
 
 
 def _best_seconds(fn, repeats: int) -> float:

@@ -45,6 +45,13 @@ def test_bfloat16_halves_the_bytes_not_the_flops():
     assert bf16[1] == fp32[1]
 
 
+def test_a_bfloat16_screened_head_halves_only_the_output_layers_bytes():
+    fp32, flops = limits.decoding_step_cost(1, **MINILM, cached=10, source=20)
+    screened, same_flops = limits.decoding_step_cost(1, **MINILM, cached=10, source=20, head_itemsize=2)
+    assert fp32 - screened == 2 * 30522 * 384
+    assert same_flops == flops
+
+
 def test_the_floor_is_the_slower_of_reading_and_computing():
     assert limits.floor(100, 10, read=10.0, peak=10.0) == (10.0, "bandwidth")
     assert limits.floor(10, 100, read=10.0, peak=10.0) == (10.0, "compute")
