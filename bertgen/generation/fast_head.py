@@ -24,6 +24,7 @@ _FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Rows per step up to which the screen pays, measured on MiniLM's head here (AVX512-BF16, no AMX): greedy steps
 # 13% faster at 1 row, 11% at 4, 1-3% at 8; beyond, bfloat16's products cost more than the bytes they save.
 SCREEN_MAX_ROWS = 8
+MAX_RESCORED_SHARE = 16  # rescoring more than 1/16 of the vocabulary in float32 costs more than the full head
 
 
 class FastHead:
@@ -54,20 +55,23 @@ class FastHead:
     def greedy_tokens(self, hidden: torch.Tensor, process) -> torch.Tensor | None:
         """(rows, H) -> (rows,) each row's first maximum of `process(logits)`, as `process(self(hidden)).max(-1)`
         picks it, reading the matrix in bfloat16 (see the module's docstring). `process` may only mask scores
-        (set them to -inf, as n-gram blocking and minimum length do), whatever their values. None where the
-        screen does not apply (float32 weights, at most SCREEN_MAX_ROWS rows, a CPU that multiplies bfloat16,
-        oneDNN) or cannot decide (a row with every score masked, or not finite): then score in full."""
+        (set them to -inf, as n-gram blocking and minimum length do), whatever their values. None, and the
+        caller scores in full, where the screen cannot run (weights not float32, more than SCREEN_MAX_ROWS rows,
+        a CPU without bfloat16 instructions, no oneDNN) or cannot decide cheaply (a row with every score masked,
+        a bound or score not finite, or so many near-best tokens that rescoring them would cost more)."""
         if self.screen is None:
             self.screen = BfloatScreen.build(self.weight, self.bias) or False
         if self.screen is False or hidden.shape[0] > SCREEN_MAX_ROWS:
             return None
         logits, bound = self.screen(hidden)  # (rows, V), (rows, 1)
         scores = process(logits)
-        best = scores.amax(-1, keepdim=True)  # (rows, 1): the winner's float32 score is at least best - bound
-        if not bool(torch.isfinite(best).all()):
+        # the winner's float32 score is at least best - bound, so a token below best - 2 bounds cannot win
+        threshold = scores.amax(-1, keepdim=True) - 2 * bound  # (rows, 1)
+        if not bool(torch.isfinite(threshold).all()):
             return None
-        # the candidates, (k,) each, in (row, token) order: a token 2 bounds below the best cannot win
-        rows, tokens = (scores >= best - 2 * bound).nonzero(as_tuple=True)
+        rows, tokens = (scores >= threshold).nonzero(as_tuple=True)  # (k,) each, in (row, token) order
+        if len(tokens) > max(scores.numel() // MAX_RESCORED_SHARE, 64):  # a few dozen are cheap at any size
+            return None
         exact = (self.weight[tokens] * hidden[rows]).sum(-1) + self.bias[tokens]  # (k,) float32 logits
         R = hidden.shape[0]
         row_max = exact.new_full((R,), -math.inf).scatter_reduce(0, rows, exact, "amax")  # (R,)
@@ -107,23 +111,28 @@ class FastHead:
 class BfloatScreen:
     """A float32 linear layer's (V, H) matrix in bfloat16 (oneDNN's layout), and a bound on how far its logits
     are from float32's, one per hidden state x: for every row w_v of the matrix and b_v of the bias,
-    |bf16 logit - float32 logit| <= ROUNDING |x| max_v |w_v| + 2**-22 max_v |b_v| (Euclidean norms), where
-    ROUNDING = (3 * 2**-9 + 2**-16 + 2 H 2**-24)(1 + 4 H 2**-24):
-    - rounding x and w_v to bfloat16 moves each factor by at most 2**-9 of itself, so each product by at most
-      2 * 2**-9 + 2**-18 of |x_i w_vi|, and the sum of the |x_i w_vi| is at most |x| |w_v| (Cauchy-Schwarz);
+    |bf16 logit - float32 logit| <= ROUNDING |x| max_v |w_v| + TINY (Euclidean norms), where
+    ROUNDING = (3 * 2**-8 + 2**-13 + 2 H 2**-24)(1 + 4 H 2**-24) and TINY = 2**-22 max_v |b_v| + (H + sqrt(H)
+    max_v |w_v|) 2**-125:
+    - rounding x and w_v to bfloat16 (8 significant bits) moves each factor by at most 2**-8 of itself, so each
+      product by at most 2 * 2**-8 + 2**-16 of |x_i w_vi|, and the sum of the |x_i w_vi| is at most |x| |w_v|
+      (Cauchy-Schwarz);
     - the float32 sums of H products, on both sides, err by at most H * 2**-24 of that sum each;
-    - oneDNN writes the product in bfloat16: at most 2**-9 of it (and so of |x| |w_v|, give or take 2**-16);
+    - oneDNN writes the product in bfloat16: at most 2**-8 of it, so of |x| |w_v| (1 + 2**-7);
     - adding the bias in float32, on both sides: at most 2**-24 of each sum;
-    - the two norms, computed in float32, may come out low by H * 2**-24 of themselves each (the last factor).
-    One bound per row rather than per logit: a little looser, and no pass over the vocabulary to compute it.
+    - the two norms, computed in float32, may come out low by H * 2**-24 of themselves each (the last factor);
+    - subnormal numbers, which oneDNN reads as zero, and products that underflow: TINY's second term.
+    The norm of x must itself be exact to float32's precision: a row whose norm is under 2**-50 (or not finite)
+    gets an infinite bound, which makes the caller score it in full. One bound per row rather than per logit: a
+    little looser, and no pass over the vocabulary to compute it.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, packed: torch.Tensor):
         self.packed, self.bias = packed, bias
-        H = weight.shape[1]
-        rounding = (3 * 2**-9 + 2**-16 + 2 * H * 2**-24) * (1 + 4 * H * 2**-24)
-        self.scale = rounding * float(weight.norm(dim=1).max())  # times |x|
-        self.offset = 2**-22 * float(bias.abs().max())
+        H, largest_row = weight.shape[1], float(weight.norm(dim=1).max())
+        rounding = (3 * 2**-8 + 2**-13 + 2 * H * 2**-24) * (1 + 4 * H * 2**-24)
+        self.scale = rounding * largest_row  # times |x|
+        self.tiny = 2**-22 * float(bias.abs().max()) + (H + math.sqrt(H) * largest_row) * 2**-125
 
     @classmethod
     def build(cls, weight: torch.Tensor, bias: torch.Tensor) -> BfloatScreen | None:
@@ -138,7 +147,8 @@ class BfloatScreen:
 
     def __call__(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(rows, H) float32 -> the bfloat16 logits in float32, (rows, V), and each row's bound on their error,
-        (rows, 1)."""
+        (rows, 1): infinite where |x| is too small to be computed exactly."""
         product = torch.ops.mkldnn._linear_pointwise(hidden.bfloat16(), self.packed, None, "none", [], "")
-        bound = hidden.norm(dim=1, keepdim=True).mul_(self.scale).add_(self.offset)  # (rows, 1)
+        norm = hidden.norm(dim=1, keepdim=True)  # (rows, 1)
+        bound = (norm * self.scale + self.tiny).masked_fill_(norm < 2**-50, math.inf)
         return product.float().add_(self.bias), bound

@@ -4,8 +4,9 @@ Each is a callable `(input_ids, scores) -> scores` with transformers' semantics:
 the decoder tokens so far (start token included), `scores` (R, V) the float32 logits (greedy, sampling)
 or log-probabilities (beam search), R = rows (batch x beams). They may write into `scores` in place:
 the search owns that tensor, and a vocabulary-sized copy per processor per step is what they avoid.
-`masks_only`: the processor only sets scores to -inf, by `input_ids` alone, whatever the scores' values (so
-greedy search may run it on approximate logits: FastHead.greedy_tokens).
+A processor may also say `masks_only = True`: it only sets scores to -inf, by `input_ids` alone, whatever the
+scores' values (so greedy search may run it on approximate logits: FastHead.greedy_tokens); without the
+attribute it is taken to read the values.
 `build_processors` puts them in transformers' order, so both libraries pick the same tokens.
 """
 from __future__ import annotations

@@ -75,16 +75,18 @@ class _Decoder:
     def step(self, sequences: torch.Tensor) -> torch.Tensor:
         """(rows, t) tokens so far -> (rows, V) float32 logits for the next one."""
         if self.head is None:
-            ids = sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
-            return self.model.decoder(ids, logits_to_keep=1, **self._body_kwargs()).logits[:, -1].float()
+            return self.model.decoder(self._inputs(sequences), logits_to_keep=1,
+                                      **self._body_kwargs()).logits[:, -1].float()
         return self.head(self.hidden(sequences))  # (rows, V), ours to modify in place
 
     def hidden(self, sequences: torch.Tensor) -> torch.Tensor:
         """(rows, t) tokens so far -> (rows, H) the decoder's last hidden state, for the head (self.head)."""
         if self.fast is not None:
             return self.fast(sequences[:, -1], self.cache, self.states, self.cross_mask, self.group)
-        ids = sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
-        return self.model.decoder.bert(ids, **self._body_kwargs()).last_hidden_state[:, -1]
+        return self.model.decoder.bert(self._inputs(sequences), **self._body_kwargs()).last_hidden_state[:, -1]
+
+    def _inputs(self, sequences: torch.Tensor) -> torch.Tensor:
+        return sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
 
     def greedy_tokens(self, sequences: torch.Tensor, processors: list) -> torch.Tensor:
         """(rows, t) tokens so far -> (rows,) the greedy choice of the next one under mask-only `processors`,
@@ -212,7 +214,7 @@ def _greedy_or_sample(decoder, starts, config, processors, eos, pad, max_length,
     all_scores = [] if config.output_scores else None
     # greedy, with no scores to return and only masking processors: the tokens without the logits
     tokens_only = not config.do_sample and all_scores is None and decoder.head is not None and \
-        all(processor.masks_only for processor in processors)
+        all(getattr(processor, "masks_only", False) for processor in processors)
     t = 1
     while t < max_length:
         history = seqs[:, :t]  # (A, t)
