@@ -59,9 +59,11 @@ class FastHead:
         caller scores in full, where the screen cannot run (weights not float32, more than SCREEN_MAX_ROWS rows,
         a CPU without bfloat16 instructions, no oneDNN) or cannot decide cheaply (a row with every score masked,
         a bound or score not finite, or so many near-best tokens that rescoring them would cost more)."""
-        if self.screen is None:
+        if hidden.shape[0] > SCREEN_MAX_ROWS:
+            return None
+        if self.screen is None:  # built on first use, like the other layouts
             self.screen = BfloatScreen.build(self.weight, self.bias) or False
-        if self.screen is False or hidden.shape[0] > SCREEN_MAX_ROWS:
+        if self.screen is False:
             return None
         logits, bound = self.screen(hidden)  # (rows, V), (rows, 1)
         scores = process(logits)

@@ -28,8 +28,8 @@ from bertgen.loss import linear_cross_entropy
 from bertgen.modeling.dropout import Dropout, dropout, fast_cpu_dropout
 from bertgen.modeling.loading import BodyLoadingMixin
 from bertgen.modeling.model_utils import ModelMixin
-from bertgen.modeling.packing import Packing, pack, unpack
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
+from bertgen.modeling.packing import Packing, pack, unpack
 
 # ----------------------------------------------------------------------------------------------- input checks
 

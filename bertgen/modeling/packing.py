@@ -34,10 +34,8 @@ class Packing:
         self.index = keep.reshape(-1).nonzero().squeeze(1)  # (N,) flat positions kept, in row order
 
     @classmethod
-    def of(cls, keep: torch.Tensor | None) -> Packing | None:
+    def of(cls, keep: torch.Tensor) -> Packing | None:
         """A Packing of `keep` (B, L), or None where it would drop too little to pay (or nothing is kept)."""
-        if keep is None:
-            return None
         kept = int(keep.sum())
         if kept == 0 or kept > (1 - MIN_DROPPED_SHARE) * keep.numel():
             return None

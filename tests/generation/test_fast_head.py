@@ -149,7 +149,8 @@ def test_greedy_tokens_decline_where_the_screen_does_not_apply(linear, monkeypat
     flat = nn.Linear(48, 3000)
     with torch.no_grad():
         flat.bias.zero_()
-    assert screened_head(flat).greedy_tokens(torch.zeros(1, 48), lambda s: s) is None  # every token ties: rescoring all costs more
+    # every token ties: rescoring them all would cost more than the float32 head
+    assert screened_head(flat).greedy_tokens(torch.zeros(1, 48), lambda s: s) is None
     monkeypatch.setattr(fast_head, "cpu_multiplies_bf16", lambda: False)
     assert BfloatScreen.build(linear.weight.detach(), linear.bias.detach()) is None  # bfloat16 emulated: no gain
     assert BfloatScreen.build(linear.weight.detach().bfloat16(), linear.bias.detach()) is None
