@@ -161,7 +161,8 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
     if max_length < 2:
         raise ValueError(f"generate: max_length {max_length} leaves no room for a token after the start token")
     if attention_mask is None and config.pad_token_id is not None and config.pad_token_id not in eos_ids:
-        attention_mask = (input_ids != config.pad_token_id).long()  # as transformers infers it
+        # as transformers 4.x inferred it (5.x infers it for decoder-only models only, and attends to the padding)
+        attention_mask = (input_ids != config.pad_token_id).long()
     if attention_mask is not None and bool(attention_mask.all()):
         attention_mask = None  # nothing masked: SDPA's unmasked kernel is faster
 
