@@ -26,45 +26,13 @@ from bertgen.config import BertGenerationConfig
 from bertgen.generation import generate_causal
 from bertgen.loss import linear_cross_entropy
 from bertgen.modeling.dropout import Dropout, dropout, fast_cpu_dropout
+from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
 from bertgen.modeling.loading import BodyLoadingMixin
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
-from bertgen.modeling.packing import Packing, pack, unpack
+from bertgen.modeling.packing import Packing, decoder_keep, pack, unpack
 
-# ----------------------------------------------------------------------------------------------- input checks
-
-def check_input_ids(input_ids: torch.Tensor, config: BertGenerationConfig, where: str, past_length: int = 0) -> None:
-    """Turn the index errors torch would raise deep inside an embedding into messages that say what to do."""
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
-        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
-        raise ValueError(f"{where}: input_ids must be a 2-D tensor (batch, length), got {shape}")
-    if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-        raise ValueError(f"{where}: input_ids must hold integer token ids, got dtype {input_ids.dtype}")
-    length = past_length + input_ids.shape[1]
-    if length > config.max_position_embeddings:
-        raise ValueError(
-            f"{where}: sequence of {length} positions exceeds max_position_embeddings="
-            f"{config.max_position_embeddings}; truncate the input (tokenizer(..., truncation=True, "
-            f"max_length={config.max_position_embeddings - past_length})) or generate fewer tokens"
-        )
-    if input_ids.numel():
-        low, high = int(input_ids.min()), int(input_ids.max())
-        if low < 0 or high >= config.vocab_size:
-            bad = low if low < 0 else high
-            b, t = (input_ids == bad).nonzero()[0].tolist()
-            raise ValueError(
-                f"{where}: input_ids[{b}, {t}] = {bad} is outside the vocabulary (0..{config.vocab_size - 1}); "
-                "tokenize with the checkpoint's own tokenizer (and replace -100 labels before using them as ids)"
-            )
-
-
-def check_mask(mask: torch.Tensor | None, shape: tuple[int, int], name: str, where: str) -> None:
-    if mask is not None and tuple(mask.shape) != tuple(shape):
-        raise ValueError(
-            f"{where}: {name} has shape {tuple(mask.shape)} but must be {tuple(shape)} (batch, length) "
-            "to match the ids it masks; pass the mask the tokenizer returned with these ids"
-        )
-
+# ------------------------------------------------------------------------------------------------------ masks
 
 def padding_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
     """(B, L) 1 = attend / 0 = padding  ->  boolean (B, 1, 1, L), True = attend; None when nothing is masked.
@@ -288,29 +256,6 @@ def _init_weights(module: nn.Module, std: float) -> None:
         nn.init.zeros_(module.bias)
 
 
-def resolve_outputs(config, output_attentions, output_hidden_states, return_dict) -> tuple[bool, bool, bool]:
-    """Arguments left None take the config's values, as in transformers."""
-    return (config.output_attentions if output_attentions is None else output_attentions,
-            config.output_hidden_states if output_hidden_states is None else output_hidden_states,
-            config.return_dict if return_dict is None else return_dict)
-
-
-def check_inputs(input_ids, inputs_embeds, config, where: str, past: int) -> tuple[int, int]:
-    """Exactly one of input_ids / inputs_embeds, checked; returns (B, T)."""
-    if (input_ids is None) == (inputs_embeds is None):
-        raise ValueError(f"{where}: pass exactly one of input_ids and inputs_embeds")
-    if input_ids is not None:
-        check_input_ids(input_ids, config, where, past)
-        return tuple(input_ids.shape)
-    if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
-        raise ValueError(f"{where}: inputs_embeds must be (batch, length, hidden_size={config.hidden_size}), "
-                         f"got {tuple(inputs_embeds.shape)}")
-    if past + inputs_embeds.shape[1] > config.max_position_embeddings:
-        raise ValueError(f"{where}: {past + inputs_embeds.shape[1]} positions exceed max_position_embeddings="
-                         f"{config.max_position_embeddings}; pass fewer")
-    return tuple(inputs_embeds.shape[:2])
-
-
 class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
     """Embeddings + layers. As an encoder: bidirectional. With `is_decoder`: causal, cached, and with
     cross-attention when `add_cross_attention` (this is the decoder's `bert` body).
@@ -408,8 +353,8 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
 
     With labels it returns the loss and the logits, as transformers. With `model.fused_loss = True` (the
     Trainer sets it), training mode with labels computes the loss from the hidden states chunk by chunk
-    (`bertgen.loss`) without the (B, T, V) logits (Liger-Kernel's "skip logits"), and `logits` is None.
-    `from_pretrained` also loads a BERT or RoBERTa checkpoint, or a BertGenerationEncoder's (BodyLoadingMixin).
+    (`bertgen.loss`) without the (B, T, V) logits (Liger-Kernel's "skip logits"), and `logits` is None; the
+    positions no label reads are skipped (`bertgen.modeling.packing`). `from_pretrained` also loads a BERT or RoBERTa checkpoint, or a BertGenerationEncoder's (BodyLoadingMixin).
     """
 
     config_class = BertGenerationConfig
@@ -472,20 +417,42 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
                                    labels[:, shift:].reshape(-1), ignore_index=-100)
         return logits, loss
 
+    def _loss_only(self, labels, past_key_values, output_attentions, output_hidden_states) -> bool:
+        """Is the loss all this call computes? With the fused loss on (bertgen.loss), in training mode with labels,
+        and no attentions, hidden states or earlier state: then the body runs packed (bertgen.modeling.packing).
+        Not under BERTGEN_TORCH_DROPOUT=1, whose point is torch's masks over the padded grid, seed for seed."""
+        if labels is None or not (self.training and self._fused_loss) or not fast_cpu_dropout():
+            return False
+        return past_key_values is None and not any(
+            resolve_outputs(self.config, output_attentions, output_hidden_states, True)[:2])
+
     def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
                 labels=None, past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None, inputs_embeds=None, position_ids=None,
                 logits_to_keep: int = 0) -> CausalLMOutput | tuple:
+        inputs = input_ids if input_ids is not None else inputs_embeds
         if labels is not None:
             use_cache = False
+            if inputs is not None:  # (without, the body says what to pass)
+                check_labels(labels, inputs.shape[:2], "decoder")
         return_dict = self.config.return_dict if return_dict is None else return_dict
+        # standalone causal LM: position t predicts token t + 1, so with the loss alone the positions from each
+        # row's last label on are skipped (the last label is predicted by the position before it)
+        packing = targets = None
+        if self._loss_only(labels, past_key_values, output_attentions, output_hidden_states):
+            targets = F.pad(labels[:, 1:], (0, 1), value=-100)  # (B, T): position t's target
+            packing = Packing.of(decoder_keep(targets))
         out = self.bert(input_ids, attention_mask=attention_mask, encoder_hidden_states=encoder_hidden_states,
                         encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
                         use_cache=use_cache, output_attentions=output_attentions,
                         output_hidden_states=output_hidden_states, return_dict=True, inputs_embeds=inputs_embeds,
-                        position_ids=position_ids)
-        # standalone causal LM: position t predicts token t + 1
-        logits, loss = self.logits_and_loss(out.last_hidden_state, labels, shift=1, logits_to_keep=logits_to_keep)
+                        position_ids=position_ids, packing=packing)
+        if packing is not None:  # the fused loss on the packed positions (N, H)
+            logits = None
+            loss = linear_cross_entropy(out.last_hidden_state, self.lm_head.decoder.weight, self.lm_head.bias,
+                                        packing.pack(targets))
+        else:
+            logits, loss = self.logits_and_loss(out.last_hidden_state, labels, shift=1, logits_to_keep=logits_to_keep)
         result = CausalLMOutput(loss=loss, logits=logits, past_key_values=out.past_key_values,
                                 hidden_states=out.hidden_states, attentions=out.attentions,
                                 cross_attentions=out.cross_attentions)

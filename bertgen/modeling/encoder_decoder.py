@@ -17,8 +17,8 @@ from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.loss import linear_cross_entropy
-from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder, resolve_outputs
-from bertgen.modeling.dropout import fast_cpu_dropout
+from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
+from bertgen.modeling.inputs import check_labels, resolve_outputs
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep, pack
@@ -203,11 +203,8 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError("EncoderDecoderModel: pass decoder_input_ids (or decoder_inputs_embeds) or labels")
-        target_shape = tuple((decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds).shape[:2])
-        if labels is not None and tuple(labels.shape) != target_shape:
-            raise ValueError(f"EncoderDecoderModel: labels have shape {tuple(labels.shape)} but the decoder inputs "
-                             f"have {target_shape} (batch, length): label t is the target at decoder position t, so "
-                             "pad both to one length (or pass labels alone and let the model shift them)")
+        targets = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
+        check_labels(labels, targets.shape[:2], "EncoderDecoderModel")
 
         # the decoder computes each row's positions up to its last label: nothing the loss reads comes after
         packing = Packing.of(decoder_keep(labels)) if loss_only else None
@@ -238,15 +235,15 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
 
     def _loss_only(self, labels, encoder_outputs, past_key_values, use_cache, output_attentions,
                    output_hidden_states) -> bool:
-        """Is the loss all this call computes? With the fused loss on (bertgen.loss), in training mode with labels,
-        and no attentions, hidden states, cache (use_cache=True) or earlier state: then the stacks run packed.
-        Not under BERTGEN_TORCH_DROPOUT=1, whose point is torch's masks over the padded grid, seed for seed."""
-        if labels is None or not (self.training and self.decoder._fused_loss) or not fast_cpu_dropout():
+        """Is the loss all this call computes? As for the decoder alone (BertGenerationDecoder._loss_only), and
+        with no cache (use_cache=True), encoder outputs given or encoder attentions or hidden states asked for:
+        then both stacks run packed."""
+        if encoder_outputs is not None or use_cache:
             return False
-        if encoder_outputs is not None or past_key_values is not None or use_cache:
-            return False
-        return not any(any(resolve_outputs(stack.config, output_attentions, output_hidden_states, True)[:2])
-                       for stack in (self.encoder, self.decoder))
+        encoder_outputs_asked = any(resolve_outputs(self.encoder.config, output_attentions, output_hidden_states,
+                                                    True)[:2])
+        return not encoder_outputs_asked and self.decoder._loss_only(labels, past_key_values, output_attentions,
+                                                                     output_hidden_states)
 
 
 def _is_bert_generation(path: str | os.PathLike) -> bool:

@@ -113,10 +113,10 @@ class ModelMixin:
     def fused_loss(self) -> bool:
         """Off by default: with labels, a model returns the loss and the logits, as transformers. On (the
         Trainer turns it on), training mode with labels computes the loss chunk by chunk without the
-        (tokens x vocabulary) logits (`bertgen.loss`) and `logits` is None; eval mode is unchanged. An
-        EncoderDecoderModel then also skips the padding no label reads (`bertgen.modeling.packing`) unless
-        attentions, hidden states or a cache (use_cache=True) are asked for: then no cache is returned, and the
-        encoder's last hidden state is zero at masked source positions."""
+        (tokens x vocabulary) logits (`bertgen.loss`) and `logits` is None; eval mode is unchanged. The models
+        then also skip the padding no label reads (`bertgen.modeling.packing`) unless attentions, hidden states
+        or a cache (use_cache=True) are asked for: then no cache is returned, and an EncoderDecoderModel's
+        encoder_last_hidden_state is zero at masked source positions."""
         return any(getattr(m, "_fused_loss", False) for m in self.modules())
 
     @fused_loss.setter

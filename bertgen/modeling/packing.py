@@ -6,7 +6,8 @@ padding included. The loss never reads most of that padding:
 - an encoder position whose attention mask is 0 is masked as a key in the encoder's self-attention and in the
   decoder's cross-attention, so nothing downstream reads its output;
 - a decoder position after a row's last label is in the future of every position that has a label (causal
-  attention), so nothing the loss reads depends on it.
+  attention), so nothing the loss reads depends on it (a decoder alone, whose position t predicts label t + 1,
+  needs positions up to the one before its last label).
 
 So, as BERT's "unpadding" training recipes do (NVIDIA's and MosaicBERT's), the position-wise layers run on the
 kept positions only, packed into (N, H); each attention scatters its queries, keys and values back onto the
@@ -15,7 +16,7 @@ The loss and every gradient are those of the padded batch (with dropout, in dist
 for the kept positions only, so a seeded run draws other ones than unpacked). Only the loss is computed this way
 (the fused loss in training mode): outputs that show the dropped positions (logits, hidden states, attentions,
 cache) are not. Not packed: the positions a row with no label at all still has in its source, and anything
-given precomputed (encoder_outputs).
+given precomputed (encoder_outputs, or encoder_hidden_states to a decoder alone).
 """
 from __future__ import annotations
 

@@ -164,3 +164,37 @@ def test_labels_of_another_length_than_the_decoder_inputs_are_refused(fused, hf_
     decoder_input_ids = torch.randint(3, 99, (4, 12))
     with pytest.raises(ValueError, match=r"labels have shape \(4, 8\) but the decoder inputs have \(4, 12\)"):
         model(**batch, decoder_input_ids=decoder_input_ids)
+
+
+def test_the_standalone_decoder_packs_up_to_the_position_before_each_rows_last_label(hf_model, tmp_path):
+    """A causal LM: position t predicts label t + 1, so a row whose last label is at position 4 needs positions
+    0..3. Loss and every gradient are transformers' BertGenerationDecoder's."""
+    from transformers import BertGenerationDecoder as HFDecoder
+
+    from bertgen.modeling import BertGenerationDecoder
+
+    hf_model.decoder.save_pretrained(tmp_path / "dec")
+    ours = BertGenerationDecoder.from_pretrained(tmp_path / "dec").train()
+    ours.fused_loss = True
+    theirs = HFDecoder.from_pretrained(tmp_path / "dec").train()
+    g = torch.Generator().manual_seed(4)
+    labels = torch.randint(3, 99, (3, 8), generator=g)
+    labels[0, 5:] = -100  # last label at 4: positions 0..3
+    labels[1, 2] = -100  # a gap inside: kept, all 8 positions but the last
+    labels[2, 1:] = -100  # only the first label, which nothing predicts: nothing kept
+    kwargs = dict(input_ids=labels.clamp(min=3), encoder_hidden_states=torch.randn(3, 5, 32), labels=labels)
+    seen = {}
+    hook = ours.bert.encoder.layer[0].intermediate.dense.register_forward_hook(
+        lambda m, args, out: seen.__setitem__("rows", args[0].reshape(-1, args[0].shape[-1]).shape[0]))
+    out = ours(**kwargs)
+    hook.remove()
+    assert seen["rows"] == 4 + 7 + 0 and out.logits is None
+    reference = theirs(**kwargs)
+    out.loss.backward()
+    reference.loss.backward()
+    assert abs(out.loss.item() - reference.loss.item()) < TOL
+    for name, p in ours.named_parameters():
+        assert (p.grad - theirs.get_parameter(name).grad).abs().max() < TOL, name
+    with pytest.raises(ValueError, match=r"labels have shape \(3, 8\) but the decoder inputs have \(3, 6\)"):
+        ours(input_ids=kwargs["input_ids"][:, :6], encoder_hidden_states=kwargs["encoder_hidden_states"],
+             labels=labels)

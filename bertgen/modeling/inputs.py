@@ -1,0 +1,71 @@
+"""What enters a BertGeneration model, checked: ids, masks and labels of the right shapes, dtypes and ranges, with
+errors that say what is wrong and what to do, instead of the index errors torch would raise deep inside."""
+from __future__ import annotations
+
+import torch
+
+from bertgen.config import BertGenerationConfig
+
+
+def check_input_ids(input_ids: torch.Tensor, config: BertGenerationConfig, where: str, past_length: int = 0) -> None:
+    """Turn the index errors torch would raise deep inside an embedding into messages that say what to do."""
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
+        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
+        raise ValueError(f"{where}: input_ids must be a 2-D tensor (batch, length), got {shape}")
+    if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+        raise ValueError(f"{where}: input_ids must hold integer token ids, got dtype {input_ids.dtype}")
+    length = past_length + input_ids.shape[1]
+    if length > config.max_position_embeddings:
+        raise ValueError(
+            f"{where}: sequence of {length} positions exceeds max_position_embeddings="
+            f"{config.max_position_embeddings}; truncate the input (tokenizer(..., truncation=True, "
+            f"max_length={config.max_position_embeddings - past_length})) or generate fewer tokens"
+        )
+    if input_ids.numel():
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= config.vocab_size:
+            bad = low if low < 0 else high
+            b, t = (input_ids == bad).nonzero()[0].tolist()
+            raise ValueError(
+                f"{where}: input_ids[{b}, {t}] = {bad} is outside the vocabulary (0..{config.vocab_size - 1}); "
+                "tokenize with the checkpoint's own tokenizer (and replace -100 labels before using them as ids)"
+            )
+
+
+def check_mask(mask: torch.Tensor | None, shape: tuple[int, int], name: str, where: str) -> None:
+    if mask is not None and tuple(mask.shape) != tuple(shape):
+        raise ValueError(
+            f"{where}: {name} has shape {tuple(mask.shape)} but must be {tuple(shape)} (batch, length) "
+            "to match the ids it masks; pass the mask the tokenizer returned with these ids"
+        )
+
+
+def resolve_outputs(config, output_attentions, output_hidden_states, return_dict) -> tuple[bool, bool, bool]:
+    """Arguments left None take the config's values, as in transformers."""
+    return (config.output_attentions if output_attentions is None else output_attentions,
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+            config.return_dict if return_dict is None else return_dict)
+
+
+def check_inputs(input_ids, inputs_embeds, config, where: str, past: int) -> tuple[int, int]:
+    """Exactly one of input_ids / inputs_embeds, checked; returns (B, T)."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError(f"{where}: pass exactly one of input_ids and inputs_embeds")
+    if input_ids is not None:
+        check_input_ids(input_ids, config, where, past)
+        return tuple(input_ids.shape)
+    if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
+        raise ValueError(f"{where}: inputs_embeds must be (batch, length, hidden_size={config.hidden_size}), "
+                         f"got {tuple(inputs_embeds.shape)}")
+    if past + inputs_embeds.shape[1] > config.max_position_embeddings:
+        raise ValueError(f"{where}: {past + inputs_embeds.shape[1]} positions exceed max_position_embeddings="
+                         f"{config.max_position_embeddings}; pass fewer")
+    return tuple(inputs_embeds.shape[:2])
+
+
+def check_labels(labels: torch.Tensor | None, shape: tuple[int, int], where: str) -> None:
+    """Labels pair with the decoder's positions: (batch, length) as its inputs."""
+    if labels is not None and tuple(labels.shape) != tuple(shape):
+        raise ValueError(f"{where}: labels have shape {tuple(labels.shape)} but the decoder inputs have "
+                         f"{tuple(shape)} (batch, length): label t is the target at decoder position t, so pad both to "
+                         "one length (or pass labels alone and let the model shift them)")
