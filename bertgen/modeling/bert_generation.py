@@ -30,7 +30,7 @@ from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, reso
 from bertgen.modeling.loading import BodyLoadingMixin
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
-from bertgen.modeling.packing import Packing, decoder_keep, pack, unpack
+from bertgen.modeling.packing import Packing, decoder_keep, pack, position_targets, unpack
 
 # ------------------------------------------------------------------------------------------------------ masks
 
@@ -401,13 +401,15 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         return generate_causal(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
                                generator=generator, **kwargs)
 
-    def logits_and_loss(self, hidden, labels=None, shift=0, logits_to_keep=0):
+    def logits_and_loss(self, hidden, labels=None, shift=0, logits_to_keep=0, packing: Packing | None = None):
         """(B, T, H) -> logits (B, T, V), and the mean cross-entropy of position t against label t + shift over
-        the labels that are not -100. With the fused loss on, in training mode with labels: logits None."""
-        T = hidden.shape[1]
+        the labels that are not -100. With the fused loss on, in training mode with labels: logits None, and
+        `packing` says which positions the (N, H) hidden states are (bertgen.modeling.packing)."""
         if labels is not None and self.training and self._fused_loss:
-            return None, linear_cross_entropy(hidden[:, :T - shift], self.lm_head.decoder.weight, self.lm_head.bias,
-                                              labels[:, shift:])
+            targets = position_targets(labels, shift)  # (B, T)
+            return None, linear_cross_entropy(hidden, self.lm_head.decoder.weight, self.lm_head.bias,
+                                              pack(targets, packing))
+        T = hidden.shape[1]
         if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
             hidden = hidden[:, -logits_to_keep:]
         logits = self.lm_head(hidden)  # (B, T, V)
@@ -438,21 +440,16 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         return_dict = self.config.return_dict if return_dict is None else return_dict
         # standalone causal LM: position t predicts token t + 1, so with the loss alone the positions from each
         # row's last label on are skipped (the last label is predicted by the position before it)
-        packing = targets = None
+        packing = None
         if self._loss_only(labels, past_key_values, output_attentions, output_hidden_states):
-            targets = F.pad(labels[:, 1:], (0, 1), value=-100)  # (B, T): position t's target
-            packing = Packing.of(decoder_keep(targets))
+            packing = Packing.of(decoder_keep(position_targets(labels, shift=1)))
         out = self.bert(input_ids, attention_mask=attention_mask, encoder_hidden_states=encoder_hidden_states,
                         encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
                         use_cache=use_cache, output_attentions=output_attentions,
                         output_hidden_states=output_hidden_states, return_dict=True, inputs_embeds=inputs_embeds,
                         position_ids=position_ids, packing=packing)
-        if packing is not None:  # the fused loss on the packed positions (N, H)
-            logits = None
-            loss = linear_cross_entropy(out.last_hidden_state, self.lm_head.decoder.weight, self.lm_head.bias,
-                                        packing.pack(targets))
-        else:
-            logits, loss = self.logits_and_loss(out.last_hidden_state, labels, shift=1, logits_to_keep=logits_to_keep)
+        logits, loss = self.logits_and_loss(out.last_hidden_state, labels, shift=1, logits_to_keep=logits_to_keep,
+                                            packing=packing)
         result = CausalLMOutput(loss=loss, logits=logits, past_key_values=out.past_key_values,
                                 hidden_states=out.hidden_states, attentions=out.attentions,
                                 cross_attentions=out.cross_attentions)

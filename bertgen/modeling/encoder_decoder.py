@@ -16,12 +16,11 @@ from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
-from bertgen.loss import linear_cross_entropy
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
 from bertgen.modeling.inputs import check_labels, resolve_outputs
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
-from bertgen.modeling.packing import Packing, decoder_keep, pack
+from bertgen.modeling.packing import Packing, decoder_keep
 from bertgen.warmstart.plan import WarmStartPlan, apply_plan, plan_from_encoder_decoder
 from bertgen.warmstart.report import WarmStartReport
 
@@ -216,13 +215,9 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                                         output_hidden_states=output_hidden_states, return_dict=True,
                                         inputs_embeds=decoder_inputs_embeds, packing=packing,
                                         encoder_packing=encoder_packing)
-        if loss_only:  # the fused loss (bertgen.loss) on the packed positions: no logits
-            head, hidden = self.decoder.lm_head, decoder_out.last_hidden_state  # (N, H) or (B, T, H)
-            logits = None
-            loss = linear_cross_entropy(hidden, head.decoder.weight, head.bias, pack(labels, packing))
-        else:  # as transformers: mean cross-entropy over labels that are not -100, position t against label t
-            logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
-                                                        logits_to_keep=logits_to_keep)
+        # as transformers: mean cross-entropy over labels that are not -100, position t against label t
+        logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
+                                                    logits_to_keep=logits_to_keep, packing=packing)
         if encoder_packing is not None:
             encoder_hidden_states = encoder_packing.unpack(encoder_hidden_states)  # (B, S, H), zeros where masked
         out = Seq2SeqLMOutput(
