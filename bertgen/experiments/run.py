@@ -93,13 +93,15 @@ def build_model(config: ExperimentConfig, checkpoint: PretrainedCheckpoint):
 
 def training_arguments(config: ExperimentConfig, output_dir: Path, progress: bool = True,
                        **extra: Any) -> TrainingArguments:
-    """The Trainer's arguments for a config; `extra` sets the rest (max_time_s, log_every, ...)."""
+    """The Trainer's arguments for a config; `extra` sets the rest (max_time_s, log_every, ...). A checkpoint at
+    every evaluation: a run killed between evaluations resumes from the last one."""
+    eval_every = config.eval_every or max(1, config.steps // 5)
     settings = dict(
         output_dir=str(output_dir), max_steps=config.steps, batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
         schedule=config.schedule, warmup_steps=config.warmup_steps, weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm, precision=config.precision,
-        eval_every=config.eval_every or max(1, config.steps // 5), log_every=max(1, min(10, config.steps // 20)),
+        eval_every=eval_every, checkpoint_every=eval_every, log_every=max(1, min(10, config.steps // 20)),
         early_stopping_metric=config.early_stopping_metric or None,
         early_stopping_patience=config.early_stopping_patience,
         new_parameters_lr_multiplier=config.new_parameters_lr_multiplier, seed=config.seed, progress=progress)
@@ -176,13 +178,14 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     row = {"run_id": run_id, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "row": config.row,
            "scheme": config.scheme, "paper_row": config.paper_row or config.scheme, "fraction": config.fraction,
            "seed": config.seed, "config_hash": config.hash(), "git_commit": git_commit(),
-           "steps": trained.steps, "batch_size": config.batch_size, "train_examples": len(data["train"]),
+           "steps": trained.steps, "stop_reason": trained.stop_reason, "batch_size": config.batch_size, "train_examples": len(data["train"]),
            "test_examples": len(data["test"]), "max_length": f"{config.max_source_length}/{config.max_target_length}",
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
            "train_loss": round(trained.train_loss, 4), "best_step": trained.best_step,
            "val_loss": _round(trained.best_metric, 4), "val_source_gap": _round(last_eval(trained).get("val_source_gap"), 4),
            "val_encoder_spread": _round(last_eval(trained).get("val_encoder_spread"), 3),
-           "hardware": hardware(next(model.parameters()).device), "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
+           **{f"val_{name}": value for name, value in best_eval_collapse(trained).items()},
+           "hardware": hardware(next(model.parameters()).device), "precision": trained.precision, "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
            **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()},
            **{f"copy_{name}": round(value, 2) for name, value in copy.items()}}
     append_row(results / f"{config.task}.csv", row)
@@ -208,6 +211,14 @@ def copy_baseline(task: str, tokenizer, test: datasets.Dataset) -> dict[str, flo
 def last_eval(result: TrainResult) -> dict[str, float]:
     records = [r for r in read_log(result.log_path) if r.get("kind") == "eval"]
     return records[-1] if records else {}
+
+
+def best_eval_collapse(result: TrainResult) -> dict[str, float]:
+    """The collapse diagnostics of the validation outputs decoded at the kept weights' evaluation: a run is judged
+    collapsed on these, before its test set is decoded."""
+    records = [r for r in read_log(result.log_path) if r.get("kind") == "eval" and r.get("step") == result.best_step]
+    record = records[-1] if records else {}
+    return {name: record[f"val_{name}"] for name in ("distinct", "input_dependence") if f"val_{name}" in record}
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -1,5 +1,5 @@
 """Training: the Trainer (AdamW, accumulation, clipping, bf16 autocast, evaluation, early stopping, resumable
-checkpoints, DDP) and the learning-rate schedules (the paper's rsqrt, linear, constant)."""
+checkpoints, DDP) and the learning-rate schedules (the paper's rsqrt, linear, cosine, constant)."""
 from bertgen.training.schedules import SCHEDULES
 from bertgen.training.trainer import (TrainingArguments, Trainer, TrainingDiverged, TrainResult, TrainState,
                                       distributed_context, read_log)

@@ -21,7 +21,7 @@ class TrainingArguments:
     batch_size: int = 32  # global: examples per optimizer step, over all processes and accumulation steps
     gradient_accumulation_steps: int = 1
     learning_rate: float = 5e-5  # for `rsqrt` a dimensionless constant (the paper's 0.05); see training/schedules.py
-    schedule: str = "linear"  # rsqrt (the paper's), linear, constant
+    schedule: str = "linear"  # rsqrt (the paper's), linear, cosine, constant
     warmup_steps: int = 0
     weight_decay: float = 0.01
     adam_beta1: float = 0.9

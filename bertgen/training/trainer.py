@@ -89,6 +89,7 @@ class TrainResult:
     best_step: int | None
     wall_s: float  # this process's training time, summed over resumed segments
     log_path: Path
+    precision: str = "fp32"  # what the steps ran in: fp32, or bf16 autocast
 
 
 # --------------------------------------------------------------------------------------------- distribution
@@ -492,4 +493,4 @@ class Trainer:
                           float("nan")) if self.rank == 0 else float("nan")
         return TrainResult(steps=state.step, stop_reason=state.stop_reason, train_loss=train_loss,
                            best_metric=state.best_metric, best_step=state.best_step, wall_s=state.wall_s,
-                           log_path=self.output_dir / LOG)
+                           log_path=self.output_dir / LOG, precision=self.precision)

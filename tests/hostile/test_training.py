@@ -83,7 +83,7 @@ ARGUMENT_CASES = [
     ("epsilon-zero", {"adam_epsilon": 0.0}, "adam_epsilon must be a finite number > 0.0"),
     ("max-time-negative", {"max_time_s": -1.0}, "max_time_s must be >= 0 seconds"),
     ("max-time-nan", {"max_time_s": math.nan}, "max_time_s must be >= 0 seconds"),
-    ("schedule-unknown", {"schedule": "cosine"}, "schedule 'cosine': expected one of rsqrt, linear, constant"),
+    ("schedule-unknown", {"schedule": "polynomial"}, "schedule 'polynomial': expected one of rsqrt, linear, cosine, constant"),
     ("precision-unknown", {"precision": "fp16"}, "precision 'fp16': expected one of auto, fp32, bf16"),
     ("output-dir-empty", {"output_dir": ""}, "output_dir must be a directory path"),
     ("output-dir-none", {"output_dir": None}, "output_dir must be a directory path"),

@@ -111,7 +111,7 @@ EXPERIMENT_CASES = [
     ("weight-decay-negative", "weight_decay = -0.5", [], "weight_decay must be a finite number >= 0.0"),
     ("grad-norm-negative", "max_grad_norm = -1.0", [], "max_grad_norm must be a finite number > 0.0"),
     ("length-penalty-inf", "length_penalty = inf", [], "length_penalty must be a finite number"),
-    ("schedule-unknown", 'schedule = "cosine"', [], "schedule 'cosine' is not one of"),
+    ("schedule-unknown", 'schedule = "polynomial"', [], "schedule 'polynomial' is not one of"),
     ("precision-unknown", 'precision = "fp8"', [], "precision 'fp8' is not one of"),
     ("seed-negative", "seed = -1", [], "seed must be >= 0"),
     ("test-examples-zero", "test_examples = 0", [], "test_examples must be >= 1"),

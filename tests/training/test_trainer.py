@@ -85,28 +85,50 @@ def test_auto_precision_picks_bf16_only_on_amx_cpus(tmp_path, monkeypatch):
 def test_rsqrt_schedule_is_the_papers():
     f = schedules.schedule("rsqrt", warmup_steps=100, total_steps=1000, hidden_size=64)
     peak = 1 / math.sqrt(100 * 64)
-    assert f(1) == pytest.approx(peak / 100)
+    assert f(0) == 0.0 and f(1) == pytest.approx(peak / 100)
     assert f(50) == pytest.approx(peak / 2)  # linear warmup
     assert f(100) == pytest.approx(peak)
-    assert f(400) == pytest.approx(peak / 2)  # 1/sqrt(n) decay: 4x the steps, half the rate
+    assert f(400) == pytest.approx(peak / 2)  # 1/sqrt(k) decay: 4x the steps, half the rate
     # The paper's setting: 0.05, 40k warmup, hidden 768 -> peak 9.0e-6
     assert 0.05 * schedules.schedule("rsqrt", 40_000, 300_000, 768)(40_000) == pytest.approx(9.02e-6, rel=1e-3)
 
 
-def test_linear_and_constant_schedules():
+def test_linear_cosine_and_constant_schedules():
     f = schedules.schedule("linear", warmup_steps=10, total_steps=110, hidden_size=1)
-    assert [f(1), f(10), f(60), f(110)] == pytest.approx([0.1, 1.0, 0.5, 0.0])
+    assert [f(0), f(1), f(10), f(60), f(110)] == pytest.approx([0.0, 0.1, 1.0, 0.5, 0.0])
+    c = schedules.schedule("cosine", warmup_steps=10, total_steps=110, hidden_size=1)
+    assert [c(5), c(10), c(60), c(85), c(110)] == pytest.approx([0.5, 1.0, 0.5, 0.5 * (1 - math.sqrt(0.5)), 0.0])
     g = schedules.schedule("constant", warmup_steps=4, total_steps=100, hidden_size=1)
-    assert [g(2), g(4), g(99)] == pytest.approx([0.5, 1.0, 1.0])
-    with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
-        schedules.schedule("cosine", 1, 2, 3)
+    assert [g(0), g(2), g(4), g(99)] == pytest.approx([0.0, 0.5, 1.0, 1.0])
+    with pytest.raises(ValueError, match="unknown schedule 'polynomial'"):
+        schedules.schedule("polynomial", 1, 2, 3)
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine", "constant"])
+def test_schedules_give_transformers_rate_at_every_update(name):
+    transformers = pytest.importorskip("transformers")
+    make = {"linear": transformers.get_linear_schedule_with_warmup,
+            "cosine": transformers.get_cosine_schedule_with_warmup,
+            "constant": lambda opt, warmup, total: transformers.get_constant_schedule_with_warmup(opt, warmup)}[name]
+    rates = {}
+    for library in ("transformers", "bertgen"):
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=5e-5)
+        scheduler = (make(optimizer, 3, 12) if library == "transformers"
+                     else schedules.scheduler(optimizer, name, 3, 12, hidden_size=1))
+        rates[library] = []
+        for _ in range(12):
+            rates[library].append(optimizer.param_groups[0]["lr"])  # the rate this update uses
+            optimizer.step()
+            scheduler.step()
+    assert rates["bertgen"] == pytest.approx(rates["transformers"], abs=1e-12)
+    assert rates["bertgen"][0] == 0.0  # the warmup's first update, as transformers: rate 0
 
 
 def test_scheduler_sets_the_rate_of_each_update(tmp_path):
     trainer, _ = train(tmp_path, steps=6, schedule="linear", warmup_steps=2, learning_rate=1.0)
     lrs = [r["lr"] for r in read_log(tmp_path / "log.jsonl") if r["kind"] == "train"]
     f = schedules.schedule("linear", 2, 6, 32)
-    assert lrs == pytest.approx([f(n) for n in range(1, 7)])
+    assert lrs == pytest.approx([f(k) for k in range(6)])
 
 
 # ---------------------------------------------------------------------------------------------------- resume

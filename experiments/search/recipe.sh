@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Stage 5 of experiments/RECIPE.md: the recipe search for the most validation SARI per CPU-hour, on fusion
+# bert2bert, one seed. Two lanes, one thread each under nice, side by side (the machine has 2 cores). Each run is
+# resumable (a checkpoint at every evaluation under $BERTGEN_HOME/experiments) and skipped once its row is in
+# experiments/results/search/fusion.csv, so running this again resumes the search; each finished run is committed.
+#
+#   nohup experiments/search/recipe.sh > experiments/results/search/recipe.log 2>&1 &
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BERTGEN=.venv/bin/bertgen
+CONFIG=experiments/configs/fusion/bert2bert.toml
+# What every search run shares: batch 32 (the GPU runs' 4x examples per step), a long budget that early stopping
+# on validation SARI ends (3 evaluations without a new best), 500 validation pairs for the loss and the source
+# gap, 200 of them decoded at each evaluation, and the test set of 1,000 pairs.
+COMMON=(--set batch_size=32 --set steps=4000 --set warmup_steps=200 --set eval_every=250
+        --set early_stopping_metric='"val_sari"' --set early_stopping_patience=3
+        --set validation_examples=500 --set eval_generate_examples=200 --set test_examples=1000)
+
+run() {  # run NAME OVERRIDES...
+  local name=$1; shift
+  nice -n 10 "$BERTGEN" experiment sweep "$CONFIG" --seeds 0 --threads 1 --commit \
+    --results-dir experiments/results/search "${COMMON[@]}" --set name="\"$name\"" "$@"
+}
+
+lane_schedules() {  # the schedule's shape at the same peak rate
+  run search-b32-cosine3e-4 --set schedule='"cosine"' --set learning_rate=3e-4
+  run search-b32-linear3e-4 --set schedule='"linear"' --set learning_rate=3e-4
+  # the paper's rsqrt with its peak at 3e-4: lr0 = 3e-4 * sqrt(warmup 200 * hidden 384)
+  run search-b32-rsqrt --set schedule='"rsqrt"' --set learning_rate=0.0831
+}
+
+lane_warm_rate() {  # the rate of the warm (pretrained) parts against the new ones
+  run search-b32-cosine-warm1e-4 --set schedule='"cosine"' --set learning_rate=1e-4 \
+    --set new_parameters_lr_multiplier=3.0
+  run search-b32-constant3e-4 --set schedule='"constant"' --set learning_rate=3e-4
+  run search-b8-cosine3e-4 --set schedule='"cosine"' --set learning_rate=3e-4 --set batch_size=8 --set steps=12000 \
+    --set eval_every=1000
+}
+
+lane_schedules > experiments/results/search/lane-schedules.log 2>&1 &
+lane_warm_rate > experiments/results/search/lane-warm-rate.log 2>&1 &
+wait
