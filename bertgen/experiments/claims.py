@@ -1,17 +1,31 @@
-"""The paper's three claims about warm-starting, judged on our runs with their seed spread.
+"""The paper's claims about warm-starting and the orderings of its table, judged with tests fitted to the sample
+size (bertgen/experiments/statistics.py).
 
-Rothe et al. (2020) conclude that (1) a pretrained encoder matters most (bert2rnd beats rnd2bert), (2)
-BERTShare matches bert2bert with far fewer parameters, and (3) warm-starting helps more with less data (the gap
-between bert2bert and rnd2rnd widens from the 100% to the 10% column). A claim is decided only where the seed
-spread separates the rows: two rows differ when their means are more than twice the standard error of the
-difference apart (`separated`); with 3 seeds a row's std is itself uncertain, so the verdict says "cannot
-tell" rather than guess.
+Rothe et al. (2020) conclude that (1) a pretrained encoder matters most (bert2rnd beats rnd2bert), (2) BERTShare
+matches bert2bert with far fewer parameters, and (3) warm-starting helps more with less data (the gap between
+bert2bert and rnd2rnd widens from the 100% to the 10% column). Each becomes one test across seeds:
+- "a beats b": Welch's t on the seeds' scores; **reproduced** when, after Holm's correction over the table's
+  claims, the difference is significant in the paper's direction (and, where the test predictions give one, the
+  paired bootstrap interval over test examples excludes 0 on that side); **contradicted** when the same holds
+  in the other direction; otherwise **cannot tell**, with the seeds per row (or test examples) that would
+  decide it.
+- "a matches b": two one-sided tests against a stated margin (`MARGINS`): **reproduced** only with evidence of
+  equality (TOST significant after Holm, and the bootstrap's 90% interval inside the margin), **contradicted** by
+  a significant difference larger than the margin, otherwise **cannot tell**.
+- the widening: Welch's t on the contrast (warm - cold at 10%) - (warm - cold at 100%).
+Paper differences under `TIE` points are ties: an ordering the paper does not make, judged as "the same".
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import pandas as pd
+
+from bertgen.experiments.statistics import ALPHA, Contrast, Interval, contrast, examples_to_exclude_zero, holm
+
+MARGINS = {"sari": 1.0, "exact": 1.0, "bleu": 1.0, "loss": 0.02}  # "the same" within this, in the metric's units
+TIE = 0.5  # points: a paper difference under this is a tie, not an ordering
 
 
 def measured(r: pd.Series, metric: str) -> int:
@@ -21,64 +35,143 @@ def measured(r: pd.Series, metric: str) -> int:
     return 0 if pd.isna(count) else int(count)
 
 
-def separated(a: pd.Series, b: pd.Series, metric: str) -> tuple[float, float, bool]:
-    """(difference of means a - b, twice its standard error, whether the difference exceeds it)."""
-    diff = a[f"{metric}_mean"] - b[f"{metric}_mean"]
-    se = math.sqrt(sum((r[f"{metric}_std"] if not math.isnan(r[f"{metric}_std"]) else 0.0) ** 2 / max(1, measured(r, metric))
-                       for r in (a, b)))
-    return diff, 2 * se, abs(diff) > 2 * se and min(measured(a, metric), measured(b, metric)) >= 2
-
-
-def _row(summary: pd.DataFrame, row: str, fraction: float, metric: str) -> pd.Series | None:
-    """The row's summary, or None where fewer than 2 seeds that read their input measured `metric`: one value has
-    no spread to judge by."""
+def seed_scores(summary: pd.DataFrame, row: str, fraction: float, metric: str) -> tuple[float, float, int] | None:
+    """(mean, sample std, seeds) of a row's measured seeds; None under 2 seeds: one value has no spread."""
     found = summary[(summary["row"] == row) & (summary["fraction"] == fraction)]
-    return None if found.empty or measured(found.iloc[0], metric) < 2 else found.iloc[0]
+    if found.empty or measured(found.iloc[0], metric) < 2:
+        return None
+    r = found.iloc[0]
+    return float(r[f"{metric}_mean"]), float(r[f"{metric}_std"]), measured(r, metric)
 
 
-def _missing(*rows: str) -> str:
-    return f"cannot judge yet: needs the {', '.join(rows)} rows with 2+ seeds that read their input"
+@dataclass
+class Test:
+    """One claim or ordering: sum of weight * row's mean, its Welch contrast, and how it is judged."""
+
+    title: str
+    kind: str  # "better" (the contrast should be > 0 in the metric's good direction), "same", "widening"
+    terms: tuple[tuple[float, str, float], ...]  # (weight, row, fraction)
+    contrast: Contrast | None = None
+    interval: Interval | None = None  # paired bootstrap over test examples, where predictions are kept
+    p_value: float = math.nan
+    p_adjusted: float = math.nan
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple:
+        return self.terms
 
 
-def verdicts(summary: pd.DataFrame, metric: str) -> list[str]:
-    """One line per claim; `summary` has per (fraction, row): seeds, `<metric>_mean`, `<metric>_std`."""
-    higher = metric != "loss"
-    better = (lambda d: d > 0) if higher else (lambda d: d < 0)
+def prepare(test: Test, summary: pd.DataFrame, metric: str, margin: float) -> Test:
+    """Fill the test's Welch contrast and raw p-value (TOST for "same"), or the rows it is missing."""
+    sign = -1.0 if metric == "loss" else 1.0  # contrasts point the metric's good way
+    groups = []
+    for weight, row, fraction in test.terms:
+        scores = seed_scores(summary, row, fraction, metric)
+        if scores is None:
+            test.missing.append(row if fraction == 1 else f"{row} at {fraction:.0%}")
+        else:
+            groups.append((sign * weight, *scores))
+    if test.missing:
+        return test
+    test.contrast = contrast(groups)
+    test.p_value = test.contrast.p_equivalent(margin) if test.kind == "same" else test.contrast.p_two_sided()
+    return test
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def _at_most(count: int | None, what: str, cap: int) -> str | None:
+    if count is None:
+        return None
+    return f"about {count:,} {what}" if count <= cap else f"over {cap:,} {what} (the difference is small against the spread)"
+
+
+def decide(test: Test, metric: str, margin: float, family: int) -> str:
+    """The verdict line's end: the estimate, the tests' figures and the verdict. `family`: how many tests Holm's
+    correction ran over (a "same" test's difference is corrected by Bonferroni over them)."""
+    c, unit = test.contrast, metric
+    figures = f"{c.estimate:+.2f} {unit}"
+    if test.interval is not None:
+        figures += f", {test.interval.confidence:.0%} bootstrap interval over {test.interval.examples} test examples " \
+                   f"[{test.interval.low:+.2f}, {test.interval.high:+.2f}]"
+    figures += f"; Welch t({c.df:.1f}) across seeds {'/'.join(map(str, c.seeds))}"
+    if test.kind == "same":
+        figures += f", equivalence within ±{margin:g} (TOST) p {_p(test.p_value)}"
+    else:
+        figures += f", p {_p(test.p_value)}"
+    figures += f", Holm-adjusted p {_p(test.p_adjusted)}"
+    significant = test.p_adjusted < ALPHA
+    if test.kind == "same":
+        inside = test.interval is None or (-margin < test.interval.low and test.interval.high < margin)
+        different = c.p_two_sided() * family < ALPHA and abs(c.estimate) > margin and (
+            test.interval is None or test.interval.excludes_zero())
+        if significant and inside:
+            return f"{figures}: **reproduced** (equal within ±{margin:g})"
+        if different:
+            return f"{figures}: **contradicted** (they differ by more than the margin)"
+        need = c.seeds_to_show_equivalence(margin)
+        more = (f"about {need} seeds per row would show equivalence if the estimate holds" if need else
+                f"the estimate lies outside ±{margin:g}: more seeds would not show equivalence")
+        return f"{figures}: **cannot tell** ({more})"
+    supports = (test.interval is None or test.interval.excludes_zero())
+    if significant and supports:
+        return f"{figures}: **{'reproduced' if c.estimate > 0 else 'contradicted'}**"
+    decide_by = [_at_most(c.seeds_to_detect(), "seeds per row", 100) or "a difference to detect"]
+    if test.interval is not None and not test.interval.excludes_zero():
+        if examples := _at_most(examples_to_exclude_zero(test.interval), "test examples", 100_000):
+            decide_by.append(examples)
+    return f"{figures}: **cannot tell** (would need {' and '.join(decide_by)} if the estimate holds)"
+
+
+def paper_claims() -> list[Test]:
+    return [Test("A pretrained encoder matters most (bert2rnd > rnd2bert)", "better",
+                 ((1.0, "bert2rnd", 1.0), (-1.0, "rnd2bert", 1.0))),
+            Test("BERTShare matches bert2bert with about 60% of the parameters", "same",
+                 ((1.0, "bertshare", 1.0), (-1.0, "bert2bert", 1.0))),
+            Test("Warm-starting helps more with less data ((bert2bert − rnd2rnd) at 10% − at 100%)", "widening",
+                 ((1.0, "bert2bert", 0.1), (-1.0, "rnd2rnd", 0.1), (-1.0, "bert2bert", 1.0), (1.0, "rnd2rnd", 1.0)))]
+
+
+def judge(tests: list[Test], summary: pd.DataFrame, metric: str,
+          intervals: dict[tuple, Interval] | None = None) -> list[str]:
+    """One line per test: Holm's correction over the tests of the list that can be judged."""
+    margin = MARGINS.get(metric, 1.0)
+    for test in tests:
+        prepare(test, summary, metric, margin)
+        test.interval = (intervals or {}).get(test.key)
+    ready = [t for t in tests if not t.missing]
+    for test, adjusted in zip(ready, holm([t.p_value for t in ready])):
+        test.p_adjusted = adjusted
     lines = []
-
-    encoder, decoder = _row(summary, "bert2rnd", 1.0, metric), _row(summary, "rnd2bert", 1.0, metric)
-    if encoder is None or decoder is None:
-        lines.append(f"- **A pretrained encoder matters most** (bert2rnd > rnd2bert): {_missing('bert2rnd', 'rnd2bert')}.")
-    else:
-        diff, bound, sep = separated(encoder, decoder, metric)
-        verdict = ("reproduced" if better(diff) else "contradicted") if sep else "cannot tell (within the seed spread)"
-        lines.append(f"- **A pretrained encoder matters most** (bert2rnd > rnd2bert on {metric}): bert2rnd − rnd2bert "
-                     f"= {diff:+.2f} (2 SE = {bound:.2f}): **{verdict}**.")
-
-    share, full = _row(summary, "bertshare", 1.0, metric), _row(summary, "bert2bert", 1.0, metric)
-    if share is None or full is None:
-        lines.append(f"- **BERTShare matches bert2bert**: {_missing('bertshare', 'bert2bert')}.")
-    else:
-        diff, bound, sep = separated(share, full, metric)
-        verdict = ("not reproduced: bertshare is worse" if not better(diff) else "bertshare is better") if sep \
-            else "reproduced (no difference beyond the seed spread)"
-        lines.append(f"- **BERTShare matches bert2bert** with about 60% of the parameters ({metric}): bertshare − "
-                     f"bert2bert = {diff:+.2f} (2 SE = {bound:.2f}): **{verdict}**.")
-
-    gaps = {}
-    for fraction in (1.0, 0.1):
-        warm, cold = _row(summary, "bert2bert", fraction, metric), _row(summary, "rnd2rnd", fraction, metric)
-        if warm is not None and cold is not None:
-            gaps[fraction] = separated(warm, cold, metric)
-    if len(gaps) < 2:
-        lines.append("- **Warm-starting helps more with less data**: cannot judge yet: needs bert2bert and rnd2rnd "
-                     "at 100% and 10% with 2+ seeds that read their input.")
-    else:
-        (d_full, b_full, _), (d_low, b_low, _) = gaps[1.0], gaps[0.1]
-        widening = (d_low - d_full) if higher else (d_full - d_low)
-        bound = math.hypot(b_full, b_low)
-        verdict = ("reproduced" if widening > 0 else "contradicted") if abs(widening) > bound \
-            else "cannot tell (within the seed spread)"
-        lines.append(f"- **Warm-starting helps more with less data** ({metric}): bert2bert − rnd2rnd is {d_full:+.2f} "
-                     f"at 100% and {d_low:+.2f} at 10% (widening {widening:+.2f}, 2 SE = {bound:.2f}): **{verdict}**.")
+    for test in tests:
+        if test.missing:
+            lines.append(f"- **{test.title}**: cannot judge yet: needs {', '.join(test.missing)} with 2+ seeds that "
+                         "read their input.")
+        else:
+            lines.append(f"- **{test.title}** ({metric}): {decide(test, metric, margin, len(ready))}.")
     return lines
+
+
+def verdicts(summary: pd.DataFrame, metric: str, intervals: dict[tuple, Interval] | None = None) -> list[str]:
+    """The paper's three claims, one line each; `summary` has per (fraction, row): seeds, `<metric>_mean`,
+    `<metric>_std` (and `<metric>_n`); `intervals` the paired bootstrap of each claim's contrast by its terms."""
+    return judge(paper_claims(), summary, metric, intervals)
+
+
+def ordering_tests(rows: list[tuple[str, float]], fraction: float) -> list[Test]:
+    """Every pair of rows the paper scores, as (row, paper score): an ordering where the paper's scores differ by
+    TIE or more (the better row first), "the same" where they are within it."""
+    tests = []
+    for i, (a, paper_a) in enumerate(rows):
+        for b, paper_b in rows[i + 1:]:
+            if abs(paper_a - paper_b) < TIE:
+                tests.append(Test(f"{a} ≈ {b} (paper {paper_a:g} vs {paper_b:g}: a tie)", "same",
+                                  ((1.0, a, fraction), (-1.0, b, fraction))))
+            else:
+                (hi, p_hi), (lo, p_lo) = sorted([(a, paper_a), (b, paper_b)], key=lambda x: -x[1])
+                tests.append(Test(f"{hi} > {lo} (paper {p_hi:g} vs {p_lo:g})", "better",
+                                  ((1.0, hi, fraction), (-1.0, lo, fraction))))
+    return tests

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -70,7 +71,8 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
         assert float(row["copy_sari"]) > float(row["sari"])  # the baseline a real model must clear
         assert int(row["best_step"]) in (1, 2, 3) and float(row["val_loss"]) > 0
         assert float(row["wall_s"]) > 0 and row["git_commit"]
-        assert row["hardware"] == "CPU, 1 thread"  # the tables say what each run trained on
+        assert row["hardware"] == "CPU, 1 thread"  # the tables say what each run trained on, in what precision
+        assert row["precision"] in ("fp32", "bf16") and row["stop_reason"] == "max_steps"
         run = results / "brown-fusion" / "runs" / row["run_id"]
         assert {p.name for p in run.iterdir()} == {"config.json", "log.jsonl", "predictions.csv"}
 
@@ -81,8 +83,8 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
     assert "2 runs took" in table and "3 steps of batch 4" in table and "trained on CPU, 1 thread (2 runs)" in table
     assert "| copy the input (no model) | test set |" in table
     line = next(l for l in table.splitlines() if l.startswith("| tiny |"))
-    # what 3 steps produce does not read its input: counted as failed, no means
-    assert line.startswith("| tiny | 100% | 0 | 2 | collapsed |")
+    # what 3 steps produce does not read its input: counted as failed (with the rate's interval), no means
+    assert re.match(r"\| tiny \| 100% \| CPU, (fp32|bf16) \| 0 \| 2/2 \[34%–100%\] \| 0/2 \| collapsed \|", line)
     assert "2 of 2 runs collapsed" in table and "## The paper's claims" in table
 
 
@@ -100,9 +102,10 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     paper = project / "experiments" / "paper_results.toml"
     paper.write_text(PAPER + '["brown-fusion".rows.bert2bert]\nexact = 63.9\nsari = 89.3\n')
     table = render_table("brown-fusion", results, paper)
-    assert "| rnd2rnd | 100% | 1 | 0 | 0.0 | 58.3 | 30.0 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 1 | 0/1 [0%–79%] | — | 0.0 | 58.3 | 30.0 | 86.9 |" in table
     assert table.index("| rnd2rnd |") < table.index("| bert2bert |")  # the paper's row order
-    assert "No ordering to judge" in table  # one seed a row: no spread to judge an order by
+    # one seed a row: no spread to judge an order by
+    assert "**bert2bert > rnd2rnd (paper 89.3 vs 86.9)**: cannot judge yet: needs bert2bert, rnd2rnd" in table
 
     def two_seeds(rnd2rnd: tuple[float, float], bert2bert: tuple[float, float]) -> str:
         csv_path.write_text("")
@@ -110,16 +113,17 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
             for scheme, sari in (("rnd2rnd", cold), ("bert2bert", warm)):
                 append_row(csv_path, {**base, "row": scheme, "scheme": scheme, "paper_row": scheme, "seed": seed,
                                       "sari": sari})
-        return render_table("brown-fusion", results, paper)
+        return render_table("brown-fusion", results, paper).split("## The paper's orderings")[1]
 
-    assert ("sari, 100% data, rows with 2+ seeds, best first: ours (means) bert2bert > rnd2rnd; paper bert2bert > "
-            "rnd2rnd: the paper's ordering is **reproduced**: 1 pair, all agree") in two_seeds((30.0, 31.0), (40.0, 41.0))
-    assert "ordering is **cannot tell**: 1 of 1 pair within the seed spread" in two_seeds((30.0, 50.0), (40.0, 30.0))
-    assert "ordering is **contradicted**: of 1 pair, 1 reversed beyond" in two_seeds((50.0, 51.0), (40.0, 41.0))
-    # a paper tie is printed as one and is no pair to order; with no other pair there is nothing to judge
+    assert ("**bert2bert > rnd2rnd (paper 89.3 vs 86.9)** (sari): +10.00 sari; Welch t(2.0) across seeds 2/2, "
+            "p = 0.005") in (table := two_seeds((30.0, 31.0), (40.0, 41.0))) and "**reproduced**" in table
+    assert "**cannot tell** (would need about" in two_seeds((30.0, 50.0), (40.0, 30.0))
+    assert "-10.00 sari" in (table := two_seeds((50.0, 51.0), (40.0, 41.0))) and "**contradicted**." in table
+    # a paper tie is no ordering: it is judged as "the same", which 10 points apart contradicts
     paper.write_text(PAPER.replace("sari = 86.9", "sari = 89.3") + '["brown-fusion".rows.bert2bert]\nsari = 89.3\n')
     table = two_seeds((30.0, 31.0), (40.0, 41.0))
-    assert "No ordering to judge" in table and "**reproduced**" not in table.split("## Does the paper")[1]
+    assert "**rnd2rnd ≈ bert2bert (paper 89.3 vs 89.3: a tie)** (sari): -10.00 sari" in table
+    assert "**contradicted** (they differ by more than the margin)" in table
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
@@ -138,7 +142,7 @@ def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     assert len(load_results("brown-fusion", results, history=True)) == 4
     assert list(load_results("brown-fusion", results)["sari"]) == [50.0, 60.0]
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
-    assert "| rnd2rnd | 100% | 2 | 0 | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 2 | 0/2 [0%–66%] | — | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
     assert "300 steps of batch 8" in table and "keeps 2 runs of rows' earlier configs" in table
 
 
@@ -172,12 +176,11 @@ def test_a_row_with_new_columns_widens_the_csv_and_keeps_every_row(tmp_path):
 
 
 def test_claims_need_two_measured_values_not_two_seeds():
-    from bertgen.experiments.claims import separated
+    from bertgen.experiments.claims import seed_scores
 
-    row = {"seeds": 2, "sari_mean": 50.0, "sari_std": float("nan"), "sari_n": 1}  # one run predates the column
-    other = {"seeds": 2, "sari_mean": 40.0, "sari_std": 0.1, "sari_n": 2}
-    assert not separated(pd.Series(row), pd.Series(other), "sari")[2]
-    assert separated(pd.Series({**row, "sari_std": 0.1, "sari_n": 2}), pd.Series(other), "sari")[2]
+    row = {"row": "bert2bert", "fraction": 1.0, "seeds": 2, "sari_mean": 50.0, "sari_std": float("nan"), "sari_n": 1}
+    assert seed_scores(pd.DataFrame([row]), "bert2bert", 1.0, "sari") is None  # one run predates the column
+    assert seed_scores(pd.DataFrame([{**row, "sari_std": 0.1, "sari_n": 2}]), "bert2bert", 1.0, "sari") == (50.0, 0.1, 2)
 
 
 def test_demo_trains_evaluates_prints_and_saves_a_model_both_libraries_load(tmp_path, monkeypatch, capsys):

@@ -1,0 +1,181 @@
+"""Tests fitted to the tables' sample sizes: a few seeds per row, a few hundred to a few thousand test examples.
+
+Two sources of noise move a row's score, and each gets its own test:
+- **the test set**: which examples were drawn. A *paired bootstrap over test examples* resamples the examples
+  (the same resample for both sides, every seed of each row kept) and recomputes each run's corpus score, so
+  the interval of a difference shows how much it could move with another test set of the same size.
+- **the seed**: initialization and data order. *Welch's t* on the per-seed scores, with Welch-Satterthwaite
+  degrees of freedom (with 3 seeds a side, about 2-4), compares rows across seeds; `contrast` generalizes it to
+  a difference of differences (the paper's "warm-starting helps more with less data").
+- "the same" needs evidence of equality: *two one-sided tests* (TOST) against a stated margin.
+- *Holm's* step-down correction over the tests of one table.
+
+Corpus scores are rebuilt from per-example additive statistics (`example_statistics`), so a resample costs one
+matrix product: a sentence-mean metric (SARI, exact match) has one statistic per example, BLEU sacrebleu's
+n-gram counts and lengths.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sacrebleu.metrics import BLEU
+from scipy import stats
+
+from bertgen.metrics import exact_match, sari_sentence
+
+ALPHA = 0.05
+POWER = 0.8  # for "how many more seeds or examples would decide it"
+BOOTSTRAP_RESAMPLES = 2000
+_BLEU = BLEU()
+
+
+# ------------------------------------------------------------------------------ per-example statistics
+
+def example_statistics(metric: str, sources: Sequence[str], predictions: Sequence[str],
+                       references: Sequence[str]) -> np.ndarray | None:
+    """(examples, k) additive statistics whose column sums give the corpus score (`corpus_score`); None for a
+    metric without them (its rows get no bootstrap interval)."""
+    if metric == "sari":
+        return np.array([[100 * sari_sentence(s, p, [r])] for s, p, r in zip(sources, predictions, references)])
+    if metric == "exact":
+        return np.array([[exact_match([p], [r])] for p, r in zip(predictions, references)])
+    if metric == "bleu":
+        return np.array(_BLEU._extract_corpus_statistics(list(predictions), [list(references)]), dtype=float)
+    return None
+
+
+def corpus_score(metric: str, totals: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Scores from statistics summed over (resampled) examples: `totals` (..., k), `count` (...) examples."""
+    if metric == "bleu":
+        flat = totals.reshape(-1, totals.shape[-1])
+        return np.array([_BLEU._compute_score_from_stats(list(row)).score for row in flat]).reshape(totals.shape[:-1])
+    return totals[..., 0] / count
+
+
+@dataclass
+class Interval:
+    estimate: float
+    low: float
+    high: float
+    examples: int
+    confidence: float = 0.95
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def __str__(self) -> str:
+        return f"{self.estimate:+.1f} [{self.low:+.1f}, {self.high:+.1f}]"
+
+
+def paired_bootstrap(metric: str, terms: Sequence[tuple[float, Sequence[np.ndarray]]], confidence: float = 0.95,
+                     resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Interval:
+    """The percentile interval of sum_i w_i * (mean score over term i's runs), resampling the test examples with
+    the same draw for every run of every term: (+1, a's runs), (-1, b's runs) gives a - b. Every run's statistics
+    (`example_statistics`) are over the same examples in the same order."""
+    runs = [r for _, term_runs in terms for r in term_runs]
+    n = len(runs[0])
+    if any(len(r) != n for r in runs):
+        raise ValueError(f"paired_bootstrap: the runs were scored on different test sets "
+                         f"({sorted({len(r) for r in runs})} examples); pair runs of one test set")
+    generator = np.random.default_rng(seed)
+    # each resample as counts per example: (resamples, n) @ (n, k) sums a run's statistics over every resample
+    weights = generator.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
+    observed, draws = 0.0, np.zeros(resamples)
+    for weight, term_runs in terms:
+        observed += weight * np.mean([corpus_score(metric, r.sum(0), np.array(n)) for r in term_runs])
+        draws += weight * np.mean([corpus_score(metric, weights @ r, np.full(resamples, n)) for r in term_runs], axis=0)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return Interval(float(observed), float(low), float(high), n, confidence)
+
+
+def examples_to_exclude_zero(interval: Interval) -> int | None:
+    """About how many test examples would make the interval's half-width smaller than the difference (it shrinks
+    as 1/sqrt(examples)); None for a zero difference."""
+    if interval.estimate == 0:
+        return None
+    half = (interval.high - interval.low) / 2
+    return math.ceil(interval.examples * (half / abs(interval.estimate)) ** 2)
+
+
+# ---------------------------------------------------------------------------------------- across seeds
+
+@dataclass
+class Contrast:
+    """sum_i weight_i * mean(group_i) with its Welch standard error and Welch-Satterthwaite degrees of freedom."""
+
+    estimate: float
+    se: float
+    df: float
+    seeds: tuple[int, ...]
+    pooled_sd: float  # the groups' typical seed spread, for power estimates
+
+    def p_two_sided(self) -> float:
+        if self.se == 0:
+            return 0.0 if self.estimate != 0 else 1.0
+        return float(2 * stats.t.sf(abs(self.estimate) / self.se, self.df))
+
+    def p_equivalent(self, margin: float) -> float:
+        """TOST: the larger of the two one-sided p-values of |difference| >= margin; small means |d| < margin."""
+        if self.se == 0:
+            return 0.0 if abs(self.estimate) < margin else 1.0
+        lower = stats.t.sf((self.estimate + margin) / self.se, self.df)  # H0: d <= -margin
+        upper = stats.t.cdf((self.estimate - margin) / self.se, self.df)  # H0: d >= +margin
+        return float(max(lower, upper))
+
+    def seeds_to_detect(self) -> int | None:
+        """Seeds per group for a two-sided test at ALPHA to detect the observed difference with POWER
+        (normal approximation); None where there is no spread or no difference."""
+        return _seeds_for(abs(self.estimate), self.pooled_sd, stats.norm.ppf(1 - ALPHA / 2), len(self.seeds))
+
+    def seeds_to_show_equivalence(self, margin: float) -> int | None:
+        """Seeds per group for TOST at ALPHA to show |d| < margin with POWER if the observed difference is the
+        truth; None where it is not inside the margin (more seeds would not show equivalence)."""
+        if abs(self.estimate) >= margin:
+            return None
+        return _seeds_for(margin - abs(self.estimate), self.pooled_sd, stats.norm.ppf(1 - ALPHA), len(self.seeds))
+
+
+def _seeds_for(effect: float, sd: float, z_alpha: float, groups: int) -> int | None:
+    if effect == 0 or sd == 0 or not math.isfinite(sd):
+        return None
+    # each group's mean has variance sd^2 / n; a contrast of `groups` of weight +-1 adds them (4 groups: 4 sd^2 / n)
+    return math.ceil(groups * ((z_alpha + stats.norm.ppf(POWER)) * sd / effect) ** 2)
+
+
+def contrast(groups: Sequence[tuple[float, float, float, int]]) -> Contrast:
+    """Welch's t for sum_i w_i * mean_i over groups (w_i, mean_i, sample std_i, seeds_i), each of 2+ seeds.
+    Two groups (+1, a), (-1, b) give Welch's two-sample test of mean(a) - mean(b)."""
+    for weight, _, _, n in groups:
+        if n < 2:
+            raise ValueError(f"contrast: a group of weight {weight:+g} has {n} seed(s); Welch's t needs 2+ per group")
+    parts = [(w * mean, w * w * sd * sd / n, n) for w, mean, sd, n in groups]
+    variance = sum(v for _, v, _ in parts)
+    df_denominator = sum(v * v / (n - 1) for _, v, n in parts)
+    df = variance ** 2 / df_denominator if df_denominator > 0 else math.inf
+    pooled = math.sqrt(float(np.mean([sd * sd for _, _, sd, _ in groups])))
+    return Contrast(sum(m for m, _, _ in parts), math.sqrt(variance), df, tuple(n for *_, n in groups), pooled)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error rate), in the input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval for a proportion (a collapse rate out of a few runs)."""
+    if trials == 0:
+        return 0.0, 1.0
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -1,0 +1,115 @@
+"""The tables' tests against their textbook definitions and scipy's reference implementations."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bertgen.experiments.statistics import (contrast, corpus_score, example_statistics, examples_to_exclude_zero,
+                                            holm, paired_bootstrap, wilson_interval)
+from bertgen.metrics import bleu, exact_match, sari
+
+
+def seeds(values):
+    return float(np.mean(values)), float(np.std(values, ddof=1)), len(values)
+
+
+def test_welch_matches_scipy():
+    a, b = [60.1, 61.3, 59.2], [57.0, 58.5, 56.1, 57.9]
+    c = contrast([(1.0, *seeds(a)), (-1.0, *seeds(b))])
+    reference = stats.ttest_ind(a, b, equal_var=False)
+    assert c.estimate == pytest.approx(np.mean(a) - np.mean(b))
+    assert c.p_two_sided() == pytest.approx(reference.pvalue) and c.df == pytest.approx(reference.df)
+
+
+def test_tost_is_the_larger_one_sided_p():
+    a, b = [70.0, 70.4, 69.8, 70.1], [70.2, 69.9, 70.3, 70.0]
+    c = contrast([(1.0, *seeds(a)), (-1.0, *seeds(b))])
+    lower = stats.ttest_ind(np.array(a) + 1.0, b, equal_var=False, alternative="greater").pvalue
+    upper = stats.ttest_ind(np.array(a) - 1.0, b, equal_var=False, alternative="less").pvalue
+    assert c.p_equivalent(1.0) == pytest.approx(max(lower, upper))
+    assert c.p_equivalent(1.0) < 0.05  # close means, small spread: equal within 1
+    wide = contrast([(1.0, *seeds([60.0, 70.0, 65.0])), (-1.0, *seeds([64.0, 66.0, 69.0]))])
+    assert wide.p_equivalent(1.0) > 0.05  # no evidence of equality from a wide spread, though no difference either
+    assert wide.p_two_sided() > 0.05
+
+
+def test_a_difference_of_differences_has_the_summed_variance():
+    groups = [[50.0, 51.0, 49.5], [30.0, 31.5, 29.0], [62.0, 61.0, 63.0], [55.0, 54.0, 57.0]]
+    c = contrast([(1.0, *seeds(groups[0])), (-1.0, *seeds(groups[1])), (-1.0, *seeds(groups[2])),
+                  (1.0, *seeds(groups[3]))])
+    variances = [np.var(g, ddof=1) / 3 for g in groups]
+    assert c.estimate == pytest.approx(np.mean(groups[0]) - np.mean(groups[1]) - np.mean(groups[2])
+                                       + np.mean(groups[3]))
+    assert c.se == pytest.approx(np.sqrt(sum(variances)))
+    assert c.df == pytest.approx(sum(variances) ** 2 / sum(v * v / 2 for v in variances))
+
+
+def test_one_seed_has_no_spread_to_test():
+    with pytest.raises(ValueError, match="1 seed"):
+        contrast([(1.0, 70.0, 0.0, 1), (-1.0, *seeds([60.0, 61.0]))])
+
+
+def test_seeds_needed_grow_as_the_difference_shrinks():
+    big = contrast([(1.0, *seeds([62.0, 60.0, 61.0])), (-1.0, *seeds([58.0, 59.0, 57.0]))])
+    small = contrast([(1.0, *seeds([59.5, 58.0, 59.0])), (-1.0, *seeds([58.0, 59.0, 57.0]))])
+    assert big.seeds_to_detect() < small.seeds_to_detect()
+    # the normal approximation: n = 2 ((z_.975 + z_.8) sd / d)^2
+    expected = 2 * ((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * big.pooled_sd / big.estimate) ** 2
+    assert big.seeds_to_detect() == int(np.ceil(expected))
+
+
+def test_holm_step_down():
+    assert holm([0.01, 0.04, 0.03, 0.20]) == pytest.approx([0.04, 0.09, 0.09, 0.20])
+    assert holm([0.5, 0.5]) == [1.0, 1.0]
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(3, 6)
+    assert (low, high) == pytest.approx((0.1876, 0.8124), abs=1e-4)
+    assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(0, 5)[1] == pytest.approx(0.4345, abs=1e-4)
+
+
+SOURCES = ["he left early . she stayed late .", "the cat sat . it was warm .", "rain fell . we stayed in .",
+           "i ran . i was late .", "the sun rose . birds sang ."]
+REFERENCES = ["he left early , but she stayed late .", "the cat sat because it was warm .",
+              "rain fell , so we stayed in .", "i ran , but i was late .", "the sun rose and birds sang ."]
+PREDICTIONS = ["he left early , but she stayed late .", "the cat sat . it was warm .", "rain fell so we stayed in .",
+               "i ran and i was late .", "the sun rose , birds sang ."]
+
+
+@pytest.mark.parametrize("metric", ["sari", "exact", "bleu"])
+def test_example_statistics_sum_to_the_corpus_score(metric):
+    totals = example_statistics(metric, SOURCES, PREDICTIONS, REFERENCES).sum(0)
+    expected = {"sari": lambda: sari(SOURCES, PREDICTIONS, REFERENCES), "exact": lambda: exact_match(PREDICTIONS, REFERENCES),
+                "bleu": lambda: bleu(PREDICTIONS, REFERENCES)}[metric]()
+    assert corpus_score(metric, totals, np.array(len(SOURCES))) == pytest.approx(expected)
+
+
+def test_paired_bootstrap_of_identical_sides_is_zero_and_of_a_shift_is_the_shift():
+    rng = np.random.default_rng(1)
+    a = rng.uniform(40, 90, size=(300, 1))
+    same = paired_bootstrap("sari", [(1.0, [a]), (-1.0, [a.copy()])])
+    assert (same.estimate, same.low, same.high) == (0.0, 0.0, 0.0)
+    shifted = paired_bootstrap("sari", [(1.0, [a + 2.0]), (-1.0, [a])])
+    assert shifted.estimate == pytest.approx(2.0) and shifted.low == pytest.approx(2.0)
+    assert shifted.high == pytest.approx(2.0)
+
+
+def test_paired_bootstrap_interval_covers_the_sampling_spread():
+    """Unpaired noise of sd 10 per example over 400 examples: the mean difference's sd is 10 sqrt(2/400)."""
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(60, 10, size=(400, 1)), rng.normal(58, 10, size=(400, 1))
+    interval = paired_bootstrap("sari", [(1.0, [a]), (-1.0, [b])])
+    assert (interval.high - interval.low) / 2 == pytest.approx(1.96 * 10 * np.sqrt(2 / 400), rel=0.15)
+    assert examples_to_exclude_zero(interval) == int(np.ceil(400 * ((interval.high - interval.low) / 2
+                                                                    / interval.estimate) ** 2))
+
+
+def test_paired_bootstrap_averages_every_seed_and_refuses_different_test_sets():
+    rng = np.random.default_rng(3)
+    a1, a2, b = (rng.uniform(0, 100, size=(50, 1)) for _ in range(3))
+    both = paired_bootstrap("sari", [(1.0, [a1, a2]), (-1.0, [b])])
+    assert both.estimate == pytest.approx((a1.mean() + a2.mean()) / 2 - b.mean())
+    with pytest.raises(ValueError, match="different test sets"):
+        paired_bootstrap("sari", [(1.0, [a1]), (-1.0, [b[:40]])])
