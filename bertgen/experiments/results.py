@@ -225,8 +225,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
                   "Each claim is one test across seeds; Holm's correction runs over the claims of this list.", ""]
         lines += _judged(paper_claims(), on, headline, own_runs)
         lines += ["", f"## The paper's orderings{title}", "",
-                  f"Every pair of rows the paper scores, at each data size: an ordering where the paper's scores "
-                  f"differ by 0.5 or more, a tie (\"the same\") under it; Holm's correction over each list.", ""]
+                  "Every pair of rows the paper scores, at each data size: an ordering where the paper's scores "
+                  "differ by 0.5 or more, a tie (\"the same\") under it; Holm's correction over each list.", ""]
         for fraction in sorted(on["fraction"].unique(), reverse=True):
             scored = [(row, value) for row in SCHEME_ORDER if (row in set(on.loc[on["fraction"] == fraction, "row"]))
                       and (value := _paper_value(paper, row, headline, fraction)) is not None]
@@ -379,9 +379,9 @@ def curves_table(directory: str | os.PathLike) -> str:
     where a run did not log it), so a recipe search reads as evidence."""
     curves = logged_curves(directory).sort_values(["task", "run", "step"])
     columns = {"val_loss": "{:.3f}", "val_source_gap": "{:.4f}", "val_encoder_spread": "{:.2f}",
-               "val_distinct": "{:.0f}%", "val_input_dependence": "{:.2f}"}
-    lines = ["| task | run | step | val loss | source gap | encoder spread | distinct | input dependence |",
-             "|---|---|---|---|---|---|---|---|"]
+               "val_distinct": "{:.0f}%", "val_input_dependence": "{:.2f}", "val_sari": "{:.1f}", "val_bleu": "{:.1f}"}
+    lines = ["| task | run | step | val loss | source gap | encoder spread | distinct | input dependence | val SARI "
+             "| val BLEU |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in curves.itertuples():
         cells = [form.format(value) if pd.notna(value := getattr(r, column, None)) else "—"
                  for column, form in columns.items()]

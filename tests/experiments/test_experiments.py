@@ -284,4 +284,4 @@ def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
     with pytest.raises(FileNotFoundError, match="no <task>/.../<run>/log.jsonl"):
         logged_curves(tmp_path / "bible-modern")
     table = curves_table(tmp_path).splitlines()
-    assert len(table) == 2 + 3 and table[2] == "| fusion | a-seed1 | 10 | 3.900 | — | — | — | — |"
+    assert len(table) == 2 + 3 and table[2] == "| fusion | a-seed1 | 10 | 3.900 | — | — | — | — | — | — |"
