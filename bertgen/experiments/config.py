@@ -27,7 +27,8 @@ SIMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 # (field, lowest value, what the field is): checked before any training, so a bad value costs nothing
 AT_LEAST = (("steps", 1), ("batch_size", 1), ("gradient_accumulation_steps", 1), ("num_beams", 1),
             ("max_new_tokens", 1), ("max_source_length", 1), ("max_target_length", 1), ("test_examples", 1),
-            ("validation_examples", 0), ("train_examples", 0), ("warmup_steps", 0), ("eval_every", 0), ("seed", 0))
+            ("validation_examples", 0), ("train_examples", 0), ("warmup_steps", 0), ("eval_every", 0), ("seed", 0),
+            ("subset_seed", 0))
 
 
 @dataclass
@@ -43,6 +44,9 @@ class ExperimentConfig:
     paper_row: str = ""  # the row of paper_results.toml to compare with; default: the scheme
     warm_start: dict = field(default_factory=dict)  # keyword arguments for bertgen.warmstart.warm_start
     fraction: float = 1.0
+    # which subset a fraction < 1 takes: 0 is the nested one (the first tenth of the 100% column's shuffled pairs);
+    # another value draws another subset. Like the seed, a source of spread, not part of the config's identity
+    subset_seed: int = 0
     train_examples: int = 0  # 0: the whole train split
     validation_examples: int = 64  # validation loss during training (learning curves)
     test_examples: int = 200
@@ -161,6 +165,8 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        """Of everything that changes the result (not the row's name, the seed or where the corpus is)."""
-        relevant = {k: v for k, v in self.to_dict().items() if k not in ("name", "seed", "data_dir", "paper_row")}
+        """Of everything that changes the result (not the row's name, the seed, the subset draw or where the corpus
+        is)."""
+        relevant = {k: v for k, v in self.to_dict().items()
+                    if k not in ("name", "seed", "subset_seed", "data_dir", "paper_row")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]

@@ -98,12 +98,12 @@ def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
         frame = frame.assign(stop_reason=np.nan)
     keys = ["fraction", "row", "platform"]
     grouped = frame.groupby(keys, sort=False)
-    out = grouped.agg(paper_row=("paper_row", "first"), scheme=("scheme", "first"), runs=("seed", "nunique"),
+    out = grouped.agg(paper_row=("paper_row", "first"), scheme=("scheme", "first"), runs=("seed", "size"),
                       collapsed=("collapsed", "sum"), collapse_on=("collapse_on", "first"),
                       stopped_early=("stop_reason", lambda r: int((r == "early_stopping").sum())),
                       stop_recorded=("stop_reason", "count"))
     good = frame[~frame["collapsed"]].groupby(keys, sort=False)
-    stats = good.agg(seeds=("seed", "nunique"), **{f"{m}_mean": (m, "mean") for m in metrics},
+    stats = good.agg(seeds=("seed", "size"), **{f"{m}_mean": (m, "mean") for m in metrics},
                      **{f"{m}_std": (m, "std") for m in metrics}, **{f"{m}_n": (m, "count") for m in metrics})
     out = out.join(stats, how="left")
     out["seeds"] = out["seeds"].fillna(0).astype(int)

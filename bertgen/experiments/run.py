@@ -45,6 +45,8 @@ def prepare_data(config: ExperimentConfig, tokenizer) -> dict[str, datasets.Data
         return ds.select(range(min(n, len(ds)))) if n else ds
 
     train = subset("train", config.train_examples)
+    if config.fraction < 1 and config.subset_seed:
+        train = train.shuffle(seed=config.subset_seed)  # another draw of the fraction, not the nested one
     train = train.select(range(max(1, round(len(train) * config.fraction))))
     return {"train": train, "validation": subset("validation", config.validation_examples),
             "test": subset("test", config.test_examples)}
@@ -157,7 +159,8 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
         config_path = Path(config)
         config = ExperimentConfig.from_toml(config_path, list(overrides))
         results = Path(results_dir) if results_dir is not None else results_dir_for(config_path)
-    run_id = f"{config.row}-seed{config.seed}-{config.hash()}"
+    draw = f"-draw{config.subset_seed}" if config.subset_seed else ""
+    run_id = f"{config.row}-seed{config.seed}{draw}-{config.hash()}"
     scratch = work_dir() / config.task / run_id
     start = time.perf_counter()
     model, tokenizer, data, trained = train_model(config, scratch, progress)
@@ -177,7 +180,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     predictions.to_csv(run_dir / "predictions.csv", index=False)
     row = {"run_id": run_id, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "row": config.row,
            "scheme": config.scheme, "paper_row": config.paper_row or config.scheme, "fraction": config.fraction,
-           "seed": config.seed, "config_hash": config.hash(), "git_commit": git_commit(),
+           "seed": config.seed, "subset_seed": config.subset_seed, "config_hash": config.hash(), "git_commit": git_commit(),
            "steps": trained.steps, "stop_reason": trained.stop_reason, "batch_size": config.batch_size, "train_examples": len(data["train"]),
            "test_examples": len(data["test"]), "max_length": f"{config.max_source_length}/{config.max_target_length}",
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
@@ -231,7 +234,8 @@ def already_run(config: ExperimentConfig, results_dir: Path) -> bool:
     if not path.is_file():
         return False
     with open(path, newline="", encoding="utf-8") as f:
-        return any(r.get("config_hash") == config.hash() and r.get("seed") == str(config.seed) and r.get("row") == config.row
+        return any(r.get("config_hash") == config.hash() and r.get("seed") == str(config.seed)
+                   and r.get("row") == config.row and (r.get("subset_seed") or "0") == str(config.subset_seed)
                    for r in csv.DictReader(f))
 
 

@@ -3,6 +3,7 @@ table, all in a temporary directory (never the repository's experiments/results)
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 
@@ -285,3 +286,16 @@ def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
         logged_curves(tmp_path / "bible-modern")
     table = curves_table(tmp_path).splitlines()
     assert len(table) == 2 + 3 and table[2] == "| fusion | a-seed1 | 10 | 3.900 | — | — | — | — | — | — |"
+
+
+def test_another_subset_draw_is_another_tenth_of_the_same_pairs_and_the_same_config(project):
+    from bertgen.experiments.run import prepare_data, read_checkpoint
+
+    config = ExperimentConfig.from_toml(project / "experiments" / "configs" / "brown-fusion" / "tiny.toml",
+                                        ["fraction=0.25"])
+    tokenizer = read_checkpoint(config).tokenizer
+    full = prepare_data(dataclasses.replace(config, fraction=1.0), tokenizer)["train"]
+    nested, other = (prepare_data(dataclasses.replace(config, subset_seed=s), tokenizer)["train"] for s in (0, 1))
+    assert len(nested) == len(other) == 10 and list(nested["source"]) == list(full["source"][:10])
+    assert set(other["source"]) <= set(full["source"]) and set(other["source"]) != set(nested["source"])
+    assert config.hash() == dataclasses.replace(config, subset_seed=1).hash()  # a draw is spread, like a seed
