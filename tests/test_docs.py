@@ -38,7 +38,7 @@ def markdown_table(text: str) -> list[dict[str, str]]:
 
 def test_the_first_screen_says_what_bertgen_is_how_to_run_it_and_what_it_reproduces():
     first_screen = "\n".join(README.read_text(encoding="utf-8").splitlines()[:25])
-    for needed in ("bertgen re-implements", "make demo", "make test", "What it reproduces", "Contents"):
+    for needed in ("BertGeneration", "make demo", "make test", "What it reproduces", "Contents"):
         assert needed in first_screen, f"README's first 25 lines lack {needed!r}"
 
 
