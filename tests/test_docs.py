@@ -8,6 +8,7 @@ import re
 import matplotlib.image
 import numpy as np
 import pytest
+import torch
 
 from tests.support import ROOT
 
@@ -52,9 +53,14 @@ def test_the_readme_quickstart_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(blocks[0], "README.md#quickstart", "exec"), namespace)
-    assert (tmp_path / "my-bert2bert" / "model.safetensors").is_file()
     assert namespace["report"].scheme == "bert2bert"
     assert namespace["ids"].shape[0] == 1
+    transformers = pytest.importorskip("transformers")  # "transformers loads it unchanged", same logits
+    reference = transformers.EncoderDecoderModel.from_pretrained(tmp_path / "my-bert2bert").eval()
+    batch, labels, model = namespace["batch"], namespace["labels"], namespace["model"]
+    with torch.no_grad():
+        expected = reference(**batch, labels=labels).logits
+        torch.testing.assert_close(model(**batch, labels=labels).logits, expected, rtol=0, atol=1e-4)
 
 
 def test_the_schemes_figure_is_what_docs_figures_py_draws(tmp_path):
