@@ -100,3 +100,17 @@ def test_every_link_between_the_pages_lands(page):
             headings = re.findall(r"^#+ (.+)$", prose, flags=re.M)
             assert anchor in {slug(h) for h in headings}, \
                 f"{page.relative_to(ROOT)} links to {target}: {linked.name} has no heading with that anchor"
+
+
+def test_the_readme_results_block_is_what_the_command_writes(tmp_path):
+    from bertgen.experiments.results import readme_block, write_readme_block
+
+    assert readme_block() in README.read_text(encoding="utf-8"), \
+        "the README's results block is stale: run `bertgen experiment readme`"
+    page = tmp_path / "README.md"
+    page.write_text("intro\n<!-- results:begin -->\nold\n<!-- results:end -->\noutro\n", encoding="utf-8")
+    write_readme_block(page)
+    assert page.read_text(encoding="utf-8") == f"intro\n{readme_block()}\noutro\n"
+    page.write_text("no markers\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no <!-- results:begin --> ... <!-- results:end --> block"):
+        write_readme_block(page)

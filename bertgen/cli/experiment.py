@@ -5,6 +5,7 @@
     bertgen experiment sweep CONFIG... --seeds 0 1 2 --jobs 2          many runs, N at a time, then the tables
                                                                        (resumable: finished runs are skipped)
     bertgen experiment table TASK                                      regenerate experiments/results/TASK.md
+    bertgen experiment readme [TASK]                                   the README's results block from TASK.md
 """
 from __future__ import annotations
 
@@ -55,6 +56,12 @@ def register(sub) -> None:
     table.add_argument("task")
     table.add_argument("--results-dir", type=Path)
     table.set_defaults(func=run_table)
+
+    readme = commands.add_parser("readme", help="write the README's results block from results/<task>.md")
+    readme.add_argument("task", nargs="?", default="fusion")
+    readme.add_argument("--results-dir", type=Path)
+    readme.add_argument("--readme", type=Path, help="default: the checkout's README.md")
+    readme.set_defaults(func=run_readme)
 
 
 def _threads(n: int | None) -> None:
@@ -147,4 +154,12 @@ def run_table(args) -> int:
     from bertgen.experiments.results import write_table
 
     print(write_table(args.task, args.results_dir).read_text(encoding="utf-8"))
+    return 0
+
+
+def run_readme(args) -> int:
+    from bertgen.experiments.config import PROJECT
+    from bertgen.experiments.results import write_readme_block
+
+    print(write_readme_block(args.readme or PROJECT / "README.md", args.task, args.results_dir))
     return 0

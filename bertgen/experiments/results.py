@@ -19,6 +19,7 @@ from bertgen.evaluation import breakdown
 from bertgen.experiments.claims import judge, ordering_tests, paper_claims
 from bertgen.experiments.config import PROJECT, SCHEME_ORDER
 from bertgen.experiments.statistics import Interval, example_statistics, paired_bootstrap, wilson_interval
+from bertgen.fileio import atomic_write
 
 RESULTS = PROJECT / "experiments" / "results"
 DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.diagnostics, recorded by every run
@@ -36,13 +37,16 @@ def paper_results(path: Path | None = None) -> dict:
     return data
 
 
-def _paper_row(paper: dict, row: str, paper_row: str) -> str:
-    """A paper row named like ours wins (e.g. `embeddings-only`); else the config's paper_row (its scheme)."""
-    return row if row in paper.get("rows", {}) else paper_row
+def _paper_row(paper: dict, row: str, paper_row: str, scheme: str) -> str | None:
+    """A paper row named like ours wins (e.g. `embeddings-only`); a row named after its scheme takes the config's
+    paper_row (the scheme's); a row named otherwise is beyond the paper (bert2bert-xattn): None."""
+    if row in paper.get("rows", {}):
+        return row
+    return paper_row if row == scheme else None
 
 
-def _paper_value(paper: dict, row: str, metric: str, fraction: float) -> float | None:
-    values = paper.get("rows", {}).get(row, {})
+def _paper_value(paper: dict, row: str | None, metric: str, fraction: float) -> float | None:
+    values = paper.get("rows", {}).get(row, {}) if row is not None else {}
     return values.get(metric if fraction == 1 else f"{metric}@{fraction:g}")
 
 
@@ -203,8 +207,9 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     for _, r in summary.iterrows():
         cells = []
         for m in metrics:
-            value = _paper_value(paper, _paper_row(paper, r.row, r.paper_row), m, r.fraction)
-            cells += [_cell(r, m), "—" if value is None else f"{value:.1f}"]
+            paper_row = _paper_row(paper, r.row, r.paper_row, r.scheme)
+            value = _paper_value(paper, paper_row, m, r.fraction)
+            cells += [_cell(r, m), "no paper row" if paper_row is None else "—" if value is None else f"{value:.1f}"]
         key = (r.platform, r.row, r.fraction)
         against_copy = (paired_bootstrap(headline, [(1.0, runs[key]), (-1.0, [copies[key]])])
                         if runs.get(key) else None)
@@ -319,7 +324,7 @@ def summary(task: str, results_dir: str | os.PathLike | None = None, paper_path:
     out = summarize(frame, metrics + [d for d in DIAGNOSTICS if d in frame.columns])
     paper = paper_results(paper_path).get(task, {})
     for m in metrics:
-        out[f"{m}_paper"] = [_paper_value(paper, _paper_row(paper, r.row, r.paper_row), m, r.fraction)
+        out[f"{m}_paper"] = [_paper_value(paper, _paper_row(paper, r.row, r.paper_row, r.scheme), m, r.fraction)
                              for r in out.itertuples()]
     return out.sort_values(["fraction", "row"], key=lambda c: c.map(_order_key) if c.name == "row" else -c)
 
@@ -387,3 +392,61 @@ def curves_table(directory: str | os.PathLike) -> str:
                  for column, form in columns.items()]
         lines.append(f"| {r.task} | {run_label(r.run)} | {r.step} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- the README
+
+README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+README_COLUMNS = ("row", "data", "platform", "seeds", "collapsed")
+
+
+def markdown_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the first markdown table in `text`, as {header: cell}."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    return [dict(zip(cells[0], row)) for row in cells[2:]] if cells else []
+
+
+def readme_block(task: str = "fusion", results_dir: str | os.PathLike | None = None) -> str:
+    """The README's results: the task's table at 100% data (the row, its platform, seeds, collapse, the headline
+    metric beside the paper's and against copying the input) and the paper's claims, cut from `<task>.md`, which
+    `write_table` generates from the CSV, so the two never disagree."""
+    path = Path(results_dir or RESULTS) / f"{task}.md"
+    text = path.read_text(encoding="utf-8")
+    rows = markdown_rows(text)
+    if not rows:
+        raise ValueError(f"{path}: no results table; run `bertgen experiment table {task}`")
+    headline = next(c.removesuffix(" − copy") for c in rows[0] if c.endswith(" − copy"))
+    columns = [*README_COLUMNS, f"{headline} (ours)", f"{headline} (paper)", f"{headline} − copy"]
+    kept = [r for r in rows if r["data"] in ("100%", "test set")]
+    claims = text.split("## The paper's claims", 1)[1].split("\n## ", 1)[0]
+    verdicts = []
+    for line in claims.splitlines():
+        if line.startswith("- **"):
+            bold = re.findall(r"\*\*(.+?)\*\*", line)  # the claim, then (once judged) its verdict
+            verdicts.append(f"- **{bold[0]}**: {bold[-1] if len(bold) > 1 else 'cannot judge yet'}")
+    return "\n".join([
+        README_BEGIN,
+        f"<!-- Generated by `bertgen experiment readme` from experiments/results/{task}.md; do not edit by hand. -->",
+        "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+        *("| " + " | ".join(r.get(c, "—") for c in columns) + " |" for r in kept),
+        "",
+        f"The paper's claims on {task} ({headline}; the tests, intervals and what would decide each: "
+        f"[`{task}.md`](experiments/results/{task}.md)):",
+        "",
+        *verdicts,
+        README_END])
+
+
+def write_readme_block(readme: str | os.PathLike, task: str = "fusion",
+                       results_dir: str | os.PathLike | None = None) -> Path:
+    """Replace the README's block between README_BEGIN and README_END with `readme_block`."""
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{path}: no {README_BEGIN} ... {README_END} block to write the results into")
+    before, rest = text.split(README_BEGIN, 1)
+    after = rest.split(README_END, 1)[1]
+    atomic_write(path, lambda tmp: Path(tmp).write_text(before + readme_block(task, results_dir) + after,
+                                                        encoding="utf-8"))
+    return path
