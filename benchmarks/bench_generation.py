@@ -228,7 +228,7 @@ def precision_tradeoff() -> list[str]:
 def trained_model_agreement() -> list[str]:
     """The demo's fine-tuned model (bible-modern) on the demo's 200 test verses in float32, bfloat16 and int8.
     BENCH_TRAINED_MODEL may name another model directory trained on the demo's task."""
-    from bertgen.data.fetch import bertgen_home
+    from bertgen.paths import bertgen_home
     from bertgen.evaluation import evaluate
     from bertgen.experiments.config import ExperimentConfig
     from bertgen.experiments.demo import DEMO_CONFIG

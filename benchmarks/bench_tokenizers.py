@@ -26,7 +26,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
 
 def texts() -> list[str]:
-    from bertgen.data import brown
+    from bertgen.data.corpora import brown
     from bertgen.tokenization import SAMPLE_CORPUS
 
     sentences = [brown.text(s) for doc in brown.read_corpus(brown.SAMPLE_DIR) for s in doc.sentences]

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from bertgen.data import load_task
 from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
-from bertgen.data.fetch import bertgen_home
+from bertgen.paths import bertgen_home
 from bertgen.evaluation import tokenizer_round_trip
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer

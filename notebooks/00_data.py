@@ -19,8 +19,8 @@
 # **Paper:** Rothe, Narayan, Severyn (2020), [*Leveraging Pre-trained Checkpoints for Sequence Generation
 # Tasks*](https://arxiv.org/abs/1907.12461), section *Experiments and Results* (the tasks and their datasets:
 # DiscoFuse, WikiSplit, WMT14, Gigaword, CNN/DailyMail, XSum).
-# **Code:** `bertgen/data/registry.py` (`load_task`, `TASKS`), `bertgen/data/brown.py` (the fusion rules),
-# `bertgen/data/fetch.py`, `bertgen/data/stats.py`, `bertgen/metrics.py` (SARI, exact, BLEU, ROUGE).
+# **Code:** `bertgen/data/registry.py` (`load_task`, `TASKS`), `bertgen/data/corpora/brown.py` (the corpus), `bertgen/data/fusion/rules.py` (the fusion rules),
+# `bertgen/data/corpora/fetch.py`, `bertgen/data/stats.py`, `bertgen/metrics.py` (SARI, exact, BLEU, ROUGE).
 #
 # **After this notebook you can**
 # - name the paper's tasks and the offline stand-ins the workbench builds from real corpora;
@@ -52,7 +52,9 @@ import pandas as pd
 from IPython.display import Markdown
 
 from bertgen import metrics
-from bertgen.data import TASKS, brown, fetch, fusion_rules, load_task
+from bertgen.data import TASKS, load_task
+from bertgen.data.corpora import brown, fetch
+from bertgen.data.fusion import rules as fusion_rules
 from bertgen.data.paper import HUB
 from bertgen.data.stats import lengths, sizes
 
@@ -68,7 +70,7 @@ pd.DataFrame([(t.name, t.description, ", ".join(t.metrics), ", ".join(t.corpora)
 # path you give, an existing install (NLTK data, `/usr/share/sword`, `/usr/share/dictd`), or a package
 # registry (`npm pack`, `apt-get download`). This notebook does not fetch anything: where Brown has not been
 # fetched yet (on a fresh CI machine, say) it falls back to **a sample of 8 of Brown's 500 files shipped
-# with the package** (`bertgen/data/samples/brown`), and the Bible and Ding sections say how to fetch.
+# with the package** (`bertgen/data/corpora/samples/brown`), and the Bible and Ding sections say how to fetch.
 
 # %%
 BROWN = fetch.raw_dir("brown") if fetch.is_fetched("brown") else brown.SAMPLE_DIR
@@ -106,7 +108,7 @@ print(brown.text(sentence))
 # - `SINGLE_VP_COORD`: *He came and saw it.* becomes *He came. He saw it.*;
 # - `PAIR_ANAPHORA`, `SINGLE_RELATIVE`, `SINGLE_APPOSITION`, `SINGLE_CATAPHORA` and the `_ANAPHORA` variants:
 #   a pronoun, relative clause or apposition is undone by repeating the noun phrase it stands for
-#   (`bertgen.data.fusion_rules` lists them all).
+#   (`bertgen.data.fusion.rules` lists them all).
 #
 # A rule fires only where the tags show a full clause, a subject and then a finite verb, on both sides
 # (`fusion_rules.is_clause`), and never inside quotations, brackets, or sentences with colons or semicolons.

@@ -52,8 +52,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
 
-from bertgen.data import fetch
-from bertgen.data.brown import SAMPLE_DIR
+from bertgen.data.corpora import fetch
+from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
 from bertgen.diagnostics import collapse_diagnostics
 from bertgen.experiments.claims import verdicts as claim_verdicts

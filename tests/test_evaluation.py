@@ -12,7 +12,8 @@ from torch import nn
 
 from bertgen import metrics
 from bertgen.diagnostics import collapse_diagnostics
-from bertgen.data import brown, load_task
+from bertgen.data import load_task
+from bertgen.data.corpora import brown
 from bertgen.evaluation import breakdown, encoder_spread, evaluate, score, tokenizer_round_trip
 
 

@@ -25,7 +25,8 @@ def register(sub) -> None:
 
 
 def _corpus_names(name: str) -> tuple[str, ...]:
-    from bertgen.data import fetch, registry
+    from bertgen.data import registry
+    from bertgen.data.corpora import fetch
 
     if name in fetch.CORPORA:
         return (name,)
@@ -40,7 +41,7 @@ def _corpus_names(name: str) -> tuple[str, ...]:
 
 
 def run_fetch(args) -> int:
-    from bertgen.data import fetch
+    from bertgen.data.corpora import fetch
 
     for corpus in _corpus_names(args.name):
         fetch.fetch(corpus, path=args.path, force=args.force)

@@ -17,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import random
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,11 @@ from types import ModuleType
 import datasets
 from tqdm.auto import tqdm
 
-from bertgen.data import austen, brown, clauses, ding, fetch, fusion_rules, paper, plaintext, sword, tagger
+from bertgen.data import paper
+from bertgen.data.corpora import austen, brown, ding, fetch, plaintext, sword
+from bertgen.data.fusion import clauses, rules as fusion_rules, tagger
+from bertgen.fileio import replace_directory
+from bertgen.paths import bertgen_home
 
 SPLITS = ("train", "validation", "test")
 _SPLIT_PERCENT = (80, 90)  # hash % 100 below 80: train, below 90: validation, else test
@@ -217,19 +219,12 @@ def _save_quietly(dsd: datasets.DatasetDict, path: Path) -> None:
 
 
 def _cached(task: Task, roots: Roots) -> datasets.DatasetDict:
-    target = fetch.bertgen_home() / "tasks" / f"{task.name}-{_cache_key(task, roots)}"
+    target = bertgen_home() / "tasks" / f"{task.name}-{_cache_key(task, roots)}"
     if not target.exists():
         built = build(task, roots)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            # An empty split saves without an arrow file and then fails to load: leave it out, re-add below.
-            _save_quietly(datasets.DatasetDict({s: ds for s, ds in built.items() if len(ds)}), staging)
-            staging.rename(target)
-        except BaseException as err:
-            shutil.rmtree(staging, ignore_errors=True)
-            if not (isinstance(err, OSError) and target.exists()):  # else another process was first
-                raise
+        # An empty split saves without an arrow file and then fails to load: leave it out, re-add below.
+        replace_directory(target, lambda staging: _save_quietly(
+            datasets.DatasetDict({s: ds for s, ds in built.items() if len(ds)}), staging))
     dsd = datasets.load_from_disk(str(target))
     empty = {c: [] for c in task.columns}
     return datasets.DatasetDict({s: dsd[s] if s in dsd else datasets.Dataset.from_dict(empty, features=_features(task))

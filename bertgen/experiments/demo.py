@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bertgen.data import fetch, get_task
+from bertgen.data import get_task
+
+from bertgen.data.corpora import fetch
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.experiments.run import (build_model, copy_baseline, generate_kwargs, prepare_data, read_checkpoint,

@@ -19,7 +19,7 @@ import datasets
 import torch
 
 from bertgen.data import load_task, tokenize_task
-from bertgen.data.fetch import bertgen_home
+from bertgen.paths import bertgen_home
 from bertgen.diagnostics import collapse_diagnostics
 from bertgen.evaluation import evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig

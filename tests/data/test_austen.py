@@ -4,7 +4,7 @@ import gzip
 import pytest
 from tests.support.rdata_files import write_janeaustenr
 
-from bertgen.data import austen
+from bertgen.data.corpora import austen
 
 NOVEL = ["PERSUASION", "", "by Jane Austen", "", "Chapter 1", "", "Sir Walter Elliot, of Kellynch Hall,",
          "was a man who read the Baronetage.", "", "He was vain.", "", "", "CHAPTER 2", "", "Mr. Shepherd spoke.",

@@ -2,7 +2,11 @@
 shipped sample (the rules themselves: test_data_fusion_rules.py)."""
 import pytest
 
-from bertgen.data import brown, fusion_rules, load_task, registry
+from bertgen.data import load_task, registry
+
+from bertgen.data.corpora import brown
+
+from bertgen.data.fusion import rules as fusion_rules
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from bertgen.data import LengthBucketSampler, Seq2SeqCollator, brown, load_task, tokenize_task
+from bertgen.data import LengthBucketSampler, Seq2SeqCollator, load_task, tokenize_task
+
+from bertgen.data.corpora import brown
 from bertgen.data.collate import LABEL_PAD, encode_targets
 
 

@@ -4,7 +4,9 @@ import gzip
 
 import pytest
 
-from bertgen.data import ding, load_task
+from bertgen.data import load_task
+
+from bertgen.data.corpora import ding
 
 ENTRIES = [  # (index headwords, entry text) in file order
     (["00-database-short"], "00-database-short\n     English - German Dictionary devel 2023-01-30\n"),

@@ -7,7 +7,8 @@ import tarfile
 import pytest
 
 from bertgen.cli.main import main
-from bertgen.data import brown, ding, fetch
+from bertgen.data.corpora import brown, ding, fetch
+from bertgen.paths import bertgen_home
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,7 @@ def brown_tree(root):
 def test_bertgen_home_defaults_to_the_user_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("BERTGEN_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert fetch.bertgen_home() == tmp_path / ".cache" / "bertgen"
+    assert bertgen_home() == tmp_path / ".cache" / "bertgen"
 
 
 def test_fetch_from_a_directory(tmp_path, home):

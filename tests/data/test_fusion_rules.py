@@ -2,8 +2,10 @@
 input it makes; the target is always the sentence itself), and sentences it must skip."""
 import pytest
 
-from bertgen.data import brown, clauses, fusion_rules
-from bertgen.data.fusion_rules import Fusion
+from bertgen.data.corpora import brown
+
+from bertgen.data.fusion import clauses, rules as fusion_rules
+from bertgen.data.fusion.rules import Fusion
 
 
 def sent(tagged: str) -> brown.Sentence:

@@ -5,7 +5,9 @@ import pytest
 from tests.support.rdata_files import write_janeaustenr
 from tests.support.sword_modules import book, chapter, write_ztext
 
-from bertgen.data import austen, brown, load_task, registry
+from bertgen.data import load_task, registry
+
+from bertgen.data.corpora import austen, brown
 
 WEB = ["John saw the light, and he divided the light from the darkness.", "Mary was very tired.",
        "She slept in the field.", "The man was tired, but the boy played in the field."]

@@ -1,7 +1,9 @@
 """Untagged text -> Brown-style tokens and sentences, split conservatively."""
 import pytest
 
-from bertgen.data import brown, plaintext, tagger
+from bertgen.data.corpora import brown, plaintext
+
+from bertgen.data.fusion import tagger
 
 
 @pytest.mark.parametrize("text, tokens", [

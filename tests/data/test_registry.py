@@ -3,7 +3,9 @@ import collections
 
 import pytest
 
-from bertgen.data import SPLITS, brown, load_task, registry
+from bertgen.data import SPLITS, load_task, registry
+
+from bertgen.data.corpora import brown
 from bertgen.data.registry import Task
 
 

@@ -3,7 +3,9 @@ with OSIS markup as the KJV and WEB modules carry it, read back and aligned by r
 import pytest
 from tests.support.sword_modules import IMPORTER, book, chapter, write_ztext
 
-from bertgen.data import load_task, sword
+from bertgen.data import load_task
+
+from bertgen.data.corpora import sword
 
 KJV_GEN_1_1 = ('In the <w lemma="strong:H7225">beginning</w> <w lemma="strong:H0430">God</w> created the heaven '
                'and the earth. ')

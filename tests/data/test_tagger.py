@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from bertgen.data import brown, tagger
+from bertgen.data.corpora import brown
+
+from bertgen.data.fusion import tagger
 
 
 @pytest.fixture(autouse=True)

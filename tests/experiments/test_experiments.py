@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bertgen.cli.main import main
-from bertgen.data.brown import SAMPLE_DIR
+from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig, append_row
 from bertgen.training.trainer import SourceIgnoredWarning, read_log
 

@@ -10,7 +10,7 @@ import pytest
 
 from bertgen import metrics
 from bertgen.config import ConfigError
-from bertgen.data import fetch
+from bertgen.data.corpora import fetch
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.pipelines import Text2TextGenerationPipeline
 from bertgen.tokenization import load_tokenizer

@@ -40,8 +40,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bertgen.data.brown import Document, Sentence, detokenize, text
-from bertgen.data.clauses import (NAME_TAGS, NP_INSIDE, PAST, PERSON_WORDS, PRESENT, TITLES, finite, is_clause,
+from bertgen.data.corpora.brown import Document, Sentence, detokenize, text
+from bertgen.data.fusion.clauses import (NAME_TAGS, NP_INSIDE, PAST, PERSON_WORDS, PRESENT, TITLES, finite, is_clause,
                                      name_length, pronoun_subject, resolve_anaphora, verbish)
 
 DISCOURSE_TYPES = ("PAIR_CONN", "PAIR_CONN_ANAPHORA", "PAIR_ANAPHORA", "SINGLE_S_COORD", "SINGLE_S_COORD_ANAPHORA",

@@ -1,13 +1,13 @@
-"""Clauses and pronouns in Brown-tagged sentences: what the fusion rules (bertgen/data/fusion_rules.py) check
+"""Clauses and pronouns in Brown-tagged sentences: what the fusion rules (bertgen/data/fusion/rules.py) check
 before they touch a sentence.
 
 `is_clause`: a subject noun phrase followed by a finite verb. `resolve_anaphora`: a clause whose subject is a
 pronoun, with that pronoun replaced by the previous clause's subject, only where nothing else could be meant
-(see fusion_rules' docstring for the rules). Tags are the Brown tagset's base forms (bertgen/data/brown.py).
+(see the rules module's docstring). Tags are the Brown tagset's base forms (bertgen/data/corpora/brown.py).
 """
 from __future__ import annotations
 
-from bertgen.data.brown import Sentence
+from bertgen.data.corpora.brown import Sentence
 
 # --------------------------------------------------------------------------------- clause detection
 

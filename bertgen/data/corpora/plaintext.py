@@ -1,20 +1,20 @@
 """Untagged English text -> sentences tokenized and tagged the way Brown is, for the fusion rules.
 
-The rules (`bertgen.data.fusion_rules`) read Brown tokens: punctuation split off (`, . ; : ? !`), quotes
+The rules (`bertgen.data.fusion.rules`) read Brown tokens: punctuation split off (`, . ; : ? !`), quotes
 written `` and '', contractions and possessives kept whole (`don't`, `I'll`, `Lord's`), abbreviations
 with their period (`Mr.`, `St.`, `U.S.`), numbers with their commas (`1,000`). `tokenize` writes text
 that way, and `sentences` splits a paragraph where a `.`, `?` or `!` is followed by a capital letter (or an
 opening quote), never after an abbreviation: a sentence it fails to split is only a sentence the rules
 skip, while a wrong split would pair two fragments. `tagged` then tags each sentence with the Brown
-tagger (`bertgen.data.tagger`).
+tagger (`bertgen.data.fusion.tagger`).
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
 
-from bertgen.data.brown import Document, Sentence
-from bertgen.data.tagger import Tagger
+from bertgen.data.corpora.brown import Document, Sentence
+from bertgen.data.fusion.tagger import Tagger
 
 # Typographic characters -> the ASCII Brown uses; underscores mark italics in Gutenberg texts.
 _TRANSLATE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": " -- ",
