@@ -6,7 +6,7 @@ imports torch and the model on first use. The package, one folder or module per 
     config.py  modeling/  cache.py  loss.py  activations.py   the model core (transformers' names and layout)
     checkpoints.py  hub.py  fileio.py                         reading and writing checkpoints, atomically
     tokenization/   warmstart/   generation/   pipelines.py   tokenizers, the paper's schemes, decoding
-    data/   metrics.py   evaluation.py                        tasks and corpora, scores, evaluate()
+    data/   evaluation/                                       tasks and corpora; metrics, evaluate(), diagnostics
     training/   experiments/   cli/                           Trainer, the paper's tables, the `bertgen` command
 """
 from __future__ import annotations
@@ -26,7 +26,9 @@ _EXPORTS = {
     "warm_start": "bertgen.warmstart", "WarmStartReport": "bertgen.warmstart",
     "pipeline": "bertgen.pipelines",
 }
-__all__ = list(_EXPORTS)
+# `bertgen.metrics`: the public name of bertgen.evaluation.metrics (SARI, exact match, BLEU, ROUGE)
+_MODULES = {"metrics": "bertgen.evaluation.metrics"}
+__all__ = [*_EXPORTS, *_MODULES]
 
 
 def __getattr__(name: str):
@@ -34,6 +36,8 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value  # the next access is a plain attribute
         return value
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     raise AttributeError(f"module 'bertgen' has no attribute {name!r}")
 
 

@@ -20,7 +20,7 @@
 # Tasks*](https://arxiv.org/abs/1907.12461), section *Experiments and Results* (the tasks and their datasets:
 # DiscoFuse, WikiSplit, WMT14, Gigaword, CNN/DailyMail, XSum).
 # **Code:** `bertgen/data/registry.py` (`load_task`, `TASKS`), `bertgen/data/corpora/brown.py` (the corpus), `bertgen/data/fusion/rules.py` (the fusion rules),
-# `bertgen/data/corpora/fetch.py`, `bertgen/data/stats.py`, `bertgen/metrics.py` (SARI, exact, BLEU, ROUGE).
+# `bertgen/data/corpora/fetch.py`, `bertgen/data/stats.py`, `bertgen/evaluation/metrics.py` (SARI, exact, BLEU, ROUGE).
 #
 # **After this notebook you can**
 # - name the paper's tasks and the offline stand-ins the workbench builds from real corpora;
@@ -51,7 +51,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
 
-from bertgen import metrics
+from bertgen.evaluation import metrics
 from bertgen.data import TASKS, load_task
 from bertgen.data.corpora import brown, fetch
 from bertgen.data.fusion import rules as fusion_rules
@@ -210,7 +210,7 @@ pd.DataFrame([(name, h.path, h.config, ", ".join(h.fields)) for name, h in HUB.i
 # ## Scoring
 #
 # Fusion is scored with exact match and SARI, split with those and BLEU, translation with BLEU, and
-# summarization with ROUGE (`bertgen.metrics`, all 0-100). SARI rewards what is kept, deleted and added
+# summarization with ROUGE (`bertgen.evaluation.metrics`, all 0-100). SARI rewards what is kept, deleted and added
 # relative to the input: copying the input of a fusion example scores well below the target. Even the target
 # itself scores below 100 here: SARI counts n-grams, and the input has two periods where the target has one,
 # so deleting one counts as a bad deletion while the reference still holds a period. That is how the

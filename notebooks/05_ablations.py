@@ -21,7 +21,7 @@
 # (the sentence-fusion table: DiscoFuse, Exact and SARI at 100%, 10% and 1% of the training data), and the
 # embeddings-only ablation of its analysis.
 # **Code:** `bertgen/experiments/config.py` (`ExperimentConfig`), `bertgen/experiments/run.py` (`run_experiment`),
-# `bertgen/experiments/results.py` (tables, curves), `bertgen/evaluation.py` (`evaluate`), `bertgen/training/trainer.py`.
+# `bertgen/experiments/results.py` (tables, curves), `bertgen/evaluation/decoding.py` (`evaluate`), `bertgen/training/trainer.py`.
 #
 # **After this notebook you can**
 # - run one row of the paper's table with `run_experiment`, and find its CSV row, log and predictions;
@@ -55,7 +55,7 @@ from IPython.display import Markdown
 from bertgen.data.corpora import fetch
 from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
-from bertgen.diagnostics import collapse_diagnostics
+from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.experiments.claims import verdicts as claim_verdicts
 from bertgen.experiments.results import (RESULTS, logged_curves, learning_curves, load_results, paper_results, run_label,
                                          summary)
@@ -119,7 +119,7 @@ Markdown(f"- A pretrained **encoder** matters most: bert2rnd gains {gain['bert2r
 # - **input dependence**: how much more an output's words overlap its own input than the other inputs, 0 for a model
 #   that ignores its input. Copying the input scores well above it.
 #
-# `bertgen.diagnostics` computes both (every run now records them, and a result table counts a run below the bar as
+# `bertgen.evaluation.diagnostics` computes both (every run now records them, and a result table counts a run below the bar as
 # failed); here they are computed from each archived run's saved test predictions. The archived runs live in
 # `experiments/results/archive/1k-pairs-300-steps/`, with the configs that made them.
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bertgen.data import get_task
-from bertgen.diagnostics import collapsed
+from bertgen.evaluation.diagnostics import collapsed
 from bertgen.evaluation import breakdown
 from bertgen.experiments.claims import judge, ordering_tests, paper_claims
 from bertgen.experiments.config import PROJECT, SCHEME_ORDER
@@ -22,7 +22,7 @@ from bertgen.experiments.statistics import Interval, example_statistics, paired_
 from bertgen.fileio import atomic_write
 
 RESULTS = PROJECT / "experiments" / "results"
-DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.diagnostics, recorded by every run
+DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.evaluation.diagnostics, recorded by every run
 
 
 def paper_results(path: Path | None = None) -> dict:
@@ -76,7 +76,7 @@ def platform(frame: pd.DataFrame) -> pd.Series:
 
 
 def mark_collapsed(frame: pd.DataFrame) -> pd.DataFrame:
-    """A `collapsed` column: runs that do not read their input (bertgen.diagnostics' bar) are failed runs, not
+    """A `collapsed` column: runs that do not read their input (bertgen.evaluation.diagnostics' bar) are failed runs, not
     results. Decided on the validation outputs decoded at the kept weights' evaluation (`val_distinct`,
     `val_input_dependence`), before the test set is decoded; runs that predate those columns are judged on their
     test outputs, and `collapse_on` says which."""
@@ -188,7 +188,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"Source: {paper_all.get('source', 'experiments/paper_results.toml')}.",
         "",
         "**Collapse**: a run whose outputs do not depend on its input (distinct outputs for fewer than 90% of the "
-        "distinct inputs, or input dependence below 0.2; see `bertgen/diagnostics.py`) is a failed run, not a "
+        "distinct inputs, or input dependence below 0.2; see `bertgen/evaluation/diagnostics.py`) is a failed run, not a "
         "result: it is counted in the `collapsed` column (with the rate's 95% Wilson interval) and left out of the "
         "means. It is decided on the validation outputs of the kept weights, before the test set is decoded"
         + (f"; {on_test} runs that predate the validation record are judged on their test outputs" if on_test else "")

@@ -20,7 +20,7 @@ import torch
 
 from bertgen.data import load_task, tokenize_task
 from bertgen.paths import bertgen_home
-from bertgen.diagnostics import collapse_diagnostics
+from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.evaluation import evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.fileio import atomic_write

@@ -24,7 +24,7 @@ import numpy as np
 from sacrebleu.metrics import BLEU
 from scipy import stats
 
-from bertgen.metrics import exact_match, sari_sentence
+from bertgen.evaluation.metrics import exact_match, sari_sentence
 
 ALPHA = 0.05
 POWER = 0.8  # for "how many more seeds or examples would decide it"

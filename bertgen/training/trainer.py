@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from bertgen.cpu import cpu_flags
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
-from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
+from bertgen.evaluation.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import encoder_spread, token_loss
 from bertgen.fileio import atomic_write, clean_leftovers
 from bertgen.training import schedules
@@ -151,7 +151,7 @@ class Trainer:
         with each example's source swapped for another's minus it as `val_source_gap`, and how much the
         encoder's outputs differ between tokens as `val_encoder_spread` (a warning says when the gap stays
         near zero, and whether the decoder ignores its input or the encoder has collapsed; see
-        bertgen.diagnostics).
+        bertgen.evaluation.diagnostics).
 
     On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.training.memory: large
     per-step tensors are not faulted in again each step; the heap stays at its peak); BERTGEN_KEEP_FREED_MEMORY=0
@@ -309,7 +309,7 @@ class Trainer:
                     with self._autocast():
                         result["val_loss"] = token_loss(self.model, self.eval_data, self.collate.pad_token_id,
                                                         self.micro_size)
-                        if len(self.eval_data) > 1:  # does the decoder read its input? (bertgen.diagnostics)
+                        if len(self.eval_data) > 1:  # does the decoder read its input? (bertgen.evaluation.diagnostics)
                             result["val_source_gap"] = token_loss(
                                 self.model, self.eval_data, self.collate.pad_token_id, self.micro_size,
                                 source_shift=1) - result["val_loss"]

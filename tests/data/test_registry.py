@@ -80,6 +80,6 @@ def test_errors(kwargs, error, match):
 
 
 def test_every_task_has_metrics_the_evaluator_knows():
-    from bertgen.evaluation import _METRICS
+    from bertgen.evaluation.decoding import _METRICS
     for task in registry.TASKS.values():
         assert task.metrics and set(task.metrics) <= set(_METRICS), task.name

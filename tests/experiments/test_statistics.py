@@ -7,7 +7,7 @@ from scipy import stats
 
 from bertgen.experiments.statistics import (contrast, corpus_score, example_statistics, examples_to_exclude_zero,
                                             holm, paired_bootstrap, wilson_interval)
-from bertgen.metrics import bleu, exact_match, sari
+from bertgen.evaluation.metrics import bleu, exact_match, sari
 
 
 def seeds(values):

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from bertgen import metrics
+from bertgen.evaluation import metrics
 from bertgen.config import ConfigError
 from bertgen.data.corpora import fetch
 from bertgen.experiments.config import ExperimentConfig

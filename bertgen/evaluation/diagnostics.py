@@ -14,7 +14,7 @@ SARI. Three numbers expose it:
 - `source_gap`: during training, the teacher-forced validation loss with every example's source replaced
   by another example's, minus the loss with the right sources (nats per token). Near 0 while the decoder
   ignores the source; it opens up once cross-attention carries information. Cheap: no generation.
-- `encoder_spread` (bertgen.evaluation): helps say which side failed when the gap stays shut. Near 1 for a
+- `encoder_spread`: helps say which side failed when the gap stays shut. Near 1 for a
   pretrained encoder; near 0 when training has collapsed the *encoder* to one output vector for every token
   of every input, so there is nothing left for cross-attention to read. Measured on this project's fusion
   runs: bert2rnd seed 1 (gap 1e-7 from step 500 on) had spread 0.00, while a collapsed bert2bert (constant
@@ -26,6 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+import torch
+
+from bertgen.data.collate import Seq2SeqCollator
 
 MIN_SOURCE_GAP = 0.05  # nats per token: below it, validation says the decoder ignores its source
 MIN_ENCODER_SPREAD = 0.2  # below it, the encoder's outputs barely differ between tokens or inputs
@@ -91,3 +95,35 @@ def ignoring_source_advice(gap: float, step: int, encoder_spread: float | None =
             f"{gap:.3f} nats/token above the loss with the right ones; it learns a language model of the targets). "
             "Try: more training pairs (the 100% column should be tens of thousands); more steps with early "
             f"stopping on val_loss; {gentler}; or (beyond the paper) warm_start(..., cross_attention='self').")
+
+
+@torch.no_grad()
+def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
+    """How much the encoder's outputs differ between tokens, 0-1: sqrt(1 - |mean h|^2 / mean |h|^2) over every
+    non-padding source token h of a tokenized dataset (`input_ids`); its square is the share of the outputs'
+    mean square that is not one vector shared by all tokens. A pretrained encoder scores near 1; an encoder that
+    training has collapsed to one output for every token of every input scores 0, and no decoder can read it
+    (above). A high spread is necessary for a readable encoder, not sufficient: outputs that
+    depend only on a token's position also spread."""
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    if not lengths or min(lengths) == 0:
+        raise ValueError(f"encoder_spread: needs source tokens, got {len(lengths)} examples"
+                         + (" with an empty input_ids" if lengths else ""))
+    encoder = model.get_encoder()
+    device = next(encoder.parameters()).device
+    collate = Seq2SeqCollator(pad_token_id)
+    total = total_square = 0.0
+    count = 0
+    for start in range(0, len(dataset), batch_size):
+        batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
+        mask = batch["attention_mask"].to(device).bool()
+        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
+        tokens = hidden[mask].double()  # (n, D): padding left out
+        total = total + tokens.sum(0)
+        total_square = total_square + tokens.square().sum()
+        count += tokens.shape[0]
+    mean_square = total_square / count
+    if mean_square == 0:
+        return 0.0  # every output is the zero vector
+    mean = total / count
+    return float((1.0 - mean.square().sum() / mean_square).clamp(min=0.0).sqrt())

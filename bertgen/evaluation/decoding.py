@@ -13,10 +13,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from bertgen import metrics
-from bertgen.data.collate import LABEL_PAD, Seq2SeqCollator, encode_sources
+from bertgen.evaluation import metrics
+from bertgen.data.collate import encode_sources
 from bertgen.data.registry import Task, get_task
-from bertgen.diagnostics import collapse_diagnostics
+from bertgen.evaluation.diagnostics import collapse_diagnostics
 
 _METRICS: dict[str, Callable[[Sequence[str], Sequence[str], Sequence], dict[str, float]]] = {
     "exact": lambda s, p, r: {"exact": metrics.exact_match(p, r)},
@@ -65,7 +65,7 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
              **generate_kwargs) -> tuple[dict[str, float], pd.DataFrame]:
     """Generate for every example of `dataset` (one split, with `source` and `target` or `references`),
     and return (the task's metrics with the collapse diagnostics `distinct` and `input_dependence` of
-    bertgen.diagnostics, a DataFrame with one row per example).
+    bertgen.evaluation.diagnostics, a DataFrame with one row per example).
 
     Examples are batched longest first, so batches hold similar lengths and an out-of-memory error comes
     at once rather than at the end; the DataFrame is in the dataset's order. Its `source` and `target`
@@ -107,56 +107,3 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
     if len(sources) > 1:
         metrics.update(collapse_diagnostics(sources, predictions))
     return metrics, results
-
-
-@torch.no_grad()
-def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32,
-               source_shift: int = 0) -> float:
-    """Teacher-forced cross-entropy per label token over a tokenized dataset (`input_ids`, `labels`).
-    `source_shift=k` pairs each example's labels with the source of example i + k (cyclically): the loss a
-    decoder gets from the wrong input, for bertgen.diagnostics' source gap."""
-    device = next(model.parameters()).device
-    collate, total, count = Seq2SeqCollator(pad_token_id), 0.0, 0
-    inputs = list(dataset["input_ids"])
-    if source_shift:
-        inputs = inputs[source_shift:] + inputs[:source_shift]
-    for start in range(0, len(dataset), batch_size):
-        rows = dataset[start:start + batch_size]
-        sources = inputs[start:start + batch_size]
-        batch = collate([{"input_ids": a, "labels": b} for a, b in zip(sources, rows["labels"])])
-        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
-        n = int((batch["labels"] != LABEL_PAD).sum())
-        total, count = total + float(loss) * n, count + n
-    return total / count
-
-
-@torch.no_grad()
-def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
-    """How much the encoder's outputs differ between tokens, 0-1: sqrt(1 - |mean h|^2 / mean |h|^2) over every
-    non-padding source token h of a tokenized dataset (`input_ids`); its square is the share of the outputs'
-    mean square that is not one vector shared by all tokens. A pretrained encoder scores near 1; an encoder that
-    training has collapsed to one output for every token of every input scores 0, and no decoder can read it
-    (bertgen.diagnostics). A high spread is necessary for a readable encoder, not sufficient: outputs that
-    depend only on a token's position also spread."""
-    lengths = [len(ids) for ids in dataset["input_ids"]]
-    if not lengths or min(lengths) == 0:
-        raise ValueError(f"encoder_spread: needs source tokens, got {len(lengths)} examples"
-                         + (" with an empty input_ids" if lengths else ""))
-    encoder = model.get_encoder()
-    device = next(encoder.parameters()).device
-    collate = Seq2SeqCollator(pad_token_id)
-    total = total_square = 0.0
-    count = 0
-    for start in range(0, len(dataset), batch_size):
-        batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
-        mask = batch["attention_mask"].to(device).bool()
-        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
-        tokens = hidden[mask].double()  # (n, D): padding left out
-        total = total + tokens.sum(0)
-        total_square = total_square + tokens.square().sum()
-        count += tokens.shape[0]
-    mean_square = total_square / count
-    if mean_square == 0:
-        return 0.0  # every output is the zero vector
-    mean = total / count
-    return float((1.0 - mean.square().sum() / mean_square).clamp(min=0.0).sqrt())

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from bertgen import metrics
-from bertgen.diagnostics import collapse_diagnostics
+from bertgen.evaluation import metrics
+from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.data import load_task
 from bertgen.data.corpora import brown
 from bertgen.evaluation import breakdown, encoder_spread, evaluate, score, tokenizer_round_trip

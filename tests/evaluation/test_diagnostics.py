@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bertgen.diagnostics import collapse_diagnostics, collapsed, distinct_share, input_dependence
+from bertgen.evaluation.diagnostics import collapse_diagnostics, collapsed, distinct_share, input_dependence
 
 SOURCES = ["the storm was over . we went outside .", "she sang a song . the crowd cheered .",
            "prices rose sharply . demand fell .", "he read the letter . he smiled ."]

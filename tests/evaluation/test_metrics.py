@@ -4,7 +4,7 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from bertgen import metrics
+from bertgen.evaluation import metrics
 
 # The example in the HF-evaluate SARI metric card (from the tensor2tensor tests).
 CARD_SOURCE = "About 95 species are currently accepted ."
@@ -113,3 +113,9 @@ def test_a_bare_string_or_an_empty_reference_list_is_an_error():
         metrics.bleu("the cat", ["the cat"])
     with pytest.raises(ValueError, match=r"references\[0\] is an empty list"):
         metrics.exact_match(["a"], [[]])
+
+
+def test_bertgen_metrics_is_the_public_name_of_the_metrics_module():
+    import bertgen
+
+    assert bertgen.metrics is metrics and "metrics" in dir(bertgen)
