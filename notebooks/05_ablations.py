@@ -21,7 +21,7 @@
 # (the sentence-fusion table: DiscoFuse, Exact and SARI at 100%, 10% and 1% of the training data), and the
 # embeddings-only ablation of its analysis.
 # **Code:** `bertgen/experiments/config.py` (`ExperimentConfig`), `bertgen/experiments/run.py` (`run_experiment`),
-# `bertgen/experiments/results.py` (tables, curves), `bertgen/evaluation/decoding.py` (`evaluate`), `bertgen/training/trainer.py`.
+# `bertgen/experiments/frames.py` (results, curves), `bertgen/experiments/tables.py` (tables), `bertgen/evaluation/decoding.py` (`evaluate`), `bertgen/training/trainer.py`.
 #
 # **After this notebook you can**
 # - run one row of the paper's table with `run_experiment`, and find its CSV row, log and predictions;
@@ -57,8 +57,8 @@ from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
 from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.experiments.claims import verdicts as claim_verdicts
-from bertgen.experiments.results import (RESULTS, logged_curves, learning_curves, load_results, paper_results, run_label,
-                                         summary)
+from bertgen.experiments.frames import (RESULTS, logged_curves, learning_curves, load_results, paper_results, run_label,
+                                        summary)
 
 # %% [markdown]
 # ## 1. One table row, end to end

@@ -103,7 +103,7 @@ def test_every_link_between_the_pages_lands(page):
 
 
 def test_the_readme_results_block_is_what_the_command_writes(tmp_path):
-    from bertgen.experiments.results import readme_block, write_readme_block
+    from bertgen.experiments.tables import readme_block, write_readme_block
 
     assert readme_block() in README.read_text(encoding="utf-8"), \
         "the README's results block is stale: run `bertgen experiment readme`"

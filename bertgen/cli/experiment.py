@@ -102,8 +102,9 @@ def run_sweep(args) -> int:
     config (same hash) and seed are already in the results CSV are skipped, so a sweep is resumed by running
     it again (start long sweeps with nohup and a log)."""
     from bertgen.experiments.config import ExperimentConfig
-    from bertgen.experiments.results import write_table
-    from bertgen.experiments.run import already_run, results_dir_for
+    from bertgen.experiments.tables import write_table
+    from bertgen.experiments.ledger import already_run
+    from bertgen.experiments.run import results_dir_for
 
     if args.by_config:
         jobs = [(config, seed) for config in args.configs for seed in args.seeds]
@@ -151,7 +152,7 @@ def _commit_results(results: Path, what: str) -> None:
 
 
 def run_table(args) -> int:
-    from bertgen.experiments.results import write_table
+    from bertgen.experiments.tables import write_table
 
     print(write_table(args.task, args.results_dir).read_text(encoding="utf-8"))
     return 0
@@ -159,7 +160,7 @@ def run_table(args) -> int:
 
 def run_readme(args) -> int:
     from bertgen.experiments.config import PROJECT
-    from bertgen.experiments.results import write_readme_block
+    from bertgen.experiments.tables import write_readme_block
 
     print(write_readme_block(args.readme or PROJECT / "README.md", args.task, args.results_dir))
     return 0

@@ -90,7 +90,7 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
 
 
 def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
-    from bertgen.experiments.results import render_table
+    from bertgen.experiments.tables import render_table
 
     results = project / "experiments" / "results"
     base = {"run_id": "x", "date": "d", "row": "", "scheme": "", "paper_row": "", "fraction": 1.0, "seed": 0,
@@ -128,7 +128,8 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
-    from bertgen.experiments.results import load_results, render_table
+    from bertgen.experiments.frames import load_results
+    from bertgen.experiments.tables import render_table
 
     results = project / "experiments" / "results"
     base = {"run_id": "x", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd",
@@ -249,7 +250,7 @@ def test_a_sweep_by_config_keeps_the_configs_order_and_stops_launching_after_its
 
 
 def test_a_copy_of_the_tree_without_git_takes_its_commit_from_the_environment(tmp_path, monkeypatch):
-    from bertgen.experiments.run import git_commit
+    from bertgen.experiments.ledger import git_commit
 
     monkeypatch.setenv("BERTGEN_GIT_COMMIT", "abc1234")
     assert git_commit(tmp_path) == "abc1234"
@@ -258,7 +259,7 @@ def test_a_copy_of_the_tree_without_git_takes_its_commit_from_the_environment(tm
 
 
 def test_learning_curves_carry_the_decoded_validation_metrics(project):
-    from bertgen.experiments.results import learning_curves
+    from bertgen.experiments.frames import learning_curves
 
     config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
     results = project / "experiments" / "results"
@@ -270,7 +271,7 @@ def test_learning_curves_carry_the_decoded_validation_metrics(project):
 
 
 def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
-    from bertgen.experiments.results import curves_table, logged_curves
+    from bertgen.experiments.frames import curves_table, logged_curves
 
     for run, steps in (("runs/a-seed1-8a4119b8e9df", (10, 20)), ("running/b", (10,))):
         log = tmp_path / "fusion" / run / "log.jsonl"

@@ -1,117 +1,28 @@
-"""Reading experiment results: the markdown tables (the paper's numbers beside ours, mean ± std over seeds,
-whether the paper's ordering appears), and the frames notebook 05 plots (summaries, learning curves from the
-run logs, per-rule accuracy from the saved test predictions).
+"""The result tables: the markdown of a task's runs (the paper's numbers beside ours, mean ± std over seeds, each
+row against copying the input, the paper's claims and orderings judged with tests fitted to the sample size),
+and the README's results block cut from it.
 """
 from __future__ import annotations
 
 import math
 import os
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bertgen.data import get_task
-from bertgen.evaluation.diagnostics import collapsed
-from bertgen.evaluation import breakdown
 from bertgen.experiments.claims import judge, ordering_tests, paper_claims
-from bertgen.experiments.config import PROJECT, SCHEME_ORDER
+from bertgen.experiments.config import SCHEME_ORDER
+from bertgen.experiments.frames import (DIAGNOSTICS, RESULTS, current_runs, mark_collapsed, metric_columns, order_key,
+                                        paper_results, paper_row, paper_value, platform, summarize)
 from bertgen.experiments.statistics import Interval, example_statistics, paired_bootstrap, wilson_interval
 from bertgen.fileio import atomic_write
 
-RESULTS = PROJECT / "experiments" / "results"
-DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.evaluation.diagnostics, recorded by every run
-
-
-def paper_results(path: Path | None = None) -> dict:
-    """The paper's numbers per task; a task with `same_as` takes another task's rows (and keeps its own text)."""
-    path = path if path is not None else PROJECT / "experiments" / "paper_results.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    for entry in data.values():
-        if isinstance(entry, dict) and entry.get("same_as") in data:
-            source = data[entry["same_as"]]
-            entry.setdefault("rows", source.get("rows", {}))
-            entry.setdefault("note", source.get("note"))
-    return data
-
-
-def _paper_row(paper: dict, row: str, paper_row: str, scheme: str) -> str | None:
-    """A paper row named like ours wins (e.g. `embeddings-only`); a row named after its scheme takes the config's
-    paper_row (the scheme's); a row named otherwise is beyond the paper (bert2bert-xattn): None."""
-    if row in paper.get("rows", {}):
-        return row
-    return paper_row if row == scheme else None
-
-
-def _paper_value(paper: dict, row: str | None, metric: str, fraction: float) -> float | None:
-    values = paper.get("rows", {}).get(row, {}) if row is not None else {}
-    return values.get(metric if fraction == 1 else f"{metric}@{fraction:g}")
 
 
 HEADLINE_METRICS = ("bleu", "sari", "rouge2")
-
-
-def _order_key(row: str) -> tuple:
-    base = next((i for i, s in enumerate(SCHEME_ORDER) if row == s), len(SCHEME_ORDER))
-    return (base, row)
-
-
-def current_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each (fraction, row)'s runs of its latest config: a row whose config was changed and rerun is not
-    averaged with the runs of its old config (those stay in the CSV, as history)."""
-    latest = frame.groupby(["fraction", "row"], sort=False)["config_hash"].transform("last")
-    return frame[frame["config_hash"] == latest]
-
-
-def platform(frame: pd.DataFrame) -> pd.Series:
-    """What a run's numbers came from: the hardware (a GPU's name, or the CPU whatever its threads) and the
-    precision. Runs of different platforms are never averaged together."""
-    hardware = frame.get("hardware", pd.Series("CPU", index=frame.index)).fillna("CPU")
-    hardware = hardware.map(lambda h: "CPU" if str(h).startswith("CPU") else str(h))
-    precision = frame.get("precision", pd.Series(None, index=frame.index, dtype=object)).astype(object)
-    precision = precision.where(precision.notna(), "precision unrecorded")
-    return hardware + ", " + precision
-
-
-def mark_collapsed(frame: pd.DataFrame) -> pd.DataFrame:
-    """A `collapsed` column: runs that do not read their input (bertgen.evaluation.diagnostics' bar) are failed runs, not
-    results. Decided on the validation outputs decoded at the kept weights' evaluation (`val_distinct`,
-    `val_input_dependence`), before the test set is decoded; runs that predate those columns are judged on their
-    test outputs, and `collapse_on` says which."""
-    flags, where = [], []
-    for _, run in frame.iterrows():
-        for prefix, name in (("val_", "validation"), ("", "test")):
-            values = {d: run.get(f"{prefix}{d}") for d in DIAGNOSTICS}
-            if all(v is not None and not pd.isna(v) for v in values.values()):
-                flags.append(collapsed(values))
-                where.append(name)
-                break
-        else:
-            flags.append(False)
-            where.append("unmeasured")
-    return frame.assign(collapsed=flags, collapse_on=where)
-
-
-def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Mean and sample std over seeds of each metric, per (fraction, row, platform), over the runs that read their
-    input; `seeds` counts those, `collapsed` the others, `stopped_early` the runs early stopping ended."""
-    frame = mark_collapsed(frame).assign(platform=platform(frame))
-    if "stop_reason" not in frame.columns:
-        frame = frame.assign(stop_reason=np.nan)
-    keys = ["fraction", "row", "platform"]
-    grouped = frame.groupby(keys, sort=False)
-    out = grouped.agg(paper_row=("paper_row", "first"), scheme=("scheme", "first"), runs=("seed", "size"),
-                      collapsed=("collapsed", "sum"), collapse_on=("collapse_on", "first"),
-                      stopped_early=("stop_reason", lambda r: int((r == "early_stopping").sum())),
-                      stop_recorded=("stop_reason", "count"))
-    good = frame[~frame["collapsed"]].groupby(keys, sort=False)
-    stats = good.agg(seeds=("seed", "size"), **{f"{m}_mean": (m, "mean") for m in metrics},
-                     **{f"{m}_std": (m, "std") for m in metrics}, **{f"{m}_n": (m, "count") for m in metrics})
-    out = out.join(stats, how="left")
-    out["seeds"] = out["seeds"].fillna(0).astype(int)
-    return out.reset_index()
 
 
 def _fmt(mean: float, std: float, digits: int = 1) -> str:
@@ -148,12 +59,12 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     frame = current_runs(everything)
     stale = len(everything) - len(frame)
     frame = mark_collapsed(frame).assign(platform=platform(frame))
-    metrics = [m for m in frame.columns if m in _metric_columns(get_task(task).metrics)]
+    metrics = [m for m in frame.columns if m in metric_columns(get_task(task).metrics)]
     diagnostics = [d for d in DIAGNOSTICS if d in frame.columns]
     paper_all = paper_results(paper_path)
     paper = paper_all.get(task, {})
     summary = summarize(frame, metrics + diagnostics)
-    summary = summary.sort_values(["fraction", "row"], key=lambda c: c.map(_order_key) if c.name == "row" else -c)
+    summary = summary.sort_values(["fraction", "row"], key=lambda c: c.map(order_key) if c.name == "row" else -c)
     # the paper's own measure of each task (BLEU for translation, SARI for fusion), judged with every test
     headline = next((m for m in HEADLINE_METRICS if m in metrics), next((m for m in metrics if m != "loss"), "loss"))
     scores = {r.run_id: example_scores(results_dir, task, r.run_id, headline)
@@ -207,9 +118,9 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     for _, r in summary.iterrows():
         cells = []
         for m in metrics:
-            paper_row = _paper_row(paper, r.row, r.paper_row, r.scheme)
-            value = _paper_value(paper, paper_row, m, r.fraction)
-            cells += [_cell(r, m), "no paper row" if paper_row is None else "—" if value is None else f"{value:.1f}"]
+            paper_name = paper_row(paper, r.row, r.paper_row, r.scheme)
+            value = paper_value(paper, paper_name, m, r.fraction)
+            cells += [_cell(r, m), "no paper row" if paper_name is None else "—" if value is None else f"{value:.1f}"]
         key = (r.platform, r.row, r.fraction)
         against_copy = (paired_bootstrap(headline, [(1.0, runs[key]), (-1.0, [copies[key]])])
                         if runs.get(key) else None)
@@ -234,7 +145,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
                   "differ by 0.5 or more, a tie (\"the same\") under it; Holm's correction over each list.", ""]
         for fraction in sorted(on["fraction"].unique(), reverse=True):
             scored = [(row, value) for row in SCHEME_ORDER if (row in set(on.loc[on["fraction"] == fraction, "row"]))
-                      and (value := _paper_value(paper, row, headline, fraction)) is not None]
+                      and (value := paper_value(paper, row, headline, fraction)) is not None]
             if len(scored) < 2:
                 continue
             lines += [f"**{fraction:.0%} data**:", ""] + _judged(ordering_tests(scored, fraction), on, headline,
@@ -289,11 +200,6 @@ def _copy_rows(frame: pd.DataFrame, metrics: list[str], diagnostics: list[str]) 
     return rows
 
 
-def _metric_columns(names) -> list[str]:
-    """Result columns a task's metric names produce (`rouge` gives three)."""
-    return [c for n in names for c in (("rouge1", "rouge2", "rougeL") if n == "rouge" else (n,))] + ["loss"]
-
-
 def write_table(task: str, results_dir: str | os.PathLike | None = None, paper_path: Path | None = None) -> Path:
     results = Path(results_dir) if results_dir is not None else RESULTS
     if not (results / f"{task}.csv").is_file():
@@ -301,97 +207,6 @@ def write_table(task: str, results_dir: str | os.PathLike | None = None, paper_p
     path = results / f"{task}.md"
     path.write_text(render_table(task, results, paper_path), encoding="utf-8")
     return path
-
-
-# ------------------------------------------------------------------------------------ frames for notebooks
-
-def load_results(task: str, results_dir: str | os.PathLike | None = None, history: bool = False) -> pd.DataFrame:
-    """The task's results CSV, one row per run: each table row's runs of its latest config (see
-    `current_runs`), or every run ever appended with `history=True`."""
-    path = Path(results_dir or RESULTS) / f"{task}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no results yet; run `bertgen experiment run CONFIG`")
-    frame = pd.read_csv(path)
-    return frame if history else current_runs(frame)
-
-
-def summary(task: str, results_dir: str | os.PathLike | None = None, paper_path: Path | None = None) -> pd.DataFrame:
-    """Per (fraction, row): seeds, `<metric>_mean`, `<metric>_std` (the task's metrics and the collapse
-    diagnostics) and the paper's `<metric>_paper`."""
-
-    frame = load_results(task, results_dir)
-    metrics = [m for m in _metric_columns(get_task(task).metrics) if m in frame.columns]
-    out = summarize(frame, metrics + [d for d in DIAGNOSTICS if d in frame.columns])
-    paper = paper_results(paper_path).get(task, {})
-    for m in metrics:
-        out[f"{m}_paper"] = [_paper_value(paper, _paper_row(paper, r.row, r.paper_row, r.scheme), m, r.fraction)
-                             for r in out.itertuples()]
-    return out.sort_values(["fraction", "row"], key=lambda c: c.map(_order_key) if c.name == "row" else -c)
-
-
-def learning_curves(task: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Every run's logged training loss and validation loss by step, with the run's row, fraction, seed and whether
-    its test outputs collapsed (so curves can average the runs that read their input and show the others apart)."""
-    runs = mark_collapsed(load_results(task, results_dir))
-    frames = []
-    for run in runs.itertuples():
-        log = Path(results_dir or RESULTS) / task / "runs" / run.run_id / "log.jsonl"
-        records = pd.read_json(log, lines=True)
-        records = records[records["kind"].isin(["train", "eval"])]
-        frames.append(records.assign(run_id=run.run_id, row=run.row, fraction=run.fraction, seed=run.seed,
-                                     collapsed=run.collapsed))
-    return pd.concat(frames, ignore_index=True)
-
-
-def per_rule(task: str, results_dir: str | os.PathLike | None = None, by: str = "rule") -> pd.DataFrame:
-    """The task's metrics per value of a predictions column (fusion: the rule that made the input), per
-    run, from the saved test predictions; columns run_id, row, fraction, seed, <by>, examples, metrics."""
-
-    runs = load_results(task, results_dir)
-    frames = []
-    for run in runs.itertuples():
-        predictions = pd.read_csv(Path(results_dir or RESULTS) / task / "runs" / run.run_id / "predictions.csv",
-                                  keep_default_na=False)
-        table = breakdown(predictions, task, by).rename_axis(by).reset_index()
-        frames.append(table.assign(run_id=run.run_id, row=run.row, fraction=run.fraction, seed=run.seed))
-    return pd.concat(frames, ignore_index=True)
-
-
-def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
-    """The evaluation records of every `<task>/.../<run>/log.jsonl` under `directory`: finished runs
-    (`<task>/runs/<run>/`, beside the CSV) and runs still going (e.g. `<task>/running/<run>/`) alike, one row per
-    evaluation, with `task` and `run` columns (experiments/results/search/ holds the recipe search)."""
-    directory = Path(directory)
-    frames = []
-    for log in sorted(directory.glob("*/**/log.jsonl")):
-        records = pd.read_json(log, lines=True)
-        if "kind" in records.columns:
-            evals = records[records["kind"] == "eval"]
-            frames.append(evals.assign(task=log.relative_to(directory).parts[0], run=log.parent.name))
-    if not frames:
-        raise FileNotFoundError(f"{directory}: no <task>/.../<run>/log.jsonl with evaluations")
-    return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")
-
-
-def run_label(run_id: str) -> str:
-    """A run's id less its config hash: `<row>-seed<seed>`, for legends and tables."""
-    return re.sub(r"-[0-9a-f]{12}$", "", run_id)
-
-
-def curves_table(directory: str | os.PathLike) -> str:
-    """A markdown table of `logged_curves(directory)`: per run (its id less the config hash), its evaluations in
-    order (step: validation loss, source gap, encoder spread, decoded distinct outputs and input dependence; `—`
-    where a run did not log it), so a recipe search reads as evidence."""
-    curves = logged_curves(directory).sort_values(["task", "run", "step"])
-    columns = {"val_loss": "{:.3f}", "val_source_gap": "{:.4f}", "val_encoder_spread": "{:.2f}",
-               "val_distinct": "{:.0f}%", "val_input_dependence": "{:.2f}", "val_sari": "{:.1f}", "val_bleu": "{:.1f}"}
-    lines = ["| task | run | step | val loss | source gap | encoder spread | distinct | input dependence | val SARI "
-             "| val BLEU |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in curves.itertuples():
-        cells = [form.format(value) if pd.notna(value := getattr(r, column, None)) else "—"
-                 for column, form in columns.items()]
-        lines.append(f"| {r.task} | {run_label(r.run)} | {r.step} | {' | '.join(cells)} |")
-    return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------------------------------- the README
