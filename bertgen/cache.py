@@ -3,9 +3,8 @@
 Self-attention keys/values grow by the new positions each step and live in preallocated buffers
 (doubling when full), so a step writes in place instead of concatenating a new tensor per layer.
 Cross-attention keys/values depend only on the encoder output: computed at the first step, reused after.
-Beam search reorders rows every step, but most beams continue themselves (about 1 row in 7 changes per step
-in bench_generation's beam search): only the rows whose source changed are copied, in place, and only their
-cached positions.
+Beam search reorders rows every step, but most beams continue themselves: only the rows whose source changed
+are copied, in place, and only their cached positions.
 
 Shapes: B batch (x beams), nh heads, L cached length, S source length, hs head size.
 """

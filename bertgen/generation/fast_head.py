@@ -21,18 +21,17 @@ from torch import nn
 from bertgen.cpu import cpu_multiplies_bf16
 
 _FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# Rows per step up to which the screen pays, measured on MiniLM's head here (AVX512-BF16, no AMX): greedy steps
-# 13% faster at 1 row, 11% at 4, 1-3% at 8; beyond, bfloat16's products cost more than the bytes they save.
+# Rows per step up to which the screen pays (the break-even measured by benchmarks/bench_generation.py on MiniLM's
+# head): beyond it, bfloat16's products cost more than the bytes they save.
 SCREEN_MAX_ROWS = 8
 MAX_RESCORED_SHARE = 16  # rescoring more than 1/16 of the vocabulary in float32 costs more than the full head
 
 
 class FastHead:
     """The output layer in the weight layout that reads fastest for the rows at hand. Its (V, H) matrix is
-    the largest thing a decoding step reads, and torch's default GEMM streams it 1.5-3x slower than it
-    could (profiled on MiniLM's 30522 x 384, 1 to 32 rows): for one row, a contiguous (H, V) transpose;
-    for more, oneDNN's prepacked blocks. In bfloat16, oneDNN's blocks for any rows (~1.8x F.linear's speed for
-    one row). Each layout is a copy of the weight, made on first use and kept beside the model until the weight
+    the largest thing a decoding step reads, and torch's default GEMM streams it slower than it could
+    (benchmarks/README.md has the figures): for one row, a contiguous (H, V) transpose; for more, oneDNN's
+    prepacked blocks. In bfloat16, oneDNN's blocks for any rows. Each layout is a copy of the weight, made on first use and kept beside the model until the weight
     changes. Same products, summed in another order: the logits differ from `F.linear`'s by float rounding
     (~1e-6 relative in float32). The logits come back in float32, as generate scores them."""
 

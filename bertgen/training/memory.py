@@ -3,8 +3,8 @@
 glibc hands every block above its mmap threshold (which adapts up to 32 MB) straight back to the OS when it is
 freed, and the next block of that size is mapped afresh: the kernel zero-fills it a 4 KiB page at a time on first
 touch. A training step allocates several such blocks each step (at MiniLM's 30,522-word vocabulary the embedding's
-gradient, AdamW's temporaries and the loss's buffers are 47 MB each), so it pays ~12,000 page faults per block per
-step. Raising the mmap threshold to 1 GiB and never trimming the heap lets freed blocks be reused instead
+gradient, AdamW's temporaries and the loss's buffers are 47 MB each), so it pays a page fault per 4 KiB page of
+each block, every step. Raising the mmap threshold to 1 GiB and never trimming the heap lets freed blocks be reused instead
 (benchmarks/bench_training.py measures each step with and without it, in processes of their own). The cost: the
 process keeps its peak heap after the memory is freed, as jemalloc or tcmalloc do, for as long as it lives. The
 Trainer sets it on CPU unless the environment has BERTGEN_KEEP_FREED_MEMORY=0.

@@ -107,8 +107,8 @@ def distributed_context() -> tuple[int, int, int]:
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """`auto`: bf16 autocast on GPUs that support it and on CPUs with AMX tiles, where bf16 matmul outruns fp32;
-    fp32 elsewhere. AVX512-BF16 alone is not enough: on such a CPU (no AMX) benchmarks/bench_training.py measured
-    oneDNN's bf16 matmul at half the fp32 rate and a bf16-autocast training step at 0.69x of fp32."""
+    fp32 elsewhere. AVX512-BF16 alone is not enough: on such a CPU (no AMX) oneDNN's bf16 matmul runs slower than
+    fp32, and so does a bf16-autocast training step (benchmarks/bench_training.py measures both)."""
     if precision != "auto":
         return precision
     if device.type == "cuda":
