@@ -21,7 +21,8 @@ from torch import nn
 from bertgen.cpu import cpu_multiplies_bf16
 
 _FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# Rows per step up to which the screen pays (the break-even measured on MiniLM's head): beyond it, bfloat16's products cost more than the bytes they save.
+# Rows per step up to which the screen pays (the break-even measured on MiniLM's head): beyond it, bfloat16's
+# products cost more than the bytes they save.
 SCREEN_MAX_ROWS = 8
 MAX_RESCORED_SHARE = 16  # rescoring more than 1/16 of the vocabulary in float32 costs more than the full head
 
