@@ -1,5 +1,5 @@
 """Shared pieces of the hostile-input suite: a snapshot of a folder (to assert that a refused input changed
-nothing on disk), the tiny model every case loads, and a way to edit one key of a JSON file."""
+nothing on disk) and a way to edit one key of a JSON file; the tiny model is tests.support.models'."""
 from __future__ import annotations
 
 import hashlib
@@ -7,11 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
-from bertgen.modeling import EncoderDecoderModel
-from tests.support import TINY
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -30,17 +25,6 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
-def tiny_config(**top: Any) -> EncoderDecoderConfig:
-    side = BertGenerationConfig(**TINY)
-    settings = dict(decoder_start_token_id=2, pad_token_id=0, eos_token_id=1, **top)
-    return EncoderDecoderConfig.from_encoder_decoder_configs(side, side, **settings)
-
-
-def tiny_model(seed: int = 0, **top: Any) -> EncoderDecoderModel:
-    torch.manual_seed(seed)
-    return EncoderDecoderModel(tiny_config(**top)).eval()
-
-
 def set_key(data: dict, dotted: str, value: Any) -> dict:
     """data with `a.b.c` set to value (a copy); value DELETE removes the key."""
     data = json.loads(json.dumps(data))
@@ -56,11 +40,3 @@ def set_key(data: dict, dotted: str, value: Any) -> dict:
 
 
 DELETE = object()
-
-
-def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

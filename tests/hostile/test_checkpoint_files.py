@@ -20,7 +20,8 @@ from safetensors.torch import load_file, save_file
 from bertgen import checkpoints, fileio
 from bertgen.checkpoints import CheckpointError
 from bertgen.modeling import EncoderDecoderModel
-from tests.hostile.helpers import same_weights, snapshot, tiny_model, weights
+from tests.hostile.helpers import snapshot
+from tests.support.models import same_weights, tiny_model, weights
 from tests.support import worker_env
 
 SHARD = "model-00001-of-00002.safetensors"

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from bertgen.cli.main import main
-from tests.hostile.helpers import snapshot, tiny_model
+from tests.hostile.helpers import snapshot
+from tests.support.models import tiny_model
 from tests.support import worker_env
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -9,7 +9,8 @@ import pytest
 
 from bertgen.config import ConfigError, EncoderDecoderConfig
 from bertgen.generation import GenerationConfig
-from tests.hostile.helpers import DELETE, set_key, snapshot, tiny_config
+from tests.hostile.helpers import DELETE, set_key, snapshot
+from tests.support.models import tiny_config
 
 BASE = tiny_config().to_dict()
 

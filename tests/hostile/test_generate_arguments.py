@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bertgen.config import ConfigError
-from tests.hostile.helpers import tiny_model
+from tests.support.models import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -21,7 +21,8 @@ from bertgen.training import state as state_io
 from bertgen.training.state import CheckpointMismatch, load_checkpoint
 from bertgen.training.trainer import Trainer, TrainingArguments
 from bertgen.modeling import EncoderDecoderModel
-from tests.hostile.helpers import snapshot, tiny_config, tiny_model, weights
+from tests.hostile.helpers import snapshot
+from tests.support.models import tiny_config, tiny_model, weights
 from tests.support import worker_env
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -14,7 +14,8 @@ from bertgen.data.corpora import fetch
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.pipelines import Text2TextGenerationPipeline
 from bertgen.tokenization import load_tokenizer
-from tests.hostile.helpers import snapshot, tiny_model
+from tests.hostile.helpers import snapshot
+from tests.support.models import tiny_model
 from tests.support.tokenizer_vocabs import MINILM
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "storm", "was", "over", "."]

@@ -11,7 +11,8 @@ import torch
 
 from bertgen.training.trainer import read_log
 from tests.support import worker_env
-from tests.training.test_trainer import tiny_model, train, weights
+from tests.support.models import tiny_model, weights
+from tests.training.test_trainer import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -16,22 +16,17 @@ import pytest
 import torch
 
 from bertgen.training import schedules, trainer
-from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.training.state import load_checkpoint
 from bertgen.training.trainer import SourceIgnoredWarning, Trainer, TrainingArguments, TrainingDiverged, read_log
-from tests.support import TINY, worker_env
+from tests.support import worker_env
+from tests.support.models import tiny_model, weights
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def tiny_model(seed: int = 0, dropout: float = 0.1) -> EncoderDecoderModel:
-    torch.manual_seed(seed)
-    side = BertGenerationConfig(**{**TINY, "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout})
-    config = EncoderDecoderConfig.from_encoder_decoder_configs(side, side, decoder_start_token_id=2, pad_token_id=0,
-                                                               eos_token_id=1)
-    return EncoderDecoderModel(config)
+DROPOUT = 0.1  # training noise: resuming must restore the random generators' states to repeat it
 
 
 def tiny_data(n: int = 48, seed: int = 0) -> datasets.Dataset:
@@ -49,13 +44,9 @@ def tiny_data(n: int = 48, seed: int = 0) -> datasets.Dataset:
 def train(out: Path, steps: int = 12, model=None, resume: bool = True, **overrides) -> tuple[Trainer, object]:
     settings = dict(output_dir=str(out), max_steps=steps, batch_size=8, learning_rate=3e-3, warmup_steps=3,
                     log_every=1, checkpoint_every=2, progress=False, precision="fp32")
-    trainer = Trainer(model if model is not None else tiny_model(), TrainingArguments(**{**settings, **overrides}),
+    trainer = Trainer(model if model is not None else tiny_model(dropout=DROPOUT), TrainingArguments(**{**settings, **overrides}),
                       tiny_data(), pad_token_id=0)
     return trainer, trainer.train(resume=resume)
-
-
-def weights(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def assert_same_weights(a: dict, b: dict) -> None:
@@ -147,10 +138,10 @@ def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Trainer, "_step", crash_at_7)
     with pytest.raises(KeyboardInterrupt):
-        train(tmp_path / "run", model=tiny_model())
+        train(tmp_path / "run", model=tiny_model(dropout=DROPOUT))
     assert load_checkpoint(tmp_path / "run")["meta"]["state"]["step"] == 6
     monkeypatch.setattr(Trainer, "_step", original)
-    resumed, _ = train(tmp_path / "run", model=tiny_model(seed=123))  # init is overwritten by the checkpoint
+    resumed, _ = train(tmp_path / "run", model=tiny_model(seed=123, dropout=DROPOUT))  # init is overwritten by the checkpoint
     assert_same_weights(weights(resumed.model), expected)
     steps = [r["step"] for r in read_log(tmp_path / "run" / "log.jsonl") if r["kind"] == "train"]
     assert steps == list(range(1, 13))  # the log reads as one run
@@ -202,7 +193,7 @@ class NaNAfter(torch.nn.Module):
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
-    model = NaNAfter(tiny_model(), call=5)
+    model = NaNAfter(tiny_model(dropout=DROPOUT), call=5)
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 5 \(epoch 0, batch 4.*last good checkpoint"):
         train(tmp_path, model=model, checkpoint_every=1)
     ckpt = load_checkpoint(tmp_path)
@@ -313,7 +304,7 @@ def test_new_parameters_learn_at_their_own_rate(tmp_path):
 
 def test_new_parameters_must_be_the_models():
     with pytest.raises(ValueError, match="the model does not have, e.g. 'decoder.nope'"):
-        Trainer(tiny_model(), TrainingArguments(output_dir="x", progress=False), tiny_data(), pad_token_id=0,
+        Trainer(tiny_model(dropout=DROPOUT), TrainingArguments(output_dir="x", progress=False), tiny_data(), pad_token_id=0,
                 new_parameters=["decoder.nope"])
 
 
