@@ -96,9 +96,25 @@ def _check_depth(data: Any, path: Path) -> None:
 
 
 class _JsonConfig:
-    """`from_dict`/`to_dict`, `from_pretrained`/`save_pretrained` shared by both configs."""
+    """`from_dict`/`to_dict`, `from_pretrained`/`save_pretrained` shared by both configs.
+
+    As transformers' PretrainedConfig, an attribute that is not a field is kept: `config.num_beams = 4` lands in
+    `extra` (written to config.json, read back as `config.num_beams`), the way older recipes set generation
+    settings on `model.config` (bertgen.generation.config.model_config_settings finds them there)."""
 
     model_type: ClassVar[str]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in self.__dataclass_fields__:
+            object.__setattr__(self, name, value)
+        else:
+            self.extra[name] = value
+
+    def __getattr__(self, name: str) -> Any:  # only called for names that are not fields
+        extra = self.__dict__.get("extra")
+        if name.startswith("_") or extra is None or name not in extra:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        return extra[name]
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> Any:
@@ -121,7 +137,7 @@ class _JsonConfig:
         if unknown:
             raise ConfigError(f"{type(self).__name__}: unknown field(s) {sorted(unknown)}; the fields are "
                               f"{', '.join(f.name for f in dataclasses.fields(self) if f.name != 'extra')}")
-        return dataclasses.replace(self, **overrides)
+        return dataclasses.replace(self, **{"extra": dict(self.extra), **overrides})  # extra: not shared
 
     @property
     def use_return_dict(self) -> bool:

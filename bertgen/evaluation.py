@@ -17,6 +17,7 @@ from bertgen import metrics
 from bertgen.data.collate import LABEL_PAD, Seq2SeqCollator, encode_sources
 from bertgen.data.registry import Task, get_task
 from bertgen.diagnostics import collapse_diagnostics
+from bertgen.modeling.outputs import loss_of
 
 _METRICS: dict[str, Callable[[Sequence[str], Sequence[str], Sequence], dict[str, float]]] = {
     "exact": lambda s, p, r: {"exact": metrics.exact_match(p, r)},
@@ -124,7 +125,7 @@ def token_loss(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: i
         rows = dataset[start:start + batch_size]
         sources = inputs[start:start + batch_size]
         batch = collate([{"input_ids": a, "labels": b} for a, b in zip(sources, rows["labels"])])
-        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+        loss = loss_of(model(**{k: v.to(device) for k, v in batch.items()}))
         n = int((batch["labels"] != LABEL_PAD).sum())
         total, count = total + float(loss) * n, count + n
     return total / count
@@ -150,7 +151,8 @@ def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
     for start in range(0, len(dataset), batch_size):
         batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
         mask = batch["attention_mask"].to(device).bool()
-        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
+        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long())
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden.last_hidden_state  # either return_dict
         tokens = hidden[mask].double()  # (n, D): padding left out
         total = total + tokens.sum(0)
         total_square = total_square + tokens.square().sum()

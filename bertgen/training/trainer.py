@@ -42,6 +42,7 @@ from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
 from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import encoder_spread, token_loss
 from bertgen.fileio import atomic_write, clean_leftovers
+from bertgen.modeling.outputs import loss_of
 from bertgen.training import schedules
 from bertgen.training.memory import keep_freed_memory
 from bertgen.training.arguments import PRECISIONS, TrainingArguments, check_training_data  # noqa: F401 (re-exported)
@@ -359,7 +360,7 @@ class Trainer:
             sync = k == len(micro) - 1  # DDP all-reduces gradients only after the last micro-batch
             with (self.ddp.no_sync() if self.ddp is not None and not sync else contextlib.nullcontext()):
                 with self._autocast():
-                    loss = self.forward(**batch).loss  # mean over this micro-batch's n label tokens
+                    loss = loss_of(self.forward(**batch))  # mean over this micro-batch's n label tokens
                 # scaled so the summed (and, under DDP, averaged) gradient is that of the global token mean
                 (loss * (n * self.world / n_global)).backward()
             stats[0] += loss.detach().double() * n
