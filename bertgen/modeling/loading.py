@@ -47,8 +47,8 @@ class BodyLoadingMixin:
         """Load a checkpoint directory (or hub id): a BertGeneration one, or the body of a BERT / RoBERTa one.
 
         `config` (a BertGenerationConfig, or a directory holding one), as transformers: used instead of the
-        checkpoint's config.json. `config_overrides` then replace config fields (`is_decoder=True, add_cross_attention=True`,
-        `bos_token_id=101`, ...). `fold_token_type` (BERT / RoBERTa only): fold the segment embedding into
+        checkpoint's config.json. `config_overrides` then replace config fields (`is_decoder=True,
+        add_cross_attention=True`, `bos_token_id=101`, ...). `fold_token_type` (BERT / RoBERTa only): fold the segment embedding into
         the position embeddings instead of leaving it out. `attn_implementation` is accepted for
         transformers' code ("sdpa" or "eager": bertgen picks the kernel itself, the results are the same)."""
         if attn_implementation not in (None, "sdpa", "eager"):
