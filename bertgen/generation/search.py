@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from bertgen.cache import KVCache
-from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig, model_config_settings
+from bertgen.generation.config import (DEFAULT_NEW_TOKENS, TOKEN_ID_FIELDS, GenerationConfig,
+                                       model_config_settings)
 from bertgen.generation.fast_decoder import FastDecoder
 from bertgen.generation.fast_head import FastHead
 from bertgen.generation.validation import check_generate_inputs
@@ -139,6 +140,9 @@ def resolve_config(model, generation_config: GenerationConfig | None, kwargs: di
     base = generation_config
     if base is None:
         base = getattr(model, "generation_config", None) or GenerationConfig.from_model_config(model.config)
+        # ids set on model.config after the generation config was made (the blog sets them after loading)
+        ids = GenerationConfig.from_model_config(model.config, settings=False)
+        base = base.update(**{k: getattr(ids, k) for k in TOKEN_ID_FIELDS if getattr(base, k) is None})
         settings = model_config_settings(model.config)
         if settings:
             _note_config_settings(model, settings)
@@ -156,7 +160,7 @@ def _note_config_settings(model, settings: dict) -> None:
     assignments = "; ".join(f"model.generation_config.{k} = {v!r}" for k, v in settings.items())
     warnings.warn(f"generate: model.config carries generation settings {settings}; they are used, as transformers 4 "
                   f"used them (transformers 5 refuses them), but they belong on the generation config: "
-                  f"{assignments}. save_pretrained writes them to generation_config.json.", UserWarning, stacklevel=4)
+                  f"{assignments}. save_pretrained writes them to generation_config.json.", UserWarning, stacklevel=5)
 
 
 def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
