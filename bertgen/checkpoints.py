@@ -333,13 +333,19 @@ class PreTrainedMixin:
 
         def fill(staging: Path) -> None:
             write_state_dict(state, staging, safe_serialization, max_shard_size)
-            self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
-            config = copy.deepcopy(self.config)
-            # generation settings put on model.config go to generation_config.json, as transformers 4 moved them
-            settings = pop_model_config_settings(config)
-            config.save_pretrained(staging)
-            if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
-                self.generation_config.update(**settings).save_pretrained(staging)
+            self.save_config_files(staging, dtype)
 
         owned = {"config.json", "generation_config.json"}
         replace_directory(directory, fill, carry=lambda name: name not in owned and not _is_weight_file(name))
+
+    def save_config_files(self, directory: Path, dtype: torch.dtype | None = None) -> None:
+        """config.json and (for models that generate) generation_config.json into `directory`: what makes a
+        folder of this model's weights one that from_pretrained loads (the Trainer's checkpoint is one too)."""
+        if dtype is not None:
+            self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
+        config = copy.deepcopy(self.config)
+        # generation settings put on model.config go to generation_config.json, as transformers 4 moved them
+        settings = pop_model_config_settings(config)
+        config.save_pretrained(directory)
+        if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
+            self.generation_config.update(**settings).save_pretrained(directory)

@@ -436,7 +436,7 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         if labels is not None:
             use_cache = False
             if inputs is not None:  # (without, the body says what to pass)
-                check_labels(labels, inputs.shape[:2], "decoder")
+                check_labels(labels, inputs.shape[:2], "decoder", self.config.vocab_size)
         return_dict = self.config.return_dict if return_dict is None else return_dict
         # standalone causal LM: position t predicts token t + 1, so with the loss alone the positions from each
         # row's last label on are skipped (the last label is predicted by the position before it)

@@ -18,7 +18,7 @@ import json
 import math
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -102,8 +102,11 @@ def exportable(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(output_dir: Path, *, model_state: dict, optimizer_state: dict, scheduler_state: dict,
-                    rngs: list[tuple[dict, dict]], meta: dict[str, Any]) -> None:
-    """Write `output_dir/checkpoint/` whole (see the module docstring); `meta` goes into trainer_state.json."""
+                    rngs: list[tuple[dict, dict]], meta: dict[str, Any],
+                    model_files: Callable[[Path], None] | None = None) -> None:
+    """Write `output_dir/checkpoint/` whole (see the module docstring); `meta` goes into trainer_state.json.
+    `model_files(folder)` adds what makes the folder a model folder too (config.json, generation config,
+    tokenizer), as transformers' checkpoint-N/ is one."""
     optimizer_tensors, optimizer_layout = _optimizer_split(optimizer_state)
     rng_tensors = {f"{rank}.{k}": v for rank, (tensors, _) in enumerate(rngs) for k, v in tensors.items()}
     document = {"format": FORMAT, **meta, "scheduler": scheduler_state, "optimizer": optimizer_layout,
@@ -115,7 +118,9 @@ def save_checkpoint(output_dir: Path, *, model_state: dict, optimizer_state: dic
                         "numbers, strings and lists") from err
 
     def fill(staging: Path) -> None:
-        save_file(exportable(model_state), staging / "model.safetensors")
+        save_file(exportable(model_state), staging / "model.safetensors", metadata={"format": "pt"})
+        if model_files is not None:
+            model_files(staging)
         save_file(optimizer_tensors, staging / "optimizer.safetensors")
         save_file(rng_tensors, staging / "rng.safetensors")
         (staging / STATE_FILE).write_text(text + "\n", encoding="utf-8")

@@ -38,7 +38,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from bertgen.cpu import cpu_flags
-from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
+from bertgen.data.collate import DECODER_INPUTS, LABEL_PAD, MASK_COLUMNS, LengthBucketSampler, Seq2SeqCollator
 from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import encoder_spread, token_loss
 from bertgen.fileio import atomic_write, clean_leftovers
@@ -91,6 +91,13 @@ class TrainResult:
     wall_s: float  # this process's training time, summed over resumed segments
     log_path: Path
     precision: str = "fp32"  # what the steps ran in: fp32, or bf16 autocast
+
+
+def model_columns(dataset) -> list[str]:
+    """The columns the Trainer feeds the model: input_ids and labels, and the masks and decoder inputs the
+    dataset has (as transformers' Trainer passes every column the model's forward takes)."""
+    optional = [c for c in (*MASK_COLUMNS, DECODER_INPUTS) if c in dataset.column_names]
+    return ["input_ids", "labels", *optional]
 
 
 # --------------------------------------------------------------------------------------------- distribution
@@ -154,6 +161,9 @@ class Trainer:
         near zero, and whether the decoder ignores its input or the encoder has collapsed; see
         bertgen.diagnostics).
 
+    tokenizer: saved into each checkpoint folder, which is then a model folder that from_pretrained,
+        load_tokenizer and the pipeline load (as transformers' checkpoint-N/).
+
     On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.training.memory: large
     per-step tensors are not faulted in again each step; the heap stays at its peak); BERTGEN_KEEP_FREED_MEMORY=0
     turns that off.
@@ -161,8 +171,9 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,
                  evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None, eval_dataset=None,
-                 new_parameters: Iterable[str] = ()):
+                 new_parameters: Iterable[str] = (), tokenizer=None):
         self.args = args
+        self.tokenizer = tokenizer
         self.new_parameters = frozenset(new_parameters)
         unknown = self.new_parameters - {name for name, _ in model.named_parameters(remove_duplicate=False)}
         if unknown:
@@ -178,12 +189,13 @@ class Trainer:
         self.precision = resolve_precision(args.precision, self.device)
         self.collate = Seq2SeqCollator(pad_token_id)
         self.evaluate_fn = evaluate
-        self.data = train_dataset.select_columns(["input_ids", "labels"])
-        self.eval_data = eval_dataset.select_columns(["input_ids", "labels"]) if eval_dataset is not None else None
+        self.data = train_dataset.select_columns(model_columns(train_dataset))
+        self.eval_data = eval_dataset.select_columns(model_columns(eval_dataset)) if eval_dataset is not None else None
         check_training_data(self.data, model)
         if self.eval_data is not None:
             check_training_data(self.eval_data, model, where="eval_dataset")
-        self.label_lengths = [len(x) for x in self.data["labels"]]
+        # the loss is a mean over labelled tokens: a dataset padded to max_length carries -100 it must not count
+        self.label_lengths = [sum(1 for t in x if t != LABEL_PAD) for x in self.data["labels"]]
         lengths = (train_dataset["length"] if "length" in train_dataset.column_names
                    else [max(len(a), b) for a, b in zip(self.data["input_ids"], self.label_lengths)])
         parts = self.world * args.gradient_accumulation_steps
@@ -207,7 +219,7 @@ class Trainer:
 
     def _batch(self, data, indices: list[int]) -> dict[str, torch.Tensor]:
         rows = data[indices]
-        features = [{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])]
+        features = [dict(zip(rows, values)) for values in zip(*rows.values())]
         return {k: v.to(self.device) for k, v in self.collate(features).items()}
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -242,6 +254,13 @@ class Trainer:
             self._dataset_fingerprint = dataset_fingerprint(self.data["input_ids"], self.data["labels"])
         return self._dataset_fingerprint
 
+    def _model_files(self, folder: Path) -> None:
+        """What makes the checkpoint folder loadable with from_pretrained, beside its model.safetensors."""
+        if hasattr(self.model, "save_config_files"):
+            self.model.save_config_files(folder)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(folder)
+
     def _checkpoint(self) -> None:
         """All processes' RNG states go into rank 0's checkpoint; everything else is identical across processes."""
         rngs = [None] * self.world
@@ -254,7 +273,7 @@ class Trainer:
                     "world_size": self.world, "dataset": self._fingerprint()}
             save_checkpoint(self.output_dir, model_state=self.model.state_dict(),
                             optimizer_state=self.optimizer.state_dict(), scheduler_state=self.scheduler.state_dict(),
-                            rngs=rngs, meta=meta)
+                            rngs=rngs, meta=meta, model_files=self._model_files)
         if self.world > 1:
             dist.barrier()
 
