@@ -311,6 +311,7 @@ class PreTrainedMixin:
             config = config.replace(**config_overrides)
         model = cls(config)
         model.to(resolve_dtype(dtype, config.extra, state))
+        state, origin = cls._model_keys(config, state), cls._model_keys(config, origin)
         load_state_dict_strict(model, state, origin)
         if hasattr(model, "generate"):
             model.generation_config = generation_config
@@ -328,7 +329,7 @@ class PreTrainedMixin:
         decoder_config = getattr(self.config, "decoder", self.config)
         # transformers 5 ties both aliases only with tie_word_embeddings; untied, it reads both from the file
         drop = [self._bias_alias, self._weight_alias] if decoder_config.tie_word_embeddings else []
-        state = exportable_state_dict(self, drop)
+        state = self._checkpoint_keys(exportable_state_dict(self, drop))
         dtype = next((t.dtype for t in state.values() if t.is_floating_point()), torch.float32)
 
         def fill(staging: Path) -> None:
@@ -337,6 +338,15 @@ class PreTrainedMixin:
 
         owned = {"config.json", "generation_config.json"}
         replace_directory(directory, fill, carry=lambda name: name not in owned and not _is_weight_file(name))
+
+    @classmethod
+    def _model_keys(cls, config: Any, state: dict) -> dict:
+        """A checkpoint's key names as this model's state dict has them (where a layout names them otherwise)."""
+        return state
+
+    def _checkpoint_keys(self, state: dict) -> dict:
+        """This model's state-dict names as its checkpoint layout has them (the inverse of _model_keys)."""
+        return state
 
     def save_config_files(self, directory: Path, dtype: torch.dtype | None = None) -> None:
         """config.json and (for models that generate) generation_config.json into `directory`: what makes a

@@ -262,6 +262,52 @@ class BertGenerationConfig(_JsonConfig):
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
+    @property
+    def position_offset(self) -> int:
+        """The position table's row of position 0 (RoBERTa numbers positions from padding_idx + 1)."""
+        return 0
+
+
+@dataclass
+class BertConfig(BertGenerationConfig):
+    """A stack of transformers' BERT classes inside an encoder-decoder checkpoint (BertModel as the encoder,
+    BertLMHeadModel as the decoder, as `from_encoder_decoder_pretrained("bert-base-uncased", ...)` writes them):
+    BertGeneration's layers plus a segment table (every token is segment 0, as transformers' default
+    token_type_ids), the encoder's pooler, and the MLM head's transform (dense, activation, LayerNorm) before
+    the decoder's output layer. Defaults are transformers' BertConfig."""
+
+    model_type: ClassVar[str] = "bert"
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+    type_vocab_size: int = 2
+
+
+@dataclass
+class RobertaConfig(BertConfig):
+    """transformers' RoBERTa stacks (RobertaModel, RobertaForCausalLM): BERT's, with positions numbered from
+    padding_idx + 1 (a padding token gets position padding_idx) and a head that always uses gelu."""
+
+    model_type: ClassVar[str] = "roberta"
+
+    vocab_size: int = 50265
+    pad_token_id: int | None = 1
+    bos_token_id: int | None = 0
+    eos_token_id: int | list[int] | None = 2
+
+    @property
+    def position_offset(self) -> int:
+        return self.pad_token_id + 1
+
+
+STACK_CONFIGS = {c.model_type: c for c in (BertGenerationConfig, BertConfig, RobertaConfig)}
+
 
 @dataclass
 class EncoderDecoderConfig(_JsonConfig):
@@ -349,8 +395,7 @@ class EncoderDecoderConfig(_JsonConfig):
         for side in ("encoder", "decoder"):
             if not isinstance(data.get(side), dict):
                 raise ConfigError(f"{where}: needs an '{side}' object (a BertGeneration config)")
-        encoder = BertGenerationConfig.from_dict(data.pop("encoder"), where=f"{where} [encoder]")
-        decoder = BertGenerationConfig.from_dict(data.pop("decoder"), where=f"{where} [decoder]")
+        encoder, decoder = (_stack_from_dict(data.pop(side), f"{where} [{side}]") for side in ("encoder", "decoder"))
         names = {f.name for f in dataclasses.fields(cls)} - {"extra", "encoder", "decoder"}
         known = {k: data.pop(k) for k in list(data) if k in names}
         config = cls.__new__(cls)
@@ -368,3 +413,12 @@ class EncoderDecoderConfig(_JsonConfig):
         extra = {"architectures": ["EncoderDecoderModel"], **self.extra}
         return {**extra, **data, "encoder": self.encoder.to_dict(), "decoder": self.decoder.to_dict(),
                 "model_type": self.model_type}
+
+
+def _stack_from_dict(data: dict, where: str) -> BertGenerationConfig:
+    """One stack of an encoder-decoder config.json, by its model_type: BertGeneration, BERT or RoBERTa."""
+    model_type = data.get("model_type", BertGenerationConfig.model_type)
+    if model_type not in STACK_CONFIGS:
+        raise ConfigError(f"{where}: model_type is {model_type!r}; bertgen's encoder-decoders have "
+                          f"{', '.join(map(repr, STACK_CONFIGS))} stacks")
+    return STACK_CONFIGS[model_type].from_dict(data, where=where)

@@ -63,9 +63,16 @@ def tokenize_task(dsd: datasets.DatasetDict, tokenizer, max_source_length: int =
     return dsd.map(encode, batched=True, num_proc=num_proc, desc="tokenizing")
 
 
-# the columns a tokenized dataset may carry besides input_ids and labels, and what pads each
+# the columns a tokenized dataset may carry besides input_ids and labels (the collator passes them on)
 MASK_COLUMNS = ("attention_mask", "decoder_attention_mask")
 DECODER_INPUTS = "decoder_input_ids"
+
+
+def model_columns(dataset) -> list[str]:
+    """The columns the Trainer feeds the model: input_ids and labels, and the masks and decoder inputs the
+    dataset has (as transformers' Trainer passes every column the model's forward takes)."""
+    optional = [c for c in (*MASK_COLUMNS, DECODER_INPUTS) if c in dataset.column_names]
+    return ["input_ids", "labels", *optional]
 
 
 class Seq2SeqCollator:

@@ -69,7 +69,9 @@ class _Decoder:
         self.group = 1  # consecutive rows that share one row of states, mask and cross-attention cache
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
-        self.head = FastHead.get(model.decoder.lm_head.decoder)
+        head = model.decoder.lm_head
+        # a BERT / RoBERTa head transforms the hidden states first: the decoder's own forward runs it
+        self.head = FastHead.get(head.decoder) if isinstance(head.transform, torch.nn.Identity) else None
         self.fast = FastDecoder.get(model.decoder) if use_cache and self.head is not None else None
         self.cross_mask = self._cross_mask()
 
@@ -180,7 +182,7 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         pad = 0  # no pad and no EOS: every sequence runs to max_length, so padding never shows
     max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else \
         config.max_length if config.max_length is not None else DEFAULT_NEW_TOKENS + 1
-    positions = model.config.decoder.max_position_embeddings
+    positions = model.config.decoder.max_position_embeddings - model.config.decoder.position_offset
     if max_length > positions:
         raise ValueError(f"generate: max_length {max_length} (start token + new tokens) exceeds the decoder's "
                          f"max_position_embeddings={positions}; lower max_new_tokens")

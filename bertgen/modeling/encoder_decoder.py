@@ -17,6 +17,7 @@ from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
+from bertgen.modeling.bert_stacks import to_bertgen_keys, to_checkpoint_keys
 from bertgen.modeling.inputs import check_labels, resolve_outputs, warn_if_decoder_inputs_are_labels
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
@@ -136,6 +137,13 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             model = cls(plan.config)
         report = apply_plan(model, plan)
         return model.eval(), report
+
+    @classmethod
+    def _model_keys(cls, config: EncoderDecoderConfig, state: dict) -> dict:
+        return to_bertgen_keys(state, config.decoder)  # a BERT / RoBERTa decoder names its keys its own way
+
+    def _checkpoint_keys(self, state: dict) -> dict:
+        return to_checkpoint_keys(state, self.config.decoder)
 
     def get_encoder(self) -> BertGenerationEncoder:
         return self.encoder

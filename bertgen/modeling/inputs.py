@@ -17,11 +17,13 @@ def check_input_ids(input_ids: torch.Tensor, config: BertGenerationConfig, where
     if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
         raise ValueError(f"{where}: input_ids must hold integer token ids, got dtype {input_ids.dtype}")
     length = past_length + input_ids.shape[1]
-    if length > config.max_position_embeddings:
+    positions = config.max_position_embeddings - config.position_offset  # RoBERTa's start at padding_idx + 1
+    if length > positions:
+        offset = f" less the {config.position_offset} before position 0" if config.position_offset else ""
         raise ValueError(
             f"{where}: sequence of {length} positions exceeds max_position_embeddings="
-            f"{config.max_position_embeddings}; truncate the input (tokenizer(..., truncation=True, "
-            f"max_length={config.max_position_embeddings - past_length})) or generate fewer tokens"
+            f"{config.max_position_embeddings}{offset}; truncate the input (tokenizer(..., truncation=True, "
+            f"max_length={positions - past_length})) or generate fewer tokens"
         )
     if input_ids.numel():
         low, high = int(input_ids.min()), int(input_ids.max())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bertgen.config import ConfigError, read_json_object
-from bertgen.fileio import replace_directory
+from bertgen.fileio import atomic_write, replace_directory
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "trainer_state.json"
@@ -99,6 +100,22 @@ def exportable(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out[name] = tensor.clone().contiguous() if tensor.data_ptr() in seen else tensor.contiguous()
         seen.add(tensor.data_ptr())
     return out
+
+
+def save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
+    """A state dict as safetensors through fileio.atomic_write: never a half-written file, never a pickle."""
+    atomic_write(path, lambda tmp: save_file(exportable(state), tmp))
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The records of a run's log.jsonl (a line cut short by a kill is skipped)."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
 def save_checkpoint(output_dir: Path, *, model_state: dict, optimizer_state: dict, scheduler_state: dict,

@@ -33,21 +33,21 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from bertgen.cpu import cpu_flags
-from bertgen.data.collate import DECODER_INPUTS, LABEL_PAD, MASK_COLUMNS, LengthBucketSampler, Seq2SeqCollator
+from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator, model_columns
 from bertgen.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import encoder_spread, token_loss
-from bertgen.fileio import atomic_write, clean_leftovers
+from bertgen.fileio import clean_leftovers
 from bertgen.modeling.outputs import loss_of
 from bertgen.training import schedules
 from bertgen.training.memory import keep_freed_memory
 from bertgen.training.arguments import PRECISIONS, TrainingArguments, check_training_data  # noqa: F401 (re-exported)
 from bertgen.training.state import (CHECKPOINT_DIR, CheckpointMismatch, check_model_fits, dataset_fingerprint,
-                                    differences, exportable, load_checkpoint, rng_state, save_checkpoint,
+                                    differences, load_checkpoint, read_log, rng_state, save_atomic, save_checkpoint,
                                     set_rng_state)
 
 CHECKPOINT = CHECKPOINT_DIR
@@ -93,13 +93,6 @@ class TrainResult:
     precision: str = "fp32"  # what the steps ran in: fp32, or bf16 autocast
 
 
-def model_columns(dataset) -> list[str]:
-    """The columns the Trainer feeds the model: input_ids and labels, and the masks and decoder inputs the
-    dataset has (as transformers' Trainer passes every column the model's forward takes)."""
-    optional = [c for c in (*MASK_COLUMNS, DECODER_INPUTS) if c in dataset.column_names]
-    return ["input_ids", "labels", *optional]
-
-
 # --------------------------------------------------------------------------------------------- distribution
 
 def distributed_context() -> tuple[int, int, int]:
@@ -127,24 +120,6 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 def cpu_has_amx_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     """Whether `cpuinfo` lists AMX bf16 tiles (`amx_bf16`): the CPUs where bf16 autocast trains faster."""
     return "amx_bf16" in cpu_flags(cpuinfo)
-
-
-# ------------------------------------------------------------------------------------------------ state i/o
-
-def save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
-    """A state dict as safetensors through fileio.atomic_write: never a half-written file, never a pickle."""
-    atomic_write(path, lambda tmp: save_file(exportable(state), tmp))
-
-
-def read_log(path: str | os.PathLike) -> list[dict]:
-    """The records of a run's log.jsonl (a line cut short by a kill is skipped)."""
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
 
 
 # -------------------------------------------------------------------------------------------------- trainer
