@@ -288,6 +288,15 @@ class BertConfig(BertGenerationConfig):
     eos_token_id: int | list[int] | None = None
     type_vocab_size: int = 2
 
+    def validate(self, where: str = "BertConfig") -> None:
+        super().validate(where)
+        if self.type_vocab_size < 1:
+            raise ConfigError(f"{where}: field 'type_vocab_size' must be >= 1 (segment 0's row is added to every "
+                              f"token), got {self.type_vocab_size}")
+        if self.position_offset >= self.max_position_embeddings:
+            raise ConfigError(f"{where}: positions start at padding_idx + 1 = {self.position_offset}, past "
+                              f"max_position_embeddings={self.max_position_embeddings}; check pad_token_id")
+
 
 @dataclass
 class RobertaConfig(BertConfig):
@@ -303,7 +312,7 @@ class RobertaConfig(BertConfig):
 
     @property
     def position_offset(self) -> int:
-        return self.pad_token_id + 1
+        return self.pad_token_id + 1 if self.pad_token_id is not None else 0
 
 
 STACK_CONFIGS = {c.model_type: c for c in (BertGenerationConfig, BertConfig, RobertaConfig)}
