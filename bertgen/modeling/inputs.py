@@ -101,4 +101,4 @@ def warn_if_decoder_inputs_are_labels(model, decoder_input_ids: torch.Tensor | N
     warnings.warn(f"{type(model).__name__}: decoder_input_ids equal labels in training, so the decoder sees at "
                   "position t the token it must predict there and learns to copy it. Pass labels only: the model "
                   "shifts them right itself (decoder_start_token_id first) to make the decoder inputs.",
-                  UserWarning, stacklevel=3)
+                  UserWarning, stacklevel=5)
