@@ -13,6 +13,7 @@ that fails half-way leaves the old one intact.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -28,6 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from bertgen.fileio import read_consistently, replace_directory, write_json_atomic
 from bertgen.generation import GenerationConfig
+from bertgen.generation.config import loaded_generation_config, pop_model_config_settings
 from bertgen.hub import resolve_checkpoint_dir
 
 SAFE_WEIGHTS = "model.safetensors"
@@ -261,39 +263,57 @@ def resolve_dtype(dtype: str | torch.dtype, config_extra: dict, state: dict[str,
     return DTYPES[dtype]
 
 
+def resolve_config_argument(cls: type, config: Any) -> Any:
+    """`from_pretrained(..., config=...)`: a config object of the model's class (copied: the model must not
+    share it with the caller), or a directory or config.json path to read one from; None: the checkpoint's."""
+    if config is None:
+        return None
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config)
+        return cls.config_class.from_json_file(path if path.suffix == ".json" else path / "config.json")
+    if not isinstance(config, cls.config_class):
+        raise TypeError(f"{cls.__name__}.from_pretrained: config= must be a {cls.config_class.__name__} (or a "
+                        f"directory holding its config.json), got {type(config).__name__}; build it with "
+                        f"{cls.config_class.__name__}.from_pretrained(path)")
+    return copy.deepcopy(config)
+
+
 class PreTrainedMixin:
     """`from_pretrained` / `save_pretrained` for bertgen's models (each sets `config_class`)."""
 
     config_class: Any
-    # Names transformers ties by itself and leaves out of its files: the LM head's alias of its bias
-    # always, its weight when tied to the word embeddings.
+    # Names transformers ties by itself and leaves out of its files when the LM head is tied to the word
+    # embeddings: the head's weight and its alias of its bias.
     _bias_alias = r"lm_head\.decoder\.bias$"
     _weight_alias = r"lm_head\.decoder\.weight$"
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike, dtype: str | torch.dtype = "auto",
-                        device: str | torch.device | None = None, **config_overrides: Any):
+                        device: str | torch.device | None = None, config: Any = None, **config_overrides: Any):
         """Load a checkpoint directory in the HF layout, or a hub id where there is a network.
 
-        `config_overrides` replace top-level config fields (e.g. `tie_encoder_decoder=False`)."""
+        `config` (a config object, or a directory holding its config.json), as transformers: used instead of
+        the checkpoint's config.json. `config_overrides` then replace top-level config fields (e.g.
+        `tie_encoder_decoder=False`)."""
         directory = resolve_checkpoint_dir(path_or_id)
+        given = resolve_config_argument(cls, config)
 
-        def read() -> tuple[Any, dict, dict, GenerationConfig | None]:  # all from one version of the directory
-            generation = None
-            if hasattr(cls, "generate") and (directory / "generation_config.json").is_file():
-                generation = GenerationConfig.from_pretrained(directory)
-            return (cls.config_class.from_pretrained(directory), *read_state_dict(directory), generation)
+        def read() -> tuple[Any, dict, dict, GenerationConfig]:  # all from one version of the directory
+            loaded = given if given is not None else cls.config_class.from_pretrained(directory)
+            return loaded, *read_state_dict(directory), loaded_generation_config(directory, loaded)
 
         config, state, origin, generation_config = read_consistently(directory, read)
         if config_overrides:
             unknown = set(config_overrides) - {f.name for f in dataclasses.fields(config)}
             if unknown:
-                raise ValueError(f"{cls.__name__}.from_pretrained: unknown config field(s) {sorted(unknown)}")
-            config = dataclasses.replace(config, **config_overrides)
+                raise ValueError(f"{cls.__name__}.from_pretrained: unknown config field(s) {sorted(unknown)}; "
+                                 f"the fields are {', '.join(f.name for f in dataclasses.fields(config))}")
+            config = config.replace(**config_overrides)
         model = cls(config)
         model.to(resolve_dtype(dtype, config.extra, state))
+        state, origin = cls._model_keys(config, state), cls._model_keys(config, origin)
         load_state_dict_strict(model, state, origin)
-        if generation_config is not None:
+        if hasattr(model, "generate"):
             model.generation_config = generation_config
         if device is not None:
             model.to(device)
@@ -306,19 +326,36 @@ class PreTrainedMixin:
         The checkpoint is written whole beside `directory` and swapped in: other files already there
         (a tokenizer's) are kept, older weights are not, and a failure leaves the old checkpoint intact."""
         _parse_size(max_shard_size)  # a bad argument fails before anything is written
-        drop = [self._bias_alias]
         decoder_config = getattr(self.config, "decoder", self.config)
-        if decoder_config.tie_word_embeddings:
-            drop.append(self._weight_alias)
-        state = exportable_state_dict(self, drop)
+        # transformers 5 ties both aliases only with tie_word_embeddings; untied, it reads both from the file
+        drop = [self._bias_alias, self._weight_alias] if decoder_config.tie_word_embeddings else []
+        state = self._checkpoint_keys(exportable_state_dict(self, drop))
         dtype = next((t.dtype for t in state.values() if t.is_floating_point()), torch.float32)
 
         def fill(staging: Path) -> None:
             write_state_dict(state, staging, safe_serialization, max_shard_size)
-            self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
-            self.config.save_pretrained(staging)
-            if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
-                self.generation_config.save_pretrained(staging)
+            self.save_config_files(staging, dtype)
 
         owned = {"config.json", "generation_config.json"}
         replace_directory(directory, fill, carry=lambda name: name not in owned and not _is_weight_file(name))
+
+    @classmethod
+    def _model_keys(cls, config: Any, state: dict) -> dict:
+        """A checkpoint's key names as this model's state dict has them (where a layout names them otherwise)."""
+        return state
+
+    def _checkpoint_keys(self, state: dict) -> dict:
+        """This model's state-dict names as its checkpoint layout has them (the inverse of _model_keys)."""
+        return state
+
+    def save_config_files(self, directory: Path, dtype: torch.dtype | None = None) -> None:
+        """config.json and (for models that generate) generation_config.json into `directory`: what makes a
+        folder of this model's weights one that from_pretrained loads (the Trainer's checkpoint is one too)."""
+        if dtype is not None:
+            self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
+        config = copy.deepcopy(self.config)
+        # generation settings put on model.config go to generation_config.json, as transformers 4 moved them
+        settings = pop_model_config_settings(config)
+        config.save_pretrained(directory)
+        if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
+            self.generation_config.update(**settings).save_pretrained(directory)

@@ -96,9 +96,25 @@ def _check_depth(data: Any, path: Path) -> None:
 
 
 class _JsonConfig:
-    """`from_dict`/`to_dict`, `from_pretrained`/`save_pretrained` shared by both configs."""
+    """`from_dict`/`to_dict`, `from_pretrained`/`save_pretrained` shared by both configs.
+
+    As transformers' PretrainedConfig, an attribute that is not a field is kept: `config.num_beams = 4` lands in
+    `extra` (written to config.json, read back as `config.num_beams`), the way older recipes set generation
+    settings on `model.config` (bertgen.generation.config.model_config_settings finds them there)."""
 
     model_type: ClassVar[str]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in self.__dataclass_fields__:
+            object.__setattr__(self, name, value)
+        else:
+            self.extra[name] = value
+
+    def __getattr__(self, name: str) -> Any:  # only called for names that are not fields
+        extra = self.__dict__.get("extra")
+        if name.startswith("_") or extra is None or name not in extra:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        return extra[name]
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> Any:
@@ -121,7 +137,7 @@ class _JsonConfig:
         if unknown:
             raise ConfigError(f"{type(self).__name__}: unknown field(s) {sorted(unknown)}; the fields are "
                               f"{', '.join(f.name for f in dataclasses.fields(self) if f.name != 'extra')}")
-        return dataclasses.replace(self, **overrides)
+        return dataclasses.replace(self, **{"extra": dict(self.extra), **overrides})  # extra: not shared
 
     @property
     def use_return_dict(self) -> bool:
@@ -246,6 +262,61 @@ class BertGenerationConfig(_JsonConfig):
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
+    @property
+    def position_offset(self) -> int:
+        """The position table's row of position 0 (RoBERTa numbers positions from padding_idx + 1)."""
+        return 0
+
+
+@dataclass
+class BertConfig(BertGenerationConfig):
+    """A stack of transformers' BERT classes inside an encoder-decoder checkpoint (BertModel as the encoder,
+    BertLMHeadModel as the decoder, as `from_encoder_decoder_pretrained("bert-base-uncased", ...)` writes them):
+    BertGeneration's layers plus a segment table (every token is segment 0, as transformers' default
+    token_type_ids), the encoder's pooler, and the MLM head's transform (dense, activation, LayerNorm) before
+    the decoder's output layer. Defaults are transformers' BertConfig."""
+
+    model_type: ClassVar[str] = "bert"
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+    type_vocab_size: int = 2
+
+    def validate(self, where: str = "BertConfig") -> None:
+        super().validate(where)
+        if self.type_vocab_size < 1:
+            raise ConfigError(f"{where}: field 'type_vocab_size' must be >= 1 (segment 0's row is added to every "
+                              f"token), got {self.type_vocab_size}")
+        if self.position_offset >= self.max_position_embeddings:
+            raise ConfigError(f"{where}: positions start at padding_idx + 1 = {self.position_offset}, past "
+                              f"max_position_embeddings={self.max_position_embeddings}; check pad_token_id")
+
+
+@dataclass
+class RobertaConfig(BertConfig):
+    """transformers' RoBERTa stacks (RobertaModel, RobertaForCausalLM): BERT's, with positions numbered from
+    padding_idx + 1 (a padding token gets position padding_idx) and a head that always uses gelu."""
+
+    model_type: ClassVar[str] = "roberta"
+
+    vocab_size: int = 50265
+    pad_token_id: int | None = 1
+    bos_token_id: int | None = 0
+    eos_token_id: int | list[int] | None = 2
+
+    @property
+    def position_offset(self) -> int:
+        return self.pad_token_id + 1 if self.pad_token_id is not None else 0
+
+
+STACK_CONFIGS = {c.model_type: c for c in (BertGenerationConfig, BertConfig, RobertaConfig)}
+
 
 @dataclass
 class EncoderDecoderConfig(_JsonConfig):
@@ -333,8 +404,7 @@ class EncoderDecoderConfig(_JsonConfig):
         for side in ("encoder", "decoder"):
             if not isinstance(data.get(side), dict):
                 raise ConfigError(f"{where}: needs an '{side}' object (a BertGeneration config)")
-        encoder = BertGenerationConfig.from_dict(data.pop("encoder"), where=f"{where} [encoder]")
-        decoder = BertGenerationConfig.from_dict(data.pop("decoder"), where=f"{where} [decoder]")
+        encoder, decoder = (_stack_from_dict(data.pop(side), f"{where} [{side}]") for side in ("encoder", "decoder"))
         names = {f.name for f in dataclasses.fields(cls)} - {"extra", "encoder", "decoder"}
         known = {k: data.pop(k) for k in list(data) if k in names}
         config = cls.__new__(cls)
@@ -352,3 +422,12 @@ class EncoderDecoderConfig(_JsonConfig):
         extra = {"architectures": ["EncoderDecoderModel"], **self.extra}
         return {**extra, **data, "encoder": self.encoder.to_dict(), "decoder": self.decoder.to_dict(),
                 "model_type": self.model_type}
+
+
+def _stack_from_dict(data: dict, where: str) -> BertGenerationConfig:
+    """One stack of an encoder-decoder config.json, by its model_type: BertGeneration, BERT or RoBERTa."""
+    model_type = data.get("model_type", BertGenerationConfig.model_type)
+    if model_type not in STACK_CONFIGS:
+        raise ConfigError(f"{where}: model_type is {model_type!r}; bertgen's encoder-decoders have "
+                          f"{', '.join(map(repr, STACK_CONFIGS))} stacks")
+    return STACK_CONFIGS[model_type].from_dict(data, where=where)

@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 from bertgen.checkpoints import CheckpointError
 from bertgen.config import EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
+from tests.support import TINY
 
 TOL = 1e-5
 
@@ -211,3 +212,34 @@ def test_mask_of_the_wrong_shape(model):
         model(input_ids=ids, attention_mask=torch.ones(2, 4), decoder_input_ids=ids)
     with pytest.raises(ValueError, match=r"decoder.*attention_mask has shape \(2, 3\) but must be \(2, 5\)"):
         model(input_ids=ids, decoder_input_ids=ids, decoder_attention_mask=torch.ones(2, 3))
+
+
+def test_config_argument_replaces_the_files_config(hf_dir, hf_model, batch, tmp_path):
+    """from_pretrained(dir, config=config), as transformers: the given config (object or directory) replaces
+    config.json, and keyword overrides apply on top of it; the caller's config is not shared."""
+    from transformers import EncoderDecoderConfig as HFEncoderDecoderConfig
+    from transformers import EncoderDecoderModel as HFEncoderDecoderModel
+
+    from bertgen import BertGenerationConfig, BertGenerationEncoder
+
+    config = EncoderDecoderConfig.from_pretrained(hf_dir)
+    config.decoder.output_hidden_states = True
+    model = EncoderDecoderModel.from_pretrained(hf_dir, config=config)
+    assert model.config is not config and model.config.decoder.output_hidden_states
+    their_config = HFEncoderDecoderConfig.from_pretrained(hf_dir)
+    their_config.decoder.output_hidden_states = True
+    theirs = HFEncoderDecoderModel.from_pretrained(hf_dir, config=their_config).eval()
+    with torch.no_grad():
+        ours, reference = model(**batch), theirs(**batch)
+    assert len(ours.decoder_hidden_states) == len(reference.decoder_hidden_states) == TINY["num_hidden_layers"] + 1
+    assert (ours.logits - reference.logits).abs().max() < TOL
+    config.save_pretrained(tmp_path)
+    from_directory = EncoderDecoderModel.from_pretrained(hf_dir, config=tmp_path, tie_encoder_decoder=False)
+    assert from_directory.config.decoder.output_hidden_states
+    encoder_config = BertGenerationConfig.from_dict(config.encoder.to_dict())
+    encoder_config.output_attentions = True
+    hf_model.encoder.save_pretrained(tmp_path / "encoder")
+    encoder = BertGenerationEncoder.from_pretrained(tmp_path / "encoder", config=encoder_config, return_dict=False)
+    assert encoder.config.output_attentions and encoder.config.return_dict is False
+    with pytest.raises(TypeError, match=r"config= must be an? EncoderDecoderConfig .*got BertGenerationConfig"):
+        EncoderDecoderModel.from_pretrained(hf_dir, config=encoder_config)

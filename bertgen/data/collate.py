@@ -63,8 +63,24 @@ def tokenize_task(dsd: datasets.DatasetDict, tokenizer, max_source_length: int =
     return dsd.map(encode, batched=True, num_proc=num_proc, desc="tokenizing")
 
 
+# the columns a tokenized dataset may carry besides input_ids and labels (the collator passes them on)
+MASK_COLUMNS = ("attention_mask", "decoder_attention_mask")
+DECODER_INPUTS = "decoder_input_ids"
+
+
+def model_columns(dataset) -> list[str]:
+    """The columns the Trainer feeds the model: input_ids and labels, and the masks and decoder inputs the
+    dataset has (as transformers' Trainer passes every column the model's forward takes)."""
+    optional = [c for c in (*MASK_COLUMNS, DECODER_INPUTS) if c in dataset.column_names]
+    return ["input_ids", "labels", *optional]
+
+
 class Seq2SeqCollator:
-    """A list of tokenized examples -> padded tensors input_ids [B, S], attention_mask [B, S], labels [B, T]."""
+    """A list of tokenized examples -> padded tensors input_ids [B, S], attention_mask [B, S], labels [B, T].
+
+    An example's own `attention_mask` is kept (a dataset padded to max_length, as transformers' recipes pad
+    it, marks its [PAD] positions 0), else it is 1 over the example's ids. `decoder_attention_mask` and
+    `decoder_input_ids`, when every example has them, are padded to T and passed on too."""
 
     def __init__(self, pad_token_id: int):
         if pad_token_id is None:
@@ -75,15 +91,25 @@ class Seq2SeqCollator:
         B = len(features)
         S = max(len(f["input_ids"]) for f in features)
         T = max(len(f["labels"]) for f in features)
-        input_ids = torch.full((B, S), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((B, S), dtype=torch.long)
-        labels = torch.full((B, T), LABEL_PAD, dtype=torch.long)
+        batch = {"input_ids": torch.full((B, S), self.pad_token_id, dtype=torch.long),
+                 "attention_mask": torch.zeros((B, S), dtype=torch.long),
+                 "labels": torch.full((B, T), LABEL_PAD, dtype=torch.long)}
+        optional = [name for name in (*MASK_COLUMNS[1:], DECODER_INPUTS) if all(name in f for f in features)]
+        for name in optional:
+            T = max(T, *(len(f[name]) for f in features))
+            fill = self.pad_token_id if name == DECODER_INPUTS else 0
+            batch[name] = torch.full((B, T), fill, dtype=torch.long)
+        if T > batch["labels"].shape[1]:  # decoder inputs longer than the labels: labels padded to match
+            batch["labels"] = torch.full((B, T), LABEL_PAD, dtype=torch.long)
         for i, f in enumerate(features):
             n, m = len(f["input_ids"]), len(f["labels"])
-            input_ids[i, :n] = torch.as_tensor(f["input_ids"])
-            attention_mask[i, :n] = 1
-            labels[i, :m] = torch.as_tensor(f["labels"])
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+            batch["input_ids"][i, :n] = torch.as_tensor(f["input_ids"])
+            mask = f.get("attention_mask")
+            batch["attention_mask"][i, :n] = 1 if mask is None else torch.as_tensor(mask)
+            batch["labels"][i, :m] = torch.as_tensor(f["labels"])
+            for name in optional:
+                batch[name][i, :len(f[name])] = torch.as_tensor(f[name])
+        return batch
 
 
 class LengthBucketSampler(Sampler[list[int]]):

@@ -117,7 +117,8 @@ def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
     for start in range(0, len(dataset), batch_size):
         batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
         mask = batch["attention_mask"].to(device).bool()
-        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
+        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long())
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden.last_hidden_state  # either return_dict
         tokens = hidden[mask].double()  # (n, D): padding left out
         total = total + tokens.sum(0)
         total_square = total_square + tokens.square().sum()

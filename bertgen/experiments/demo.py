@@ -59,7 +59,8 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 15.0,
           f"{config.batch_size} at most)")
     args = training_arguments(config, output / "training", progress, max_time_s=minutes * 60, log_every=10,
                               eval_every=max(1, config.steps // 4))
-    trained = Trainer(model, args, data["train"], tokenizer.pad_token_id, eval_dataset=data["validation"]).train(resume=False)
+    trained = Trainer(model, args, data["train"], tokenizer.pad_token_id, eval_dataset=data["validation"],
+                      tokenizer=tokenizer).train(resume=False)
     test = data["test"].remove_columns(["input_ids", "labels", "length"])
     metrics, predictions = evaluate(model, tokenizer, test, config.task, max_source_length=config.max_source_length,
                                     **generate_kwargs(config))

@@ -100,7 +100,8 @@ def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = Tru
     model, report = build_model(config, checkpoint)
     trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
                       pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"],
-                      evaluate=validation_decoding(config, tokenizer, data["validation"]), new_parameters=report.new_names)
+                      evaluate=validation_decoding(config, tokenizer, data["validation"]),
+                      new_parameters=report.new_names, tokenizer=tokenizer)
     result = trainer.train(resume=resume)
     return trainer.model, tokenizer, data, result
 

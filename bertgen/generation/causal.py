@@ -15,7 +15,7 @@ import torch
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
 from bertgen.generation.processors import apply_processors, build_processors
-from bertgen.generation.search import GenerateOutput, resolve_config
+from bertgen.generation.search import PLAIN_OUTPUTS, GenerateOutput, resolve_config
 
 
 def generate_causal(model, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None = None,
@@ -60,7 +60,7 @@ def generate_causal(model, input_ids: torch.Tensor | None, attention_mask: torch
         step_ids = ids
         while ids.shape[1] < max_length:
             out = model(step_ids, attention_mask=mask, past_key_values=cache, use_cache=cache is not None,
-                        logits_to_keep=1, return_dict=True)
+                        logits_to_keep=1, **PLAIN_OUTPUTS)
             scores = apply_processors(processors, ids, out.logits[:, -1].float())  # (B, V)
             all_scores.append(scores)
             if config.do_sample:

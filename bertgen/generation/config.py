@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "return_dict_in_generate": False, "length_penalty_style": "hf",
 }
 DEFAULT_NEW_TOKENS = 20  # what transformers generates when neither max_length nor max_new_tokens is set
+TOKEN_ID_FIELDS = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id")
 
 
 @dataclass
@@ -121,18 +122,21 @@ class GenerationConfig:
         return self.update(**{k: v for k, v in DEFAULTS.items() if getattr(self, k) is None})
 
     @classmethod
-    def from_model_config(cls, config: Any) -> GenerationConfig:
-        """Special tokens from a model config, as transformers derives a generation config from `config.json`:
-        top-level ids first, then the decoder's (bos, eos and pad live there in BertGeneration configs)."""
+    def from_model_config(cls, config: Any, settings: bool = True) -> GenerationConfig:
+        """A generation config from a model config, as transformers derives one from a `config.json` without a
+        `generation_config.json`: special tokens, top-level first, then the decoder's (bos, eos and pad live
+        there in BertGeneration configs); and, with `settings`, the generation settings the config carries
+        (checkpoints fine-tuned before transformers 4.26 keep `num_beams`, `max_length`, ... there)."""
         decoder = getattr(config, "decoder", config)
 
         def pick(name: str) -> Any:
             value = getattr(config, name, None)
             return value if value is not None else getattr(decoder, name, None)
 
-        return cls(decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
-                   bos_token_id=pick("bos_token_id"), eos_token_id=pick("eos_token_id"),
-                   pad_token_id=pick("pad_token_id"))
+        ids = {name: pick(name) for name in TOKEN_ID_FIELDS}
+        ids["decoder_start_token_id"] = getattr(config, "decoder_start_token_id", None)
+        found = model_config_settings(config) if settings else {}
+        return cls.from_dict({**found, **ids}, where=f"{type(config).__name__}'s generation settings")
 
     # ------------------------------------------------------------------------------------------- JSON in/out
 
@@ -164,3 +168,47 @@ class GenerationConfig:
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         write_json_atomic(Path(directory) / GENERATION_CONFIG_NAME, self.to_dict())
+
+
+def _settings_names() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(GenerationConfig)
+                 if f.name not in (*TOKEN_ID_FIELDS, "extra", "use_cache"))
+
+
+def model_config_settings(config: Any) -> dict[str, Any]:
+    """The generation settings (`num_beams`, `max_length`, `no_repeat_ngram_size`, ...) a model config carries:
+    read from its config.json, or set on it in memory as the warm-starting blog does (`model.config.num_beams
+    = 4`). As transformers' from_model_config: the top level's, then, for a setting unset or at transformers'
+    default there, the decoder's. (`use_cache` is a model field, not counted.)"""
+    decoder = getattr(config, "decoder", None)
+    top, inner = getattr(config, "extra", {}), getattr(decoder, "extra", {})
+    settings = {}
+    for name in _settings_names():
+        value = top.get(name)
+        if (value is None or value == DEFAULTS.get(name)) and inner.get(name) is not None:
+            value = inner[name]
+        if value is not None:
+            settings[name] = value
+    return settings
+
+
+def pop_model_config_settings(config: Any) -> dict[str, Any]:
+    """Remove the generation settings from a model config (top level and stacks) once they are in a generation
+    config, as transformers 5 pops them from config.json at load time; returns what model_config_settings read."""
+    settings = model_config_settings(config)
+    names = set(_settings_names())
+    for section in (config, getattr(config, "encoder", None), getattr(config, "decoder", None)):
+        if section is not None and hasattr(section, "extra"):
+            section.extra = {k: v for k, v in section.extra.items() if k not in names}
+    return settings
+
+
+def loaded_generation_config(directory: Path, config: Any) -> GenerationConfig:
+    """A checkpoint's decoding defaults, as transformers 5 reads them at load time: its generation_config.json,
+    else the settings and ids of its config.json (`config`). The settings then leave `config`, so that what is
+    found on `model.config` later was set there in memory (see bertgen.generation.search.resolve_config)."""
+    path = Path(directory) / GENERATION_CONFIG_NAME
+    generation = GenerationConfig.from_pretrained(directory) if path.is_file() else \
+        GenerationConfig.from_model_config(config)
+    pop_model_config_settings(config)
+    return generation

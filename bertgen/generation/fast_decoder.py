@@ -140,6 +140,7 @@ class FastDecoder:
         layers = list(body.encoder.layer)
         weight = body.embeddings.word_embeddings.weight
         usable = (weight.device.type == "cpu" and weight.dtype in DTYPES and not decoder.training
+                  and decoder.config.model_type == "bert-generation"  # BERT / RoBERTa stacks: the modules
                   and decoder.config.add_cross_attention and decoder.config.hidden_act in ACT2FN
                   and all(hasattr(layer, "crossattention") for layer in layers))
         if usable:

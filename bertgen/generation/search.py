@@ -22,19 +22,24 @@ t tokens so far (start token included), L = max_length, V vocabulary, S source l
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from bertgen.cache import KVCache
-from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
+from bertgen.generation.config import (DEFAULT_NEW_TOKENS, TOKEN_ID_FIELDS, GenerationConfig,
+                                       model_config_settings)
 from bertgen.generation.fast_decoder import FastDecoder
 from bertgen.generation.fast_head import FastHead
 from bertgen.generation.validation import check_generate_inputs
 from bertgen.generation.processors import apply_processors, build_processors
 
 NEG = -1.0e9  # transformers' "impossible" score; kept so that its ties and roundings are ours too
+# what generate asks of every forward, whatever the config says (a transformers 3.x config.json carries
+# "return_dict": false; transformers' generate asks for output objects too)
+PLAIN_OUTPUTS = dict(return_dict=True, output_attentions=False, output_hidden_states=False)
 TOPK_BLOCK = 128  # block_topk's block: measured best for 1-8 inputs x 4 beams over a 30,522-word vocabulary
 
 
@@ -64,7 +69,9 @@ class _Decoder:
         self.group = 1  # consecutive rows that share one row of states, mask and cross-attention cache
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
-        self.head = FastHead.get(model.decoder.lm_head.decoder)
+        head = model.decoder.lm_head
+        # a BERT / RoBERTa head transforms the hidden states first: the decoder's own forward runs it
+        self.head = FastHead.get(head.decoder) if isinstance(head.transform, torch.nn.Identity) else None
         self.fast = FastDecoder.get(model.decoder) if use_cache and self.head is not None else None
         self.cross_mask = self._cross_mask()
 
@@ -99,7 +106,7 @@ class _Decoder:
 
     def _body_kwargs(self) -> dict:
         return dict(encoder_hidden_states=self.states, encoder_attention_mask=self.mask,
-                    past_key_values=self.cache, use_cache=self.cache is not None)
+                    past_key_values=self.cache, use_cache=self.cache is not None, **PLAIN_OUTPUTS)
 
     def expand(self, copies: int, together: bool) -> None:
         """Each row (one per input, after the first step) becomes `copies` consecutive rows. `together`: they
@@ -130,11 +137,32 @@ class _Decoder:
 # ------------------------------------------------------------------------------------------------ entry point
 
 def resolve_config(model, generation_config: GenerationConfig | None, kwargs: dict) -> GenerationConfig:
-    base = generation_config or getattr(model, "generation_config", None) or \
-        GenerationConfig.from_model_config(model.config)
+    """What decodes: `kwargs` over `generation_config` (else the model's, with the settings written on
+    `model.config` in memory over it, as transformers 4 used them), over transformers' defaults."""
+    base = generation_config
+    if base is None:
+        base = getattr(model, "generation_config", None) or GenerationConfig.from_model_config(model.config)
+        # ids set on model.config after the generation config was made (the blog sets them after loading)
+        ids = GenerationConfig.from_model_config(model.config, settings=False)
+        base = base.update(**{k: getattr(ids, k) for k in TOKEN_ID_FIELDS if getattr(base, k) is None})
+        settings = model_config_settings(model.config)
+        if settings:
+            _note_config_settings(model, settings)
+            base = base.update(**settings)
     config = base.update(**kwargs).resolved()
     config.validate("generate()")
     return config
+
+
+def _note_config_settings(model, settings: dict) -> None:
+    """Once per model: generation settings on model.config are used, and where they now belong."""
+    if model.__dict__.get("_noted_config_settings") == settings:
+        return
+    model.__dict__["_noted_config_settings"] = dict(settings)
+    assignments = "; ".join(f"model.generation_config.{k} = {v!r}" for k, v in settings.items())
+    warnings.warn(f"generate: model.config carries generation settings {settings}; they are used, as transformers 4 "
+                  f"used them (transformers 5 refuses them), but they belong on the generation config: "
+                  f"{assignments}. save_pretrained writes them to generation_config.json.", UserWarning, stacklevel=5)
 
 
 def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
@@ -154,7 +182,7 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         pad = 0  # no pad and no EOS: every sequence runs to max_length, so padding never shows
     max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else \
         config.max_length if config.max_length is not None else DEFAULT_NEW_TOKENS + 1
-    positions = model.config.decoder.max_position_embeddings
+    positions = model.config.decoder.max_position_embeddings - model.config.decoder.position_offset
     if max_length > positions:
         raise ValueError(f"generate: max_length {max_length} (start token + new tokens) exceeds the decoder's "
                          f"max_position_embeddings={positions}; lower max_new_tokens")
@@ -167,7 +195,8 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         attention_mask = None  # nothing masked: SDPA's unmasked kernel is faster
 
     with torch.inference_mode():
-        encoder_states = model.encoder(input_ids, attention_mask=attention_mask).last_hidden_state  # (B, S, H)
+        encoder_states = model.encoder(input_ids, attention_mask=attention_mask,
+                                       **PLAIN_OUTPUTS).last_hidden_state  # (B, S, H)
         decoder = _Decoder(model, encoder_states, attention_mask, config.use_cache, max_length)
         processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
         eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)

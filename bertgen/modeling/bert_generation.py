@@ -25,6 +25,7 @@ from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import BertGenerationConfig
 from bertgen.generation import generate_causal
 from bertgen.loss import linear_cross_entropy
+from bertgen.modeling.bert_stacks import BertPooler, BertPredictionHeadTransform, is_bert_stack, roberta_positions
 from bertgen.modeling.dropout import Dropout, dropout, fast_cpu_dropout
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
 from bertgen.modeling.loading import BodyLoadingMixin
@@ -82,12 +83,16 @@ def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ma
 # ----------------------------------------------------------------------------------------------------- modules
 
 class BertGenerationEmbeddings(nn.Module):
-    """Word + absolute position embeddings, then LayerNorm and dropout (no token types in BertGeneration)."""
+    """Word + absolute position embeddings, then LayerNorm and dropout (no token types in BertGeneration; a
+    BERT or RoBERTa stack adds segment 0's row and numbers RoBERTa's positions its way: bert_stacks)."""
 
     def __init__(self, config: BertGenerationConfig):
         super().__init__()
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        if is_bert_stack(config):
+            self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.roberta_padding_idx = config.pad_token_id if config.model_type == "roberta" else None
         # self.LayerNorm is not snake-cased to stick with TensorFlow model variable names (and checkpoints)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout_prob)
@@ -96,8 +101,13 @@ class BertGenerationEmbeddings(nn.Module):
                 position_ids: torch.Tensor | None = None) -> torch.Tensor:
         words = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, H)
         T = words.shape[1]
-        if position_ids is None:
-            position_ids = torch.arange(past_length, past_length + T, device=words.device)  # (T,)
+        if position_ids is None and self.roberta_padding_idx is not None and input_ids is not None:
+            position_ids = roberta_positions(input_ids, self.roberta_padding_idx, past_length)  # (B, T)
+        elif position_ids is None:
+            offset = past_length + (self.roberta_padding_idx + 1 if self.roberta_padding_idx is not None else 0)
+            position_ids = torch.arange(offset, offset + T, device=words.device)  # (T,)
+        if hasattr(self, "token_type_embeddings"):  # every token is segment 0
+            words = words + self.token_type_embeddings.weight[0]
         x = words + self.position_embeddings(position_ids)  # (B, T, H)
         return self.dropout(self.LayerNorm(x))
 
@@ -269,6 +279,8 @@ class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         self.config = config
         self.embeddings = BertGenerationEmbeddings(config)
         self.encoder = BertEncoder(config)
+        if is_bert_stack(config) and not config.is_decoder:  # BertModel's, as an encoder-decoder's encoder holds it
+            self.pooler = BertPooler(config)
         self.gradient_checkpointing = False
         self.apply(lambda m: _init_weights(m, config.initializer_range))
 
@@ -340,12 +352,14 @@ class BertGenerationOnlyLMHead(nn.Module):
 
     def __init__(self, config: BertGenerationConfig):
         super().__init__()
+        # BERT's and RoBERTa's heads transform the hidden states first (bert_stacks); BertGeneration's does not
+        self.transform = BertPredictionHeadTransform(config) if is_bert_stack(config) else nn.Identity()
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.decoder.bias = self.bias
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.decoder(hidden_states)  # (B, T, V)
+        return self.decoder(self.transform(hidden_states))  # (B, T, V)
 
 
 class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
@@ -364,7 +378,7 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         self.config = config
         self.bert = BertGenerationEncoder(config)
         self.lm_head = BertGenerationOnlyLMHead(config)
-        _init_weights(self.lm_head.decoder, config.initializer_range)
+        self.lm_head.apply(lambda m: _init_weights(m, config.initializer_range))
         self.lm_head.bias.data.zero_()
         self._fused_loss = False
         self.tie_weights()
@@ -407,8 +421,8 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         `packing` says which positions the (N, H) hidden states are (bertgen.modeling.packing)."""
         if labels is not None and self.training and self._fused_loss:
             targets = position_targets(labels, shift)  # (B, T)
-            return None, linear_cross_entropy(hidden, self.lm_head.decoder.weight, self.lm_head.bias,
-                                              pack(targets, packing))
+            return None, linear_cross_entropy(self.lm_head.transform(hidden), self.lm_head.decoder.weight,
+                                              self.lm_head.bias, pack(targets, packing))
         T = hidden.shape[1]
         if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
             hidden = hidden[:, -logits_to_keep:]
@@ -436,7 +450,7 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         if labels is not None:
             use_cache = False
             if inputs is not None:  # (without, the body says what to pass)
-                check_labels(labels, inputs.shape[:2], "decoder")
+                check_labels(labels, inputs.shape[:2], "decoder", self.config.vocab_size)
         return_dict = self.config.return_dict if return_dict is None else return_dict
         # standalone causal LM: position t predicts token t + 1, so with the loss alone the positions from each
         # row's last label on are skipped (the last label is predicted by the position before it)

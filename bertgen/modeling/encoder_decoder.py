@@ -17,7 +17,8 @@ from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
-from bertgen.modeling.inputs import check_labels, resolve_outputs
+from bertgen.modeling.bert_stacks import to_bertgen_keys, to_checkpoint_keys
+from bertgen.modeling.inputs import check_labels, resolve_outputs, warn_if_decoder_inputs_are_labels
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep
@@ -137,6 +138,13 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         report = apply_plan(model, plan)
         return model.eval(), report
 
+    @classmethod
+    def _model_keys(cls, config: EncoderDecoderConfig, state: dict) -> dict:
+        return to_bertgen_keys(state, config.decoder)  # a BERT / RoBERTa decoder names its keys its own way
+
+    def _checkpoint_keys(self, state: dict) -> dict:
+        return to_checkpoint_keys(state, self.config.decoder)
+
     def get_encoder(self) -> BertGenerationEncoder:
         return self.encoder
 
@@ -203,7 +211,8 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError("EncoderDecoderModel: pass decoder_input_ids (or decoder_inputs_embeds) or labels")
         targets = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
-        check_labels(labels, targets.shape[:2], "EncoderDecoderModel")
+        check_labels(labels, targets.shape[:2], "EncoderDecoderModel", self.config.decoder.vocab_size)
+        warn_if_decoder_inputs_are_labels(self, decoder_input_ids, labels)
 
         # the decoder computes each row's positions up to its last label: nothing the loss reads comes after
         packing = Packing.of(decoder_keep(labels)) if loss_only else None

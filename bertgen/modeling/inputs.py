@@ -2,6 +2,8 @@
 errors that say what is wrong and what to do, instead of the index errors torch would raise deep inside."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from bertgen.config import BertGenerationConfig
@@ -15,11 +17,13 @@ def check_input_ids(input_ids: torch.Tensor, config: BertGenerationConfig, where
     if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
         raise ValueError(f"{where}: input_ids must hold integer token ids, got dtype {input_ids.dtype}")
     length = past_length + input_ids.shape[1]
-    if length > config.max_position_embeddings:
+    positions = config.max_position_embeddings - config.position_offset  # RoBERTa's start at padding_idx + 1
+    if length > positions:
+        offset = f" less the {config.position_offset} before position 0" if config.position_offset else ""
         raise ValueError(
             f"{where}: sequence of {length} positions exceeds max_position_embeddings="
-            f"{config.max_position_embeddings}; truncate the input (tokenizer(..., truncation=True, "
-            f"max_length={config.max_position_embeddings - past_length})) or generate fewer tokens"
+            f"{config.max_position_embeddings}{offset}; truncate the input (tokenizer(..., truncation=True, "
+            f"max_length={positions - past_length})) or generate fewer tokens"
         )
     if input_ids.numel():
         low, high = int(input_ids.min()), int(input_ids.max())
@@ -63,9 +67,38 @@ def check_inputs(input_ids, inputs_embeds, config, where: str, past: int) -> tup
     return tuple(inputs_embeds.shape[:2])
 
 
-def check_labels(labels: torch.Tensor | None, shape: tuple[int, int], where: str) -> None:
-    """Labels pair with the decoder's positions: (batch, length) as its inputs."""
-    if labels is not None and tuple(labels.shape) != tuple(shape):
+def check_labels(labels: torch.Tensor | None, shape: tuple[int, int], where: str,
+                 vocab_size: int | None = None) -> None:
+    """Labels pair with the decoder's positions: (batch, length) as its inputs; each is a token id of the
+    decoder's vocabulary or -100 (ignored), instead of torch's "Target 500 is out of bounds" deep in the loss."""
+    if labels is None:
+        return
+    if tuple(labels.shape) != tuple(shape):
         raise ValueError(f"{where}: labels have shape {tuple(labels.shape)} but the decoder inputs have "
                          f"{tuple(shape)} (batch, length): label t is the target at decoder position t, so pad both to "
                          "one length (or pass labels alone and let the model shift them)")
+    if vocab_size is None or not labels.numel():
+        return
+    bad = ((labels < 0) & (labels != -100)) | (labels >= vocab_size)
+    if bool(bad.any()):
+        b, t = bad.nonzero()[0].tolist()
+        raise ValueError(f"{where}: labels[{b}, {t}] = {int(labels[b, t])} is neither a token id of the decoder's "
+                         f"vocabulary (0..{vocab_size - 1}) nor -100 (ignored by the loss); tokenize the targets with "
+                         "the model's tokenizer and mark padding with -100")
+
+
+def warn_if_decoder_inputs_are_labels(model, decoder_input_ids: torch.Tensor | None,
+                                      labels: torch.Tensor | None) -> None:
+    """Once per model: training with decoder_input_ids equal to the labels (an old recipe's variant) teaches the
+    decoder to copy the token it is given, since the loss compares position t with label t."""
+    if (not model.training or labels is None or decoder_input_ids is None or model.__dict__.get("_warned_copy")
+            or decoder_input_ids.shape != labels.shape):
+        return
+    labelled = labels != -100  # the recipe pads its decoder inputs with [PAD] where the labels say -100
+    if not bool(labelled.any()) or not torch.equal(decoder_input_ids[labelled], labels[labelled]):
+        return
+    model.__dict__["_warned_copy"] = True
+    warnings.warn(f"{type(model).__name__}: decoder_input_ids equal labels in training, so the decoder sees at "
+                  "position t the token it must predict there and learns to copy it. Pass labels only: the model "
+                  "shifts them right itself (decoder_start_token_id first) to make the decoder inputs.",
+                  UserWarning, stacklevel=5)

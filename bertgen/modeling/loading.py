@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from bertgen.checkpoints import load_state_dict_strict, read_state_dict, resolve_dtype
+from bertgen.checkpoints import load_state_dict_strict, read_state_dict, resolve_config_argument, resolve_dtype
 from bertgen.config import CONFIG_NAME, BertGenerationConfig, read_json_object
-from bertgen.generation import GenerationConfig
+from bertgen.generation.config import loaded_generation_config
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.warmstart.pretrained import POSITIONS, read_pretrained
 
@@ -42,17 +42,20 @@ class BodyLoadingMixin:
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike, dtype: str | torch.dtype = "auto",
                         device: str | torch.device | None = None, fold_token_type: bool = False,
-                        attn_implementation: str | None = None, **config_overrides: Any):
+                        attn_implementation: str | None = None, config: BertGenerationConfig | None = None,
+                        **config_overrides: Any):
         """Load a checkpoint directory (or hub id): a BertGeneration one, or the body of a BERT / RoBERTa one.
 
-        `config_overrides` replace config fields (`is_decoder=True, add_cross_attention=True`,
-        `bos_token_id=101`, ...). `fold_token_type` (BERT / RoBERTa only): fold the segment embedding into
+        `config` (a BertGenerationConfig, or a directory holding one), as transformers: used instead of the
+        checkpoint's config.json. `config_overrides` then replace config fields (`is_decoder=True,
+        add_cross_attention=True`, `bos_token_id=101`, ...). `fold_token_type` (BERT / RoBERTa only): fold the segment embedding into
         the position embeddings instead of leaving it out. `attn_implementation` is accepted for
         transformers' code ("sdpa" or "eager": bertgen picks the kernel itself, the results are the same)."""
         if attn_implementation not in (None, "sdpa", "eager"):
             raise ValueError(f"{cls.__name__}.from_pretrained: attn_implementation={attn_implementation!r}; "
                              "bertgen has 'sdpa' (and 'eager' for attention maps), chosen per call")
         directory = resolve_checkpoint_dir(path_or_id)
+        given = resolve_config_argument(cls, config)
         config_path = directory / CONFIG_NAME
         if not config_path.is_file():
             raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs one")
@@ -63,15 +66,15 @@ class BodyLoadingMixin:
         if hf_config.get("model_type") == "bert-generation" and prefixed == is_decoder_class:
             if fold_token_type:
                 raise ValueError(f"{directory}: a BertGeneration checkpoint has no token-type embeddings to fold")
-            config = BertGenerationConfig.from_dict(hf_config, where=str(config_path))
+            config = given if given is not None else BertGenerationConfig.from_dict(hf_config, where=str(config_path))
             model, messages = cls._load_native(config, config_overrides, state, origin, dtype)
         else:
-            model, messages = cls._load_body(directory, hf_config, config_overrides, fold_token_type, dtype)
+            model, messages = cls._load_body(directory, hf_config, config_overrides, fold_token_type, dtype, given)
         if messages:
             warnings.warn(f"{cls.__name__}.from_pretrained({str(path_or_id)!r}): " + "; ".join(messages),
                           stacklevel=2)
-        if (directory / "generation_config.json").is_file() and hasattr(model, "generate"):
-            model.generation_config = GenerationConfig.from_pretrained(directory)
+        if hasattr(model, "generate"):
+            model.generation_config = loaded_generation_config(directory, model.config)
         if device is not None:
             model.to(device)
         return model.eval()
@@ -87,15 +90,18 @@ class BodyLoadingMixin:
         return model, [_describe_new(new, config)] if new else []
 
     @classmethod
-    def _load_body(cls, directory, hf_config, overrides, fold_token_type, dtype):
+    def _load_body(cls, directory, hf_config, overrides, fold_token_type, dtype, given=None):
         checkpoint = read_pretrained(directory)
-        fields = {f.name for f in dataclasses.fields(BertGenerationConfig)} - {"extra", *_NOT_FROM_BODY}
-        settings = {k: v for k, v in hf_config.items() if k in fields}
-        settings["max_position_embeddings"] = checkpoint.config.max_position_embeddings  # RoBERTa: sliced
-        extra = {k: hf_config[k] for k in ("dtype", "torch_dtype") if k in hf_config}
-        config = BertGenerationConfig.from_dict({**settings, **extra}, where=str(directory / CONFIG_NAME))
+        if given is not None:
+            config = given
+        else:
+            fields = {f.name for f in dataclasses.fields(BertGenerationConfig)} - {"extra", *_NOT_FROM_BODY}
+            settings = {k: v for k, v in hf_config.items() if k in fields}
+            settings["max_position_embeddings"] = checkpoint.config.max_position_embeddings  # RoBERTa: sliced
+            extra = {k: hf_config[k] for k in ("dtype", "torch_dtype") if k in hf_config}
+            config = BertGenerationConfig.from_dict({**settings, **extra}, where=str(directory / CONFIG_NAME))
         is_decoder_class = hasattr(cls, "logits_and_loss")
-        if is_decoder_class and "is_decoder" not in overrides:
+        if is_decoder_class and "is_decoder" not in overrides and not config.is_decoder:
             overrides = {**overrides, "is_decoder": True}  # transformers warns and treats it as a decoder
         config = config.replace(**overrides) if overrides else config
         model = cls(config)

@@ -129,9 +129,11 @@ class ModelMixin:
 
     @property
     def generation_config(self) -> GenerationConfig:
-        """Decoding defaults: `generation_config.json` when loaded from a checkpoint, else the config's ids."""
+        """Decoding defaults: `generation_config.json` (or the settings in an older `config.json`) when loaded
+        from a checkpoint, else the config's ids (settings put on `model.config` in memory are applied by
+        `generate`, with a note)."""
         if self.__dict__.get("_generation_config") is None:
-            self._generation_config = GenerationConfig.from_model_config(self.config)
+            self._generation_config = GenerationConfig.from_model_config(self.config, settings=False)
         return self._generation_config
 
     @generation_config.setter

@@ -18,6 +18,13 @@ import torch
 from bertgen.cache import KVCache
 
 
+def loss_of(outputs: Any) -> torch.Tensor:
+    """The loss of a forward called with labels, whatever its config's `return_dict` (a transformers 3.x
+    config.json says false): `outputs["loss"]` of an output object, else the tuple's first element, as
+    transformers' Trainer reads it."""
+    return outputs["loss"] if isinstance(outputs, (ModelOutput, dict)) else outputs[0]
+
+
 class ModelOutput:
     """Dict-like access to a dataclass's fields that are not None (transformers' ModelOutput contract)."""
 

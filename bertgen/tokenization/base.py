@@ -134,6 +134,14 @@ class Tokenizer:
         before, after = self._template
         return len(before) + len(after) * (2 if pair else 1)
 
+    def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+                                         ) -> list[int]:
+        """transformers' method: ids with the special tokens add_special_tokens=True puts around them (a pair as
+        num_special_tokens_to_add counts it: BERT's [CLS] A [SEP] B [SEP]; nothing for BertGeneration)."""
+        before, after = self._template
+        ids = [*before, *token_ids_0, *after]
+        return ids if token_ids_1 is None else [*ids, *token_ids_1, *after]
+
     @property
     def decoder_start_token_id(self) -> int | None:
         """The decoder's first input: the BOS token ([CLS] for BERT vocabularies, as in the paper)."""

@@ -87,6 +87,13 @@ def check_training_data(data, model, where: str = "train_dataset") -> None:
     a negative label would silently pick a wrapped-around row in training; an id past the vocabulary fails
     deep inside the embedding. Refused here, naming the example."""
     config = getattr(model, "config", None)
+    for column, pairs_with in (("attention_mask", "input_ids"), ("decoder_attention_mask", "labels"),
+                               ("decoder_input_ids", "labels")):
+        if column in data.column_names:
+            for i, (a, b) in enumerate(zip(data[column], data[pairs_with])):
+                if len(a) != len(b):
+                    raise ValueError(f"{where}: example {i} has {len(a)} '{column}' values for {len(b)} "
+                                     f"'{pairs_with}'; tokenize both in one call so they pair position by position")
     for column, side in (("input_ids", "encoder"), ("labels", "decoder")):
         vocab = getattr(getattr(config, side, config), "vocab_size", None)
         rows = data[column]

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bertgen.config import ConfigError, read_json_object
-from bertgen.fileio import replace_directory
+from bertgen.fileio import atomic_write, replace_directory
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "trainer_state.json"
@@ -101,9 +102,28 @@ def exportable(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
+    """A state dict as safetensors through fileio.atomic_write: never a half-written file, never a pickle."""
+    atomic_write(path, lambda tmp: save_file(exportable(state), tmp))
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The records of a run's log.jsonl (a line cut short by a kill is skipped)."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
 def save_checkpoint(output_dir: Path, *, model_state: dict, optimizer_state: dict, scheduler_state: dict,
-                    rngs: list[tuple[dict, dict]], meta: dict[str, Any]) -> None:
-    """Write `output_dir/checkpoint/` whole (see the module docstring); `meta` goes into trainer_state.json."""
+                    rngs: list[tuple[dict, dict]], meta: dict[str, Any],
+                    model_files: Callable[[Path], None] | None = None) -> None:
+    """Write `output_dir/checkpoint/` whole (see the module docstring); `meta` goes into trainer_state.json.
+    `model_files(folder)` adds what makes the folder a model folder too (config.json, generation config,
+    tokenizer), as transformers' checkpoint-N/ is one."""
     optimizer_tensors, optimizer_layout = _optimizer_split(optimizer_state)
     rng_tensors = {f"{rank}.{k}": v for rank, (tensors, _) in enumerate(rngs) for k, v in tensors.items()}
     document = {"format": FORMAT, **meta, "scheduler": scheduler_state, "optimizer": optimizer_layout,
@@ -115,7 +135,9 @@ def save_checkpoint(output_dir: Path, *, model_state: dict, optimizer_state: dic
                         "numbers, strings and lists") from err
 
     def fill(staging: Path) -> None:
-        save_file(exportable(model_state), staging / "model.safetensors")
+        save_file(exportable(model_state), staging / "model.safetensors", metadata={"format": "pt"})
+        if model_files is not None:
+            model_files(staging)
         save_file(optimizer_tensors, staging / "optimizer.safetensors")
         save_file(rng_tensors, staging / "rng.safetensors")
         (staging / STATE_FILE).write_text(text + "\n", encoding="utf-8")

@@ -33,20 +33,21 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from bertgen.cpu import cpu_flags
-from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator
+from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator, model_columns
 from bertgen.evaluation.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
 from bertgen.evaluation import encoder_spread, token_loss
-from bertgen.fileio import atomic_write, clean_leftovers
+from bertgen.fileio import clean_leftovers
+from bertgen.modeling.outputs import loss_of
 from bertgen.training import schedules
 from bertgen.training.memory import keep_freed_memory
 from bertgen.training.arguments import PRECISIONS, TrainingArguments, check_training_data  # noqa: F401 (re-exported)
 from bertgen.training.state import (CHECKPOINT_DIR, CheckpointMismatch, check_model_fits, dataset_fingerprint,
-                                    differences, exportable, load_checkpoint, rng_state, save_checkpoint,
+                                    differences, load_checkpoint, read_log, rng_state, save_atomic, save_checkpoint,
                                     set_rng_state)
 
 CHECKPOINT = CHECKPOINT_DIR
@@ -121,24 +122,6 @@ def cpu_has_amx_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     return "amx_bf16" in cpu_flags(cpuinfo)
 
 
-# ------------------------------------------------------------------------------------------------ state i/o
-
-def save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
-    """A state dict as safetensors through fileio.atomic_write: never a half-written file, never a pickle."""
-    atomic_write(path, lambda tmp: save_file(exportable(state), tmp))
-
-
-def read_log(path: str | os.PathLike) -> list[dict]:
-    """The records of a run's log.jsonl (a line cut short by a kill is skipped)."""
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
 # -------------------------------------------------------------------------------------------------- trainer
 
 class Trainer:
@@ -153,6 +136,9 @@ class Trainer:
         near zero, and whether the decoder ignores its input or the encoder has collapsed; see
         bertgen.evaluation.diagnostics).
 
+    tokenizer: saved into each checkpoint folder, which is then a model folder that from_pretrained,
+        load_tokenizer and the pipeline load (as transformers' checkpoint-N/).
+
     On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.training.memory: large
     per-step tensors are not faulted in again each step; the heap stays at its peak); BERTGEN_KEEP_FREED_MEMORY=0
     turns that off.
@@ -160,8 +146,9 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,
                  evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None, eval_dataset=None,
-                 new_parameters: Iterable[str] = ()):
+                 new_parameters: Iterable[str] = (), tokenizer=None):
         self.args = args
+        self.tokenizer = tokenizer
         self.new_parameters = frozenset(new_parameters)
         unknown = self.new_parameters - {name for name, _ in model.named_parameters(remove_duplicate=False)}
         if unknown:
@@ -177,12 +164,13 @@ class Trainer:
         self.precision = resolve_precision(args.precision, self.device)
         self.collate = Seq2SeqCollator(pad_token_id)
         self.evaluate_fn = evaluate
-        self.data = train_dataset.select_columns(["input_ids", "labels"])
-        self.eval_data = eval_dataset.select_columns(["input_ids", "labels"]) if eval_dataset is not None else None
+        self.data = train_dataset.select_columns(model_columns(train_dataset))
+        self.eval_data = eval_dataset.select_columns(model_columns(eval_dataset)) if eval_dataset is not None else None
         check_training_data(self.data, model)
         if self.eval_data is not None:
             check_training_data(self.eval_data, model, where="eval_dataset")
-        self.label_lengths = [len(x) for x in self.data["labels"]]
+        # the loss is a mean over labelled tokens: a dataset padded to max_length carries -100 it must not count
+        self.label_lengths = [sum(1 for t in x if t != LABEL_PAD) for x in self.data["labels"]]
         lengths = (train_dataset["length"] if "length" in train_dataset.column_names
                    else [max(len(a), b) for a, b in zip(self.data["input_ids"], self.label_lengths)])
         parts = self.world * args.gradient_accumulation_steps
@@ -206,7 +194,7 @@ class Trainer:
 
     def _batch(self, data, indices: list[int]) -> dict[str, torch.Tensor]:
         rows = data[indices]
-        features = [{"input_ids": a, "labels": b} for a, b in zip(rows["input_ids"], rows["labels"])]
+        features = [dict(zip(rows, values)) for values in zip(*rows.values())]
         return {k: v.to(self.device) for k, v in self.collate(features).items()}
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -241,6 +229,13 @@ class Trainer:
             self._dataset_fingerprint = dataset_fingerprint(self.data["input_ids"], self.data["labels"])
         return self._dataset_fingerprint
 
+    def _model_files(self, folder: Path) -> None:
+        """What makes the checkpoint folder loadable with from_pretrained, beside its model.safetensors."""
+        if hasattr(self.model, "save_config_files"):
+            self.model.save_config_files(folder)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(folder)
+
     def _checkpoint(self) -> None:
         """All processes' RNG states go into rank 0's checkpoint; everything else is identical across processes."""
         rngs = [None] * self.world
@@ -253,7 +248,7 @@ class Trainer:
                     "world_size": self.world, "dataset": self._fingerprint()}
             save_checkpoint(self.output_dir, model_state=self.model.state_dict(),
                             optimizer_state=self.optimizer.state_dict(), scheduler_state=self.scheduler.state_dict(),
-                            rngs=rngs, meta=meta)
+                            rngs=rngs, meta=meta, model_files=self._model_files)
         if self.world > 1:
             dist.barrier()
 
@@ -359,7 +354,7 @@ class Trainer:
             sync = k == len(micro) - 1  # DDP all-reduces gradients only after the last micro-batch
             with (self.ddp.no_sync() if self.ddp is not None and not sync else contextlib.nullcontext()):
                 with self._autocast():
-                    loss = self.forward(**batch).loss  # mean over this micro-batch's n label tokens
+                    loss = loss_of(self.forward(**batch))  # mean over this micro-batch's n label tokens
                 # scaled so the summed (and, under DDP, averaged) gradient is that of the global token mean
                 (loss * (n * self.world / n_global)).backward()
             stats[0] += loss.detach().double() * n

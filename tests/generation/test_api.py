@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 
 import pytest
 import torch
@@ -190,3 +191,88 @@ def test_output_layer_changes_are_seen_between_calls(batch, tmp_path):
                            theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10))
     one = ids[:1, :int(mask[0].sum())]  # one row: the other layout
     assert torch.equal(ours.generate(one, max_new_tokens=10), theirs.generate(one, max_new_tokens=10))
+
+
+# ------------------------------------------------------------------------- what config.json says of outputs
+
+@pytest.mark.parametrize("flags", [dict(), dict(output_attentions=True), dict(output_hidden_states=True)])
+def test_output_flags_in_config_json_leave_generate_unchanged(hf_model, batch, flags, tmp_path):
+    """transformers' generate asks the stacks for output objects whatever the config says; so does bertgen's:
+    a transformers 3.x config.json ("return_dict": false, ...) decodes the same tokens, greedy and beam-4."""
+    from tests.support.released_checkpoints import as_transformers_3
+
+    hf_model.save_pretrained(tmp_path)
+    as_transformers_3(tmp_path, **flags)
+    hf_model.generation_config.save_pretrained(tmp_path)  # the ids: the settings of config.json stay default
+    ours = EncoderDecoderModel.from_pretrained(tmp_path)
+    assert ours.config.return_dict is False and ours.config.decoder.return_dict is False  # 3.x wrote false
+    ids, mask = batch
+    for beams in (1, 4):
+        expected = hf_model.generate(ids, attention_mask=mask, num_beams=beams, max_new_tokens=9)
+        assert torch.equal(ours.generate(ids, attention_mask=mask, num_beams=beams, max_new_tokens=9), expected)
+    with torch.no_grad():  # a direct call still follows the config, as transformers
+        out = ours(input_ids=ids, attention_mask=mask, decoder_input_ids=ids[:, :3])
+    assert isinstance(out, tuple)
+
+
+# --------------------------------------------------------------- generation settings kept on the model config
+
+SETTINGS = dict(num_beams=4, max_length=9, min_length=4, no_repeat_ngram_size=2, length_penalty=2.0,
+                early_stopping=True)
+
+
+def test_settings_in_an_old_config_json_are_read_at_load_time(hf_model, batch, tmp_path):
+    """A checkpoint fine-tuned before transformers 4.26 keeps its settings in config.json (no
+    generation_config.json): read at load time into the generation config, as transformers 5 reads them."""
+    from transformers import EncoderDecoderModel as HFEncoderDecoderModel
+
+    from tests.support.released_checkpoints import as_transformers_3
+
+    hf_model.save_pretrained(tmp_path)
+    as_transformers_3(tmp_path)
+    old = json.loads((tmp_path / "config.json").read_text())
+    old.update(SETTINGS, decoder_start_token_id=2, eos_token_id=1, pad_token_id=3)
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    ours = EncoderDecoderModel.from_pretrained(tmp_path)
+    assert {k: getattr(ours.generation_config, k) for k in SETTINGS} == SETTINGS
+    assert "num_beams" not in ours.config.extra  # moved, as transformers 5 pops them from the model config
+    theirs = HFEncoderDecoderModel.from_pretrained(tmp_path).eval()
+    assert theirs.generation_config.num_beams == 4
+    ids, mask = batch
+    expected = theirs.generate(ids, attention_mask=mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # read at load time: no note about model.config
+        assert torch.equal(ours.generate(ids, attention_mask=mask), expected)
+    assert not torch.equal(ours.generate(ids, attention_mask=mask, num_beams=1, max_length=9, min_length=0,
+                                         no_repeat_ngram_size=0), expected)  # the settings matter here
+
+
+def test_settings_written_on_model_config_are_used_noted_and_saved(hf_model, batch, tmp_path):
+    """The warm-starting blog sets `model.config.num_beams = 4` etc.: transformers 4 used them; bertgen uses them
+    too, says once where they belong, and save_pretrained writes them to generation_config.json (which
+    transformers 5 then reads)."""
+    from transformers import EncoderDecoderModel as HFEncoderDecoderModel
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    ours = save_pair(hf_model, tmp_path / "saved")
+    for name, value in SETTINGS.items():
+        setattr(ours.config, name, value)
+    assert ours.config.num_beams == 4
+    ids, mask = batch
+    reference = hf_model.generate(ids, attention_mask=mask, **SETTINGS)
+    with pytest.warns(UserWarning, match=r"model.config carries generation settings .*num_beams.*"
+                                         r"model.generation_config.num_beams = 4"):
+        assert torch.equal(ours.generate(ids, attention_mask=mask), reference)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per model
+        assert torch.equal(ours.generate(ids, attention_mask=mask), reference)
+        assert ours.generate(ids, attention_mask=mask, num_beams=1, max_new_tokens=3).shape[1] <= 4  # kwargs win
+    ours.save_pretrained(tmp_path / "resaved")
+    written = json.loads((tmp_path / "resaved" / "config.json").read_text())
+    assert not set(SETTINGS) & set(written)  # transformers 5 refuses a config.json that carries them
+    saved = HFGenerationConfig.from_pretrained(tmp_path / "resaved")
+    assert {k: getattr(saved, k) for k in SETTINGS} == SETTINGS
+    theirs = HFEncoderDecoderModel.from_pretrained(tmp_path / "resaved").eval()
+    assert torch.equal(theirs.generate(ids, attention_mask=mask), reference)
+    assert torch.equal(EncoderDecoderModel.from_pretrained(tmp_path / "resaved").generate(ids, attention_mask=mask),
+                       reference)

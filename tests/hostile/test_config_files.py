@@ -64,7 +64,7 @@ CONFIG_CASES = [
     ("top-pad-outside", "pad_token_id", 1000, ConfigError, "pad_token_id 1000 is outside"),
     ("top-start-string", "decoder_start_token_id", "2", ConfigError, "'decoder_start_token_id' must be"),
     ("model-type", "model_type", "bert", ConfigError, "model_type is 'bert', expected 'encoder-decoder'"),
-    ("stack-model-type", "encoder.model_type", "roberta", ConfigError, "model_type is 'roberta'"),
+    ("stack-model-type", "encoder.model_type", "t5", ConfigError, "model_type is 't5'"),
     ("encoder-missing", "encoder", DELETE, ConfigError, "needs an 'encoder' object"),
     ("decoder-list", "decoder", [1, 2], ConfigError, "needs an 'decoder' object"),
     ("encoder-is-decoder", "encoder.is_decoder", True, ConfigError, "is_decoder must be False"),

@@ -85,3 +85,35 @@ def bbc_encoder(directory: Path, seed: int = 0) -> Path:
     _perturb(model, seed)
     model.save_pretrained(directory)
     return directory
+
+
+# PretrainedConfig's fields as transformers 3.x wrote them into every config.json (the released google/* checkpoints
+# date from then): generation settings at their defaults and "return_dict": false among them.
+TRANSFORMERS_3_FIELDS = dict(
+    return_dict=False, output_hidden_states=False, output_attentions=False, torchscript=False, use_bfloat16=False,
+    pruned_heads={}, tie_word_embeddings=True, is_encoder_decoder=False, is_decoder=False, add_cross_attention=False,
+    tie_encoder_decoder=False, max_length=20, min_length=0, do_sample=False, early_stopping=False, num_beams=1,
+    temperature=1.0, top_k=50, top_p=1.0, repetition_penalty=1.0, length_penalty=1.0, no_repeat_ngram_size=0,
+    bad_words_ids=None, num_return_sequences=1, chunk_size_feed_forward=0, architectures=None, finetuning_task=None,
+    id2label={"0": "LABEL_0", "1": "LABEL_1"}, label2id={"LABEL_0": 0, "LABEL_1": 1}, tokenizer_class=None,
+    prefix=None, bos_token_id=None, pad_token_id=None, eos_token_id=None, sep_token_id=None,
+    decoder_start_token_id=None, task_specific_params=None, xla_device=None, _name_or_path="",
+    gradient_checkpointing=False, use_cache=True)
+
+
+def as_transformers_3(directory: Path, **fields) -> Path:
+    """Rewrite a checkpoint's config.json as transformers 3.x wrote it: every PretrainedConfig field at the top
+    level and in each stack (the file's own values kept, `fields` set everywhere on top), and no
+    generation_config.json (3.x had none)."""
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+
+    def old(section: dict) -> dict:
+        return {**TRANSFORMERS_3_FIELDS, **section, **fields, "transformers_version": "3.4.0"}
+
+    for side in ("encoder", "decoder"):
+        if side in config:
+            config[side] = old(config[side])
+    path.write_text(json.dumps(old(config), indent=2))
+    (directory / "generation_config.json").unlink(missing_ok=True)
+    return directory

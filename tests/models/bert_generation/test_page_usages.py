@@ -25,9 +25,17 @@ TEXT = "Plants create energy through "
 ROOT = Path(__file__).parents[3]
 
 
-@pytest.fixture(scope="module", params=["roberta2roberta_L-24_discofuse", "bert2bert_L-24_wmt_de_en", "minilm"])
+RELEASED = ["roberta2roberta_L-24_discofuse", "bert2bert_L-24_wmt_de_en"]
+
+
+# "@transformers3": the config.json as the released checkpoints' era wrote it ("return_dict": false, generation
+# settings at their defaults, no generation_config.json): transformers' generate reads those files unchanged
+@pytest.fixture(scope="module", params=[*RELEASED, *(f"{name}@transformers3" for name in RELEASED), "minilm"])
 def checkpoint(request, tmp_path_factory):
-    directory = tmp_path_factory.mktemp(request.param)
+    directory = tmp_path_factory.mktemp(request.param.replace("@", "_"))
+    if request.param.endswith("@transformers3"):
+        name = request.param.split("@")[0]
+        return released_checkpoints.as_transformers_3(released_checkpoints.encoder_decoder(directory, name))
     if request.param == "minilm":  # a bert2bert warm-started from the embedded BERT checkpoint, saved by bertgen
         from bertgen import load_tokenizer, warm_start
 
@@ -77,9 +85,10 @@ def test_cli_on_stdin(checkpoint):
     assert result.stdout == tokenizer.decode(theirs[0], skip_special_tokens=True) + "\n"
 
 
-@pytest.fixture(scope="module")
-def bbc(tmp_path_factory):
-    return released_checkpoints.bbc_encoder(tmp_path_factory.mktemp("bbc_encoder"))
+@pytest.fixture(scope="module", params=["current", "transformers3"])
+def bbc(request, tmp_path_factory):
+    directory = released_checkpoints.bbc_encoder(tmp_path_factory.mktemp(f"bbc_encoder_{request.param}"))
+    return released_checkpoints.as_transformers_3(directory) if request.param == "transformers3" else directory
 
 
 def test_bbc_encoder_as_encoder_and_as_decoder(bbc):
@@ -98,6 +107,30 @@ def test_bbc_encoder_as_encoder_and_as_decoder(bbc):
         assert (decoder(input_ids)[0] - their_decoder(input_ids)[0]).abs().max() < 1e-4
     assert decoder.generate(input_ids, max_new_tokens=8).tolist() == \
         their_decoder.generate(input_ids, max_new_tokens=8, do_sample=False).tolist()
+
+
+def test_bbc_encoder_as_decoder_with_config_argument(bbc):
+    """The page's example: a config read and changed, then passed as from_pretrained(..., config=config)."""
+    from bertgen import BertGenerationConfig, BertGenerationDecoder
+
+    config = BertGenerationConfig.from_pretrained(bbc)
+    config.is_decoder = True
+    input_ids = torch.tensor([[5, 17, 33, 2, 41]])
+    with pytest.warns(UserWarning, match="the LM head bias"):
+        decoder = BertGenerationDecoder.from_pretrained(bbc, config=config)
+    assert config.is_decoder and decoder.config is not config  # the caller's object is copied, not shared
+    their_config = transformers.BertGenerationConfig.from_pretrained(bbc)
+    their_config.is_decoder = True
+    theirs = transformers.BertGenerationDecoder.from_pretrained(bbc, config=their_config).eval()
+    with torch.no_grad():
+        ours, reference = decoder(input_ids), theirs(input_ids)
+    assert (ours[0] - reference[0]).abs().max() < 1e-4
+    assert decoder.generate(input_ids, max_new_tokens=6).tolist() == \
+        theirs.generate(input_ids, max_new_tokens=6, do_sample=False).tolist()
+    # keyword overrides apply on top of the given config
+    with pytest.warns(UserWarning, match="the LM head bias"):
+        tiny = BertGenerationDecoder.from_pretrained(bbc, config=config, hidden_dropout_prob=0.0)
+    assert tiny.config.hidden_dropout_prob == 0.0 and tiny.config.is_decoder
 
 
 def test_notes_example_on_a_bert_checkpoint():

@@ -122,9 +122,35 @@ def test_convert_tokens_to_string_format(tokenizer):
 
 
 def test_number_of_added_tokens(tokenizer):
-    assert tokenizer.num_special_tokens_to_add() == 0
+    """TokenizerTesterMixin's check: build_inputs_with_special_tokens adds num_special_tokens_to_add ids, for one
+    text and a pair, as transformers' BertGenerationTokenizer on the same vocabulary (BertGeneration adds none)."""
+    transformers = pytest.importorskip("transformers")
+
+    theirs = transformers.BertGenerationTokenizer(str(SAMPLE_VOCAB), keep_accents=True)
+    first = tokenizer.encode("Test this method.", add_special_tokens=False)
+    second = tokenizer.encode("With these inputs.", add_special_tokens=False)
+    for pair in (False, True):
+        built = tokenizer.build_inputs_with_special_tokens(first, second if pair else None)
+        assert built == theirs.build_inputs_with_special_tokens(first, second if pair else None)
+        assert len(built) - len(first) - (len(second) if pair else 0) == tokenizer.num_special_tokens_to_add(pair) \
+            == theirs.num_special_tokens_to_add(pair) == 0
     assert len(tokenizer.encode("This is a test", add_special_tokens=True)) == \
         len(tokenizer.encode("This is a test", add_special_tokens=False))
+
+
+def test_build_inputs_with_special_tokens_on_a_bert_vocabulary():
+    """The same method on a WordPiece vocabulary ([CLS] A [SEP] B [SEP]), against transformers' tokenizer."""
+    transformers = pytest.importorskip("transformers")
+    from bertgen import load_tokenizer
+    from tests.support.tokenizer_vocabs import MINILM
+
+    ours, theirs = load_tokenizer(MINILM), transformers.AutoTokenizer.from_pretrained(str(MINILM))
+    first, second = [2023, 2003], [1037, 3231, 1012]
+    assert ours.build_inputs_with_special_tokens(first) == [101, *first, 102] == \
+        theirs(theirs.decode(first), add_special_tokens=True)["input_ids"]
+    assert ours.build_inputs_with_special_tokens(first, second) == [101, *first, 102, *second, 102] == \
+        theirs(theirs.decode(first), theirs.decode(second))["input_ids"]
+    assert ours.num_special_tokens_to_add(pair=True) == theirs.num_special_tokens_to_add(pair=True) == 3
 
 
 def test_special_tokens_mask_and_token_type_ids(tokenizer):
