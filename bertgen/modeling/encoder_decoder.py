@@ -13,10 +13,11 @@ import torch
 from torch import nn
 
 from bertgen.checkpoints import PreTrainedMixin
-from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
+from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, GPT2Config, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
+from bertgen.modeling.gpt2 import GPT2LMHeadModel
 from bertgen.modeling.inputs import check_labels, resolve_outputs
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
@@ -45,16 +46,17 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
     base_model_prefix = "encoder_decoder"
 
     def __init__(self, config: EncoderDecoderConfig | None = None, encoder: BertGenerationEncoder | None = None,
-                 decoder: BertGenerationDecoder | None = None):
+                 decoder: BertGenerationDecoder | GPT2LMHeadModel | None = None):
         super().__init__()
         if config is None:
             if encoder is None or decoder is None:
                 raise ValueError("EncoderDecoderModel: pass a config, or both encoder= and decoder= models")
             config = EncoderDecoderConfig.from_encoder_decoder_configs(encoder.config, decoder.config)
-        for side, module, cls in (("encoder", encoder, BertGenerationEncoder), ("decoder", decoder,
-                                                                                 BertGenerationDecoder)):
+        for side, module, cls in (("encoder", encoder, BertGenerationEncoder),
+                                  ("decoder", decoder, (BertGenerationDecoder, GPT2LMHeadModel))):
             if module is not None and not isinstance(module, cls):
-                raise TypeError(f"EncoderDecoderModel: {side}= must be a {cls.__name__}, got {type(module).__name__}")
+                names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+                raise TypeError(f"EncoderDecoderModel: {side}= must be a {names}, got {type(module).__name__}")
         if decoder is not None and not (decoder.config.is_decoder and decoder.config.add_cross_attention):
             raise ValueError("EncoderDecoderModel: the decoder has no cross-attention; build or load it with "
                              "is_decoder=True, add_cross_attention=True (its cross-attention is then new)")
@@ -66,11 +68,20 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         config.validate()
         self.config = config
         self.encoder = encoder if encoder is not None else BertGenerationEncoder(config.encoder)
-        self.decoder = decoder if decoder is not None else BertGenerationDecoder(config.decoder)
+        if decoder is None:
+            decoder_class = GPT2LMHeadModel if isinstance(config.decoder, GPT2Config) else BertGenerationDecoder
+            decoder = decoder_class(config.decoder)
+        self.decoder = decoder
+        if config.encoder.hidden_size != config.decoder.hidden_size:
+            # as transformers: the encoder output is projected to the decoder's width (config.validate has
+            # refused a cross_attention_hidden_size that would say otherwise)
+            self.enc_to_dec_proj = nn.Linear(config.encoder.hidden_size, config.decoder.hidden_size)
+            nn.init.normal_(self.enc_to_dec_proj.weight, std=config.decoder.initializer_range)
+            nn.init.zeros_(self.enc_to_dec_proj.bias)
         if config.tie_encoder_decoder:
             self.tie_encoder_decoder()
         elif config.share_encoder_decoder_embeddings:
-            self.decoder.bert.embeddings.word_embeddings = self.encoder.embeddings.word_embeddings
+            self.decoder.set_input_embeddings(self.encoder.get_input_embeddings())
             self.decoder.tie_weights()
 
     def tie_encoder_decoder(self) -> None:
@@ -192,6 +203,9 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None)
         encoder_hidden_states = encoder_outputs.last_hidden_state  # (B, S, H), or (N_S, H) packed
+        cross_states = encoder_hidden_states  # what cross-attention reads: (B, S, H) at the decoder's width
+        if hasattr(self, "enc_to_dec_proj"):
+            cross_states = self.enc_to_dec_proj(encoder_hidden_states)
 
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
@@ -207,8 +221,8 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
 
         # the decoder computes each row's positions up to its last label: nothing the loss reads comes after
         packing = Packing.of(decoder_keep(labels)) if loss_only else None
-        decoder_out = self.decoder.bert(decoder_input_ids, attention_mask=decoder_attention_mask,
-                                        encoder_hidden_states=encoder_hidden_states,
+        decoder_out = self.decoder.base_model(decoder_input_ids, attention_mask=decoder_attention_mask,
+                                        encoder_hidden_states=cross_states,
                                         encoder_attention_mask=attention_mask, past_key_values=past_key_values,
                                         use_cache=False if loss_only else use_cache,
                                         output_attentions=output_attentions,
