@@ -214,6 +214,7 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
             if decoder_attention_mask is None:
                 decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
+                decoder_attention_mask[:, 0] = 1  # the start token, even where it is also the padding id (GPT-2)
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError("EncoderDecoderModel: pass decoder_input_ids (or decoder_inputs_embeds) or labels")
         targets = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from bertgen.checkpoints import CheckpointError, read_state_dict
-from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, read_json_object
+from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, GPT2Config, read_json_object
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.tokenization import Tokenizer, load_tokenizer
 
@@ -47,8 +47,8 @@ class PretrainedCheckpoint:
 
     name: str  # what was asked for: a directory, a packaged name ("minilm-l6") or a hub id
     directory: Path | None  # None for a checkpoint of meta tensors (shapes only)
-    layout: str  # "bert", "roberta" or "bert-generation"
-    config: BertGenerationConfig  # the body's architecture, as an encoder
+    layout: str  # "bert", "roberta", "bert-generation" or "gpt2" (bertgen.warmstart.gpt)
+    config: BertGenerationConfig | GPT2Config  # the body's architecture, as an encoder (GPT-2: its own)
     state: dict[str, torch.Tensor]  # body tensors; RoBERTa positions already sliced, nothing folded
     token_type: torch.Tensor | None  # (type_vocab_size, H) segment embeddings; None for BertGeneration
     file_keys: dict[str, str]  # body name -> the key in the file (with its `bert.` prefix, ...)
@@ -59,8 +59,8 @@ class PretrainedCheckpoint:
 
     @property
     def family(self) -> str:
-        """The scheme name of the weights: BertGeneration checkpoints are BERT weights."""
-        return "roberta" if self.layout == "roberta" else "bert"
+        """The scheme name of the weights: BertGeneration checkpoints are BERT weights, GPT-2's are `gpt`."""
+        return {"roberta": "roberta", "gpt2": "gpt"}.get(self.layout, "bert")
 
     @property
     def num_layers(self) -> int:

@@ -119,3 +119,19 @@ def test_tied_stacks_need_two_bert_generation_stacks():
     data["tie_encoder_decoder"] = True
     with pytest.raises(ConfigError, match="tie_encoder_decoder=True needs two BertGeneration stacks"):
         EncoderDecoderConfig.from_dict(data)
+
+
+def test_start_token_that_is_also_the_padding_id_is_attended():
+    """GPT-2's <|endoftext|> starts, ends and pads: the mask built from labels must keep position 0."""
+    theirs = hf_bert2gpt2()
+    theirs.config.pad_token_id = 98  # = decoder_start_token_id
+    ours = EncoderDecoderModel(EncoderDecoderConfig.from_dict(theirs.config.to_dict())).eval()
+    ours.load_state_dict(theirs.state_dict())
+    inputs = batch()
+    decoder_input_ids = ours.prepare_decoder_input_ids_from_labels(inputs["labels"])
+    with torch.no_grad():
+        a = ours(**inputs)
+        b = theirs(**inputs, decoder_input_ids=decoder_input_ids)  # transformers builds no decoder mask
+    labelled = inputs["labels"] != -100  # bertgen masks the padding after the labels, transformers attends to it
+    assert (a.logits - b.logits)[labelled].abs().max() < TOL
+    assert abs(a.loss.item() - b.loss.item()) < TOL
