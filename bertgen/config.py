@@ -418,7 +418,7 @@ class EncoderDecoderConfig(_JsonConfig):
                 f"{where}.decoder: is_decoder and add_cross_attention must both be True for the decoder stack"
             )
         cross_width = self.decoder.extra.get("cross_attention_hidden_size")
-        if self.encoder.hidden_size != self.decoder.hidden_size and cross_width is not None:
+        if cross_width is not None and not cross_width == self.encoder.hidden_size == self.decoder.hidden_size:
             # as transformers: widths that differ are joined by enc_to_dec_proj only when this is unset
             raise ConfigError(
                 f"{where}.decoder: cross_attention_hidden_size is {cross_width}, but bertgen's cross-attention reads "
