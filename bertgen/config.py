@@ -344,8 +344,9 @@ class GPT2Config(_JsonConfig):
             value = getattr(self, name)
             for token_id in value if isinstance(value, list) else [value]:
                 if token_id is not None and not 0 <= token_id < self.vocab_size:
-                    raise ConfigError(f"{where}: {name} {token_id} is outside the vocabulary (0..{self.vocab_size - 1});"
-                                      " set it to the id of that token (GPT-2's <|endoftext|> is 50256)")
+                    raise ConfigError(f"{where}: {name} {token_id} is outside the vocabulary "
+                                      f"(0..{self.vocab_size - 1}); set it to the id of that token (GPT-2's "
+                                      "<|endoftext|> is 50256)")
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "GPT2Config") -> GPT2Config:

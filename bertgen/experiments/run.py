@@ -97,10 +97,11 @@ def _read_gpt_checkpoints(config: ExperimentConfig) -> PretrainedCheckpoint:
     the hub): GPT-2's (`warm_start.decoder_checkpoint`, or `checkpoint` for gpt and rnd2gpt) and the encoder's."""
     scheme = config.scheme.lower()
     encoder_family = scheme.partition("2")[0] if "2" in scheme else None
-    gpt2 = config.warm_start.get("decoder_checkpoint") or (config.checkpoint if encoder_family in (None, "rnd") else None)
+    gpt2 = config.warm_start.get("decoder_checkpoint") or \
+        (config.checkpoint if encoder_family in (None, "rnd") else None)
     if gpt2 is None:
-        raise ValueError(f"experiment {config.row}: {scheme} takes GPT-2 as its decoder: set warm_start.decoder_checkpoint "
-                         "(the hub id gpt2, or a local directory of it)")
+        raise ValueError(f"experiment {config.row}: {scheme} takes GPT-2 as its decoder: set "
+                         "warm_start.decoder_checkpoint (the hub id gpt2, or a local directory of it)")
     key = "warm_start.decoder_checkpoint" if config.warm_start.get("decoder_checkpoint") else "checkpoint"
     gpt2_dir = _checkpoint_dir(gpt2, "GPT-2 (decoder)", key, config)
     # GPT-2's vocabulary has no padding token: <|endoftext|> pads, as the model's config says (bertgen.warmstart.gpt)

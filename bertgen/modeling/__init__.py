@@ -6,5 +6,5 @@ from bertgen.modeling.encoder_decoder import EncoderDecoderModel, shift_tokens_r
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput, Seq2SeqLMOutput
 
 __all__ = ["BertGenerationEncoder", "BertGenerationDecoder", "EncoderDecoderModel", "GPT2Model", "GPT2LMHeadModel",
-           "BaseModelOutput", "CausalLMOutput", "Seq2SeqLMOutput", "causal_mask", "check_input_ids", "check_mask", "padding_mask",
-           "shift_tokens_right"]
+           "BaseModelOutput", "CausalLMOutput", "Seq2SeqLMOutput", "causal_mask", "check_input_ids", "check_mask",
+           "padding_mask", "shift_tokens_right"]

@@ -105,7 +105,7 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         `encoder_<field>=` / `decoder_<field>=` set one stack's config field (e.g. decoder_hidden_dropout_prob),
         anything else (return_dict=True, ...) the encoder-decoder config's. A decoder checkpoint is loaded whole,
         its cross-attention included when it has one; otherwise the cross-attention is new (see
-        BertGenerationDecoder.from_pretrained).
+        BertGenerationDecoder.from_pretrained; a GPT-2 decoder, GPT2LMHeadModel.from_pretrained).
 
         When both are BERT or RoBERTa checkpoint directories, bertgen warm-starts as the paper does
         (`bertgen.warm_start`: ids from the tokenizer files, segment embedding folded as BertModel computes,
@@ -122,7 +122,9 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             if (path is None) == (model is None):
                 raise ValueError(f"from_encoder_decoder_pretrained: pass the {side} as a checkpoint "
                                  f"({side}_pretrained_model_name_or_path) or as {side}_model=, exactly one")
-        if encoder_model is None and decoder_model is None and not any(map(_is_bert_generation, paths)):
+        gpt2_decoder = decoder_model is None and _model_type(paths[1]) == "gpt2"  # loaded whole, as transformers
+        if encoder_model is None and decoder_model is None and not gpt2_decoder and \
+                not any(map(_is_bert_generation, paths)):
             common = _merge_stack_kwargs(encoder_kwargs, decoder_kwargs)
             plan = plan_from_encoder_decoder(*paths, tie_encoder_decoder, **common, **kwargs)
             return cls.from_warm_start_plan(plan)[0]
@@ -131,8 +133,11 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 paths[0], fold_token_type=not _is_bert_generation(paths[0]), **encoder_kwargs)
         if decoder_model is None:
             decoder_kwargs = {"is_decoder": True, "add_cross_attention": True, **decoder_kwargs}
-            decoder_model = BertGenerationDecoder.from_pretrained(
-                paths[1], fold_token_type=not _is_bert_generation(paths[1]), **decoder_kwargs)
+            if gpt2_decoder:
+                decoder_model = GPT2LMHeadModel.from_pretrained(paths[1], **decoder_kwargs)
+            else:
+                decoder_model = BertGenerationDecoder.from_pretrained(
+                    paths[1], fold_token_type=not _is_bert_generation(paths[1]), **decoder_kwargs)
         elif not decoder_model.config.add_cross_attention:
             raise ValueError("from_encoder_decoder_pretrained: decoder_model has no cross-attention; build it with "
                              "is_decoder=True, add_cross_attention=True")
@@ -256,13 +261,17 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                                                                      output_hidden_states)
 
 
-def _is_bert_generation(path: str | os.PathLike) -> bool:
-    """Is this checkpoint a BertGeneration one (config.json's model_type), rather than BERT or RoBERTa?"""
+def _model_type(path: str | os.PathLike) -> str | None:
+    """A checkpoint's model_type, from its config.json."""
     directory = resolve_checkpoint_dir(path)
     if not (directory / CONFIG_NAME).is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs one")
-    config = read_json_object(directory / CONFIG_NAME, "restore it from the checkpoint's source")
-    return config.get("model_type") == "bert-generation"
+    return read_json_object(directory / CONFIG_NAME, "restore it from the checkpoint's source").get("model_type")
+
+
+def _is_bert_generation(path: str | os.PathLike) -> bool:
+    """Is this checkpoint a BertGeneration one (config.json's model_type), rather than BERT or RoBERTa?"""
+    return _model_type(path) == "bert-generation"
 
 
 def _merge_stack_kwargs(encoder_kwargs: dict, decoder_kwargs: dict) -> dict:

@@ -5,8 +5,8 @@ max_length=128, return_tensors="pt")`, `decode`, `batch_decode`, and the ids of 
 - FastTokenizer: checkpoint vocabularies through the `tokenizers` library: WordPiece (vocab.txt),
   byte-level BPE (vocab.json + merges.txt), or any tokenizer.json.
 - TokenizerPair: the encoder's tokenizer for inputs and the decoder's for outputs (bert2gpt, roberta2gpt).
-- load_tokenizer: picks one from the files present (a pair where a model saved both sides); `AutoTokenizer.from_pretrained` and
-  `BertTokenizer.from_pretrained` are its transformers spellings (auto.py).
+- load_tokenizer: picks one from the files present (a pair where a model saved both sides);
+  `AutoTokenizer.from_pretrained` and `BertTokenizer.from_pretrained` are its transformers spellings (auto.py).
 
 `SAMPLE_CORPUS` is a small English text (277 sentences, ~20 KB) for training demonstration vocabularies.
 It was written for bertgen and is dedicated to the public domain (CC0); its last lines add a little French,

@@ -64,7 +64,8 @@ class TokenizerPair:
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
         directory = Path(save_directory)
-        return (*self.encoder.save_pretrained(directory / SIDES[0]), *self.decoder.save_pretrained(directory / SIDES[1]))
+        return (*self.encoder.save_pretrained(directory / SIDES[0]),
+                *self.decoder.save_pretrained(directory / SIDES[1]))
 
     def __repr__(self) -> str:
         return f"TokenizerPair(encoder={self.encoder!r}, decoder={self.decoder!r})"
