@@ -18,6 +18,7 @@ from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
 from bertgen.modeling.gpt2 import GPT2LMHeadModel
+from bertgen.modeling.hf_encoders import BODY_ENCODERS, encoder_model_type, load_with_body_encoder
 from bertgen.modeling.inputs import check_labels, resolve_outputs
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
@@ -144,6 +145,17 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         config = EncoderDecoderConfig.from_encoder_decoder_configs(
             encoder_model.config, decoder_model.config, tie_encoder_decoder=tie_encoder_decoder, **kwargs)
         return cls(config, encoder=encoder_model, decoder=decoder_model)
+
+    @classmethod
+    def from_pretrained(cls, path_or_id: str | os.PathLike, dtype: str | torch.dtype = "auto",
+                        device: str | torch.device | None = None, **config_overrides: Any) -> EncoderDecoderModel:
+        """Load a checkpoint directory in the HF layout, or a hub id where there is a network; `config_overrides`
+        replace top-level config fields. A checkpoint whose encoder is transformers' BertModel or RobertaModel
+        (bert2gpt2, roberta2gpt2 as transformers saves them) loads too: see bertgen.modeling.hf_encoders."""
+        directory = resolve_checkpoint_dir(path_or_id)
+        if encoder_model_type(directory) in BODY_ENCODERS:
+            return load_with_body_encoder(cls, directory, dtype, device, **config_overrides)
+        return super().from_pretrained(directory, dtype=dtype, device=device, **config_overrides)
 
     @classmethod
     def from_warm_start_plan(cls, plan: WarmStartPlan) -> tuple[EncoderDecoderModel, WarmStartReport]:

@@ -157,6 +157,13 @@ def _layout(hf_config: dict, where: str) -> str:
     return LAYOUTS[model_type]
 
 
+def convert_body(name: str, directory: Path | None, hf_config: dict, raw: dict[str, torch.Tensor],
+                 origin: dict[str, Path]) -> PretrainedCheckpoint:
+    """A BERT, RoBERTa or BertGeneration state dict already read (`hf_config`: its config.json's contents) as one
+    encoder body: what read_pretrained does with a directory's files (e.g. the encoder of an encoder-decoder)."""
+    return _convert(name, directory, hf_config, raw, origin)
+
+
 def _convert(name: str, directory: Path | None, hf_config: dict, raw: dict[str, torch.Tensor],
              origin: dict[str, Path]) -> PretrainedCheckpoint:
     where = str(directory or name)

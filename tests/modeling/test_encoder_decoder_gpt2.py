@@ -135,3 +135,77 @@ def test_start_token_that_is_also_the_padding_id_is_attended():
     labelled = inputs["labels"] != -100  # bertgen masks the padding after the labels, transformers attends to it
     assert (a.logits - b.logits)[labelled].abs().max() < TOL
     assert abs(a.loss.item() - b.loss.item()) < TOL
+
+
+# ------------------------------------------------------------- transformers' own bert2gpt2 and roberta2gpt2
+
+def hf_body2gpt2(layout: str, encoder_width: int = 32, seed: int = 3):
+    """transformers' EncoderDecoderModel with its BertModel or RobertaModel encoder (segment embeddings, pooler;
+    RoBERTa's positions from padding_idx + 1) and a GPT-2 decoder: what from_encoder_decoder_pretrained builds."""
+    torch.manual_seed(seed)
+    sizes = dict(vocab_size=50, hidden_size=encoder_width, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=37, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    if layout == "roberta":
+        encoder = transformers.RobertaModel(transformers.RobertaConfig(**sizes, max_position_embeddings=42,
+                                                                       pad_token_id=1, type_vocab_size=1))
+    else:
+        encoder = transformers.BertModel(transformers.BertConfig(**sizes, max_position_embeddings=40, pad_token_id=0))
+    decoder = transformers.GPT2LMHeadModel(transformers.GPT2Config(**DECODER, add_cross_attention=True))
+    model = transformers.EncoderDecoderModel(encoder=encoder, decoder=decoder)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm" not in name and ".ln_" not in name:
+                p.normal_(0, 0.2)
+    model.config.decoder_start_token_id = 98
+    model.config.pad_token_id = 97
+    model.config.eos_token_id = 98
+    return model.eval()
+
+
+def body_batch(layout: str):
+    inputs = batch()
+    inputs["input_ids"][1, 5:] = 1 if layout == "roberta" else 0  # each encoder's own padding id, right padding
+    return inputs
+
+
+@pytest.fixture(scope="module", params=[("bert", 32), ("roberta", 32), ("bert", 48)],
+                ids=["bert2gpt2", "roberta2gpt2", "bert48-gpt32"])
+def body_pair(request, tmp_path_factory):
+    layout, width = request.param
+    theirs = hf_body2gpt2(layout, width)
+    path = tmp_path_factory.mktemp(f"{layout}2gpt2")
+    theirs.save_pretrained(path)
+    with pytest.warns(UserWarning, match=f"the encoder is transformers' {layout.capitalize()}Model.*pooler"):
+        ours = EncoderDecoderModel.from_pretrained(path)
+    return layout, theirs, ours
+
+
+def test_transformers_bert2gpt2_and_roberta2gpt2_give_the_same_logits(body_pair):
+    layout, theirs, ours = body_pair
+    inputs = body_batch(layout)
+    with torch.no_grad():
+        a, b = ours(**inputs), theirs(**inputs)
+    assert (a.logits - b.logits).abs().max() < TOL
+    assert abs(a.loss.item() - b.loss.item()) < TOL
+    kept = inputs["attention_mask"].bool()  # padded positions differ (RoBERTa numbers padding apart): unread
+    assert (a.encoder_last_hidden_state - b.encoder_last_hidden_state)[kept].abs().max() < TOL
+
+
+@pytest.mark.parametrize("settings", [dict(num_beams=1), dict(num_beams=4)])
+def test_transformers_bert2gpt2_and_roberta2gpt2_give_the_same_tokens(body_pair, settings):
+    layout, theirs, ours = body_pair
+    inputs = {k: v for k, v in body_batch(layout).items() if k != "labels"}
+    with torch.no_grad():
+        a = ours.generate(**inputs, max_new_tokens=10, **settings)
+        b = theirs.generate(**inputs, max_new_tokens=10, do_sample=False, **settings)
+    assert torch.equal(a, b)
+
+
+def test_a_loaded_bert2gpt2_saves_for_transformers(body_pair, tmp_path):
+    layout, theirs, ours = body_pair
+    ours.save_pretrained(tmp_path)
+    again = transformers.EncoderDecoderModel.from_pretrained(tmp_path).eval()
+    assert type(again.encoder).__name__ == "BertGenerationEncoder"
+    inputs = body_batch(layout)
+    with torch.no_grad():
+        assert (again(**inputs).logits - theirs(**inputs).logits).abs().max() < TOL
