@@ -53,22 +53,25 @@ class _PrefixDecoder:
 
 def generate_prefix(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                     generation_config: GenerationConfig | None = None, generator: torch.Generator | None = None,
-                    **kwargs) -> torch.Tensor | GenerateOutput:
+                    starts: torch.Tensor | None = None, **kwargs) -> torch.Tensor | GenerateOutput:
+    """(B, S) prefixes -> (B x n, 1 + generated): each row's start token (`starts`, (B,); default the model's
+    separator), then the tokens after it. GPT2LMHeadModel's beam search continues a prompt so: its last token
+    starts, the tokens before it are the prefix (possibly none)."""
     config = resolve_config(model, generation_config, kwargs)
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.numel() == 0:
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or (starts is None and input_ids.numel() == 0):
         shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
         raise ValueError(f"generate: input_ids must be a non-empty 2-D tensor (batch, length), got {shape}")
     vocab = model.config.vocab_size
-    if int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab:
+    if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
         raise ValueError(f"generate: input_ids holds ids outside the vocabulary (0..{vocab - 1}); was the text "
                          "encoded with this model's tokenizer?")
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
-    _check_mask(attention_mask, input_ids)
+    if starts is None:  # a continued prompt's mask was checked whole (GPT2LMHeadModel.generate)
+        _check_mask(attention_mask, input_ids)
     eos = config.eos_token_id
     eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     pad = config.pad_token_id if config.pad_token_id is not None else (eos_ids[0] if eos_ids else 0)
-    start = model.separator_token_id
     max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else \
         config.max_length if config.max_length is not None else DEFAULT_NEW_TOKENS + 1
     if input_ids.shape[1] + max_length > model.config.n_positions:
@@ -78,7 +81,9 @@ def generate_prefix(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
         decoder = _PrefixDecoder(model, input_ids, attention_mask, config.use_cache, max_length)
         processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
         eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
-        starts = torch.full((input_ids.shape[0],), start, dtype=torch.long, device=input_ids.device)
+        if starts is None:
+            starts = torch.full((input_ids.shape[0],), model.separator_token_id, dtype=torch.long,
+                                device=input_ids.device)
         if config.num_beams > 1:
             sequences, scores, sequence_scores = _beam_search(decoder, starts, config, processors, eos_tensor, pad,
                                                               max_length, generator)

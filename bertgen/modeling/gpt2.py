@@ -30,6 +30,8 @@ from bertgen.cache import KVCache
 from bertgen.checkpoints import PreTrainedMixin, load_state_dict_strict, read_state_dict, resolve_dtype
 from bertgen.config import GPT2Config
 from bertgen.generation import GenerationConfig, generate_causal
+from bertgen.generation.prefix import generate_prefix
+from bertgen.generation.validation import _check_mask
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.modeling.bert_generation import causal_mask, padding_mask
 from bertgen.modeling.dropout import Dropout, dropout
@@ -332,9 +334,27 @@ class GPT2LMHeadModel(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
         self.lm_head.out_features = target  # no bias: the (tied) weight was resized already
 
     def generate(self, input_ids=None, attention_mask=None, generation_config=None, generator=None, **kwargs):
-        """Continue each prompt (greedy or sampling, transformers' arguments): see bertgen.generation.causal."""
-        return generate_causal(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
-                               generator=generator, **kwargs)
+        """Continue each prompt, with transformers' arguments: greedy or sampling (bertgen.generation.causal), or
+        beam search (num_beams > 1) through the encoder-decoder's search, the prompt's last token as the start
+        token and the tokens before it as a prefix (bertgen.generation.prefix; left padding works there)."""
+        beams = kwargs.get("num_beams") or (generation_config or self.generation_config).num_beams or 1
+        if beams == 1 or input_ids is None:
+            return generate_causal(self, input_ids, attention_mask=attention_mask,
+                                   generation_config=generation_config, generator=generator, **kwargs)
+        if attention_mask is not None:
+            _check_mask(attention_mask, input_ids)
+        if kwargs.get("max_length") is not None and kwargs.get("max_new_tokens") is None:
+            kwargs["max_new_tokens"] = kwargs.pop("max_length") - input_ids.shape[1]  # max_length counts the prompt
+        prefix_mask = None if attention_mask is None else attention_mask[:, :-1]
+        out = generate_prefix(self, input_ids[:, :-1], prefix_mask, generation_config, generator,
+                              starts=input_ids[:, -1], **kwargs)
+        sequences = out if isinstance(out, torch.Tensor) else out.sequences  # (B x n, 1 + generated)
+        prompts = input_ids[:, :-1].repeat_interleave(len(sequences) // len(input_ids), 0)
+        sequences = torch.cat([prompts, sequences], dim=1)  # as transformers: the prompt, then its continuation
+        if isinstance(out, torch.Tensor):
+            return sequences
+        out.sequences = sequences
+        return out
 
     def logits_and_loss(self, hidden, labels=None, shift=0, logits_to_keep=0, packing=None):
         """(B, T, H) -> logits (B, T, V), and the mean cross-entropy of position t against label t + shift over

@@ -183,3 +183,17 @@ def test_save_pretrained_loads_unchanged_in_transformers(pair, tmp_path):
     with torch.no_grad():
         assert (ours(ids, encoder_hidden_states=states).logits
                 - theirs(ids, encoder_hidden_states=states).logits).abs().max() < TOL
+
+
+@pytest.mark.parametrize("settings", [dict(num_beams=4), dict(num_beams=3, length_penalty=2.0, num_return_sequences=2)])
+def test_beam_search_continues_left_padded_prompts_as_transformers(pair, settings):
+    theirs, ours, _ = pair
+    ids = torch.randint(0, 98, (3, 6), generator=torch.Generator().manual_seed(11))
+    mask = torch.ones_like(ids)
+    mask[1, :2] = 0  # left padding, as decoder-only batches are padded
+    mask[2, :5] = 0  # a prompt of one token
+    ids[mask == 0] = 98
+    with torch.no_grad():
+        a = ours.generate(ids, attention_mask=mask, max_new_tokens=9, **settings)
+        b = theirs.generate(ids, attention_mask=mask, max_new_tokens=9, do_sample=False, pad_token_id=98, **settings)
+    assert torch.equal(a, b)
