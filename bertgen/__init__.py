@@ -16,10 +16,10 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "BertGenerationConfig": "bertgen.config", "EncoderDecoderConfig": "bertgen.config",
+    "BertGenerationConfig": "bertgen.config", "EncoderDecoderConfig": "bertgen.config", "GPT2Config": "bertgen.config",
     "GenerationConfig": "bertgen.generation",
     "BertGenerationEncoder": "bertgen.modeling", "BertGenerationDecoder": "bertgen.modeling",
-    "EncoderDecoderModel": "bertgen.modeling",
+    "EncoderDecoderModel": "bertgen.modeling", "GPT2Model": "bertgen.modeling", "GPT2LMHeadModel": "bertgen.modeling",
     "BertGenerationTokenizer": "bertgen.tokenization", "FastTokenizer": "bertgen.tokenization",
     "load_tokenizer": "bertgen.tokenization", "AutoTokenizer": "bertgen.tokenization",
     "BertTokenizer": "bertgen.tokenization",

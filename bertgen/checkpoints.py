@@ -35,8 +35,9 @@ from bertgen.hub import resolve_checkpoint_dir
 SAFE_WEIGHTS = "model.safetensors"
 TORCH_WEIGHTS = "pytorch_model.bin"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# Buffers older transformers versions saved; they hold no learned values (positions are arange).
-IGNORED_KEYS = re.compile(r"(^|\.)embeddings\.position_ids$")
+# Buffers older transformers versions saved; they hold no learned values (positions are arange, GPT-2's
+# attn.bias / masked_bias its causal mask).
+IGNORED_KEYS = re.compile(r"(^|\.)(embeddings\.position_ids|(attn|crossattention)\.(masked_)?bias)$")
 
 
 class CheckpointError(ValueError):
@@ -285,7 +286,7 @@ class PreTrainedMixin:
     # Names transformers ties by itself and leaves out of its files when the LM head is tied to the word
     # embeddings: the head's weight and its alias of its bias.
     _bias_alias = r"lm_head\.decoder\.bias$"
-    _weight_alias = r"lm_head\.decoder\.weight$"
+    _weight_alias = r"lm_head\.(decoder\.)?weight$"  # BertGeneration's head, GPT-2's
 
     @classmethod
     def from_pretrained(cls, path_or_id: str | os.PathLike, dtype: str | torch.dtype = "auto",

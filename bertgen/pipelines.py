@@ -22,7 +22,7 @@ import torch
 from bertgen.generation.quantization import quantize as quantize_model
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.tokenization import load_tokenizer
-from bertgen.tokenization.base import check_vocabulary_fits
+from bertgen.tokenization.pair import check_vocabulary_fits
 
 TASKS = ("text2text-generation",)
 

@@ -21,7 +21,7 @@
 # encoder-decoder compatible with BERT", whose encoder is BERT's. The Transformer itself is Vaswani et al.
 # (2017), *Attention Is All You Need*.
 # **Code:** `bertgen/modeling/bert_generation.py` (`BertGenerationEmbeddings`, `BertGenerationSelfAttention`,
-# `BertGenerationLayer`, `BertGenerationEncoder`), `bertgen/config.py` (`BertGenerationConfig`),
+# `BertGenerationLayer`, `BertGenerationEncoder`), `bertgen/config/bert.py` (`BertGenerationConfig`),
 # `bertgen/teaching.py` (the diagrams).
 #
 # **After this notebook you can**

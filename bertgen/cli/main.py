@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from bertgen.cli import data, demo, experiment, generate
+from bertgen.cli import data, demo, experiment, generate, table1
 from bertgen.cli.errors import CliError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(sub)
     generate.register(sub)
     experiment.register(sub)
+    table1.register(sub)
     return parser
 
 

@@ -19,6 +19,8 @@ import datasets
 import torch
 from torch.utils.data import Sampler
 
+from bertgen.tokenization.pair import target_tokenizer
+
 LABEL_PAD = -100
 
 
@@ -42,6 +44,7 @@ def end_token_id(tokenizer) -> int:
 
 def encode_targets(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Label ids: the text's tokens then the end token, at most `max_length` in all, no start token."""
+    tokenizer = target_tokenizer(tokenizer)  # with two vocabularies, the labels are the decoder's ids
     end = end_token_id(tokenizer)
     body = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length - 1)["input_ids"]
     return [list(ids) + [end] for ids in body]

@@ -268,7 +268,7 @@ def load_task(name: str, split: str | None = None, fraction: float = 1.0, seed: 
     fraction: the share of the train split kept, a random subset fixed by `seed` (the paper's 1% and 10%
         columns); validation and test are never subsampled.
     data_dir: offline tasks only, a raw corpus directory to use instead of `$BERTGEN_HOME/raw/<corpus>`
-        (e.g. `bertgen.data.brown.SAMPLE_DIR`, the Brown sample shipped with the package); for a task
+        (e.g. `bertgen.data.corpora.brown.SAMPLE_DIR`, the Brown sample shipped with the package); for a task
         built from several corpora, a mapping {corpus: directory} naming each.
     data_files: hub tasks only, local files in the dataset's own schema ({"train": path, ...}) or a local
         copy of the hub repository, for machines without network.

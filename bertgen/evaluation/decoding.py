@@ -17,6 +17,7 @@ from bertgen.evaluation import metrics
 from bertgen.data.collate import encode_sources
 from bertgen.data.registry import Task, get_task
 from bertgen.evaluation.diagnostics import collapse_diagnostics
+from bertgen.tokenization.pair import source_tokenizer, target_tokenizer
 
 _METRICS: dict[str, Callable[[Sequence[str], Sequence[str], Sequence], dict[str, float]]] = {
     "exact": lambda s, p, r: {"exact": metrics.exact_match(p, r)},
@@ -95,9 +96,9 @@ def evaluate(model, tokenizer, dataset, task: str | Task, batch_size: int = 32, 
         if was_training:
             model.train()
     if round_trip:
-        sources = tokenizer_round_trip(tokenizer, sources)
+        sources = tokenizer_round_trip(source_tokenizer(tokenizer), sources)
         flat = [r for refs in references for r in ([refs] if isinstance(refs, str) else refs)]
-        decoded = iter(tokenizer_round_trip(tokenizer, flat))
+        decoded = iter(tokenizer_round_trip(target_tokenizer(tokenizer), flat))
         references = [next(decoded) if isinstance(refs, str) else [next(decoded) for _ in refs] for refs in references]
     results = pd.DataFrame({"source": sources, "target": references, "prediction": predictions})
     for column in dataset.column_names:

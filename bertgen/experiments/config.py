@@ -18,6 +18,7 @@ from bertgen.config import check_types
 from bertgen.data.registry import TASKS
 from bertgen.training.arguments import PRECISIONS
 from bertgen.training.schedules import SCHEDULES
+from bertgen.warmstart.gpt import is_gpt_scheme
 from bertgen.warmstart.plan import PAPER_SCHEMES, parse_scheme
 
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout, when bertgen runs from one
@@ -135,7 +136,8 @@ class ExperimentConfig:
         if self.task not in TASKS:
             raise ValueError(f"{where}: unknown task {self.task!r}; the tasks are {', '.join(TASKS)}")
         try:
-            parse_scheme(self.scheme)
+            if not is_gpt_scheme(self.scheme):
+                parse_scheme(self.scheme)
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
         for key, low in AT_LEAST:

@@ -19,9 +19,13 @@ from bertgen.data import load_task, tokenize_task
 from bertgen.evaluation import collapse_diagnostics, evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.experiments.ledger import append_row, git_commit
+from bertgen.hub import resolve_checkpoint_dir
 from bertgen.paths import bertgen_home
+from bertgen.tokenization import TokenizerPair, load_tokenizer
+from bertgen.tokenization.pair import source_tokenizer, target_tokenizer
 from bertgen.training import Trainer, TrainingArguments, TrainResult, read_log
 from bertgen.training.trainer import CHECKPOINT
+from bertgen.warmstart.gpt import is_gpt_scheme, read_gpt2
 from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
 from bertgen.warmstart.schemes import warm_start
 
@@ -61,12 +65,52 @@ def work_dir() -> Path:
 
 def read_checkpoint(config: ExperimentConfig) -> PretrainedCheckpoint:
     """The config's pretrained checkpoint, read once: its weights warm-start the model, its tokenizer encodes
-    the data."""
+    the data (a TokenizerPair where encoder and decoder have two vocabularies: bert2gpt, roberta2gpt)."""
+    if is_gpt_scheme(config.scheme):
+        return _read_gpt_checkpoints(config)
     checkpoint = read_pretrained(config.checkpoint)
     if checkpoint.tokenizer is None:
         raise FileNotFoundError(f"{checkpoint.directory}: no tokenizer files; an experiment needs the checkpoint's "
                                 "tokenizer (vocab.txt, tokenizer.json or spiece.model) beside its weights")
     return checkpoint
+
+
+def _read_gpt_checkpoints(config: ExperimentConfig) -> PretrainedCheckpoint:
+    """A GPT scheme's checkpoints, each found before anything else runs (none can be fetched on a machine without
+    the hub): GPT-2's (`warm_start.decoder_checkpoint`, or `checkpoint` for gpt and rnd2gpt) and the encoder's."""
+    scheme = config.scheme.lower()
+    encoder_family = scheme.partition("2")[0] if "2" in scheme else None
+    gpt2 = config.warm_start.get("decoder_checkpoint") or \
+        (config.checkpoint if encoder_family in (None, "rnd") else None)
+    if gpt2 is None:
+        raise ValueError(f"experiment {config.row}: {scheme} takes GPT-2 as its decoder: set "
+                         "warm_start.decoder_checkpoint (the hub id gpt2, or a local directory of it)")
+    key = "warm_start.decoder_checkpoint" if config.warm_start.get("decoder_checkpoint") else "checkpoint"
+    gpt2_dir = _checkpoint_dir(gpt2, "GPT-2 (decoder)", key, config)
+    # GPT-2's vocabulary has no padding token: <|endoftext|> pads, as the model's config says (bertgen.warmstart.gpt)
+    gpt2_tokenizer = load_tokenizer(gpt2_dir, pad_token="<|endoftext|>")
+    if encoder_family in (None, "rnd"):
+        checkpoint = read_gpt2(gpt2_dir)
+        checkpoint.tokenizer = gpt2_tokenizer
+        return checkpoint
+    encoder_dir = _checkpoint_dir(config.checkpoint, f"{encoder_family.upper()} (encoder)", "checkpoint", config)
+    checkpoint = read_pretrained(encoder_dir)
+    if checkpoint.tokenizer is None:
+        raise FileNotFoundError(f"{encoder_dir}: no tokenizer files; an experiment needs the encoder checkpoint's "
+                                "tokenizer beside its weights")
+    checkpoint.tokenizer = TokenizerPair(encoder=checkpoint.tokenizer, decoder=gpt2_tokenizer)
+    return checkpoint
+
+
+def _checkpoint_dir(name: str, what: str, key: str, config: ExperimentConfig) -> Path:
+    try:
+        return resolve_checkpoint_dir(name)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"experiment {config.row} ({config.scheme}): the {what} checkpoint {name!r} is not here: it is neither a "
+            f"local directory nor installed, and the Hugging Face hub (hub id {name!r}) cannot be reached. Download "
+            f"it where there is a network (huggingface-cli download {name} --local-dir DIR) and pass the directory: "
+            f"--set {key}=DIR (or {key} = \"DIR\" in the config)") from err
 
 
 def build_model(config: ExperimentConfig, checkpoint: PretrainedCheckpoint):
@@ -188,9 +232,10 @@ def hardware(device: torch.device) -> str:
 def copy_baseline(task: str, tokenizer, test: datasets.Dataset) -> dict[str, float]:
     """The task's metrics and collapse diagnostics of answering every input with itself: the bar a model
     must clear (for fusion, most of the target is the input)."""
-    sources = tokenizer_round_trip(tokenizer, test["source"])
-    return {**score(task, sources, sources, tokenizer_round_trip(tokenizer, test["target"])),
-            **collapse_diagnostics(sources, sources)}
+    sources = tokenizer_round_trip(source_tokenizer(tokenizer), test["source"])
+    copies = tokenizer_round_trip(target_tokenizer(tokenizer), test["source"])  # as the decoder would write them
+    return {**score(task, sources, copies, tokenizer_round_trip(target_tokenizer(tokenizer), test["target"])),
+            **collapse_diagnostics(sources, copies)}
 
 
 def last_eval(result: TrainResult) -> dict[str, float]:

@@ -69,9 +69,11 @@ class _Decoder:
         self.group = 1  # consecutive rows that share one row of states, mask and cross-attention cache
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
-        head = model.decoder.lm_head
-        # a BERT / RoBERTa head transforms the hidden states first: the decoder's own forward runs it
-        self.head = FastHead.get(head.decoder) if isinstance(head.transform, torch.nn.Identity) else None
+        # a BERT / RoBERTa head transforms the hidden states first: the decoder's own forward runs it; FastHead
+        # gives None for GPT-2's bias-free head
+        transform = getattr(model.decoder.lm_head, "transform", torch.nn.Identity())
+        self.head = (FastHead.get(model.decoder.get_output_embeddings())
+                     if isinstance(transform, torch.nn.Identity) else None)
         self.fast = FastDecoder.get(model.decoder) if use_cache and self.head is not None else None
         self.cross_mask = self._cross_mask()
 
@@ -90,7 +92,7 @@ class _Decoder:
         """(rows, t) tokens so far -> (rows, H) the decoder's last hidden state, for the head (self.head)."""
         if self.fast is not None:
             return self.fast(sequences[:, -1], self.cache, self.states, self.cross_mask, self.group)
-        return self.model.decoder.bert(self._inputs(sequences), **self._body_kwargs()).last_hidden_state[:, -1]
+        return self.model.decoder.base_model(self._inputs(sequences), **self._body_kwargs()).last_hidden_state[:, -1]
 
     def _inputs(self, sequences: torch.Tensor) -> torch.Tensor:
         return sequences[:, -1:] if self.cache is not None else sequences  # cached: only the new token
@@ -197,6 +199,8 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
     with torch.inference_mode():
         encoder_states = model.encoder(input_ids, attention_mask=attention_mask,
                                        **PLAIN_OUTPUTS).last_hidden_state  # (B, S, H)
+        if hasattr(model, "enc_to_dec_proj"):  # encoder and decoder of different widths, as transformers
+            encoder_states = model.enc_to_dec_proj(encoder_states)
         decoder = _Decoder(model, encoder_states, attention_mask, config.use_cache, max_length)
         processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
         eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)

@@ -13,11 +13,12 @@ import torch
 from torch import nn
 
 from bertgen.checkpoints import PreTrainedMixin
-from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, read_json_object
+from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, GPT2Config, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerationEncoder
 from bertgen.modeling.bert_stacks import to_bertgen_keys, to_checkpoint_keys
+from bertgen.modeling.gpt2 import GPT2LMHeadModel
 from bertgen.modeling.inputs import check_labels, resolve_outputs, warn_if_decoder_inputs_are_labels
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
@@ -46,16 +47,17 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
     base_model_prefix = "encoder_decoder"
 
     def __init__(self, config: EncoderDecoderConfig | None = None, encoder: BertGenerationEncoder | None = None,
-                 decoder: BertGenerationDecoder | None = None):
+                 decoder: BertGenerationDecoder | GPT2LMHeadModel | None = None):
         super().__init__()
         if config is None:
             if encoder is None or decoder is None:
                 raise ValueError("EncoderDecoderModel: pass a config, or both encoder= and decoder= models")
             config = EncoderDecoderConfig.from_encoder_decoder_configs(encoder.config, decoder.config)
-        for side, module, cls in (("encoder", encoder, BertGenerationEncoder), ("decoder", decoder,
-                                                                                 BertGenerationDecoder)):
+        for side, module, cls in (("encoder", encoder, BertGenerationEncoder),
+                                  ("decoder", decoder, (BertGenerationDecoder, GPT2LMHeadModel))):
             if module is not None and not isinstance(module, cls):
-                raise TypeError(f"EncoderDecoderModel: {side}= must be a {cls.__name__}, got {type(module).__name__}")
+                names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+                raise TypeError(f"EncoderDecoderModel: {side}= must be a {names}, got {type(module).__name__}")
         if decoder is not None and not (decoder.config.is_decoder and decoder.config.add_cross_attention):
             raise ValueError("EncoderDecoderModel: the decoder has no cross-attention; build or load it with "
                              "is_decoder=True, add_cross_attention=True (its cross-attention is then new)")
@@ -67,11 +69,20 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         config.validate()
         self.config = config
         self.encoder = encoder if encoder is not None else BertGenerationEncoder(config.encoder)
-        self.decoder = decoder if decoder is not None else BertGenerationDecoder(config.decoder)
+        if decoder is None:
+            decoder_class = GPT2LMHeadModel if isinstance(config.decoder, GPT2Config) else BertGenerationDecoder
+            decoder = decoder_class(config.decoder)
+        self.decoder = decoder
+        if config.encoder.hidden_size != config.decoder.hidden_size:
+            # as transformers: the encoder output is projected to the decoder's width (config.validate has
+            # refused a cross_attention_hidden_size that would say otherwise)
+            self.enc_to_dec_proj = nn.Linear(config.encoder.hidden_size, config.decoder.hidden_size)
+            nn.init.normal_(self.enc_to_dec_proj.weight, std=config.decoder.initializer_range)
+            nn.init.zeros_(self.enc_to_dec_proj.bias)
         if config.tie_encoder_decoder:
             self.tie_encoder_decoder()
         elif config.share_encoder_decoder_embeddings:
-            self.decoder.bert.embeddings.word_embeddings = self.encoder.embeddings.word_embeddings
+            self.decoder.set_input_embeddings(self.encoder.get_input_embeddings())
             self.decoder.tie_weights()
 
     def tie_encoder_decoder(self) -> None:
@@ -95,7 +106,7 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         `encoder_<field>=` / `decoder_<field>=` set one stack's config field (e.g. decoder_hidden_dropout_prob),
         anything else (return_dict=True, ...) the encoder-decoder config's. A decoder checkpoint is loaded whole,
         its cross-attention included when it has one; otherwise the cross-attention is new (see
-        BertGenerationDecoder.from_pretrained).
+        BertGenerationDecoder.from_pretrained; a GPT-2 decoder, GPT2LMHeadModel.from_pretrained).
 
         When both are BERT or RoBERTa checkpoint directories, bertgen warm-starts as the paper does
         (`bertgen.warm_start`: ids from the tokenizer files, segment embedding folded as BertModel computes,
@@ -112,7 +123,9 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             if (path is None) == (model is None):
                 raise ValueError(f"from_encoder_decoder_pretrained: pass the {side} as a checkpoint "
                                  f"({side}_pretrained_model_name_or_path) or as {side}_model=, exactly one")
-        if encoder_model is None and decoder_model is None and not any(map(_is_bert_generation, paths)):
+        gpt2_decoder = decoder_model is None and _model_type(paths[1]) == "gpt2"  # loaded whole, as transformers
+        if encoder_model is None and decoder_model is None and not gpt2_decoder and \
+                not any(map(_is_bert_generation, paths)):
             common = _merge_stack_kwargs(encoder_kwargs, decoder_kwargs)
             plan = plan_from_encoder_decoder(*paths, tie_encoder_decoder, **common, **kwargs)
             return cls.from_warm_start_plan(plan)[0]
@@ -121,8 +134,11 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 paths[0], fold_token_type=not _is_bert_generation(paths[0]), **encoder_kwargs)
         if decoder_model is None:
             decoder_kwargs = {"is_decoder": True, "add_cross_attention": True, **decoder_kwargs}
-            decoder_model = BertGenerationDecoder.from_pretrained(
-                paths[1], fold_token_type=not _is_bert_generation(paths[1]), **decoder_kwargs)
+            if gpt2_decoder:
+                decoder_model = GPT2LMHeadModel.from_pretrained(paths[1], **decoder_kwargs)
+            else:
+                decoder_model = BertGenerationDecoder.from_pretrained(
+                    paths[1], fold_token_type=not _is_bert_generation(paths[1]), **decoder_kwargs)
         elif not decoder_model.config.add_cross_attention:
             raise ValueError("from_encoder_decoder_pretrained: decoder_model has no cross-attention; build it with "
                              "is_decoder=True, add_cross_attention=True")
@@ -200,6 +216,9 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                 hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
                 attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None)
         encoder_hidden_states = encoder_outputs.last_hidden_state  # (B, S, H), or (N_S, H) packed
+        cross_states = encoder_hidden_states  # what cross-attention reads: (B, S, H) at the decoder's width
+        if hasattr(self, "enc_to_dec_proj"):
+            cross_states = self.enc_to_dec_proj(encoder_hidden_states)
 
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
@@ -208,6 +227,7 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
             if decoder_attention_mask is None:
                 decoder_attention_mask = (decoder_input_ids != self.config.pad_token_id).long()
+                decoder_attention_mask[:, 0] = 1  # the start token, even where it is also the padding id (GPT-2)
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError("EncoderDecoderModel: pass decoder_input_ids (or decoder_inputs_embeds) or labels")
         targets = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
@@ -216,8 +236,8 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
 
         # the decoder computes each row's positions up to its last label: nothing the loss reads comes after
         packing = Packing.of(decoder_keep(labels)) if loss_only else None
-        decoder_out = self.decoder.bert(decoder_input_ids, attention_mask=decoder_attention_mask,
-                                        encoder_hidden_states=encoder_hidden_states,
+        decoder_out = self.decoder.base_model(decoder_input_ids, attention_mask=decoder_attention_mask,
+                                        encoder_hidden_states=cross_states,
                                         encoder_attention_mask=attention_mask, past_key_values=past_key_values,
                                         use_cache=False if loss_only else use_cache,
                                         output_attentions=output_attentions,
@@ -250,13 +270,17 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
                                                                      output_hidden_states)
 
 
-def _is_bert_generation(path: str | os.PathLike) -> bool:
-    """Is this checkpoint a BertGeneration one (config.json's model_type), rather than BERT or RoBERTa?"""
+def _model_type(path: str | os.PathLike) -> str | None:
+    """A checkpoint's model_type, from its config.json."""
     directory = resolve_checkpoint_dir(path)
     if not (directory / CONFIG_NAME).is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs one")
-    config = read_json_object(directory / CONFIG_NAME, "restore it from the checkpoint's source")
-    return config.get("model_type") == "bert-generation"
+    return read_json_object(directory / CONFIG_NAME, "restore it from the checkpoint's source").get("model_type")
+
+
+def _is_bert_generation(path: str | os.PathLike) -> bool:
+    """Is this checkpoint a BertGeneration one (config.json's model_type), rather than BERT or RoBERTa?"""
+    return _model_type(path) == "bert-generation"
 
 
 def _merge_stack_kwargs(encoder_kwargs: dict, decoder_kwargs: dict) -> dict:

@@ -17,6 +17,11 @@ class ModelMixin:
     # transformers' name of the attribute that holds the body (the decoder's is `bert`)
     base_model_prefix = "bert"
 
+    @property
+    def base_model(self) -> nn.Module:
+        """transformers' name: the body under the head (`bert`, GPT-2's `transformer`), else the model itself."""
+        return getattr(self, self.base_model_prefix, self)
+
     # ------------------------------------------------------------------------------------------- embeddings
 
     def get_input_embeddings(self) -> nn.Embedding:

@@ -4,8 +4,9 @@ max_length=128, return_tensors="pt")`, `decode`, `batch_decode`, and the ids of 
 - BertGenerationTokenizer: SentencePiece (spiece.model), the paper's own vocabularies; can be trained here.
 - FastTokenizer: checkpoint vocabularies through the `tokenizers` library: WordPiece (vocab.txt),
   byte-level BPE (vocab.json + merges.txt), or any tokenizer.json.
-- load_tokenizer: picks one from the files present; `AutoTokenizer.from_pretrained` and
-  `BertTokenizer.from_pretrained` are its transformers spellings (auto.py).
+- TokenizerPair: the encoder's tokenizer for inputs and the decoder's for outputs (bert2gpt, roberta2gpt).
+- load_tokenizer: picks one from the files present (a pair where a model saved both sides);
+  `AutoTokenizer.from_pretrained` and `BertTokenizer.from_pretrained` are its transformers spellings (auto.py).
 
 `SAMPLE_CORPUS` is a small English text (277 sentences, ~20 KB) for training demonstration vocabularies.
 It was written for bertgen and is dedicated to the public domain (CC0); its last lines add a little French,
@@ -21,13 +22,14 @@ from bertgen.hub import resolve_checkpoint_dir
 from bertgen.tokenization.base import BatchEncoding, Tokenizer, read_tokenizer_config
 from bertgen.tokenization.bert_generation import BertGenerationTokenizer
 from bertgen.tokenization.fast import FastTokenizer
+from bertgen.tokenization.pair import SIDES, TokenizerPair
 
 SAMPLE_CORPUS = Path(__file__).with_name("sample_corpus.txt")
 TOKENIZER_FILES = ["*.json", "*.txt", "*.model"]  # what a hub download needs for a tokenizer (no weights)
 _FAST_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")
 
 __all__ = ["AutoTokenizer", "BatchEncoding", "BertGenerationTokenizer", "BertTokenizer", "FastTokenizer",
-           "SAMPLE_CORPUS", "Tokenizer", "load_tokenizer"]
+           "SAMPLE_CORPUS", "Tokenizer", "TokenizerPair", "load_tokenizer"]
 
 
 def load_tokenizer(path_or_name: str | os.PathLike, **kwargs: Any) -> Tokenizer:
@@ -53,6 +55,8 @@ def _load(path_or_name: str | os.PathLike, kwargs: dict[str, Any]) -> Tokenizer:
     if path.is_file():
         return _from_file(path, kwargs)
     directory = resolve_checkpoint_dir(path_or_name, allow_patterns=TOKENIZER_FILES)
+    if all((directory / side).is_dir() for side in SIDES):  # a model with two vocabularies saved both
+        return TokenizerPair(*(_load(directory / side, dict(kwargs)) for side in SIDES))
     present = {p.name for p in directory.iterdir()}
     declared = read_tokenizer_config(directory).get("tokenizer_class")
     fast_files = present.intersection(_FAST_FILES)

@@ -465,18 +465,6 @@ def _check_tokenizer_config(data: dict[str, Any], path: Path) -> None:
                          "fix or delete the key")
 
 
-def check_vocabulary_fits(tokenizer: Tokenizer, model_config: Any) -> None:
-    """A tokenizer that can produce ids past the model's vocabulary belongs to another model: refused when the
-    two are put together, not at the first out-of-range id at encode or decode time."""
-    size = len(tokenizer)
-    for side in ("encoder", "decoder"):
-        vocab = getattr(model_config, side).vocab_size
-        if size > vocab:
-            raise ValueError(f"the tokenizer from {tokenizer.source} has {size} tokens but the model's {side} "
-                             f"vocabulary only {vocab}: they belong to different checkpoints; load the tokenizer "
-                             "saved with this model")
-
-
 def token_content(value: Any) -> str | None:
     """A special token as tokenizer_config.json writes it: a str, or an AddedToken dict {"content": ...}."""
     return value.get("content") if isinstance(value, dict) else value

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from bertgen.checkpoints import CheckpointError, read_state_dict
-from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, read_json_object
+from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, GPT2Config, read_json_object
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.tokenization import Tokenizer, load_tokenizer
 
@@ -47,8 +47,8 @@ class PretrainedCheckpoint:
 
     name: str  # what was asked for: a directory, a packaged name ("minilm-l6") or a hub id
     directory: Path | None  # None for a checkpoint of meta tensors (shapes only)
-    layout: str  # "bert", "roberta" or "bert-generation"
-    config: BertGenerationConfig  # the body's architecture, as an encoder
+    layout: str  # "bert", "roberta", "bert-generation" or "gpt2" (bertgen.warmstart.gpt)
+    config: BertGenerationConfig | GPT2Config  # the body's architecture, as an encoder (GPT-2: its own)
     state: dict[str, torch.Tensor]  # body tensors; RoBERTa positions already sliced, nothing folded
     token_type: torch.Tensor | None  # (type_vocab_size, H) segment embeddings; None for BertGeneration
     file_keys: dict[str, str]  # body name -> the key in the file (with its `bert.` prefix, ...)
@@ -59,8 +59,8 @@ class PretrainedCheckpoint:
 
     @property
     def family(self) -> str:
-        """The scheme name of the weights: BertGeneration checkpoints are BERT weights."""
-        return "roberta" if self.layout == "roberta" else "bert"
+        """The scheme name of the weights: BertGeneration checkpoints are BERT weights, GPT-2's are `gpt`."""
+        return {"roberta": "roberta", "gpt2": "gpt"}.get(self.layout, "bert")
 
     @property
     def num_layers(self) -> int:
@@ -155,6 +155,13 @@ def _layout(hf_config: dict, where: str) -> str:
     if missing:
         raise ConfigError(f"{where}: config.json lacks {missing}; it does not describe a BERT-style encoder")
     return LAYOUTS[model_type]
+
+
+def convert_body(name: str, directory: Path | None, hf_config: dict, raw: dict[str, torch.Tensor],
+                 origin: dict[str, Path]) -> PretrainedCheckpoint:
+    """A BERT, RoBERTa or BertGeneration state dict already read (`hf_config`: its config.json's contents) as one
+    encoder body: what read_pretrained does with a directory's files (e.g. the encoder of an encoder-decoder)."""
+    return _convert(name, directory, hf_config, raw, origin)
 
 
 def _convert(name: str, directory: Path | None, hf_config: dict, raw: dict[str, torch.Tensor],

@@ -117,7 +117,7 @@ def build_report(scheme: str, model, sides: list, plan: dict, fold_token_type: b
     for group in tied_groups(model):
         head, n = group[0], tensors[group[0]].numel()
         total += n
-        embeddings += n if any(name.endswith("word_embeddings.weight") for name in group) else 0
+        embeddings += n if any(name.endswith(("word_embeddings.weight", "wte.weight")) for name in group) else 0
         source = next((plan[name] for name in group if name in plan), None)
         if source is None:
             initialized.append((head, n, ""))
@@ -188,7 +188,7 @@ def _dropped(sides: list, plan: dict, folded: list[str]) -> list[ReportEntry]:
 
 # ------------------------------------------------------------------------------------- names, collapsed
 
-_LAYER = re.compile(r"(?<=layer\.)\d+(?=\.)")
+_LAYER = re.compile(r"(?:(?<=layer\.)|(?<=\bh\.))\d+(?=\.)")  # BERT's layer.N, GPT-2's h.N
 
 
 def _block(name: str) -> str:

@@ -25,18 +25,29 @@ from __future__ import annotations
 import os
 
 from bertgen.modeling import EncoderDecoderModel
+from bertgen.modeling.prefix_lm import PrefixLMModel
+from bertgen.warmstart.gpt import GPT_SCHEMES, is_gpt_scheme, plan_gpt
 from bertgen.warmstart.plan import SCHEMES, plan_warm_start
 from bertgen.warmstart.pretrained import PretrainedCheckpoint
 from bertgen.warmstart.report import WarmStartReport
 
-__all__ = ["SCHEMES", "warm_start"]
+ALL_SCHEMES = SCHEMES + GPT_SCHEMES  # Table 1's ten rows and the RoBERTa schemes beside them
+__all__ = ["ALL_SCHEMES", "SCHEMES", "warm_start"]
 
 
 def warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheckpoint,
-               **options) -> tuple[EncoderDecoderModel, WarmStartReport]:
+               **options) -> tuple[EncoderDecoderModel | PrefixLMModel, WarmStartReport]:
     """Build an EncoderDecoderModel as `scheme` says, from `checkpoint` (a BERT, RoBERTa or BertGeneration
     directory, "minilm-l6", a hub id, or a PretrainedCheckpoint already read). The options are
     `plan_warm_start`'s: the paper's ablations (`embeddings_only`, `drop_embeddings`, `layers`,
     `decoder_layers`, `decoder_checkpoint`), `fold_token_type`, `share_embeddings`, `cross_attention`,
-    `device="meta"`, and config overrides of both stacks and the ids."""
+    `device="meta"`, and config overrides of both stacks and the ids.
+
+    The GPT-2 schemes (bertgen.warmstart.gpt): `warm_start("bert2gpt", bert, decoder_checkpoint=gpt2)`, likewise
+    `roberta2gpt`; `warm_start("rnd2gpt", gpt2)`; `warm_start("gpt", gpt2)` gives a PrefixLMModel, GPT-2 alone
+    reading the input as a prefix."""
+    if is_gpt_scheme(scheme):
+        plan = plan_gpt(scheme, checkpoint, **options)
+        model_class = PrefixLMModel if plan.scheme == "gpt" else EncoderDecoderModel
+        return model_class.from_warm_start_plan(plan)
     return EncoderDecoderModel.from_warm_start_plan(plan_warm_start(scheme, checkpoint, **options))

@@ -70,7 +70,7 @@ CONFIG_CASES = [
     ("encoder-is-decoder", "encoder.is_decoder", True, ConfigError, "is_decoder must be False"),
     ("decoder-no-cross", "decoder.add_cross_attention", False, ConfigError, "must both be True"),
     ("cross-without-decoder", "encoder.add_cross_attention", True, ConfigError, "needs is_decoder=True"),
-    ("widths-differ", "encoder.hidden_size", 64, ConfigError, "!= decoder hidden_size"),
+    ("cross-width", "decoder.cross_attention_hidden_size", 64, ConfigError, "cross_attention_hidden_size is 64"),
     ("deep-extra", "extra_key", nested(40), ConfigError, "levels deep (at most 32)"),
 ]
 

@@ -17,7 +17,7 @@ import torch
 
 from bertgen import EncoderDecoderModel
 from bertgen.training.trainer import Trainer, TrainingArguments, read_log
-from tests.training.test_trainer import tiny_model
+from tests.support.models import tiny_model
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -38,7 +38,7 @@ def edit_config(directory, **changes):
     path.write_text(json.dumps(config))
 
 
-@pytest.mark.parametrize("scheme", ["bert2gpt", "share", "bert-2-bert", "rnd"])
+@pytest.mark.parametrize("scheme", ["bert2xlnet", "share", "bert-2-bert", "rnd"])
 def test_unknown_scheme_lists_the_schemes(pretrained, scheme):
     with pytest.raises(ValueError, match=rf"unknown scheme '{scheme}'; the paper's schemes are rnd2rnd, bert2rnd"):
         warm_start(scheme, pretrained / "bert")
