@@ -64,7 +64,7 @@ class _Decoder:
         self.group = 1  # consecutive rows that share one row of states, mask and cross-attention cache
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
-        self.head = FastHead.get(model.decoder.get_output_embeddings())  # None for GPT-2's bias-free head
+        self.head = FastHead.get(model.decoder.get_output_embeddings())
         self.fast = FastDecoder.get(model.decoder) if use_cache and self.head is not None else None
         self.cross_mask = self._cross_mask()
 
