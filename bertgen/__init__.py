@@ -22,7 +22,7 @@ _EXPORTS = {
     "EncoderDecoderModel": "bertgen.modeling", "GPT2Model": "bertgen.modeling", "GPT2LMHeadModel": "bertgen.modeling",
     "BertGenerationTokenizer": "bertgen.tokenization", "FastTokenizer": "bertgen.tokenization",
     "load_tokenizer": "bertgen.tokenization", "AutoTokenizer": "bertgen.tokenization",
-    "BertTokenizer": "bertgen.tokenization",
+    "BertTokenizer": "bertgen.tokenization", "TokenizerPair": "bertgen.tokenization",
     "warm_start": "bertgen.warmstart", "WarmStartReport": "bertgen.warmstart",
     "pipeline": "bertgen.pipelines",
 }

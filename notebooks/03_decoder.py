@@ -52,8 +52,11 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from bertgen import load_tokenizer, warm_start
+from tokenizers import ByteLevelBPETokenizer
+
+from bertgen import GPT2Config, GPT2LMHeadModel, load_tokenizer, warm_start
 from bertgen.modeling import causal_mask
+from bertgen.tokenization import SAMPLE_CORPUS
 from bertgen.teaching import diagonality, draw_layer, draw_scheme, plot_attention, teaching_model
 
 torch.manual_seed(0)
@@ -296,6 +299,48 @@ with torch.inference_mode():
         speed[use_cache] = STEPS / (time.perf_counter() - start)
 print(f"tokens/s without cache {speed[False]:.0f}, with cache {speed[True]:.0f} "
       f"({speed[True] / speed[False]:.1f}x)")
+
+# %% [markdown]
+# ## GPT-2: a decoder from birth
+#
+# The paper's other decoder is GPT-2 (`bertgen/modeling/gpt2.py`). BERT had to be *made* causal; GPT-2 was
+# pretrained causal, as a left-to-right language model, so a warm-started GPT-2 decoder changes nothing it learned
+# except what cross-attention adds. Three more differences show in its parameters: no segment embeddings (`wte`,
+# `wpe` only), LayerNorm *before* each block (`ln_1`, `ln_2`, and `ln_cross_attn` before the new cross-attention)
+# instead of after, and `Conv1D` projections whose weight is stored (in, out), the transpose of BERT's `nn.Linear`.
+# A tiny GPT-2 with cross-attention, layer 0 beside the BERT decoder's:
+
+# %%
+gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_positions=64, n_embd=32, n_layer=2, n_head=4, bos_token_id=0,
+                                  eos_token_id=0, add_cross_attention=True, is_decoder=True)).eval()
+layers = {"GPT-2 block 0": gpt2.transformer.h[0], "BERT decoder layer 0": model.decoder.bert.encoder.layer[0]}
+pd.concat({name: pd.Series([f"{n} {tuple(p.shape)}" for n, p in layer.named_parameters()])
+           for name, layer in layers.items()}, axis=1).fillna("")
+
+# %% [markdown]
+# Causal from birth: changing a later token leaves every earlier position's output as it was, with no mask passed.
+
+# %%
+ids = torch.randint(1, 300, (1, 8), generator=torch.Generator().manual_seed(0))
+changed = ids.clone()
+changed[0, 5] = (changed[0, 5] + 1) % 300
+with torch.no_grad():
+    before, after = gpt2.transformer(ids).last_hidden_state, gpt2.transformer(changed).last_hidden_state
+print("max change at positions 0-4:", f"{(before - after)[0, :5].abs().max():.1e};",
+      "at 5-7:", f"{(before - after)[0, 5:].abs().max():.2f}")
+
+# %% [markdown]
+# Its vocabulary is byte-level BPE: text is split into bytes and merged into frequent pieces, so any string has a
+# spelling (no `[UNK]`), capitals and spaces survive (a piece carries its leading space, shown as `Ġ`), and
+# `<|endoftext|>` is its one special token: start, end and padding at once. A BPE trained here on bertgen's sample
+# corpus shows the pieces beside the WordPiece of MiniLM:
+
+# %%
+bpe = ByteLevelBPETokenizer()
+bpe.train([str(SAMPLE_CORPUS)], vocab_size=500, special_tokens=["<|endoftext|>"], show_progress=False)
+sentence = "The cat sat on the mat, Déjà vu!"
+print("byte-level BPE:", bpe.encode(sentence).tokens)
+print("WordPiece:     ", tokenizer.tokenize(sentence))
 
 # %% [markdown]
 # ## Exercises

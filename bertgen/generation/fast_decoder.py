@@ -136,7 +136,9 @@ class FastDecoder:
     def get(cls, decoder) -> FastDecoder | None:
         """The fast step of `decoder`, or None where the modules should run: not CPU, not float32/bfloat16,
         training mode (dropout), no cross-attention, or layers replaced (quantized, adapters)."""
-        body = decoder.bert
+        body = getattr(decoder, "bert", None)
+        if body is None:  # a GPT-2 decoder: its modules run (the fast step is BertGeneration's layout)
+            return None
         layers = list(body.encoder.layer)
         weight = body.embeddings.word_embeddings.weight
         usable = (weight.device.type == "cpu" and weight.dtype in DTYPES and not decoder.training

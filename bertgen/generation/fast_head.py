@@ -37,7 +37,8 @@ class FastHead:
 
     def __init__(self, linear: nn.Linear):
         self.version = self.state(linear)
-        self.weight, self.bias = linear.weight.detach(), linear.bias.detach()
+        bias = linear.bias if linear.bias is not None else linear.weight.new_zeros(linear.out_features)  # GPT-2's
+        self.weight, self.bias = linear.weight.detach(), bias.detach()
         self.transposed = self.packed = self.screen = None
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:  # (rows, H) -> (rows, V) float32
@@ -93,13 +94,13 @@ class FastHead:
     def state(linear: nn.Linear) -> tuple[int, ...]:
         """Changes when the weights do: trained in place (version) or replaced (storage)."""
         w, b = linear.weight, linear.bias
-        return w._version, w.data_ptr(), b._version, b.data_ptr()
+        return (w._version, w.data_ptr()) + ((b._version, b.data_ptr()) if b is not None else ())
 
     @classmethod
     def get(cls, linear) -> FastHead | None:
-        """The fast head of `linear`, or None where the plain layer should run (GPU, float16, quantized or
-        bias-free layers)."""
-        usable = (type(linear) is nn.Linear and linear.bias is not None and linear.weight.device.type == "cpu"
+        """The fast head of `linear`, or None where the plain layer should run (GPU, float16 or quantized
+        layers). A bias-free layer (GPT-2's head) gets a zero bias."""
+        usable = (type(linear) is nn.Linear and linear.weight.device.type == "cpu"
                   and linear.weight.dtype in (torch.float32, torch.bfloat16))
         if not usable:
             return None

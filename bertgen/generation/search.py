@@ -69,8 +69,7 @@ class _Decoder:
         self.group = 1  # consecutive rows that share one row of states, mask and cross-attention cache
         layers = model.config.decoder.num_hidden_layers
         self.cache = KVCache(layers, capacity=max_length) if use_cache else None
-        # a BERT / RoBERTa head transforms the hidden states first: the decoder's own forward runs it; FastHead
-        # gives None for GPT-2's bias-free head
+        # a BERT / RoBERTa head transforms the hidden states first: the decoder's own forward runs it
         transform = getattr(model.decoder.lm_head, "transform", torch.nn.Identity())
         self.head = (FastHead.get(model.decoder.get_output_embeddings())
                      if isinstance(transform, torch.nn.Identity) else None)

@@ -237,13 +237,13 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         # the decoder computes each row's positions up to its last label: nothing the loss reads comes after
         packing = Packing.of(decoder_keep(labels)) if loss_only else None
         decoder_out = self.decoder.base_model(decoder_input_ids, attention_mask=decoder_attention_mask,
-                                        encoder_hidden_states=cross_states,
-                                        encoder_attention_mask=attention_mask, past_key_values=past_key_values,
-                                        use_cache=False if loss_only else use_cache,
-                                        output_attentions=output_attentions,
-                                        output_hidden_states=output_hidden_states, return_dict=True,
-                                        inputs_embeds=decoder_inputs_embeds, packing=packing,
-                                        encoder_packing=encoder_packing)
+                                              encoder_hidden_states=cross_states,
+                                              encoder_attention_mask=attention_mask, past_key_values=past_key_values,
+                                              use_cache=False if loss_only else use_cache,
+                                              output_attentions=output_attentions,
+                                              output_hidden_states=output_hidden_states, return_dict=True,
+                                              inputs_embeds=decoder_inputs_embeds, packing=packing,
+                                              encoder_packing=encoder_packing)
         # as transformers: mean cross-entropy over labels that are not -100, position t against label t
         logits, loss = self.decoder.logits_and_loss(decoder_out.last_hidden_state, labels,
                                                     logits_to_keep=logits_to_keep, packing=packing)

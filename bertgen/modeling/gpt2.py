@@ -40,7 +40,7 @@ from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
 
 # what a checkpoint without cross-attention leaves new when add_cross_attention=True is asked for
-_CROSS = r"\.h\.\d+\.(crossattention|ln_cross_attn)\."
+_CROSS = r"(^|\.)h\.\d+\.(crossattention|ln_cross_attn)\."
 
 
 class Conv1D(nn.Module):
@@ -193,7 +193,7 @@ class GPT2LoadingMixin:
         state, origin = _to_layout(state, prefix), _to_layout(origin, prefix)
         model = cls(config)
         model.to(resolve_dtype(dtype, config.extra, state))
-        has_cross = any(re.search(_CROSS, "." + k) for k in state)
+        has_cross = any(re.search(_CROSS, k) for k in state)
         new = load_state_dict_strict(model, state, origin, allow_missing=[] if has_cross else [_CROSS])
         if new:
             warnings.warn(f"{cls.__name__}.from_pretrained({str(path_or_id)!r}): the checkpoint has no "

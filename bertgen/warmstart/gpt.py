@@ -120,6 +120,11 @@ def plan_gpt(scheme: str, checkpoint, *, decoder_checkpoint=None, fold_token_typ
     if cross_attention != "random":
         raise ValueError(f"warm_start: {scheme!r} starts its cross-attention at random (the paper's recipe); "
                          f"cross_attention={cross_attention!r} is for BERT decoders")
+    ablations = sorted(set(overrides) & {"share_embeddings", "embeddings_only", "drop_embeddings", "layers",
+                                         "decoder_layers"})
+    if ablations:
+        raise TypeError(f"warm_start: {ablations} are options of the BERT and RoBERTa schemes; {scheme!r} loads "
+                        "GPT-2 whole (and shares embeddings only in rnd2gpt, where one vocabulary serves both)")
     unknown = set(overrides) - set(STACK_FIELDS) - set(ID_FIELDS)
     if unknown:
         raise TypeError(f"warm_start: unknown option(s) {sorted(unknown)} for {scheme!r}; overrides are config "

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bertgen import pipeline
 from bertgen.cli.main import main
 from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig
@@ -108,3 +109,23 @@ def test_the_shipped_gpt_configs_read_and_name_their_checkpoints():
         same = ("steps", "batch_size", "learning_rate", "schedule", "max_source_length", "max_target_length",
                 "eval_every", "num_beams", "max_new_tokens")
         assert all(getattr(config, k) == getattr(bert2bert, k) for k in same)
+
+
+def test_a_trained_bert2gpt_generates_from_the_command_line(checkpoints, tmp_path, monkeypatch, capsys):
+    """`bertgen train` saves both tokenizers beside the weights; `bertgen generate` encodes with BERT's WordPiece and
+    writes GPT-2's byte-level text."""
+    monkeypatch.setenv("BERTGEN_HOME", str(tmp_path / "home"))
+    config = write_config(tmp_path, "bert2gpt", str(checkpoints / "bert"), str(checkpoints / "gpt2"))
+    out = tmp_path / "trained"
+    with pytest.warns(SourceIgnoredWarning):
+        assert main(["train", str(config), "--output-dir", str(out), "--threads", "1"]) == 0
+    assert isinstance(load_tokenizer(out / "model"), TokenizerPair)
+    source = tmp_path / "inputs.txt"
+    source.write_text("The cat sat on the mat.\nIt was warm.\n")
+    capsys.readouterr()
+    assert main(["generate", "--model", str(out / "model"), "--input", str(source), "--max-new-tokens", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    expected = pipeline("text2text-generation", model=str(out / "model"), max_new_tokens=3)(
+        ["The cat sat on the mat.", "It was warm."])
+    assert lines == [e["generated_text"] for e in expected]

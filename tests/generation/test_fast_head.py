@@ -51,9 +51,22 @@ def test_bfloat16_head_rounds_as_linear_and_returns_float32(linear, rows):
     torch.testing.assert_close(logits, F.linear(hidden, linear.weight, linear.bias).float(), rtol=1e-2, atol=1e-2)
 
 
-def test_no_fast_head_for_float16_or_bias_free_layers():
+def test_no_fast_head_for_float16_layers():
     assert FastHead.get(nn.Linear(8, 8).to(torch.float16)) is None
-    assert FastHead.get(nn.Linear(8, 8, bias=False)) is None
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_a_bias_free_layer_gets_a_zero_bias(rows):
+    """GPT-2's head has no bias: its fast head computes x @ W^T, as F.linear without one, to float rounding."""
+    torch.manual_seed(0)
+    linear = nn.Linear(48, 300, bias=False)
+    head = FastHead.get(linear)
+    x = torch.randn(rows, 48)
+    assert head is not None and torch.equal(head.bias, torch.zeros(300))
+    assert torch.allclose(head(x), F.linear(x, linear.weight), atol=1e-5)
+    with torch.no_grad():
+        linear.weight.mul_(2)  # trained in place: a fresh head
+    assert FastHead.get(linear) is not head
 
 
 # ------------------------------------------------------------------------------------- greedy's bfloat16 screen

@@ -170,6 +170,9 @@ def test_cross_attention_added_to_a_plain_checkpoint_is_new_and_said(tmp_path):
     with pytest.warns(UserWarning, match="no cross-attention; 16 tensors .* newly initialized"):
         model = GPT2LMHeadModel.from_pretrained(tmp_path, add_cross_attention=True, is_decoder=True)
     assert model.transformer.h[1].crossattention.c_attn.weight.abs().max() > 0
+    with pytest.warns(UserWarning, match="no cross-attention; 16 tensors"):  # the body alone, keys without prefix
+        body = GPT2Model.from_pretrained(tmp_path, add_cross_attention=True)
+    assert torch.equal(body.h[0].attn.c_attn.weight, model.transformer.h[0].attn.c_attn.weight)
 
 
 def test_save_pretrained_loads_unchanged_in_transformers(pair, tmp_path):

@@ -99,6 +99,8 @@ def test_a_gpt_scheme_refuses_the_wrong_checkpoints(checkpoints):
         warm_start("bert2gpt", root / "roberta", decoder_checkpoint=root / "gpt2")
     with pytest.raises(ValueError, match="cross_attention='self' is for BERT decoders|starts its cross-attention"):
         warm_start("bert2gpt", root / "bert", decoder_checkpoint=root / "gpt2", cross_attention="self")
+    with pytest.raises(TypeError, match=r"\['layers'\] are options of the BERT and RoBERTa schemes"):
+        warm_start("rnd2gpt", root / "gpt2", layers=1)
 
 
 def test_gpt2model_layout_reads_as_the_same_body(tmp_path):
