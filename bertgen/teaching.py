@@ -17,15 +17,21 @@ import difflib
 import os
 import re
 import shutil
+import statistics
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import ipywidgets
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import FancyBboxPatch, Patch, PathPatch
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
 from tqdm.auto import tqdm
 
 from bertgen.data import load_task
@@ -121,7 +127,30 @@ def teaching_model(use_demo: bool = True, progress: bool = True, **settings) -> 
                          f"{directory}", copy_task(tokenizer, s["max_tokens"], s["held_out"])[1], directory)
 
 
+def starting_point(teaching: TeachingModel, cross_attention: str = "self") -> EncoderDecoderModel:
+    """The warm start `teaching`'s model was fine-tuned from (bert2bert from MiniLM-L6, as many layers, cross-attention
+    copied from self-attention: both the demo and the copy model start so), or with `cross_attention="random"` the
+    paper's start of the same architecture: the "before" of a before/after picture."""
+    torch.manual_seed(COPY["seed"])
+    model, _ = warm_start("bert2bert", "minilm-l6", cross_attention=cross_attention,
+                          layers=teaching.model.config.encoder.num_hidden_layers)
+    return model.eval()
+
+
 # ------------------------------------------------------------------------------------------------ decoding
+
+def median_seconds(fn, repeats: int = 5, warmup: int = 1) -> float:
+    """The median wall time of `repeats` calls of `fn()` after `warmup` untimed ones. A timing the text quotes
+    comes from here: one run on a shared CPU is noise (one core busy elsewhere doubles it)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
 
 @torch.no_grad()
 def sequence_logprob(model, batch, output_ids: torch.Tensor, pad_token_id: int) -> torch.Tensor:
@@ -206,50 +235,98 @@ def diagonality(weights: torch.Tensor) -> float:
 
 # ------------------------------------------------------------------------------------------------ diagrams
 
-SOURCE_COLOURS = {"checkpoint": "#4c72b0", "random": "#dd8452", "shared": "#4c72b0"}
-ENCODER_PARTS = [("embeddings", r"^encoder\.embeddings\."), ("self-attention", r"^encoder\.encoder\.layer\..*\.attention\."),
+SOURCE_COLOURS = {"checkpoint": "#4c72b0", "random": "#dd8452", "partly": "#8172b3"}
+SOURCE_NAMES = {"checkpoint": "from the checkpoint", "random": "random", "partly": "partly from the checkpoint"}
+# Word embeddings apart from the position table and LayerNorm: one scheme can take the first from the checkpoint
+# (the matrix is shared with the encoder) and start the others at random.
+ENCODER_PARTS = [("word embeddings", r"^encoder\.embeddings\.word_embeddings\."),
+                 ("positions, LayerNorm", r"^encoder\.embeddings\.(position_embeddings|token_type_embeddings|LayerNorm)\."),
+                 ("self-attention", r"^encoder\.encoder\.layer\..*\.attention\."),
                  ("feed-forward", r"^encoder\.encoder\.layer\..*\.(intermediate|output)\.")]
-DECODER_PARTS = [("embeddings", r"^decoder\.bert\.embeddings\."),
+DECODER_PARTS = [("word embeddings", r"^decoder\.bert\.embeddings\.word_embeddings\."),
+                 ("positions, LayerNorm",
+                  r"^decoder\.bert\.embeddings\.(position_embeddings|token_type_embeddings|LayerNorm)\."),
                  ("causal self-attention", r"^decoder\.bert\.encoder\.layer\..*\.attention\."),
                  ("cross-attention", r"\.crossattention\."),
                  ("feed-forward", r"^decoder\.bert\.encoder\.layer\..*\.(intermediate|output)\."),
-                 ("LM head (tied)", r"^decoder\.lm_head\.decoder\.")]
+                 ("LM head (tied)", r"^decoder\.lm_head\.decoder\.weight$")]
 
 
-def part_sources(report) -> dict[str, dict[str, str]]:
-    """{"encoder"|"decoder": {part: "checkpoint" | "random" | "shared"}} read off a WarmStartReport: a part is
-    "shared" when all its tensors are the encoder's, else "checkpoint" when any was loaded, else "random"."""
-    entries = [(e.pattern, kind) for kind, section in (("checkpoint", report.loaded), ("random", report.initialized),
-                                                       ("shared", report.shared)) for e in section]
+class PartSource(NamedTuple):
+    origin: str  # "checkpoint" | "random" | "partly" (some tensors of each)
+    shared: bool  # every tensor of the part is another part's tensor (tied or BERTShare-shared)
+
+
+def part_sources(report) -> dict[str, dict[str, PartSource]]:
+    """{"encoder"|"decoder": {part: PartSource}} read off a WarmStartReport. A shared tensor has the origin of
+    the tensor it is: the decoder's word embeddings in bert2rnd are the checkpoint's, in rnd2rnd random."""
+    origin = {e.pattern: "checkpoint" for e in report.loaded} | {e.pattern: "random" for e in report.initialized}
+
+    def resolve(target: str) -> str:
+        if target in origin:
+            return origin[target]
+        stem = target.removesuffix(".*")
+        found = {kind for pattern, kind in origin.items() if pattern.startswith(stem)}
+        if not found:
+            raise ValueError(f"report of {report.scheme!r}: a shared tensor points at {target!r}, which the report "
+                             "neither loaded nor initialized; the diagram cannot tell where it came from")
+        return found.pop() if len(found) == 1 else "partly"
+
+    entries = [(pattern, kind, False) for pattern, kind in origin.items()]
+    entries += [(e.pattern, resolve(e.detail), True) for e in report.shared]
     out = {}
     for side, parts in (("encoder", ENCODER_PARTS), ("decoder", DECODER_PARTS)):
         out[side] = {}
         for part, pattern in parts:
-            kinds = {kind for name, kind in entries if re.search(pattern, name)}
-            out[side][part] = ("shared" if kinds == {"shared"} else "checkpoint" if "checkpoint" in kinds
-                               else "random")
+            matched = [(kind, shared) for name, kind, shared in entries if re.search(pattern, name)]
+            if matched:  # a part the model lacks (no LM head, say) is left out of the picture
+                kinds = {kind for kind, _ in matched}
+                out[side][part] = PartSource(kinds.pop() if len(kinds) == 1 else "partly", all(s for _, s in matched))
     return out
 
 
-def _box(ax, x, y, text, colour, hatch=None, width=1.6, height=0.5):
-    ax.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.03", facecolor=colour,
-                                edgecolor="black", hatch=hatch, alpha=0.85))
-    ax.text(x + width / 2, y + height / 2, text, ha="center", va="center", fontsize=8, color="white",
-            fontweight="bold")
+def scheme_legend(fig, origins=("checkpoint", "random"), **kwargs):
+    """The colour key of `draw_scheme`, as a figure legend."""
+    handles = [Patch(facecolor=SOURCE_COLOURS[k], edgecolor="black", label=SOURCE_NAMES[k]) for k in origins]
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="shared: another part's tensors"))
+    return fig.legend(handles=handles, **{"loc": "lower center", "ncol": len(handles), "frameon": False, **kwargs})
+
+
+def _box(ax, x, y, text, colour, hatch=None, width=1.6, height=0.5, gid=None, fontsize=0.13):
+    """A rounded box with a white label (lines split at "\\n") drawn as paths in data units (`fontsize`: about
+    a capital's height): the label scales with the box, shrunk to fit its width, so it never overflows."""
+    box = FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.03", facecolor=colour, edgecolor="black",
+                         hatch=hatch, alpha=0.85, gid=gid)
+    ax.add_patch(box)
+    lines = [TextPath((0, 0), line, size=1.0, prop=FontProperties(weight="bold")) for line in text.split("\n")]
+    cap, spacing = 0.73, 1.5  # a capital's height per unit font size; baseline to baseline, in capitals
+    scale = min(fontsize / cap, *(0.92 * width / line.get_extents().width for line in lines))
+    top = y + height / 2 + scale * cap * (spacing * (len(lines) - 1) - 1) / 2  # the first line's baseline
+    for i, line in enumerate(lines):
+        extent = line.get_extents()
+        place = Affine2D().scale(scale).translate(x + width / 2 - scale * (extent.x0 + extent.width / 2),
+                                                  top - i * spacing * scale * cap)
+        ax.add_patch(PathPatch(place.transform_path(line), facecolor="white", edgecolor="none",
+                               gid=f"{gid}:label" if gid else None))
+    return box
 
 
 def draw_scheme(report, ax=None):
-    """Encoder and decoder stacks side by side, each part coloured by where warm-starting took it from
-    (blue: the checkpoint, orange: random, hatched: the encoder's own tensors, shared)."""
-    ax = ax or plt.subplots(figsize=(4, 3.6))[1]
+    """Encoder and decoder stacks side by side, each part coloured by where warm-starting took it from (blue:
+    the checkpoint, orange: random; hatched: the part is another part's tensors, shared or tied), read off the
+    report part by part (`part_sources`). Boxes carry gid "encoder:<part>" / "decoder:<part>"."""
+    ax = ax or plt.subplots(figsize=(4, 4.2))[1]
     sources = part_sources(report)
     for x, side in ((0.0, "encoder"), (2.1, "decoder")):
-        parts = list(sources[side].items())
-        for i, (part, kind) in enumerate(parts):
-            _box(ax, x, 0.65 * i, part, SOURCE_COLOURS[kind], hatch="///" if kind == "shared" else None)
-        ax.text(x + 0.8, 0.65 * len(parts) - 0.05, side, ha="center", fontsize=9)
-    ax.annotate("", xy=(2.1, 0.65 * 2 + 0.25), xytext=(1.6, 0.65 * 2 + 0.25), arrowprops=dict(arrowstyle="->"))
-    ax.set(xlim=(-0.1, 3.8), ylim=(-0.2, 3.6), title=report.scheme)
+        for i, (part, source) in enumerate(sources[side].items()):
+            _box(ax, x, 0.6 * i, part, SOURCE_COLOURS[source.origin], hatch="///" if source.shared else None,
+                 height=0.45, gid=f"{side}:{part}", fontsize=0.1)
+        ax.text(x + 0.8, 0.6 * len(sources[side]) - 0.05, side, ha="center", fontsize=9)
+    cross = list(sources["decoder"]).index("cross-attention") if "cross-attention" in sources["decoder"] else 3
+    ax.annotate("", xy=(2.1, 0.6 * cross + 0.22), xytext=(1.6, 0.6 * (len(sources["encoder"]) - 1) + 0.22),
+                arrowprops=dict(arrowstyle="->"))
+    ax.set(xlim=(-0.1, 3.8), ylim=(-0.2, 0.6 * len(sources["decoder"]) + 0.3), title=report.scheme)
+    ax.set_aspect("equal")
     ax.axis("off")
     return ax
 
@@ -257,22 +334,23 @@ def draw_scheme(report, ax=None):
 def draw_layer(decoder: bool = False, ax=None):
     """One Transformer layer as BERT (post-LayerNorm) computes it, bottom to top, residual paths on the left;
     `decoder=True` adds the causal mask and the cross-attention block fed by the encoder."""
-    ax = ax or plt.subplots(figsize=(4.2, 5.2 if decoder else 4))[1]
+    ax = ax or plt.subplots(figsize=(4.8, 5.2 if decoder else 4))[1]
     blocks = [("causal self-attention" if decoder else "self-attention", "#4c72b0"), ("add & LayerNorm", "#8c8c8c")]
     if decoder:
-        blocks += [("cross-attention (Q: decoder, K,V: encoder)", "#dd8452"), ("add & LayerNorm", "#8c8c8c")]
-    blocks += [("feed-forward (H -> 4H -> H, GELU)", "#55a868"), ("add & LayerNorm", "#8c8c8c")]
+        blocks += [("cross-attention\nQ: decoder; K, V: encoder", "#dd8452"), ("add & LayerNorm", "#8c8c8c")]
+    blocks += [("feed-forward\nH -> 4H -> H, GELU", "#55a868"), ("add & LayerNorm", "#8c8c8c")]
     for i, (text, colour) in enumerate(blocks):
-        _box(ax, 0.5, 0.8 * i + 0.6, text, colour, width=3.0, height=0.45)
-        ax.annotate("", xy=(2.0, 0.8 * i + 0.6), xytext=(2.0, 0.8 * i + 0.25), arrowprops=dict(arrowstyle="->"))
+        _box(ax, 0.5, 0.8 * i + 0.6, text, colour, width=3.4, height=0.45, gid=f"layer:{i}")
+        ax.annotate("", xy=(2.2, 0.8 * i + 0.6), xytext=(2.2, 0.8 * i + 0.25), arrowprops=dict(arrowstyle="->"))
     for i in range(0, len(blocks), 2):  # residual: around each sub-block into its add & LayerNorm
         ax.annotate("", xy=(0.5, 0.8 * (i + 1) + 0.82), xytext=(0.5, 0.8 * i + 0.4),
                     arrowprops=dict(arrowstyle="->", connectionstyle="bar,fraction=-0.25", color="grey"))
     if decoder:
-        ax.annotate("encoder output", xy=(3.5, 0.8 * 2 + 0.82), xytext=(3.7, 0.8 * 2 + 0.3), fontsize=8,
+        ax.annotate("encoder output", xy=(3.9, 0.8 * 2 + 0.82), xytext=(4.0, 0.8 * 2 + 0.3), fontsize=8,
                     arrowprops=dict(arrowstyle="->", color="#dd8452"))
-    ax.text(2.0, 0.05, "input: embeddings or the previous layer", ha="center", fontsize=8)
-    ax.text(2.0, 0.8 * len(blocks) + 0.45, "to the next layer", ha="center", fontsize=8)
-    ax.set(xlim=(-0.2, 4.6), ylim=(-0.1, 0.8 * len(blocks) + 0.7), title="decoder layer" if decoder else "encoder layer")
+    ax.text(2.2, 0.05, "input: embeddings or the previous layer", ha="center", fontsize=8)
+    ax.text(2.2, 0.8 * len(blocks) + 0.45, "to the next layer", ha="center", fontsize=8)
+    ax.set(xlim=(-0.2, 5.2), ylim=(-0.1, 0.8 * len(blocks) + 0.7), title="decoder layer" if decoder else "encoder layer")
+    ax.set_aspect("equal")
     ax.axis("off")
     return ax

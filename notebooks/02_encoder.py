@@ -55,6 +55,7 @@ PRESET = "tiny"  # "tiny": two sentences; "full": four (both run in seconds)
 import math
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
@@ -281,8 +282,10 @@ print("padded vs alone, max |diff| =", (alone - in_batch).abs().max().item())
 #    now, and how does the entropy of layer 0's attention weights change?
 # 2. Count the parameters of one encoder layer from the equations ($W_Q, W_K, W_V, W_O$ with biases, the two FFN
 #    matrices with biases, two LayerNorms) and check your formula against the module.
-# 3. Shuffle the words of the first sentence while keeping the position ids: which heads of the last layer change
-#    their attention most? (Hint: `output_attentions=True`, compare the maps.)
+# 3. Which heads of layer 0 are *positional*, attending to a fixed offset (the previous word, the next) whatever
+#    the words are, and how do you know? Design a test: shuffle the words of the first sentence while keeping the
+#    position ids, and decide whether a positional head's map should then change when compared position by position,
+#    or token by token. Check your test against a direct measure of positional attention.
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution 1: without the scaling the scores are sqrt(hs) = 5.7x larger, the weights sharper, the output wrong
@@ -291,6 +294,11 @@ def entropy_of(w):
 
 with torch.no_grad():
     unscaled = (q @ k.transpose(-2, -1)).masked_fill(attention_mask[:, None, None, :] == 0, float("-inf")).softmax(-1)
+    context_u = (unscaled @ v).transpose(1, 2).reshape(x.shape)  # the rest of the layer as above
+    h_u = layer.attention.output.LayerNorm(layer.attention.output.dense(context_u) + x)
+    y_u = layer.output.LayerNorm(layer.output.dense(F.gelu(layer.intermediate.dense(h_u))) + h_u)
+print(f"max |by hand - module| on real tokens: with the scaling {(y - module_y)[real].abs().max():.1e}, "
+      f"without {(y_u - module_y)[real].abs().max():.2f} (outputs have unit scale after the LayerNorm)")
 print(f"entropy of layer 0's weights: scaled {entropy_of(weights):.2f} nats, unscaled {entropy_of(unscaled):.2f} nats")
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
@@ -301,10 +309,20 @@ formula = 4 * (H * H + H) + (H * config.intermediate_size + config.intermediate_
 print(formula, sum(p.numel() for p in layer.parameters()), formula == sum(p.numel() for p in layer.parameters()))
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3: the same tokens in another order; the positional heads change least, the content heads most
+# Solution 3: a positional head reads the key at a fixed offset from its query, whatever the words. Shuffle the words
+# and keep the positions: its map, compared position by position, stays the same; compared token by token (the
+# original map reordered with the words), it changes most, since each word now has other neighbours. Direct measure:
+# the largest mean weight a head puts on one offset (-2..2); 1.0 means always the same neighbour.
 perm = torch.randperm(n, generator=torch.Generator().manual_seed(1))
 with torch.no_grad():
-    shuffled = encoder(input_ids[:1, :n][:, perm], output_attentions=True).attentions[-1][0]  # (nh, n, n)
-original = out.attentions[-1][0, :, :n, :n][:, perm][:, :, perm]  # the original map, in the shuffled order
-change = (shuffled - original).abs().sum(-1).mean(-1)  # (nh,): mean L1 change of a row
-print("heads by change:", change.argsort(descending=True).tolist(), change.round(decimals=2).tolist())
+    shuffled = encoder(input_ids[:1, :n][:, perm], output_attentions=True).attentions[0][0]  # (nh, n, n), layer 0
+original = out.attentions[0][0, :, :n, :n]
+offset = torch.arange(n)[None, :] - torch.arange(n)[:, None]  # (n, n): key position - query position
+heads = pd.DataFrame({
+    "weight on one offset": torch.stack([original[:, offset == d].mean(-1) for d in range(-2, 3)]).amax(0),
+    "change, same positions": (shuffled - original).abs().sum(-1).mean(-1),  # mean L1 change of a row
+    "change, same tokens": (shuffled - original[:, perm][:, :, perm]).abs().sum(-1).mean(-1),
+}).rename_axis("layer 0 head").round(2)
+display(heads.sort_values("weight on one offset", ascending=False).head(4))
+print("most positional head:", heads["weight on one offset"].idxmax(),
+      "; least changed position by position:", heads["change, same positions"].idxmin())

@@ -34,11 +34,9 @@
 # $V^T$ candidate outputs. Greedy and beam search are two approximations, sampling a different goal altogether.
 
 # %% tags=["parameters"]
-PRESET = "tiny"  # "tiny": 24 new tokens, seconds; "full": 64 new tokens and 256 toy inputs (about a minute)
+PRESET = "tiny"  # "tiny": 24 new tokens, timings of 3 runs; "full": 64 new tokens, 256 toy inputs, 5 runs
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -46,11 +44,12 @@ from IPython.display import Markdown
 
 from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel
 from bertgen.generation import length_penalty
-from bertgen.teaching import (attention_explorer, compare_decoding, decoding_explorer, diagonality, plot_attention,
-                              teaching_model)
+from bertgen.teaching import (attention_explorer, compare_decoding, decoding_explorer, diagonality, median_seconds,
+                              plot_attention, teaching_model, words_in_order)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
+REPEATS = {"tiny": 3, "full": 5}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
 teaching = teaching_model()  # the `make demo` model if present, else a 1-minute fine-tune cached in $BERTGEN_HOME
 model, tok = teaching.model, teaching.tokenizer
@@ -248,6 +247,7 @@ Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weigh
 # %%
 attention_explorer(out.cross_attentions, source_tokens, output_tokens, title="cross-attention");
 
+# %% [markdown]
 # ## 4. The key/value cache
 #
 # At step t the decoder's self-attention needs the keys and values of all t previous tokens, and its
@@ -257,17 +257,16 @@ attention_explorer(out.cross_attentions, source_tokens, output_tokens, title="cr
 # output, and drops inputs (and their cache rows) as soon as they are finished.
 
 # %%
-def seconds(**kw):
-    start = time.perf_counter()
-    ids = model.generate(**batch, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, **kw)
-    return time.perf_counter() - start, ids
+def run(num_beams, use_cache):
+    return model.generate(**batch, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, num_beams=num_beams,
+                          use_cache=use_cache)
 
 timings = {}
 for beams in (1, 4):
-    (cached, a), (uncached, b) = seconds(num_beams=beams), seconds(num_beams=beams, use_cache=False)
-    assert torch.equal(a, b)  # the cache changes the cost, never the tokens
+    assert torch.equal(run(beams, True), run(beams, False))  # the cache changes the cost, never the tokens
+    cached, uncached = (median_seconds(lambda: run(beams, c), repeats=REPEATS, warmup=0) for c in (True, False))
     timings[f"{beams} beam(s)"] = {"with cache (s)": cached, "without (s)": uncached, "speed-up": uncached / cached}
-pd.DataFrame(timings).T.round(2)
+pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 
 # %% [markdown]
 # The saving grows with the output length (the recomputation is quadratic), and with beams, since every beam
@@ -288,8 +287,10 @@ pd.DataFrame(timings).T.round(2)
 # 1. Find the held-out input where greedy and beam search differ most in log-probability, and print the
 #    greedy and beam outputs token by token with each token's log-probability. At which step do they part?
 # 2. Does a wider beam always find a more likely output? Compute the log-probability of the best output for
-#    `num_beams` 1, 2, 4 and 8 on the held-out inputs (`compare_decoding(teaching, num_beams=k)`).
+#    `num_beams` 1, 2, 4 and 8 on the held-out inputs, ranking by the raw sum (`compare_decoding(teaching,
+#    num_beams=k, length_penalty=0.0)`). Before you run it, predict: what will the likeliest outputs look like?
 # 3. Sampling at `temperature=0.2` and at `1.5`: how many distinct outputs do 5 samples of the first input give?
+#    Is the number of distinct samples a good measure of what temperature does? Find a better one.
 #
 # The solutions are below (collapsed in JupyterLab: click the dots to open).
 
@@ -304,15 +305,27 @@ for name, beams in (("greedy", 1), ("beam", 4)):
     print(name, [f"{t}:{p:.1f}" for t, p in zip(tok.convert_ids_to_tokens(ids[0, 1:].tolist()), logp.tolist())])
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 2: the best log-probability found, per beam width (length_penalty=0 ranks by the raw sum)
-pd.DataFrame({k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0)["log p beam"]
-              for k in (1, 2, 4, 8)}).round(2)
+# Solution 2: length_penalty=0 ranks finished hypotheses by the raw sum of log-probabilities, and each token adds
+# a negative term: the shortest output scores best. The shortest of all is the end token at once, an empty output,
+# whose log p is one step's. Where the beam is wide enough to keep that hypothesis, it wins: the likeliest output
+# of a model is often the empty string, the classic reason beam search needs a length penalty or min_new_tokens.
+# And a wider beam is not always better: it keeps different hypotheses alive, and can finish a worse one first.
+found = {k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0) for k in (1, 2, 4, 8)}
+display(pd.DataFrame({f"log p, {k} beams": t["log p beam"] for k, t in found.items()}).round(2))
+print("empty outputs:", {f"{k} beams": int((t["beam"] == "").sum()) for k, t in found.items()}, "of", len(teaching.examples))
+print("inputs where a wider beam found a less likely output than the next narrower one:",
+      {f"{a} -> {b} beams": int((found[b]["log p beam"] < found[a]["log p beam"] - 1e-4).sum())
+       for a, b in ((1, 2), (2, 4), (4, 8))})
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3: lower temperature, fewer distinct samples
+# Solution 3: the count of distinct samples says little: even at 0.2 most samples differ, since one changed word
+# among a dozen makes a sample distinct. Temperature shows in how far the samples stray from the greedy output, the
+# likeliest step by step: at 0.2 they keep most of its words in order, at 1.5 hardly any.
 first = {k: v[:1] for k, v in one.items()}
+greedy_words = tok.decode(model.generate(**first, max_new_tokens=NEW_TOKENS)[0], skip_special_tokens=True).split()
 for temperature in (0.2, 1.5):
-    samples = {tok.decode(model.generate(**first, do_sample=True, top_k=0, temperature=temperature, max_new_tokens=NEW_TOKENS,
+    samples = [tok.decode(model.generate(**first, do_sample=True, top_k=0, temperature=temperature, max_new_tokens=NEW_TOKENS,
                                          generator=torch.Generator().manual_seed(seed))[0], skip_special_tokens=True)
-               for seed in range(5)}
-    print(f"temperature {temperature}: {len(samples)} distinct of 5")
+               for seed in range(5)]
+    kept = sum(words_in_order(s, " ".join(greedy_words)) for s in samples) / (5 * len(greedy_words))
+    print(f"temperature {temperature}: {len(set(samples))} distinct of 5, {kept:.0%} of the greedy output's words kept")

@@ -52,3 +52,22 @@ def test_readme_lists_every_notebook_and_maps_the_paper():
     for path in NOTEBOOKS:
         assert f"`{path.stem}`" in readme, f"README's notebook table lacks {path.stem}"
     assert "Table 1" in readme and "1907.12461" in readme
+
+
+SCRIPTS = sorted((ROOT / "notebooks").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_every_heading_is_in_a_markdown_cell(path: Path):
+    nb = jupytext.read(path)
+    stray = [line for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()
+             if re.match(r"#+ ", line.removeprefix("# "))]  # `# ## 4. ...`: a markdown heading left in code
+    assert not stray, f"{path.name}: headings inside code cells (a '# %% [markdown]' marker is missing): {stray}"
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_timings_are_medians_over_repeats(path: Path):
+    code = "\n".join(c.source for c in jupytext.read(path).cells if c.cell_type == "code")
+    clocks = re.findall(r"time\.(?:perf_counter|time|monotonic)\(", code)
+    assert not clocks, (f"{path.name} times with a single clock reading ({clocks}); one run on a shared CPU is noise: "
+                        "time with bertgen.teaching.median_seconds(fn, repeats=...)")
