@@ -142,7 +142,7 @@ fusion = load_task("brown-fusion", data_dir=BROWN)
 table = sizes(fusion, by="rule")
 table
 
-# %%
+# %% alt="Horizontal stacked bars: brown-fusion examples per fusion rule, split into train, validation and test."
 table.drop("total")[["train", "validation", "test"]].plot.barh(stacked=True, figsize=(7, 3), title="brown-fusion examples per rule")
 plt.xlabel("examples"); plt.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0)); plt.tight_layout(); plt.show()
 Markdown(f"Built from {'the full corpus' if BROWN != brown.SAMPLE_DIR else 'the 8-file sample'}: "
@@ -181,8 +181,10 @@ for name in ("bible-modern", "ding-en-de"):
 # Lengths decide the paper's settings (inputs and outputs of 128 tokens for fusion, split and translation)
 # and how much padding a batch carries. In words, fusion pairs are a sentence or two long; the target of a
 # fusion is never shorter than its input by more than a connective.
+#
+# *Predict before you run:* in a split task, which side is longer, source or target, and by about how many words?
 
-# %%
+# %% alt="Histograms of source and target lengths in words, one panel per available task."
 available = {"brown-fusion": fusion, "brown-split": split}
 available |= {n: load_task(n) for n in ("bible-modern", "ding-en-de") if fetch.is_fetched(*TASKS[n].corpora)}
 fig, axes = plt.subplots(1, len(available), figsize=(4 * len(available), 3), squeeze=False)
@@ -225,6 +227,16 @@ for name, prediction in (("copy the input", source), ("the target", target)):
           f"exact {metrics.exact_match([prediction], [target]):5.1f}")
 
 # %% [markdown]
+# ## Summary
+#
+# > - The paper's tasks (fusion, splitting, translation, summarization) have offline stand-ins built from real
+# >   corpora: Brown for fusion and splitting, two Bibles for rewriting, a dictionary for translation.
+# > - A fusion input is made by *undoing* a discourse phenomenon in a real sentence, so every target is a real
+# >   sentence.
+# > - Splits go by document, so no test sentence has a neighbour in training.
+# > - `load_task` gives any task; each task names the metrics it is scored with, and copying the input is the baseline
+# >   every model must beat.
+#
 # ## Exercises
 #
 # 1. How many examples of each rule does the Brown *sample* give, and which rule fires least?

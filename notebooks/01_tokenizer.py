@@ -125,7 +125,7 @@ print("ids of the first sentence:", sp.encode(SENTENCES[0]), bert.encode(SENTENC
 # step per target token. Even on the corpus it was trained on, the small vocabulary needs clearly more
 # pieces than BERT's.
 
-# %%
+# %% alt="Left: tokens per example sentence for SentencePiece and WordPiece. Right: histogram of tokens per corpus sentence for both tokenizers."
 def lengths(tok, texts):
     return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
 
@@ -147,6 +147,9 @@ right.legend();
 # pre-trained that way for classification. The paper feeds the encoder bare text: the released bert2bert
 # and roberta2roberta checkpoints are run with `add_special_tokens=False`, and `BertGenerationTokenizer`
 # adds nothing at all (its `add_special_tokens` changes nothing).
+#
+# *Predict before you run:* for a target of *n* tokens, how long are the decoder input and the labels, and which
+# special token does each hold that the other does not?
 
 # %%
 text = "The tide is turning."
@@ -212,6 +215,15 @@ print(type(again).__name__, again.encode(SENTENCES[1]) == sp.encode(SENTENCES[1]
 # Next, `02_encoder`: what the encoder does with these ids.
 
 # %% [markdown]
+# ## Summary
+#
+# > - A tokenizer maps text to ids from a fixed vocabulary: SentencePiece learns its pieces from a corpus, WordPiece
+# >   is BERT's and must be kept to reuse BERT's embeddings.
+# > - The input carries no special tokens; the target is wrapped in a start token (the decoder's first input) and an
+# >   end token (the last label).
+# > - Teacher forcing: the decoder input is the target shifted right behind the start token; the labels are the target
+# >   itself.
+#
 # ## Exercises
 #
 # 1. Train a 300-piece and a 1,000-piece unigram vocabulary: how many pieces per corpus sentence does each need?

@@ -22,7 +22,7 @@
 # (2017), *Attention Is All You Need*.
 # **Code:** `bertgen/modeling/bert_generation.py` (`BertGenerationEmbeddings`, `BertGenerationSelfAttention`,
 # `BertGenerationLayer`, `BertGenerationEncoder`), `bertgen/config.py` (`BertGenerationConfig`),
-# `bertgen/teaching.py` (the diagrams).
+# `bertgen/teaching/__init__.py` (the diagrams).
 #
 # **After this notebook you can**
 # - write down the equations of one encoder layer (embeddings, scaled dot-product attention, heads, residual and
@@ -75,7 +75,7 @@ Markdown(f"The encoder: hidden size H = {config.hidden_size}, nh = {config.num_a
 # Here is one layer as a picture. Data flows upwards; the grey arrows are the residual paths that carry each
 # block's input around it, to be added to its output.
 
-# %%
+# %% alt="Diagram of one encoder layer, bottom to top: self-attention, add and LayerNorm, feed-forward, add and LayerNorm, with residual paths around each block."
 draw_layer(decoder=False);
 
 # %% [markdown]
@@ -136,7 +136,7 @@ with torch.no_grad():
 # size. The plot measures it: the entropy of the attention weights over 32 keys, with and without the scaling, as
 # the head size grows (the maximum, a uniform distribution, is $\ln 32 \approx 3.47$).
 
-# %%
+# %% alt="Entropy of attention weights against head size: unscaled scores collapse towards zero entropy as the head grows, scaled scores stay near the uniform entropy."
 g = torch.Generator().manual_seed(0)
 sizes = sorted({4, 16, 64, 256, 1024, config.head_size})
 entropy = {"scaled by 1/sqrt(hs)": [], "unscaled": []}
@@ -220,7 +220,7 @@ print("layer 0 output", tuple(y.shape), "max |by hand - module| on real tokens =
 # looks diffuse. This is a pretrained encoder, so the heads have structure: some look at the next or previous
 # word, some at the punctuation, some spread out.
 
-# %%
+# %% alt="Two self-attention maps of the first sentence, last layer, heads 0 and 5: rows are queries, columns keys, darker blue is more weight."
 with torch.no_grad():
     out = encoder(input_ids, attention_mask=attention_mask, output_attentions=True)
 n = int(attention_mask[0].sum())
@@ -238,7 +238,7 @@ Markdown(f"Rows sum to {out.attentions[-1][0, 0, :n].sum(-1).mean():.4f}. How fa
 # %% [markdown]
 # **Live:** pick any layer and head (in JupyterLab; a rendered page shows the default).
 
-# %%
+# %% alt="The self-attention map of the explorer's default view: last layer, heads averaged."
 attention_explorer(out.attentions, tokens, tokens, title="self-attention");
 
 # %% [markdown]
@@ -246,6 +246,8 @@ attention_explorer(out.attentions, tokens, tokens, title="self-attention");
 #
 # A sentence encoded alone and inside a padded batch gives the same states on its real tokens: padded keys get zero
 # weight through $M$, so the mask is all that separates sentences of different lengths in one batch.
+#
+# *Predict before you run:* the difference will be exactly zero, or small but not zero? Why might it not be zero?
 
 # %%
 with torch.no_grad():
@@ -275,6 +277,15 @@ print("padded vs alone, max |diff| =", (alone - in_batch).abs().max().item())
 # layer, with two changes: a mask that hides the future, and a second attention block that reads these $S$
 # vectors. Because the layer is the same, the decoder can be warm-started from the same checkpoint, which is the
 # paper's `bert2bert`.
+#
+# ## Summary
+#
+# > - An encoder layer is self-attention, $\operatorname{softmax}(QK^\top/\sqrt{d_h} + M)V$ over several heads, then a
+# >   per-position feed-forward block, each wrapped in a residual connection and a post-LayerNorm.
+# > - The $\sqrt{d_h}$ keeps the weights from collapsing onto one key as heads grow; the padding mask $M$ makes a
+# >   padded batch compute what each sentence computes alone.
+# > - Heads specialise: some read a fixed neighbour (positional), others read by content.
+# > - The encoder is BERT's stack unchanged, which is why a BERT checkpoint warm-starts it weight for weight.
 #
 # ## Exercises
 #

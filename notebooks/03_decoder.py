@@ -23,7 +23,7 @@
 # `BertGenerationLayer`, `BertGenerationDecoder` and its tied `lm_head`), `bertgen/modeling/encoder_decoder.py`
 # (`EncoderDecoderModel`, BERTShare's `tie_encoder_decoder`), `bertgen/warmstart/plan.py` and
 # `bertgen/warmstart/schemes.py` (what each scheme loads), `bertgen/cache.py` (the KV cache),
-# `bertgen/teaching.py` (the trained model and the diagrams).
+# `bertgen/teaching/__init__.py` (the trained model and the diagrams).
 #
 # **After this notebook you can**
 # - explain how a layer pretrained to read in both directions becomes a left-to-right decoder, and prove it;
@@ -65,7 +65,7 @@ target = tokenizer(["It was warm, so the cat sat on the mat."], add_special_toke
 decoder_input_ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), target], dim=1)  # [CLS] + target
 print("source", tuple(source["input_ids"].shape), "(B, S);  decoder input", tuple(decoder_input_ids.shape), "(B, T)")
 
-# %%
+# %% alt="Diagram of one decoder layer, bottom to top: causal self-attention, cross-attention reading the encoder output, feed-forward, each followed by add and LayerNorm, with residual paths."
 draw_layer(decoder=True);
 
 # %% [markdown]
@@ -89,7 +89,7 @@ draw_layer(decoder=True);
 # Below, the mask (white: may attend), and a proof by experiment on the full model: change the last target token and
 # the logits at every earlier position stay the same.
 
-# %%
+# %% alt="The causal mask: a lower-triangular matrix in which query t may attend to keys at positions up to t."
 T = decoder_input_ids.shape[1]
 plt.figure(figsize=(3.5, 3.5))
 plt.imshow(causal_mask(T, T, torch.device("cpu"))[0, 0], cmap="Greys_r")
@@ -143,7 +143,7 @@ Markdown(f"Relative change of each position's output when the mask is added: {ch
 #
 # *Predict before you run:* which of the three maps will be flat, and which diagonal?
 
-# %%
+# %% alt="Three cross-attention maps of the same model on the same sentence: a random start (flat), a start copied from self-attention, and after fine-tuning (a clear diagonal)."
 teaching = teaching_model()
 example = dict(teaching.tokenizer([teaching.examples[0][0]], add_special_tokens=False, return_tensors="pt"))
 written = teaching.model.generate(**example, max_new_tokens=32)  # (1, T): the trained model's own output
@@ -176,7 +176,7 @@ Markdown(f"The model: {teaching.description}. Random start: weights from {untrai
 # checkpoint, orange parts start random. Hatched parts are not tensors of their own but another part's (tied to the
 # word embeddings, or BERTShare's encoder layers); their colour is where that tensor came from.
 
-# %%
+# %% alt="Five scheme diagrams, rnd2rnd to bertshare: encoder and decoder parts coloured blue when taken from the checkpoint, orange when random, hatched when they are another part's tensors."
 schemes = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]
 reports = {s: warm_start(s, "minilm-l6", device="meta")[1] for s in schemes}  # shapes only: no memory, no copy
 fig, axes = plt.subplots(1, len(schemes), figsize=(18, 4.4))
@@ -316,6 +316,18 @@ Markdown(f"Writing {STEPS} tokens, the cache is **{long:.1f}x** as fast (median 
                               "At these lengths the measurement cannot separate the two; try the full preset."))
 
 # %% [markdown]
+# ## Summary
+#
+# > - A decoder layer is the encoder's layer run with a causal mask, plus a cross-attention block whose queries come
+# >   from the decoder and whose keys and values come from the encoder's output.
+# > - The mask is the only change that turns a bidirectional BERT layer into a left-to-right one: the weights stay the
+# >   same.
+# > - Every scheme starts the cross-attention at random: the part that connects the two stacks never comes from BERT,
+# >   and at the start it barely reads the input.
+# > - Warm-starting takes parts, not stacks: bert2rnd's decoder layers are random, but its word embeddings (and tied
+# >   LM head) are BERT's; bertShare runs one set of weights both ways.
+# > - The KV cache changes the cost of decoding, never its tokens; the saving grows with length.
+#
 # ## Exercises
 #
 # 1. Run the decoder *without* the causal mask: feed `decoder_input_ids` through `model.decoder` with a full

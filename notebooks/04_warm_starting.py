@@ -62,7 +62,7 @@ from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
 from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.tokenization import load_tokenizer
-from bertgen.teaching import draw_scheme
+from bertgen.teaching import draw_scheme, folded
 from bertgen.warmstart import SCHEMES, warm_start
 
 # section 5: fine-tuning steps, and the schemes that get them
@@ -112,14 +112,14 @@ print("segment embeddings:", tuple(ckpt.token_type.shape), " set aside:", ckpt.d
 
 # %%
 model, report = warm_start("bert2bert", ckpt)
-report
+folded(report)  # one line; click it for the full report (or print(report) for the text table)
 
 # %% [markdown]
 # Under **bertshare** the decoder's embeddings, self-attention and feed-forward modules *are* the encoder's
 # (one set of parameters, one gradient update). Only the cross-attention and the output bias belong to the decoder
 # alone. The diagrams (drawn from the reports; notebook 03 explains them) show the difference.
 
-# %%
+# %% alt="Scheme diagrams of bert2bert and bertshare, parts coloured by where warm-starting took them from."
 share_report = warm_start("bertshare", ckpt)[1]
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
 draw_scheme(report, ax=axes[0]); draw_scheme(share_report, ax=axes[1])
@@ -128,7 +128,7 @@ Markdown(f"bertshare has {share_report.total / 1e6:.1f}M parameters against bert
          "new cross-attention are counted in both.")
 
 # %%
-share_report
+folded(share_report)
 
 # %% [markdown]
 # ## 3. Table 1: where the parameters come from
@@ -167,6 +167,9 @@ warm_start("bert2bert", bert_base, device="meta", share_embeddings=False)[1].tab
 # transformers simply drops it when warm-starting. The LayerNorm that follows does not undo a missing vector, so
 # from the first layer on, the "warm-started BERT encoder" computes something BERT never computed.
 #
+# *Predict before you run:* if the segment vector is simply dropped, will the difference to the checkpoint's output
+# be largest at the first layer or at the last, and at some positions more than others?
+#
 # bertgen **folds** the vector instead: it adds `token_type_embeddings[0]` into every row of the position table.
 # Since `word + (position + segment) = (word + position) + segment`, the folded encoder computes exactly what BERT
 # computes on single-segment input. `fold_token_type=False` reproduces transformers' drop.
@@ -188,7 +191,7 @@ difference = {name: (s - reference).abs().amax(-1)[0] for name, s in states.item
 pd.Series({name: (s - reference)[mask].abs().max().item() for name, s in states.items()},
           name="max |difference| to the checkpoint's hidden states")
 
-# %%
+# %% alt="Log-scale plot of the maximum difference between the warm-started encoder's output and the checkpoint's, per token position."
 fig, ax = plt.subplots(figsize=(7, 3))
 for name, d in difference.items():
     ax.semilogy(d.clamp_min(1e-8).numpy(), marker="o", label=name)
@@ -242,7 +245,7 @@ def finetune(scheme, steps=STEPS, lr=2e-4):
 
 curves = {scheme: finetune(scheme) for scheme in TRAINED}
 
-# %%
+# %% alt="Training loss per step for each warm-starting scheme on a few sentence pairs."
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for scheme, losses in curves.items():
     ax.plot(range(1, len(losses) + 1), losses, marker="o", label=scheme)
@@ -286,6 +289,16 @@ pd.DataFrame({name: warm_start("bert2bert", ckpt, device="meta", **options)[1].t
 
 # %% [markdown]
 # Notebook 05 (ablations) reads the workbench's runs of these schemes and puts them beside the paper's numbers.
+#
+# ## Summary
+#
+# > - `warm_start(scheme, checkpoint)` builds any of the paper's schemes and reports, tensor group by tensor group,
+# >   what it loaded, initialized, shared, folded and dropped.
+# > - The report's counts reproduce the paper's Table 1 columns without downloading BERT.
+# > - BERT's token-type table is folded into the position table, so a warm-started encoder computes exactly what the
+# >   checkpoint computed.
+# > - A few fine-tuning steps on a handful of pairs show how differently the schemes start; they say nothing yet about
+# >   where each ends.
 #
 # ## Exercises
 #

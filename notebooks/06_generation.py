@@ -20,7 +20,7 @@
 # Tasks*](https://arxiv.org/abs/1907.12461), the experimental setup of *Experiments and Results* (beam search
 # with 4 beams and length penalty α = 0.6 for translation) and the decoding of every table.
 # **Code:** `bertgen/generation/search.py` (greedy, beam, sampling), `bertgen/generation/processors.py`
-# (length penalty, n-gram blocking), `bertgen/cache.py` (the KV cache), `bertgen/teaching.py` (the model taught on).
+# (length penalty, n-gram blocking), `bertgen/cache.py` (the KV cache), `bertgen/teaching/__init__.py` (the model taught on).
 #
 # **After this notebook you can**
 # - say what greedy search, beam search and sampling each do with the decoder's next-token distributions;
@@ -139,6 +139,9 @@ for alpha in (0.6, 1.0, 2.0):
 # deliberately artificial one: a tiny random bert2bert with large weights (sharp distributions) and a small bonus
 # on the end token. Meaningless as language, but beam search acts on the distributions alone; the slider above
 # shows the same knob on the trained model.
+#
+# *Predict before you run:* will beam search's outputs be longer or shorter than greedy's, and what will
+# `length_penalty=2.0` do to them?
 
 # %%
 def toy_model(seed=0, vocab=40, eos=1):
@@ -178,7 +181,7 @@ pd.DataFrame({"mean length": [generated_length(ids) for ids in toy_outputs.value
 # blocking: `no_repeat_ngram_size=n` forbids any token that would repeat an n-gram already in the output. The
 # table counts outputs with a repeated bigram:
 
-# %%
+# %% alt="Mean generated length against length penalty alpha, for transformers' and GNMT's forms of the penalty."
 alphas = [-1.0, 0.0, 0.6, 1.0, 2.0, 4.0]
 curve = pd.DataFrame({style: [generated_length(toy.generate(toy_sources, num_beams=4, max_new_tokens=32, length_penalty=a,
                                                             length_penalty_style=style)) for a in alphas]
@@ -218,7 +221,7 @@ pd.DataFrame({"outputs repeating a bigram": [sum(repeats_a_bigram(row[1:].tolist
 # held-out input, the last layer's map averaged over its heads; the colour scale is fixed at 0..1, so a flat map
 # would look flat.
 
-# %%
+# %% alt="Cross-attention map of the trained model, last layer, heads averaged: weight concentrated on the diagonal, each output word reading the source word it copies."
 generated = outputs["greedy"][:1]  # (1, 1 + new tokens), padded after [SEP] to the batch's longest
 generated = generated[:, : int((generated[0] != tok.pad_token_id).sum())]
 one = {k: v[:1, : int(batch["attention_mask"][0].sum())] for k, v in batch.items()}
@@ -244,7 +247,7 @@ Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weigh
 #
 # **Live:** pick a layer and a head.
 
-# %%
+# %% alt="The cross-attention map of the explorer's default view: last layer, heads averaged."
 attention_explorer(out.cross_attentions, source_tokens, output_tokens, title="cross-attention");
 
 # %% [markdown]
@@ -282,6 +285,15 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 #   a few percent of changed choices; `benchmarks/RESULTS.md` has the numbers.
 
 # %% [markdown]
+# ## Summary
+#
+# > - Greedy search takes the likeliest token at each step; beam search keeps several partial outputs and can repair a
+# >   greedy mistake by the model's own standard; sampling trades likelihood for variety.
+# > - Beam search ranks by summed log-probability, which favours short outputs (at the extreme, the empty one): the
+# >   length penalty and `min_new_tokens` correct for it.
+# > - A trained model's cross-attention aligns each output word with the source word it reads.
+# > - The KV cache makes each step compute one position instead of all of them.
+#
 # ## Exercises
 #
 # 1. Find the held-out input where greedy and beam search differ most in log-probability, and print the

@@ -15,6 +15,7 @@ import torch  # noqa: E402
 
 from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel, warm_start  # noqa: E402
 from bertgen import teaching  # noqa: E402
+from bertgen.teaching import figures  # noqa: E402
 
 
 def tiny_model(seed=0):
@@ -183,7 +184,7 @@ def test_no_layer_label_is_wider_than_its_box(decoder, figsize):
 def test_a_label_too_long_for_its_box_is_caught():
     fig, ax = plt.subplots(figsize=(3, 3))
     ax.set(xlim=(0, 2), ylim=(0, 2))
-    teaching._box(ax, 0, 0, "a label", "#000000", gid="box")
+    figures._box(ax, 0, 0, "a label", "#000000", gid="box")
     assert labels_outside_their_boxes(fig) == []
     ax.text(0.1, 0.1, "x").set_gid("unused")  # a text artist is not a patch: ignored
     ax.patches[-1].set_transform(matplotlib.transforms.Affine2D().scale(3) + ax.transData)  # stretch the label
@@ -197,3 +198,13 @@ def test_median_seconds_times_repeats_after_the_warmup(monkeypatch):
     calls = []
     assert teaching.median_seconds(lambda: calls.append(1), repeats=3, warmup=2) == 1.0
     assert len(calls) == 5
+
+
+@pytest.mark.parametrize("sizes", [None, {"B": 2, "S": 11, "T": 13, "H": 384, "V": 30522, "L": 6}])
+@pytest.mark.parametrize("figsize", [(9, 5.6), (5, 3)])
+def test_the_data_flow_names_every_shape_and_fits_its_labels(sizes, figsize):
+    fig, ax = plt.subplots(figsize=figsize)
+    figures.draw_data_flow(sizes, ax=ax)
+    assert labels_outside_their_boxes(fig) == []
+    plt.close("all")
+    assert figures._shape("B, T, V", sizes) == ("(B, T, V)" if sizes is None else "(B, T, V) = (2, 13, 30522)")
