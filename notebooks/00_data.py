@@ -239,13 +239,15 @@ for name, prediction in (("copy the input", source), ("the target", target)):
 #
 # ## Exercises
 #
-# 1. How many examples of each rule does the Brown *sample* give, and which rule fires least?
+# 1. Which rule fires least on the Brown *sample*? Predict it first from what each rule needs in a sentence (the
+#    list above), then check with the counts: was your reason the right one?
 # 2. Fuse a sentence of your own with `fusion_rules.fuse` (tag it by hand in `word/tag` form). Which tags must be there
 #    for the rule to fire?
-# 3. Score "copy the input" for the first 20 validation pairs of `brown-fusion` with SARI and exact match.
+# 3. Copying the input scores far above 0 in SARI but 0 in exact match. Explain both from the definitions (SARI: the
+#    mean of keep F1, delete precision and add F1 over n-grams), then check on the first 20 validation pairs.
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 1
+# Solution 1: the counts, fewest last; a rule fires as often as the construction it undoes occurs in Brown's prose
 made["rule"].value_counts()
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
@@ -253,7 +255,9 @@ made["rule"].value_counts()
 print(fusion_rules.fuse(parse("He/pps ran/vbd fast/rb ,/, but/cc he/pps missed/vbd the/at bus/nn ./.")))
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3
+# Solution 3: a copy keeps every word the target keeps (keep F1 high), deletes nothing, which SARI scores as perfect
+# delete precision, and adds nothing where the target adds a connective or a comma (add F1 0): about (1 + 1 + 0) / 3.
+# Exact match needs the fused sentence itself, and a fusion always changes at least a word or a stop.
 rows = fusion["validation"].select(range(min(20, len(fusion["validation"]))))
 print(f"SARI {metrics.sari(rows['source'], rows['source'], rows['target']):.1f}, "
       f"exact {metrics.exact_match(rows['source'], rows['target']):.1f}")

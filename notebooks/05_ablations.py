@@ -441,14 +441,17 @@ for task, metric in TASKS.items():
 #
 # ## Exercises
 #
-# 1. Which committed run writes the fewest distinct outputs? Print its five most frequent outputs and how often each
-#    appears.
+# 1. A run writes distinct outputs for only a few percent of its inputs. Predict what its most frequent outputs look
+#    like (which sentences would a decoder that ignores its input write?), then print the five most frequent
+#    outputs of the committed run with the fewest distinct outputs.
 # 2. Compute the diagnostics for a "model" that always writes the first test reference, and for one that writes the
 #    reference of the *next* example. Which diagnostic catches which?
-# 3. From the paper's table: by how much does bert2rnd's advantage over rnd2rnd grow from 100% to 1% of the data?
+# 3. Should a pretrained encoder help more or less as the training data shrinks? Argue it first, then check with the
+#    paper's table: bert2rnd's advantage over rnd2rnd at 100%, 10% and 1% of the data.
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 1
+# Solution 1: a decoder that ignores its input writes what is likely a priori: the commonest words of the targets,
+# the same output for every input, often a loop of one frequent word.
 worst = collapse.drop("copy the input (no model)")["distinct outputs (%)"].idxmin()
 print(worst)
 predictions("brown-fusion", latest.loc[worst, "run_id"])["prediction"].value_counts().head(5)
@@ -465,6 +468,7 @@ pd.DataFrame({"constant": diagnostics(test["source"], [test["target"][0]] * len(
               "own reference": diagnostics(test["source"], test["target"])}).round(2)
 
 # %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3
+# Solution 3: more. A random encoder must learn English from the task's pairs alone; a pretrained one brings it, and
+# what the pairs cannot teach matters more the fewer there are.
 advantage = paper.loc["bert2rnd", ["sari", "sari@0.1", "sari@0.01"]] - paper.loc["rnd2rnd", ["sari", "sari@0.1", "sari@0.01"]]
 advantage.round(1)
