@@ -246,15 +246,15 @@ for name, prediction in (("copy the input", source), ("the target", target)):
 # 3. Copying the input scores far above 0 in SARI but 0 in exact match. Explain both from the definitions (SARI: the
 #    mean of keep F1, delete precision and add F1 over n-grams), then check on the first 20 validation pairs.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: the counts, fewest last; a rule fires as often as the construction it undoes occurs in Brown's prose
 made["rule"].value_counts()
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: a subject pronoun (pps) and a past-tense verb (vbd) on both sides of ", but"
 print(fusion_rules.fuse(parse("He/pps ran/vbd fast/rb ,/, but/cc he/pps missed/vbd the/at bus/nn ./.")))
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3: a copy keeps every word the target keeps (keep F1 high), deletes nothing, which SARI scores as perfect
 # delete precision, and adds nothing where the target adds a connective or a comma (add F1 0): about (1 + 1 + 0) / 3.
 # Exact match needs the fused sentence itself, and a fusion always changes at least a word or a stop.

@@ -48,6 +48,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from bertgen.teaching import RUNNING_EXAMPLE
 from bertgen.tokenization import SAMPLE_CORPUS, BertGenerationTokenizer, load_tokenizer
 
 VOCAB_SIZE = {"tiny": 500, "full": 1000}[PRESET]
@@ -151,8 +152,14 @@ right.legend();
 # *Predict before you run:* for a target of *n* tokens, how long are the decoder input and the labels, and which
 # special token does each hold that the other does not?
 
+# %% [markdown]
+# **The running example.** From here to notebook 06 the course follows one sentence-fusion pair, the task of the
+# paper's DiscoFuse experiments: two sentences in, one sentence out, joined by a connective. Its input and its
+# target, through both tokenizers:
+
 # %%
-text = "The tide is turning."
+source, target = RUNNING_EXAMPLE
+text = source
 print("BERT, default:        ", bert.convert_ids_to_tokens(bert.encode(text)))
 print("BERT, as the paper:   ", bert.convert_ids_to_tokens(bert.encode(text, add_special_tokens=False)))
 print("SentencePiece, either:", sp.tokenize(text), sp.encode(text) == sp.encode(text, add_special_tokens=False))
@@ -179,10 +186,10 @@ def teacher_forcing(tok, target):
 
 print("BERT: bos", bert.bos_token_id, "= [CLS]", bert.cls_token_id, "; eos", bert.eos_token_id, "= [SEP]",
       bert.sep_token_id)
-display(teacher_forcing(bert, text))
+display(teacher_forcing(bert, target))
 print("SentencePiece: bos <s> =", sp.bos_token_id, "; eos </s> =", sp.eos_token_id, "; pad <pad> =",
       sp.pad_token_id)
-teacher_forcing(sp, text)
+teacher_forcing(sp, target)
 
 # %% [markdown]
 # ## Batches
@@ -231,7 +238,7 @@ print(type(again).__name__, again.encode(SENTENCES[1]) == sp.encode(SENTENCES[1]
 # 2. Which of the example sentences changes when it goes through WordPiece and back (`decode(encode(...))`), and why?
 # 3. Write the decoder input and labels for "Good morning." with the SentencePiece tokenizer.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: the smaller vocabulary cuts words into more, shorter pieces (longer sequences, and attention's cost grows
 # with their square); the larger one needs more rows in the embedding matrix, which is also the output layer, so
 # every decoding step scores more candidates. At MiniLM's H = 384:
@@ -240,10 +247,10 @@ for size in (300, 1000):
     print(f"{size} pieces: {sum(lengths(t, corpus)) / len(corpus):.1f} per sentence, "
           f"embedding matrix {size * 384:,} parameters")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: WordPiece lower-cases and strips accents, so capitals and "café" do not survive
 [t for t in SENTENCES if bert.decode(bert.encode(t, add_special_tokens=False)) != t]
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3
 teacher_forcing(sp, "Good morning.")

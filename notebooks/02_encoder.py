@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from IPython.display import Markdown
 
 from bertgen import load_tokenizer, warm_start
-from bertgen.teaching import attention_explorer, draw_layer, plot_attention
+from bertgen.teaching import RUNNING_EXAMPLE, attention_explorer, draw_data_flow, draw_layer, plot_attention
 
 torch.manual_seed(0)
 tokenizer = load_tokenizer("minilm-l6")
@@ -86,7 +86,7 @@ draw_layer(decoder=False);
 # reads every position through the decoder's cross-attention, so the extra token buys nothing (notebook 01).
 
 # %%
-sentences = ["The cat sat on the mat because it was warm.", "Plants create energy through photosynthesis."]
+sentences = [RUNNING_EXAMPLE[0], "Plants create energy through photosynthesis."]  # the course's running example first
 if PRESET == "full":
     sentences += ["However, the committee did not agree.", "He left early, so he missed the train."]
 batch = tokenizer(sentences, padding=True, add_special_tokens=False, return_tensors="pt")
@@ -278,6 +278,15 @@ print("padded vs alone, max |diff| =", (alone - in_batch).abs().max().item())
 # vectors. Because the layer is the same, the decoder can be warm-started from the same checkpoint, which is the
 # paper's `bert2bert`.
 #
+# Here is the whole model the next notebooks complete, with the shape of every tensor for the running example:
+# its source as encoded above, its target *He left early, but she stayed late.* behind the start token.
+
+# %% alt="Data flow of the whole encoder-decoder with tensor shapes for the running example: source ids through embeddings and encoder layers to the encoder output, which feeds the cross-attention of every decoder layer; decoder input ids through embeddings, decoder layers and the tied LM head to logits over the vocabulary."
+flow = {"B": 1, "S": n, "T": len(tokenizer.encode(RUNNING_EXAMPLE[1], add_special_tokens=False)) + 1,
+        "H": config.hidden_size, "V": config.vocab_size, "L": config.num_hidden_layers}
+draw_data_flow(flow);
+
+# %% [markdown]
 # ## Summary
 #
 # > - An encoder layer is self-attention, $\operatorname{softmax}(QK^\top/\sqrt{d_h} + M)V$ over several heads, then a
@@ -298,7 +307,7 @@ print("padded vs alone, max |diff| =", (alone - in_batch).abs().max().item())
 #    position ids, and decide whether a positional head's map should then change when compared position by position,
 #    or token by token. Check your test against a direct measure of positional attention.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: without the scaling the scores are sqrt(hs) = 5.7x larger, the weights sharper, the output wrong
 def entropy_of(w):
     return -(w * w.clamp_min(1e-12).log()).sum(-1)[real[:, None, :].expand(-1, w.shape[1], -1)].mean().item()
@@ -312,14 +321,14 @@ print(f"max |by hand - module| on real tokens: with the scaling {(y - module_y)[
       f"without {(y_u - module_y)[real].abs().max():.2f} (outputs have unit scale after the LayerNorm)")
 print(f"entropy of layer 0's weights: scaled {entropy_of(weights):.2f} nats, unscaled {entropy_of(unscaled):.2f} nats")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: 4 (H^2 + H) for attention, 2 H*4H + 4H + H for the FFN, 2 * 2H for the LayerNorms
 H = config.hidden_size
 formula = 4 * (H * H + H) + (H * config.intermediate_size + config.intermediate_size) \
     + (config.intermediate_size * H + H) + 2 * 2 * H
 print(formula, sum(p.numel() for p in layer.parameters()), formula == sum(p.numel() for p in layer.parameters()))
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3: a positional head reads the key at a fixed offset from its query, whatever the words. Shuffle the words
 # and keep the positions: its map, compared position by position, stays the same; compared token by token (the
 # original map reordered with the words), it changes most, since each word now has other neighbours. Direct measure:

@@ -52,7 +52,7 @@ from IPython.display import Markdown
 
 from bertgen import load_tokenizer, warm_start
 from bertgen.modeling import causal_mask
-from bertgen.teaching import (diagonality, draw_layer, draw_scheme, median_seconds, plot_attention, scheme_legend,
+from bertgen.teaching import (RUNNING_EXAMPLE, diagonality, draw_data_flow, draw_layer, draw_scheme, median_seconds, plot_attention, scheme_legend,
                               starting_point, teaching_model)
 
 torch.manual_seed(0)
@@ -60,13 +60,23 @@ STEPS, REPEATS = {"tiny": (48, 3), "full": (128, 5)}[PRESET]
 tokenizer = load_tokenizer("minilm-l6")
 model, report = warm_start("bert2bert", "minilm-l6")  # the paper's recipe: cross-attention random
 model.eval()
-source = tokenizer(["The cat sat on the mat because it was warm."], add_special_tokens=False, return_tensors="pt")
-target = tokenizer(["It was warm, so the cat sat on the mat."], add_special_tokens=False, return_tensors="pt")["input_ids"]
+source = tokenizer([RUNNING_EXAMPLE[0]], add_special_tokens=False, return_tensors="pt")  # the running example
+target = tokenizer([RUNNING_EXAMPLE[1]], add_special_tokens=False, return_tensors="pt")["input_ids"]
 decoder_input_ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), target], dim=1)  # [CLS] + target
 print("source", tuple(source["input_ids"].shape), "(B, S);  decoder input", tuple(decoder_input_ids.shape), "(B, T)")
 
 # %% alt="Diagram of one decoder layer, bottom to top: causal self-attention, cross-attention reading the encoder output, feed-forward, each followed by add and LayerNorm, with residual paths."
 draw_layer(decoder=True);
+
+# %% [markdown]
+# The running example again (notebooks 01, 02): source *He left early. She stayed late.*, target *He left early, but
+# she stayed late.* Notebook 02 followed it up the left-hand column of the model; this notebook opens the right-hand
+# one, with the shapes it has here.
+
+# %% alt="Data flow of the whole encoder-decoder with the running example's tensor shapes; this notebook covers the decoder column on the right and the cross-attention arrow from the encoder output."
+draw_data_flow({"B": 1, "S": source["input_ids"].shape[1], "T": decoder_input_ids.shape[1],
+                "H": model.config.encoder.hidden_size, "V": model.config.encoder.vocab_size,
+                "L": model.config.encoder.num_hidden_layers});
 
 # %% [markdown]
 # ## From a bidirectional BERT to a left-to-right decoder
@@ -136,8 +146,8 @@ Markdown(f"Relative change of each position's output when the mask is added: {ch
 #
 # BERT has no such block, so every scheme of the paper starts it **at random** (normal, std 0.02). Below, one model
 # on one sentence at three moments: the teaching model of notebook 06 (a small bert2bert fine-tuned to copy
-# sentences; its description is under the plot), reading one of its held-out sentences while it writes its own
-# output. Left, its architecture with the paper's random cross-attention; middle, the start it was actually
+# sentences; its description is under the plot), reading the running example's source while it writes its own
+# output (a copy, which is what it was trained to write). Left, its architecture with the paper's random cross-attention; middle, the start it was actually
 # fine-tuned from, cross-attention copied from self-attention (an option this course uses to train in a minute);
 # right, after fine-tuning. Last layer, heads averaged; the colour scale is fixed at 0..1, so flat looks flat.
 #
@@ -145,7 +155,7 @@ Markdown(f"Relative change of each position's output when the mask is added: {ch
 
 # %% alt="Three cross-attention maps of the same model on the same sentence: a random start (flat), a start copied from self-attention, and after fine-tuning (a clear diagonal)."
 teaching = teaching_model()
-example = dict(teaching.tokenizer([teaching.examples[0][0]], add_special_tokens=False, return_tensors="pt"))
+example = dict(teaching.tokenizer([RUNNING_EXAMPLE[0]], add_special_tokens=False, return_tensors="pt"))
 written = teaching.model.generate(**example, max_new_tokens=32)  # (1, T): the trained model's own output
 moments = {"random start (the paper)": starting_point(teaching, cross_attention="random"),
            "copied from self-attention": starting_point(teaching, cross_attention="self"),
@@ -312,8 +322,9 @@ seconds["speed-up"] = seconds["without cache (s)"] / seconds["with cache (s)"]
 display(seconds.round(3))
 short, long = seconds["speed-up"]
 Markdown(f"Writing {STEPS} tokens, the cache is **{long:.1f}x** as fast (median of {REPEATS} runs); writing 8, "
-         f"{short:.1f}x. " + ("The saving grows with length, as the quadratic cost says." if long > short else
-                              "At these lengths the measurement cannot separate the two; try the full preset."))
+         f"{short:.1f}x" + (": at that length its bookkeeping costs about what it saves. " if short < 1.2 else ". ")
+         + ("The saving grows with length, as the quadratic cost says." if long > 1.2 * short else
+            "At these lengths the measurement cannot separate the two; try the full preset."))
 
 # %% [markdown]
 # ## Summary
@@ -338,7 +349,7 @@ Markdown(f"Writing {STEPS} tokens, the cache is **{long:.1f}x** as fast (median 
 # 3. Compute `input_dependence` for `bert2rnd` and `rnd2bert`. Which scheme's decoder reads its input least at the
 #    start, and why?
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: the decoder's layers by hand, with and without the causal mask
 with torch.no_grad():
     enc = model.encoder(**source).last_hidden_state  # (1, S, H)
@@ -352,13 +363,13 @@ print("every position changes: from the second layer on, even the last position 
       "the future. A model trained without the mask would read the token it must predict from its input, and have "
       "nothing to read when generating")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: 4 (H^2 + H) for Q, K, V, O, plus a LayerNorm (2H), per layer
 per_layer = lambda H: 4 * (H * H + H) + 2 * H  # noqa: E731
 print(f"MiniLM: {per_layer(384):,} x 6 = {6 * per_layer(384) / 1e6:.1f}M;  BERT-base: {per_layer(768):,} x 12 = "
       f"{12 * per_layer(768) / 1e6:.1f}M (the paper's random column says 26M; notebook 04 discusses the difference)")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3: bert2rnd's decoder reads its input least. In both schemes the cross-attention is random and its output
 # small; bert2rnd's random decoder layers pass that small signal on as weak as they get it, while rnd2bert's
 # pretrained layers (like bert2bert's above) respond to it more strongly, though its encoder's output is random.

@@ -449,7 +449,7 @@ for task, metric in TASKS.items():
 # 3. Should a pretrained encoder help more or less as the training data shrinks? Argue it first, then check with the
 #    paper's table: bert2rnd's advantage over rnd2rnd at 100%, 10% and 1% of the data.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: a decoder that ignores its input writes what is likely a priori: the commonest words of the targets,
 # the same output for every input, often a loop of one frequent word.
 worst = collapse.drop("copy the input (no model)")["distinct outputs (%)"].idxmin()
@@ -460,14 +460,14 @@ predictions("brown-fusion", latest.loc[worst, "run_id"])["prediction"].value_cou
 # Solution 2 (below): a constant output has 1 distinct output, caught by the share; the shifted references are all
 # distinct, but they match another input, which input dependence catches (it falls to about 0 or below).
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 test = predictions("brown-fusion", latest.loc["bert2bert", "run_id"])
 shifted = list(test["target"][1:]) + [test["target"][0]]
 pd.DataFrame({"constant": diagnostics(test["source"], [test["target"][0]] * len(test)),
               "next example's reference": diagnostics(test["source"], shifted),
               "own reference": diagnostics(test["source"], test["target"])}).round(2)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3: more. A random encoder must learn English from the task's pairs alone; a pretrained one brings it, and
 # what the pairs cannot teach matters more the fewer there are.
 advantage = paper.loc["bert2rnd", ["sari", "sari@0.1", "sari@0.01"]] - paper.loc["rnd2rnd", ["sari", "sari@0.1", "sari@0.01"]]

@@ -44,8 +44,8 @@ from IPython.display import Markdown
 
 from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel
 from bertgen.generation import length_penalty
-from bertgen.teaching import (attention_explorer, compare_decoding, decoding_explorer, diagonality, median_seconds,
-                              plot_attention, teaching_model, words_in_order)
+from bertgen.teaching import (RUNNING_EXAMPLE, attention_explorer, compare_decoding, decoding_explorer, diagonality,
+                              median_seconds, plot_attention, teaching_model, words_in_order)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
@@ -70,9 +70,12 @@ Markdown(f"**The model on this page** is {teaching.description}. It has learned 
 #   variety; a seeded `torch.Generator` makes it reproducible.
 #
 # All three run the encoder once, then the decoder one token per step against a cache (section 4).
+#
+# The first row is the running example, *He left early. She stayed late.* This model was trained to copy, so the
+# right output here is the source itself; a fusion model (notebook 05's runs) would write *..., but she stayed late.*
 
 # %%
-sources = [source for source, _ in teaching.examples]
+sources = [RUNNING_EXAMPLE[0]] + [source for source, _ in teaching.examples]  # the running example, then held-out
 batch = dict(tok(sources, add_special_tokens=False, padding=True, return_tensors="pt"))
 settings = {"greedy": dict(), "beam search (4)": dict(num_beams=4),
             "sampling (top-p 0.9)": dict(do_sample=True, top_k=0, top_p=0.9, generator=torch.Generator().manual_seed(0))}
@@ -217,8 +220,8 @@ pd.DataFrame({"outputs repeating a bigram": [sum(repeats_a_bigram(row[1:].tolist
 # Each decoder layer's cross-attention holds, for every output position $t$, a distribution over the source
 # tokens: $\alpha_{t,s} = \operatorname{softmax}_s\big(q_t \cdot k_s / \sqrt{d_h}\big)$, with the query from the
 # decoder and keys and values from the encoder's output (notebook 03 derives it). `output_attentions=True`
-# returns them (`cross_attentions`: one (B, nh, T, S) tensor per layer). Here, for the greedy output of the first
-# held-out input, the last layer's map averaged over its heads; the colour scale is fixed at 0..1, so a flat map
+# returns them (`cross_attentions`: one (B, nh, T, S) tensor per layer). Here, for the greedy output of the running
+# example (the first row above), the last layer's map averaged over its heads; the colour scale is fixed at 0..1, so a flat map
 # would look flat.
 
 # %% alt="Cross-attention map of the trained model, last layer, heads averaged: weight concentrated on the diagonal, each output word reading the source word it copies."
@@ -306,17 +309,17 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 #
 # The solutions are below (collapsed in JupyterLab: click the dots to open).
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: per-token log-probabilities of both outputs, side by side
 row = table["beam gains"].abs().idxmax()
-enc = dict(tok([sources[row]], add_special_tokens=False, return_tensors="pt"))
+enc = dict(tok([table.loc[row, "source"]], add_special_tokens=False, return_tensors="pt"))
 for name, beams in (("greedy", 1), ("beam", 4)):
     ids = model.generate(**enc, num_beams=beams, max_new_tokens=NEW_TOKENS)
     with torch.no_grad():
         logp = model(**enc, decoder_input_ids=ids[:, :-1]).logits.log_softmax(-1)[0].gather(-1, ids[0, 1:, None])[:, 0]
     print(name, [f"{t}:{p:.1f}" for t, p in zip(tok.convert_ids_to_tokens(ids[0, 1:].tolist()), logp.tolist())])
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: length_penalty=0 ranks finished hypotheses by the raw sum of log-probabilities, and each token adds
 # a negative term: the shortest output scores best. The shortest of all is the end token at once, an empty output,
 # whose log p is one step's. Where the beam is wide enough to keep that hypothesis, it wins: the likeliest output
@@ -329,10 +332,11 @@ print("inputs where a wider beam found a less likely output than the next narrow
       {f"{a} -> {b} beams": int((found[b]["log p beam"] < found[a]["log p beam"] - 1e-4).sum())
        for a, b in ((1, 2), (2, 4), (4, 8))})
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3: the count of distinct samples says little: even at 0.2 most samples differ, since one changed word
-# among a dozen makes a sample distinct. Temperature shows in how far the samples stray from the greedy output, the
-# likeliest step by step: at 0.2 they keep most of its words in order, at 1.5 hardly any.
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 3: the count of distinct samples depends on the sentence more than on the temperature: one changed word
+# among a dozen makes a sample distinct, so a longer input can give 5 distinct samples even at 0.2. Temperature
+# shows in how far the samples stray from the greedy output, the likeliest step by step: at 0.2 they keep (nearly)
+# all of its words in order, at 1.5 hardly any.
 first = {k: v[:1] for k, v in one.items()}
 greedy_words = tok.decode(model.generate(**first, max_new_tokens=NEW_TOKENS)[0], skip_special_tokens=True).split()
 for temperature in (0.2, 1.5):

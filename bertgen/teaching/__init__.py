@@ -38,7 +38,7 @@ from bertgen.teaching.figures import (SOURCE_COLOURS, PartSource, attention_expl
 from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 from bertgen.warmstart import warm_start
 
-__all__ = ["COPY", "DEMO_MODEL", "SOURCE_COLOURS", "PartSource", "TeachingModel", "attention_explorer",
+__all__ = ["COPY", "DEMO_MODEL", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "PartSource", "TeachingModel", "attention_explorer",
            "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality", "draw_data_flow",
            "draw_layer", "draw_scheme", "folded", "median_seconds", "part_sources", "plot_attention", "scheme_legend",
            "sequence_logprob", "starting_point", "teaching_model", "train_copy_model", "words_in_order"]
@@ -46,6 +46,9 @@ __all__ = ["COPY", "DEMO_MODEL", "SOURCE_COLOURS", "PartSource", "TeachingModel"
 PAPER = "https://arxiv.org/abs/1907.12461"
 DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN_HOME, written by `make demo`
 # The copy fine-tune: every setting is in the cache directory's name, so changing one trains a new model.
+# The pair every notebook follows, 01 to 06: a sentence fusion as DiscoFuse makes them (two sentences joined by a
+# connective), short enough that every map of it fits on a page.
+RUNNING_EXAMPLE = ("He left early. She stayed late.", "He left early, but she stayed late.")
 COPY = dict(steps=100, layers=2, batch_size=8, learning_rate=1e-3, max_tokens=14, held_out=8, seed=0)
 
 

@@ -41,6 +41,8 @@ def test_notebook_has_the_course_scaffolding(path: Path):
     assert solutions, f"{path.name}: no code cell tagged 'solution' (the tests execute them)"
     assert all(c.metadata.get("jupyter", {}).get("source_hidden") for c in solutions), \
         f"{path.name}: solution cells should be collapsed (jupyter.source_hidden)"
+    assert all(c.metadata["jupyter"].get("outputs_hidden") for c in solutions if c.cell_type == "code"), \
+        f"{path.name}: a solution's output gives it away: collapse it too (jupyter.outputs_hidden)"
 
 
 @pytest.mark.parametrize("name", ["02_encoder", "03_decoder"])
@@ -142,3 +144,9 @@ def test_a_notebook_asks_before_it_shows_and_ends_with_a_summary(path: Path):
     assert headings[-2:] == ["Summary", "Exercises"], f"{path.name}: a '## Summary' box goes just before the exercises"
     summary = text[text.index("## Summary"):text.index("## Exercises")]
     assert len(re.findall(r"^> - ", summary, flags=re.M)) >= 3, f"{path.name}: the summary is a box of 3+ points"
+
+
+@pytest.mark.parametrize("path", [p for p in SCRIPTS if p.stem[:2] in {"01", "02", "03", "04", "06"}], ids=lambda p: p.stem)
+def test_the_running_example_runs_through_the_course(path: Path):
+    code = "\n".join(c.source for c in jupytext.read(path).cells if c.cell_type == "code")
+    assert "RUNNING_EXAMPLE" in code, f"{path.name} does not follow bertgen.teaching.RUNNING_EXAMPLE"
