@@ -148,7 +148,7 @@ Markdown(f"Relative change of each position's output when the mask is added: {ch
 # on one sentence at three moments: the teaching model of notebook 06 (a small bert2bert fine-tuned to copy
 # sentences; its description is under the plot), reading the running example's source while it writes its own
 # output (a copy, which is what it was trained to write). Left, its architecture with the paper's random cross-attention; middle, the start it was actually
-# fine-tuned from, cross-attention copied from self-attention (an option this course uses to train in a minute);
+# fine-tuned from, cross-attention copied from self-attention (an option this course uses to train in minutes);
 # right, after fine-tuning. Last layer, heads averaged; the colour scale is fixed at 0..1, so flat looks flat.
 #
 # *Predict before you run:* which of the three maps will be flat, and which diagonal?

@@ -51,7 +51,7 @@ NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
 REPEATS = {"tiny": 3, "full": 5}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
-teaching = teaching_model()  # the `make demo` model if present, else a 1-minute fine-tune cached in $BERTGEN_HOME
+teaching = teaching_model()  # the `make demo` model if present, else a few-minute fine-tune cached in $BERTGEN_HOME
 model, tok = teaching.model, teaching.tokenizer
 Markdown(f"**The model on this page** is {teaching.description}. It has learned its task, but not perfectly: "
          "that is what makes decoding choices visible.")

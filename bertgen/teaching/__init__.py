@@ -7,7 +7,7 @@ A course on decoding or attention needs a model that has learned something: an u
 2. otherwise a short fine-tune run here once and cached under `$BERTGEN_HOME/teaching/`: bert2bert from
    the embedded MiniLM-L6, 2 of its 6 layers per stack, cross-attention started as a copy of
    self-attention (`warm_start(..., cross_attention="self")`), trained to copy short English sentences.
-   About a minute on 2 CPU cores; half-trained on purpose, so greedy search still makes mistakes that
+   A few minutes on 2 CPU cores; still imperfect on purpose, so greedy search still makes mistakes that
    beam search can fix.
 
 Shapes: B batch, S source length, T target length, nh heads.
@@ -49,7 +49,7 @@ DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN
 # The pair every notebook follows, 01 to 06: a sentence fusion as DiscoFuse makes them (two sentences joined by a
 # connective), short enough that every map of it fits on a page.
 RUNNING_EXAMPLE = ("He left early. She stayed late.", "He left early, but she stayed late.")
-COPY = dict(steps=100, layers=2, batch_size=8, learning_rate=1e-3, max_tokens=14, held_out=8, seed=0)
+COPY = dict(steps=300, layers=2, batch_size=16, learning_rate=2e-4, max_tokens=14, held_out=8, seed=0)
 
 
 @dataclass
