@@ -208,3 +208,20 @@ def test_the_data_flow_names_every_shape_and_fits_its_labels(sizes, figsize):
     assert labels_outside_their_boxes(fig) == []
     plt.close("all")
     assert figures._shape("B, T, V", sizes) == ("(B, T, V)" if sizes is None else "(B, T, V) = (2, 13, 30522)")
+
+
+def test_folded_report_is_one_summary_line_over_the_full_report(reports):
+    html = teaching.folded(reports["bertshare"]).data
+    summary = html[html.index("<summary>"):html.index("</summary>")]
+    assert html.startswith("<details>") and " open" not in html.split(">")[0]
+    assert "bertshare" in summary and "22.6M of 26.1M" in summary and "102 shared" in summary
+    assert reports["bertshare"]._repr_html_() in html
+
+
+@pytest.mark.parametrize("cross_attention", ["self", "random"])
+def test_starting_point_is_the_teaching_models_warm_start(cross_attention):
+    start = teaching.starting_point(teaching.TeachingModel(tiny_model(), None, "copy", ""), cross_attention)
+    layer = start.decoder.bert.encoder.layer[0]
+    assert len(start.decoder.bert.encoder.layer) == 1  # as deep as the teaching model
+    copied = torch.equal(layer.crossattention.self.query.weight, layer.attention.self.query.weight)
+    assert copied == (cross_attention == "self")
