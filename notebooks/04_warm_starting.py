@@ -64,7 +64,7 @@ from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
 from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.tokenization import load_tokenizer
-from bertgen.teaching import RUNNING_EXAMPLE, draw_scheme, folded
+from bertgen.teaching import RUNNING_EXAMPLE, draw_scheme, folded, scheme_legend
 from bertgen.warmstart import SCHEMES, warm_start
 
 # section 5: fine-tuning steps, and the schemes that get them
@@ -123,8 +123,9 @@ folded(report)  # one line; click it for the full report (or print(report) for t
 
 # %% alt="Scheme diagrams of bert2bert and bertshare, parts coloured by where warm-starting took them from."
 share_report = warm_start("bertshare", ckpt)[1]
-fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(8, 4.4))
 draw_scheme(report, ax=axes[0]); draw_scheme(share_report, ax=axes[1])
+scheme_legend(fig); fig.tight_layout(rect=(0, 0.08, 1, 1))
 Markdown(f"bertshare has {share_report.total / 1e6:.1f}M parameters against bert2bert's {report.total / 1e6:.1f}M: "
          f"{share_report.total / report.total:.0%} of the size, not half, because the shared word embeddings and the "
          "new cross-attention are counted in both.")
