@@ -33,11 +33,10 @@ test: setup
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks
 
-# The course as web pages: every notebook executed (tiny presets, a few minutes) and rendered to build/book/.
+# The course as web pages that work offline: every notebook executed (tiny presets, a few minutes) and rendered to
+# build/book/, MathJax copied beside the pages from a local package (the dev extra's jupyter-server-mathjax).
 book: setup
-	$(VENV)/bin/jupyter nbconvert --execute --to html --ExecutePreprocessor.kernel_name=bertgen \
-		--output-dir build/book notebooks/*.ipynb
-	@echo "open build/book/00_data.html"
+	$(PY) -m bertgen.teaching.book notebooks/*.ipynb --output-dir build/book
 
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'

@@ -144,7 +144,7 @@ fusion = load_task("brown-fusion", data_dir=BROWN)
 table = sizes(fusion, by="rule")
 table
 
-# %%
+# %% alt="Horizontal stacked bars: brown-fusion examples per fusion rule, split into train, validation and test."
 table.drop("total")[["train", "validation", "test"]].plot.barh(stacked=True, figsize=(7, 3), title="brown-fusion examples per rule")
 plt.xlabel("examples"); plt.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0)); plt.tight_layout(); plt.show()
 Markdown(f"Built from {'the full corpus' if BROWN != brown.SAMPLE_DIR else 'the 8-file sample'}: "
@@ -183,8 +183,10 @@ for name in ("bible-modern", "ding-en-de"):
 # Lengths decide the paper's settings (inputs and outputs of 128 tokens for fusion, split and translation)
 # and how much padding a batch carries. In words, fusion pairs are a sentence or two long; the target of a
 # fusion is never shorter than its input by more than a connective.
+#
+# *Predict before you run:* in a split task, which side is longer, source or target, and by about how many words?
 
-# %%
+# %% alt="Histograms of source and target lengths in words, one panel per available task."
 available = {"brown-fusion": fusion, "brown-split": split}
 available |= {n: load_task(n) for n in ("bible-modern", "ding-en-de") if fetch.is_fetched(*TASKS[n].corpora)}
 fig, axes = plt.subplots(1, len(available), figsize=(4 * len(available), 3), squeeze=False)
@@ -227,23 +229,37 @@ for name, prediction in (("copy the input", source), ("the target", target)):
           f"exact {metrics.exact_match([prediction], [target]):5.1f}")
 
 # %% [markdown]
+# ## Summary
+#
+# > - The paper's tasks (fusion, splitting, translation, summarization) have offline stand-ins built from real
+# >   corpora: Brown for fusion and splitting, two Bibles for rewriting, a dictionary for translation.
+# > - A fusion input is made by *undoing* a discourse phenomenon in a real sentence, so every target is a real
+# >   sentence.
+# > - Splits go by document, so no test sentence has a neighbour in training.
+# > - `load_task` gives any task; each task names the metrics it is scored with, and copying the input is the baseline
+# >   every model must beat.
+#
 # ## Exercises
 #
-# 1. How many examples of each rule does the Brown *sample* give, and which rule fires least?
+# 1. Which rule fires least on the Brown *sample*? Predict it first from what each rule needs in a sentence (the
+#    list above), then check with the counts: was your reason the right one?
 # 2. Fuse a sentence of your own with `fusion_rules.fuse` (tag it by hand in `word/tag` form). Which tags must be there
 #    for the rule to fire?
-# 3. Score "copy the input" for the first 20 validation pairs of `brown-fusion` with SARI and exact match.
+# 3. Copying the input scores far above 0 in SARI but 0 in exact match. Explain both from the definitions (SARI: the
+#    mean of keep F1, delete precision and add F1 over n-grams), then check on the first 20 validation pairs.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 1
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 1: the counts, fewest last; a rule fires as often as the construction it undoes occurs in Brown's prose
 made["rule"].value_counts()
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: a subject pronoun (pps) and a past-tense verb (vbd) on both sides of ", but"
 print(fusion_rules.fuse(parse("He/pps ran/vbd fast/rb ,/, but/cc he/pps missed/vbd the/at bus/nn ./.")))
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 3: a copy keeps every word the target keeps (keep F1 high), deletes nothing, which SARI scores as perfect
+# delete precision, and adds nothing where the target adds a connective or a comma (add F1 0): about (1 + 1 + 0) / 3.
+# Exact match needs the fused sentence itself, and a fusion always changes at least a word or a stop.
 rows = fusion["validation"].select(range(min(20, len(fusion["validation"]))))
 print(f"SARI {metrics.sari(rows['source'], rows['source'], rows['target']):.1f}, "
       f"exact {metrics.exact_match(rows['source'], rows['target']):.1f}")

@@ -48,6 +48,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from bertgen.teaching import RUNNING_EXAMPLE
 from bertgen.tokenization import SAMPLE_CORPUS, BertGenerationTokenizer, load_tokenizer
 
 VOCAB_SIZE = {"tiny": 500, "full": 1000}[PRESET]
@@ -125,7 +126,7 @@ print("ids of the first sentence:", sp.encode(SENTENCES[0]), bert.encode(SENTENC
 # step per target token. Even on the corpus it was trained on, the small vocabulary needs clearly more
 # pieces than BERT's.
 
-# %%
+# %% alt="Left: tokens per example sentence for SentencePiece and WordPiece. Right: histogram of tokens per corpus sentence for both tokenizers."
 def lengths(tok, texts):
     return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
 
@@ -147,9 +148,18 @@ right.legend();
 # pre-trained that way for classification. The paper feeds the encoder bare text: the released bert2bert
 # and roberta2roberta checkpoints are run with `add_special_tokens=False`, and `BertGenerationTokenizer`
 # adds nothing at all (its `add_special_tokens` changes nothing).
+#
+# *Predict before you run:* for a target of *n* tokens, how long are the decoder input and the labels, and which
+# special token does each hold that the other does not?
+
+# %% [markdown]
+# **The running example.** From here to notebook 06 the course follows one sentence-fusion pair, the task of the
+# paper's DiscoFuse experiments: two sentences in, one sentence out, joined by a connective. Its input and its
+# target, through both tokenizers:
 
 # %%
-text = "The tide is turning."
+source, target = RUNNING_EXAMPLE
+text = source
 print("BERT, default:        ", bert.convert_ids_to_tokens(bert.encode(text)))
 print("BERT, as the paper:   ", bert.convert_ids_to_tokens(bert.encode(text, add_special_tokens=False)))
 print("SentencePiece, either:", sp.tokenize(text), sp.encode(text) == sp.encode(text, add_special_tokens=False))
@@ -176,10 +186,10 @@ def teacher_forcing(tok, target):
 
 print("BERT: bos", bert.bos_token_id, "= [CLS]", bert.cls_token_id, "; eos", bert.eos_token_id, "= [SEP]",
       bert.sep_token_id)
-display(teacher_forcing(bert, text))
+display(teacher_forcing(bert, target))
 print("SentencePiece: bos <s> =", sp.bos_token_id, "; eos </s> =", sp.eos_token_id, "; pad <pad> =",
       sp.pad_token_id)
-teacher_forcing(sp, text)
+teacher_forcing(sp, target)
 
 # %% [markdown]
 # ## Batches
@@ -212,22 +222,35 @@ print(type(again).__name__, again.encode(SENTENCES[1]) == sp.encode(SENTENCES[1]
 # Next, `02_encoder`: what the encoder does with these ids.
 
 # %% [markdown]
+# ## Summary
+#
+# > - A tokenizer maps text to ids from a fixed vocabulary: SentencePiece learns its pieces from a corpus, WordPiece
+# >   is BERT's and must be kept to reuse BERT's embeddings.
+# > - The input carries no special tokens; the target is wrapped in a start token (the decoder's first input) and an
+# >   end token (the last label).
+# > - Teacher forcing: the decoder input is the target shifted right behind the start token; the labels are the target
+# >   itself.
+#
 # ## Exercises
 #
-# 1. Train a 300-piece and a 1,000-piece unigram vocabulary: how many pieces per corpus sentence does each need?
+# 1. A 300-piece and a 1,000-piece unigram vocabulary: predict which needs more pieces per corpus sentence, and what a
+#    larger vocabulary costs the model (think of the embedding matrix and the tied output layer). Then train both.
 # 2. Which of the example sentences changes when it goes through WordPiece and back (`decode(encode(...))`), and why?
 # 3. Write the decoder input and labels for "Good morning." with the SentencePiece tokenizer.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 1
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 1: the smaller vocabulary cuts words into more, shorter pieces (longer sequences, and attention's cost grows
+# with their square); the larger one needs more rows in the embedding matrix, which is also the output layer, so
+# every decoding step scores more candidates. At MiniLM's H = 384:
 for size in (300, 1000):
     t = BertGenerationTokenizer.train([SAMPLE_CORPUS], vocab_size=size)
-    print(size, "pieces:", round(sum(lengths(t, corpus)) / len(corpus), 1), "per sentence")
+    print(f"{size} pieces: {sum(lengths(t, corpus)) / len(corpus):.1f} per sentence, "
+          f"embedding matrix {size * 384:,} parameters")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: WordPiece lower-cases and strips accents, so capitals and "café" do not survive
 [t for t in SENTENCES if bert.decode(bert.encode(t, add_special_tokens=False)) != t]
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3
 teacher_forcing(sp, "Good morning.")

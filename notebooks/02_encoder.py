@@ -22,7 +22,7 @@
 # (2017), *Attention Is All You Need*.
 # **Code:** `bertgen/modeling/bert_generation.py` (`BertGenerationEmbeddings`, `BertGenerationSelfAttention`,
 # `BertGenerationLayer`, `BertGenerationEncoder`), `bertgen/config/bert.py` (`BertGenerationConfig`),
-# `bertgen/teaching.py` (the diagrams).
+# `bertgen/teaching/__init__.py` (the diagrams).
 #
 # **After this notebook you can**
 # - write down the equations of one encoder layer (embeddings, scaled dot-product attention, heads, residual and
@@ -55,12 +55,13 @@ PRESET = "tiny"  # "tiny": two sentences; "full": four (both run in seconds)
 import math
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
 
 from bertgen import load_tokenizer, warm_start
-from bertgen.teaching import attention_explorer, draw_layer, plot_attention
+from bertgen.teaching import RUNNING_EXAMPLE, attention_explorer, draw_data_flow, draw_layer, plot_attention
 
 torch.manual_seed(0)
 tokenizer = load_tokenizer("minilm-l6")
@@ -74,7 +75,7 @@ Markdown(f"The encoder: hidden size H = {config.hidden_size}, nh = {config.num_a
 # Here is one layer as a picture. Data flows upwards; the grey arrows are the residual paths that carry each
 # block's input around it, to be added to its output.
 
-# %%
+# %% alt="Diagram of one encoder layer, bottom to top: self-attention, add and LayerNorm, feed-forward, add and LayerNorm, with residual paths around each block."
 draw_layer(decoder=False);
 
 # %% [markdown]
@@ -85,7 +86,7 @@ draw_layer(decoder=False);
 # reads every position through the decoder's cross-attention, so the extra token buys nothing (notebook 01).
 
 # %%
-sentences = ["The cat sat on the mat because it was warm.", "Plants create energy through photosynthesis."]
+sentences = [RUNNING_EXAMPLE[0], "Plants create energy through photosynthesis."]  # the course's running example first
 if PRESET == "full":
     sentences += ["However, the committee did not agree.", "He left early, so he missed the train."]
 batch = tokenizer(sentences, padding=True, add_special_tokens=False, return_tensors="pt")
@@ -135,7 +136,7 @@ with torch.no_grad():
 # size. The plot measures it: the entropy of the attention weights over 32 keys, with and without the scaling, as
 # the head size grows (the maximum, a uniform distribution, is $\ln 32 \approx 3.47$).
 
-# %%
+# %% alt="Entropy of attention weights against head size: unscaled scores collapse towards zero entropy as the head grows, scaled scores stay near the uniform entropy."
 g = torch.Generator().manual_seed(0)
 sizes = sorted({4, 16, 64, 256, 1024, config.head_size})
 entropy = {"scaled by 1/sqrt(hs)": [], "unscaled": []}
@@ -219,7 +220,7 @@ print("layer 0 output", tuple(y.shape), "max |by hand - module| on real tokens =
 # looks diffuse. This is a pretrained encoder, so the heads have structure: some look at the next or previous
 # word, some at the punctuation, some spread out.
 
-# %%
+# %% alt="Two self-attention maps of the first sentence, last layer, heads 0 and 5: rows are queries, columns keys, darker blue is more weight."
 with torch.no_grad():
     out = encoder(input_ids, attention_mask=attention_mask, output_attentions=True)
 n = int(attention_mask[0].sum())
@@ -237,7 +238,7 @@ Markdown(f"Rows sum to {out.attentions[-1][0, 0, :n].sum(-1).mean():.4f}. How fa
 # %% [markdown]
 # **Live:** pick any layer and head (in JupyterLab; a rendered page shows the default).
 
-# %%
+# %% alt="The self-attention map of the explorer's default view: last layer, heads averaged."
 attention_explorer(out.attentions, tokens, tokens, title="self-attention");
 
 # %% [markdown]
@@ -245,6 +246,8 @@ attention_explorer(out.attentions, tokens, tokens, title="self-attention");
 #
 # A sentence encoded alone and inside a padded batch gives the same states on its real tokens: padded keys get zero
 # weight through $M$, so the mask is all that separates sentences of different lengths in one batch.
+#
+# *Predict before you run:* the difference will be exactly zero, or small but not zero? Why might it not be zero?
 
 # %%
 with torch.no_grad():
@@ -275,36 +278,71 @@ print("padded vs alone, max |diff| =", (alone - in_batch).abs().max().item())
 # vectors. Because the layer is the same, the decoder can be warm-started from the same checkpoint, which is the
 # paper's `bert2bert`.
 #
+# Here is the whole model the next notebooks complete, with the shape of every tensor for the running example:
+# its source as encoded above, its target *He left early, but she stayed late.* behind the start token.
+
+# %% alt="Data flow of the whole encoder-decoder with tensor shapes for the running example: source ids through embeddings and encoder layers to the encoder output, which feeds the cross-attention of every decoder layer; decoder input ids through embeddings, decoder layers and the tied LM head to logits over the vocabulary."
+flow = {"B": 1, "S": n, "T": len(tokenizer.encode(RUNNING_EXAMPLE[1], add_special_tokens=False)) + 1,
+        "H": config.hidden_size, "V": config.vocab_size, "L": config.num_hidden_layers}
+draw_data_flow(flow);
+
+# %% [markdown]
+# ## Summary
+#
+# > - An encoder layer is self-attention, $\operatorname{softmax}(QK^\top/\sqrt{d_h} + M)V$ over several heads, then a
+# >   per-position feed-forward block, each wrapped in a residual connection and a post-LayerNorm.
+# > - The $\sqrt{d_h}$ keeps the weights from collapsing onto one key as heads grow; the padding mask $M$ makes a
+# >   padded batch compute what each sentence computes alone.
+# > - Heads specialise: some read a fixed neighbour (positional), others read by content.
+# > - The encoder is BERT's stack unchanged, which is why a BERT checkpoint warm-starts it weight for weight.
+#
 # ## Exercises
 #
 # 1. Remove the $\sqrt{d_h}$ scaling in the hand-computed layer above. How large is the difference to the module
 #    now, and how does the entropy of layer 0's attention weights change?
 # 2. Count the parameters of one encoder layer from the equations ($W_Q, W_K, W_V, W_O$ with biases, the two FFN
 #    matrices with biases, two LayerNorms) and check your formula against the module.
-# 3. Shuffle the words of the first sentence while keeping the position ids: which heads of the last layer change
-#    their attention most? (Hint: `output_attentions=True`, compare the maps.)
+# 3. Which heads of layer 0 are *positional*, attending to a fixed offset (the previous word, the next) whatever
+#    the words are, and how do you know? Design a test: shuffle the words of the first sentence while keeping the
+#    position ids, and decide whether a positional head's map should then change when compared position by position,
+#    or token by token. Check your test against a direct measure of positional attention.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: without the scaling the scores are sqrt(hs) = 5.7x larger, the weights sharper, the output wrong
 def entropy_of(w):
     return -(w * w.clamp_min(1e-12).log()).sum(-1)[real[:, None, :].expand(-1, w.shape[1], -1)].mean().item()
 
 with torch.no_grad():
     unscaled = (q @ k.transpose(-2, -1)).masked_fill(attention_mask[:, None, None, :] == 0, float("-inf")).softmax(-1)
+    context_u = (unscaled @ v).transpose(1, 2).reshape(x.shape)  # the rest of the layer as above
+    h_u = layer.attention.output.LayerNorm(layer.attention.output.dense(context_u) + x)
+    y_u = layer.output.LayerNorm(layer.output.dense(F.gelu(layer.intermediate.dense(h_u))) + h_u)
+print(f"max |by hand - module| on real tokens: with the scaling {(y - module_y)[real].abs().max():.1e}, "
+      f"without {(y_u - module_y)[real].abs().max():.2f} (outputs have unit scale after the LayerNorm)")
 print(f"entropy of layer 0's weights: scaled {entropy_of(weights):.2f} nats, unscaled {entropy_of(unscaled):.2f} nats")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: 4 (H^2 + H) for attention, 2 H*4H + 4H + H for the FFN, 2 * 2H for the LayerNorms
 H = config.hidden_size
 formula = 4 * (H * H + H) + (H * config.intermediate_size + config.intermediate_size) \
     + (config.intermediate_size * H + H) + 2 * 2 * H
 print(formula, sum(p.numel() for p in layer.parameters()), formula == sum(p.numel() for p in layer.parameters()))
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3: the same tokens in another order; the positional heads change least, the content heads most
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 3: a positional head reads the key at a fixed offset from its query, whatever the words. Shuffle the words
+# and keep the positions: its map, compared position by position, stays the same; compared token by token (the
+# original map reordered with the words), it changes most, since each word now has other neighbours. Direct measure:
+# the largest mean weight a head puts on one offset (-2..2); 1.0 means always the same neighbour.
 perm = torch.randperm(n, generator=torch.Generator().manual_seed(1))
 with torch.no_grad():
-    shuffled = encoder(input_ids[:1, :n][:, perm], output_attentions=True).attentions[-1][0]  # (nh, n, n)
-original = out.attentions[-1][0, :, :n, :n][:, perm][:, :, perm]  # the original map, in the shuffled order
-change = (shuffled - original).abs().sum(-1).mean(-1)  # (nh,): mean L1 change of a row
-print("heads by change:", change.argsort(descending=True).tolist(), change.round(decimals=2).tolist())
+    shuffled = encoder(input_ids[:1, :n][:, perm], output_attentions=True).attentions[0][0]  # (nh, n, n), layer 0
+original = out.attentions[0][0, :, :n, :n]
+offset = torch.arange(n)[None, :] - torch.arange(n)[:, None]  # (n, n): key position - query position
+heads = pd.DataFrame({
+    "weight on one offset": torch.stack([original[:, offset == d].mean(-1) for d in range(-2, 3)]).amax(0),
+    "change, same positions": (shuffled - original).abs().sum(-1).mean(-1),  # mean L1 change of a row
+    "change, same tokens": (shuffled - original[:, perm][:, :, perm]).abs().sum(-1).mean(-1),
+}).rename_axis("layer 0 head").round(2)
+display(heads.sort_values("weight on one offset", ascending=False).head(4))
+print("most positional head:", heads["weight on one offset"].idxmax(),
+      "; least changed position by position:", heads["change, same positions"].idxmin())

@@ -23,7 +23,7 @@
 # `BertGenerationLayer`, `BertGenerationDecoder` and its tied `lm_head`), `bertgen/modeling/encoder_decoder.py`
 # (`EncoderDecoderModel`, BERTShare's `tie_encoder_decoder`), `bertgen/warmstart/plan.py` and
 # `bertgen/warmstart/schemes.py` (what each scheme loads), `bertgen/cache.py` (the KV cache),
-# `bertgen/teaching.py` (the trained model and the diagrams).
+# `bertgen/teaching/__init__.py` (the trained model and the diagrams).
 #
 # **After this notebook you can**
 # - explain how a layer pretrained to read in both directions becomes a left-to-right decoder, and prove it;
@@ -42,11 +42,9 @@
 # Shapes: **B** batch, **S** source, **T** target length, **H** hidden, **nh** heads, **V** vocabulary.
 
 # %% tags=["parameters"]
-PRESET = "tiny"  # "tiny": 24 decoding steps; "full": 96 (the cache's speed-up grows with length)
+PRESET = "tiny"  # "tiny": 48 decoding steps, timed 3 times; "full": 128, timed 5 times
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -57,20 +55,31 @@ from tokenizers import ByteLevelBPETokenizer
 from bertgen import GPT2Config, GPT2LMHeadModel, load_tokenizer, warm_start
 from bertgen.modeling import causal_mask
 from bertgen.tokenization import SAMPLE_CORPUS
-from bertgen.teaching import diagonality, draw_layer, draw_scheme, plot_attention, teaching_model
+from bertgen.teaching import (RUNNING_EXAMPLE, diagonality, draw_data_flow, draw_layer, draw_scheme, median_seconds, plot_attention, scheme_legend,
+                              starting_point, teaching_model)
 
 torch.manual_seed(0)
-STEPS = {"tiny": 24, "full": 96}[PRESET]
+STEPS, REPEATS = {"tiny": (48, 3), "full": (128, 5)}[PRESET]
 tokenizer = load_tokenizer("minilm-l6")
 model, report = warm_start("bert2bert", "minilm-l6")  # the paper's recipe: cross-attention random
 model.eval()
-source = tokenizer(["The cat sat on the mat because it was warm."], add_special_tokens=False, return_tensors="pt")
-target = tokenizer(["It was warm, so the cat sat on the mat."], add_special_tokens=False, return_tensors="pt")["input_ids"]
+source = tokenizer([RUNNING_EXAMPLE[0]], add_special_tokens=False, return_tensors="pt")  # the running example
+target = tokenizer([RUNNING_EXAMPLE[1]], add_special_tokens=False, return_tensors="pt")["input_ids"]
 decoder_input_ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), target], dim=1)  # [CLS] + target
 print("source", tuple(source["input_ids"].shape), "(B, S);  decoder input", tuple(decoder_input_ids.shape), "(B, T)")
 
-# %%
+# %% alt="Diagram of one decoder layer, bottom to top: causal self-attention, cross-attention reading the encoder output, feed-forward, each followed by add and LayerNorm, with residual paths."
 draw_layer(decoder=True);
+
+# %% [markdown]
+# The running example again (notebooks 01, 02): source *He left early. She stayed late.*, target *He left early, but
+# she stayed late.* Notebook 02 followed it up the left-hand column of the model; this notebook opens the right-hand
+# one, with the shapes it has here.
+
+# %% alt="Data flow of the whole encoder-decoder with the running example's tensor shapes; this notebook covers the decoder column on the right and the cross-attention arrow from the encoder output."
+draw_data_flow({"B": 1, "S": source["input_ids"].shape[1], "T": decoder_input_ids.shape[1],
+                "H": model.config.encoder.hidden_size, "V": model.config.encoder.vocab_size,
+                "L": model.config.encoder.num_hidden_layers});
 
 # %% [markdown]
 # ## From a bidirectional BERT to a left-to-right decoder
@@ -93,7 +102,7 @@ draw_layer(decoder=True);
 # Below, the mask (white: may attend), and a proof by experiment on the full model: change the last target token and
 # the logits at every earlier position stay the same.
 
-# %%
+# %% alt="The causal mask: a lower-triangular matrix in which query t may attend to keys at positions up to t."
 T = decoder_input_ids.shape[1]
 plt.figure(figsize=(3.5, 3.5))
 plt.imshow(causal_mask(T, T, torch.device("cpu"))[0, 0], cmap="Greys_r")
@@ -138,28 +147,37 @@ Markdown(f"Relative change of each position's output when the mask is added: {ch
 # mask here: the whole source is known before decoding starts. Because $E$ does not change while decoding, its keys
 # and values are computed once per layer and cached (the KV cache, at the end).
 #
-# BERT has no such block, so every scheme of the paper starts it **at random** (normal, std 0.02). The left map below
-# is that random start; the right one is the same layer after a short fine-tune (the teaching model of notebook 06,
-# see its description under the plot). The colour scale is fixed at 0..1 in both, so flat looks flat.
+# BERT has no such block, so every scheme of the paper starts it **at random** (normal, std 0.02). Below, one model
+# on one sentence at three moments: the teaching model of notebook 06 (a small bert2bert fine-tuned to copy
+# sentences; its description is under the plot), reading the running example's source while it writes its own
+# output (a copy, which is what it was trained to write). Left, its architecture with the paper's random cross-attention; middle, the start it was actually
+# fine-tuned from, cross-attention copied from self-attention (an option this course uses to train in minutes);
+# right, after fine-tuning. Last layer, heads averaged; the colour scale is fixed at 0..1, so flat looks flat.
+#
+# *Predict before you run:* which of the three maps will be flat, and which diagonal?
 
-# %%
-with torch.no_grad():
-    out = model(**source, decoder_input_ids=decoder_input_ids, output_attentions=True)
-untrained = out.cross_attentions[-1][0].mean(0)  # (T, S): last layer, heads averaged
+# %% alt="Three cross-attention maps of the same model on the same sentence: a random start (flat), a start copied from self-attention, and after fine-tuning (a clear diagonal)."
 teaching = teaching_model()
-example = dict(teaching.tokenizer([teaching.examples[0][0]], add_special_tokens=False, return_tensors="pt"))
-written = teaching.model.generate(**example, max_new_tokens=32)
+example = dict(teaching.tokenizer([RUNNING_EXAMPLE[0]], add_special_tokens=False, return_tensors="pt"))
+written = teaching.model.generate(**example, max_new_tokens=32)  # (1, T): the trained model's own output
+moments = {"random start (the paper)": starting_point(teaching, cross_attention="random"),
+           "copied from self-attention": starting_point(teaching, cross_attention="self"),
+           "after fine-tuning": teaching.model}
+maps = {}
 with torch.no_grad():
-    trained = teaching.model(**example, decoder_input_ids=written, output_attentions=True).cross_attentions[-1][0].mean(0)
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-plot_attention(untrained, tokenizer.convert_ids_to_tokens(source["input_ids"][0].tolist()),
-               tokenizer.convert_ids_to_tokens(decoder_input_ids[0].tolist()), ax=axes[0], title="random cross-attention")
-plot_attention(trained, teaching.tokenizer.convert_ids_to_tokens(example["input_ids"][0].tolist()),
-               teaching.tokenizer.convert_ids_to_tokens(written[0].tolist()), ax=axes[1], title="after fine-tuning")
+    for name, m in moments.items():  # (T, S) each: last layer, heads averaged
+        maps[name] = m(**example, decoder_input_ids=written, output_attentions=True).cross_attentions[-1][0].mean(0)
+fig, axes = plt.subplots(1, 3, figsize=(18, 4.5))
+for ax, (name, weights) in zip(axes, maps.items()):
+    plot_attention(weights, teaching.tokenizer.convert_ids_to_tokens(example["input_ids"][0].tolist()),
+                   teaching.tokenizer.convert_ids_to_tokens(written[0].tolist()), ax=ax, title=name)
 plt.tight_layout()
-Markdown(f"Random: weights from {untrained.min():.3f} to {untrained.max():.3f}, where uniform is 1/S = "
-         f"{1 / untrained.shape[1]:.3f}. Trained ({teaching.description}): {diagonality(trained):.0%} of each row's "
-         "weight on the source word being written, an alignment of output words with input words.")
+untrained = maps["random start (the paper)"]
+Markdown(f"The model: {teaching.description}. Random start: weights from {untrained.min():.3f} to "
+         f"{untrained.max():.3f}, where uniform is 1/S = {1 / untrained.shape[1]:.3f}. Share of each row's weight on "
+         "the source word at the position being written (the diagonal): "
+         + ", ".join(f"{name} {diagonality(w):.0%}" for name, w in maps.items())
+         + ". Fine-tuning turns whatever it starts from into an alignment of output words with input words.")
 
 # %% [markdown]
 # ## Warm-starting, scheme by scheme
@@ -167,24 +185,29 @@ Markdown(f"Random: weights from {untrained.min():.3f} to {untrained.max():.3f}, 
 # Now we can say precisely what "warm-starting a decoder from BERT" sets. A decoder layer has causal self-attention,
 # cross-attention and a feed-forward block; BERT has weights for the first and the last, none for the middle one. The
 # paper's schemes (Table 1) choose, for each stack, the checkpoint or a random start. The diagrams below are drawn
-# from `warm_start`'s own report (`bertgen/warmstart/report.py`), not by hand: blue parts come from the checkpoint,
-# orange parts start random, hatched parts are the encoder's tensors themselves.
+# from `warm_start`'s own report (`bertgen/warmstart/report.py`), part by part, not by hand: blue parts come from the
+# checkpoint, orange parts start random. Hatched parts are not tensors of their own but another part's (tied to the
+# word embeddings, or BERTShare's encoder layers); their colour is where that tensor came from.
 
-# %%
+# %% alt="Five scheme diagrams, rnd2rnd to bertshare: encoder and decoder parts coloured blue when taken from the checkpoint, orange when random, hatched when they are another part's tensors."
 schemes = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]
 reports = {s: warm_start(s, "minilm-l6", device="meta")[1] for s in schemes}  # shapes only: no memory, no copy
-fig, axes = plt.subplots(1, len(schemes), figsize=(18, 3.6))
+fig, axes = plt.subplots(1, len(schemes), figsize=(18, 4.4))
 for ax, scheme in zip(axes, schemes):
     draw_scheme(reports[scheme], ax=ax)
-plt.tight_layout()
+scheme_legend(fig)
+plt.tight_layout(rect=(0, 0.07, 1, 1))
 pd.DataFrame([r.table1_row() for r in reports.values()]).set_index("scheme")
 
 # %% [markdown]
 # Read the diagrams column by column:
-# - **rnd2rnd** is an ordinary Transformer trained from scratch, the baseline every table compares against.
-# - **bert2rnd** takes the encoder from BERT and starts the whole decoder at random; its word embeddings are still
-#   BERT's, because one matrix is shared by encoder, decoder and output layer.
-# - **rnd2bert** does the opposite: a random encoder feeding a pretrained decoder.
+# - **rnd2rnd** is an ordinary Transformer trained from scratch, the baseline every table compares against. Its
+#   decoder's word embeddings and LM head are hatched orange: the encoder's random matrix, tied.
+# - **bert2rnd** takes the encoder from BERT and starts the decoder's layers at random, its position table and
+#   LayerNorm too; its word embeddings (and so its LM head) are still BERT's, because one matrix is shared by
+#   encoder, decoder and output layer.
+# - **rnd2bert** does the opposite: a random encoder feeding a pretrained decoder. The encoder's word embeddings are
+#   BERT's all the same, for the same reason: the decoder's matrix is the encoder's.
 # - **bert2bert** takes both stacks from the checkpoint, as two independent copies that fine-tuning moves apart.
 # - **bertShare** takes both from the checkpoint and *keeps them one*: the decoder's self-attention and feed-forward
 #   blocks are the encoder's modules.
@@ -287,18 +310,24 @@ print(f"{STEPS} greedy tokens with cache == without cache:", same)
 
 # %% [markdown]
 # Then what it saves: without a cache step *t* recomputes all *t* positions (quadratic in length in total);
-# with it each step computes one.
+# with it each step computes one. *Predict before you run:* is the cache worth more for 8 tokens or for 48?
+#
+# Each timing is the median of several runs: one run on a shared CPU is noise.
 
 # %%
-speed = {}
+lengths = [8, STEPS]
+seconds = pd.DataFrame(index=pd.Index(lengths, name="tokens written"))
 with torch.inference_mode():
     for use_cache in (False, True):
-        greedy(model, source, 4, use_cache)  # warm-up
-        start = time.perf_counter()
-        greedy(model, source, STEPS, use_cache)
-        speed[use_cache] = STEPS / (time.perf_counter() - start)
-print(f"tokens/s without cache {speed[False]:.0f}, with cache {speed[True]:.0f} "
-      f"({speed[True] / speed[False]:.1f}x)")
+        seconds["with cache (s)" if use_cache else "without cache (s)"] = [
+            median_seconds(lambda: greedy(model, source, n, use_cache), repeats=REPEATS) for n in lengths]
+seconds["speed-up"] = seconds["without cache (s)"] / seconds["with cache (s)"]
+display(seconds.round(3))
+short, long = seconds["speed-up"]
+Markdown(f"Writing {STEPS} tokens, the cache is **{long:.1f}x** as fast (median of {REPEATS} runs); writing 8, "
+         f"{short:.1f}x" + (": at that length its bookkeeping costs about what it saves. " if short < 1.2 else ". ")
+         + ("The saving grows with length, as the quadratic cost says." if long > 1.2 * short else
+            "At these lengths the measurement cannot separate the two; try the full preset."))
 
 # %% [markdown]
 # ## GPT-2: a decoder from birth
@@ -343,6 +372,20 @@ print("byte-level BPE:", bpe.encode(sentence).tokens)
 print("WordPiece:     ", tokenizer.tokenize(sentence))
 
 # %% [markdown]
+# ## Summary
+#
+# > - A decoder layer is the encoder's layer run with a causal mask, plus a cross-attention block whose queries come
+# >   from the decoder and whose keys and values come from the encoder's output.
+# > - The mask is the only change that turns a bidirectional BERT layer into a left-to-right one: the weights stay the
+# >   same.
+# > - Every scheme starts the cross-attention at random: the part that connects the two stacks never comes from BERT,
+# >   and at the start it barely reads the input.
+# > - Warm-starting takes parts, not stacks: bert2rnd's decoder layers are random, but its word embeddings (and tied
+# >   LM head) are BERT's; bertShare runs one set of weights both ways.
+# > - The KV cache changes the cost of decoding, never its tokens; the saving grows with length.
+# > - GPT-2 is a decoder from birth: causal without a mask, no segment embeddings, LayerNorm before each block,
+# >   and a byte-level vocabulary with one special token.
+#
 # ## Exercises
 #
 # 1. Run the decoder *without* the causal mask: feed `decoder_input_ids` through `model.decoder` with a full
@@ -353,7 +396,7 @@ print("WordPiece:     ", tokenizer.tokenize(sentence))
 # 3. Compute `input_dependence` for `bert2rnd` and `rnd2bert`. Which scheme's decoder reads its input least at the
 #    start, and why?
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: the decoder's layers by hand, with and without the causal mask
 with torch.no_grad():
     enc = model.encoder(**source).last_hidden_state  # (1, S, H)
@@ -367,14 +410,16 @@ print("every position changes: from the second layer on, even the last position 
       "the future. A model trained without the mask would read the token it must predict from its input, and have "
       "nothing to read when generating")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: 4 (H^2 + H) for Q, K, V, O, plus a LayerNorm (2H), per layer
 per_layer = lambda H: 4 * (H * H + H) + 2 * H  # noqa: E731
 print(f"MiniLM: {per_layer(384):,} x 6 = {6 * per_layer(384) / 1e6:.1f}M;  BERT-base: {per_layer(768):,} x 12 = "
       f"{12 * per_layer(768) / 1e6:.1f}M (the paper's random column says 26M; notebook 04 discusses the difference)")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3: with a random decoder, nothing in the decoder reads the encoder yet either way
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 3: bert2rnd's decoder reads its input least. In both schemes the cross-attention is random and its output
+# small; bert2rnd's random decoder layers pass that small signal on as weak as they get it, while rnd2bert's
+# pretrained layers (like bert2bert's above) respond to it more strongly, though its encoder's output is random.
 for scheme in ("bert2rnd", "rnd2bert"):
     torch.manual_seed(0)
     print(scheme, round(input_dependence(warm_start(scheme, "minilm-l6")[0].eval()), 3))

@@ -52,6 +52,8 @@ PRESET = "tiny"  # "tiny": 6 fine-tuning steps of 2 schemes, seconds; "full": 10
 # 10 minutes on 2 CPU cores (a progress bar per scheme)
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -63,7 +65,7 @@ from bertgen.warmstart.gpt import meta_gpt2
 from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.tokenization import load_tokenizer
-from bertgen.teaching import draw_scheme
+from bertgen.teaching import RUNNING_EXAMPLE, draw_scheme, folded, scheme_legend
 from bertgen.warmstart import SCHEMES, warm_start
 from bertgen.warmstart.table1 import table1
 
@@ -114,23 +116,24 @@ print("segment embeddings:", tuple(ckpt.token_type.shape), " set aside:", ckpt.d
 
 # %%
 model, report = warm_start("bert2bert", ckpt)
-report
+folded(report)  # one line; click it for the full report (or print(report) for the text table)
 
 # %% [markdown]
 # Under **bertshare** the decoder's embeddings, self-attention and feed-forward modules *are* the encoder's
 # (one set of parameters, one gradient update). Only the cross-attention and the output bias belong to the decoder
 # alone. The diagrams (drawn from the reports; notebook 03 explains them) show the difference.
 
-# %%
+# %% alt="Scheme diagrams of bert2bert and bertshare, parts coloured by where warm-starting took them from."
 share_report = warm_start("bertshare", ckpt)[1]
-fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(8, 4.4))
 draw_scheme(report, ax=axes[0]); draw_scheme(share_report, ax=axes[1])
+scheme_legend(fig); fig.tight_layout(rect=(0, 0.08, 1, 1))
 Markdown(f"bertshare has {share_report.total / 1e6:.1f}M parameters against bert2bert's {report.total / 1e6:.1f}M: "
          f"{share_report.total / report.total:.0%} of the size, not half, because the shared word embeddings and the "
          "new cross-attention are counted in both.")
 
 # %%
-share_report
+folded(share_report)
 
 # %% [markdown]
 # ## 3. Table 1: where the parameters come from
@@ -194,6 +197,9 @@ warm_start("bert2gpt", bert_base, decoder_checkpoint=meta_gpt2(), device="meta")
 # transformers simply drops it when warm-starting. The LayerNorm that follows does not undo a missing vector, so
 # from the first layer on, the "warm-started BERT encoder" computes something BERT never computed.
 #
+# *Predict before you run:* if the segment vector is simply dropped, will the difference to the checkpoint's output
+# be largest at the first layer or at the last, and at some positions more than others?
+#
 # bertgen **folds** the vector instead: it adds `token_type_embeddings[0]` into every row of the position table.
 # Since `word + (position + segment) = (word + position) + segment`, the folded encoder computes exactly what BERT
 # computes on single-segment input. `fold_token_type=False` reproduces transformers' drop.
@@ -215,7 +221,7 @@ difference = {name: (s - reference).abs().amax(-1)[0] for name, s in states.item
 pd.Series({name: (s - reference)[mask].abs().max().item() for name, s in states.items()},
           name="max |difference| to the checkpoint's hidden states")
 
-# %%
+# %% alt="Log-scale plot of the maximum difference between the warm-started encoder's output and the checkpoint's, per token position."
 fig, ax = plt.subplots(figsize=(7, 3))
 for name, d in difference.items():
     ax.semilogy(d.clamp_min(1e-8).numpy(), marker="o", label=name)
@@ -237,10 +243,10 @@ ax.legend();
 
 # %%
 PAIRS = [
+    RUNNING_EXAMPLE,  # ("He left early. She stayed late.", "He left early, but she stayed late.")
     ("The storm hit the coast. The town was flooded.", "The storm hit the coast, and the town was flooded."),
     ("She studied hard. She passed the exam.", "She studied hard, so she passed the exam."),
     ("The shop was closed. We went home.", "The shop was closed, so we went home."),
-    ("He was tired. He kept working.", "He was tired, but he kept working."),
     ("The road was icy. The bus was late.", "Because the road was icy, the bus was late."),
     ("It rained all day. The game went on.", "Although it rained all day, the game went on."),
     ("The film was long. Nobody left early.", "The film was long, but nobody left early."),
@@ -250,6 +256,28 @@ sources = encode_sources(tok, [s for s, _ in PAIRS], max_length=64, return_tenso
 labels = encode_targets(tok, [t for _, t in PAIRS], max_length=64)
 train_batch = Seq2SeqCollator(tok.pad_token_id)([{"input_ids": s, "labels": t} for s, t in zip(sources, labels)])
 {name: tuple(t.shape) for name, t in train_batch.items()}
+
+
+# %% [markdown]
+# Before any training, what does each scheme's warm start make of the running example? Below, the loss of its target
+# (teacher-forced, nats per token) and what greedy search writes for its source. *Predict before you run:* which
+# scheme's start gives the target the lowest loss, and will any of them write a sentence?
+
+# %%
+def on_running_example(model):  # (target loss, greedy output) for the running example
+    first = {k: v[:1] for k, v in train_batch.items()}  # row 0: the running example
+    with torch.no_grad():
+        loss = model.eval()(**first).loss.item()
+        ids = model.generate(input_ids=first["input_ids"], attention_mask=first["attention_mask"], max_new_tokens=12)
+    return loss, tok.decode(ids[0, 1:])  # special tokens kept: an untrained model writes them too
+
+torch.manual_seed(0)
+at_start = pd.DataFrame({s: on_running_example(warm_start(s, ckpt)[0]) for s in SCHEMES[:5]},
+                        index=["target loss at the start", "greedy output at the start"]).T
+display(at_start)
+Markdown(f"A uniform guess over the {tok.vocab_size:,} word pieces has loss ln V = {math.log(tok.vocab_size):.2f}: "
+         f"the starts range from {at_start.iloc[:, 0].min():.2f} to {at_start.iloc[:, 0].max():.2f}. No scheme's "
+         "start knows the task; what the checkpoint gives is a starting point that fine-tuning moves faster from.")
 
 
 # %%
@@ -265,22 +293,28 @@ def finetune(scheme, steps=STEPS, lr=2e-4):
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    at_start.loc[scheme, f"greedy output after {steps} steps"] = on_running_example(model)[1]
     return losses
 
 curves = {scheme: finetune(scheme) for scheme in TRAINED}
 
-# %%
+# %% alt="Training loss per step for each warm-starting scheme on a few sentence pairs."
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for scheme, losses in curves.items():
     ax.plot(range(1, len(losses) + 1), losses, marker="o", label=scheme)
 ax.set(xlabel="step", ylabel="training loss (cross-entropy)", title=f"{len(PAIRS)} sentence pairs, MiniLM-L6")
 ax.legend();
-pd.DataFrame(curves).tail(1).rename(index=lambda i: f"loss after step {i + 1}")
+display(pd.DataFrame(curves).iloc[[0, -1]].rename(index=lambda i: f"loss at step {i + 1}"))
+at_start.dropna()[at_start.columns[1:]]  # the running example, written before and after (it is a training pair)
 
 # %% [markdown]
 # The warm-started model starts lower than `rnd2rnd` and fits faster: the pretrained encoder already represents
 # the input, and the pretrained decoder already knows which tokens follow which. (`PRESET = "full"` trains all
 # five schemes for longer.) The paper finds the same at full scale, with the encoder mattering most.
+#
+# The running example's row shows the other side. Before training, every scheme's decoder writes `[CLS]` again and
+# again: the token it was just given is, to an untrained model, the likeliest next one. After a few steps a model
+# learns what is frequent in the targets (a common word, or ending at once) long before it learns to read its input.
 #
 # ## The paper's ablations, as options
 #
@@ -314,6 +348,16 @@ pd.DataFrame({name: warm_start("bert2bert", ckpt, device="meta", **options)[1].t
 # %% [markdown]
 # Notebook 05 (ablations) reads the workbench's runs of these schemes and puts them beside the paper's numbers.
 #
+# ## Summary
+#
+# > - `warm_start(scheme, checkpoint)` builds any of the paper's schemes and reports, tensor group by tensor group,
+# >   what it loaded, initialized, shared, folded and dropped.
+# > - The report's counts reproduce the paper's Table 1 columns without downloading BERT.
+# > - BERT's token-type table is folded into the position table, so a warm-started encoder computes exactly what the
+# >   checkpoint computed.
+# > - A few fine-tuning steps on a handful of pairs show how differently the schemes start; they say nothing yet about
+# >   where each ends.
+#
 # ## Exercises
 #
 # 1. Build `bert2bert` with `layers=[0, 5]` (the first and last of MiniLM's layers) and check in its report which
@@ -323,15 +367,15 @@ pd.DataFrame({name: warm_start("bert2bert", ckpt, device="meta", **options)[1].t
 # 3. Count the parameters of `bert2bert` with and without `share_embeddings` at bert-base size; where does the
 #    difference go?
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1
 print(warm_start("bert2bert", ckpt, device="meta", layers=[0, 5])[1])
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: every position differs, by the order of the hidden states themselves
 print({name: round(d[0].item(), 3) for name, d in difference.items()})
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3
 pd.DataFrame([warm_start("bert2bert", bert_base, device="meta", share_embeddings=shared)[1].table1_row()
               for shared in (True, False)], index=["shared embeddings", "separate embeddings"])

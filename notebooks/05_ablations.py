@@ -46,6 +46,7 @@ PRESET = "tiny"  # "tiny": the runner demo trains a 1-layer, hidden-32 model for
 
 # %%
 import tempfile
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -82,7 +83,11 @@ else:
     if not fetch.is_fetched("bible"):
         fetch.fetch("bible")  # the KJV and WEB SWORD modules from Debian's packages
     config = ExperimentConfig.from_toml(PROJECT / "experiments/configs/bible-modern/bert2bert.toml")
-row = run_experiment(config, results_dir=workdir / "results", progress=PRESET != "tiny")
+with warnings.catch_warnings(record=True) as caught:  # shown below as a line, not a red box
+    warnings.simplefilter("always")
+    row = run_experiment(config, results_dir=workdir / "results", progress=PRESET != "tiny")
+for w in caught:  # after 3 steps the Trainer rightly warns that the decoder ignores its input
+    print(f"the Trainer warned ({w.category.__name__}): {str(w.message)[:160]}...")
 pd.Series({k: row[k] for k in ("row", "scheme", "seed", "steps", "train_examples", "wall_s", "exact", "sari", "bleu", "loss")
            if k in row},  # each task reports its own metrics (bible-modern: no exact match)
           name=f"{config.scheme}, {config.steps} steps (this run)").to_frame()
@@ -118,6 +123,9 @@ Markdown(f"- A pretrained **encoder** matters most: bert2rnd gains {gain['bert2r
 #   sentences for hundreds of inputs.
 # - **input dependence**: how much more an output's words overlap its own input than the other inputs, 0 for a model
 #   that ignores its input. Copying the input scores well above it.
+#
+# *Predict before you run:* can a collapsed run still have a decent SARI or BLEU? What would that say about the
+# metric?
 #
 # `bertgen.evaluation.diagnostics` computes both (every run now records them, and a result table counts a run below the bar as
 # failed); here they are computed from each archived run's saved test predictions. The archived runs live in
@@ -178,7 +186,7 @@ for task, metric in TASKS.items():
         ["seeds", "collapsed", f"{metric}_mean", f"{metric}_std", f"{metric}_paper", "loss_mean", "loss_std",
          "input_dependence_mean"]].round(2))
 
-# %%
+# %% alt="Bar charts of each scheme's test score on two tasks, mean with standard deviation over seeds, against a dashed line for copying the input."
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
 for ax, (task, metric) in zip(axes, TASKS.items()):
     full = tables[task][tables[task]["fraction"] == 1.0].set_index("row")
@@ -226,7 +234,7 @@ Markdown(f"- On **fusion**, no paper row's mean beats copying the input at this 
 # failed run, not a result), the shaded band is their min-max spread, and the runs that collapsed are drawn apart as
 # thin dotted lines:
 
-# %%
+# %% alt="Learning curves per scheme: validation loss, source gap and decoded validation score against training step, for two tasks."
 panels = [("val_loss", "validation loss (nats/token)"), ("val_source_gap", "source gap (nats/token)")]
 fig, axes = plt.subplots(2, 3, figsize=(14, 6.5))
 for ax_row, (task, metric) in zip(axes, TASKS.items()):
@@ -315,7 +323,7 @@ for task in TASKS:
 # ignores its input) and the decoded validation metrics with the two collapse diagnostics. The Trainer warns as soon
 # as the source gap stays at zero after warmup. Runs still going are plotted up to their last evaluation.
 
-# %%
+# %% alt="Learning curves of the recipe search runs: validation loss, source gap and input dependence against step."
 search = logged_curves(RESULTS / "search")
 panels = [("val_loss", "validation loss (nats/token)"), ("val_source_gap", "source gap (nats/token)"),
           ("val_input_dependence", "input dependence (decoded)")]
@@ -421,16 +429,29 @@ for task, metric in TASKS.items():
 # - The paper's scale would take more than the configs' steps and batch (`--set steps=300000 --set batch_size=256`,
 #   `torchrun` on GPUs): a BERT-base checkpoint, 128-token inputs and the paper's schedule (`schedule = "rsqrt"`).
 #
+# ## Summary
+#
+# > - One row of a results table is one `run_experiment`: config in, a CSV row with metrics, a log and predictions
+# >   out.
+# > - The paper finds a pretrained encoder worth most, a pretrained decoder less, sharing as good on monolingual
+# >   tasks, and pretraining worth most with little data.
+# > - A run can *collapse* (one output for every input) while its loss falls: the distinct-output share and input
+# >   dependence show it.
+# > - A table is evidence only with a copy baseline, seeds, spread and tests fitted to the sample size.
+#
 # ## Exercises
 #
-# 1. Which committed run writes the fewest distinct outputs? Print its five most frequent outputs and how often each
-#    appears.
+# 1. A run writes distinct outputs for only a few percent of its inputs. Predict what its most frequent outputs look
+#    like (which sentences would a decoder that ignores its input write?), then print the five most frequent
+#    outputs of the committed run with the fewest distinct outputs.
 # 2. Compute the diagnostics for a "model" that always writes the first test reference, and for one that writes the
 #    reference of the *next* example. Which diagnostic catches which?
-# 3. From the paper's table: by how much does bert2rnd's advantage over rnd2rnd grow from 100% to 1% of the data?
+# 3. Should a pretrained encoder help more or less as the training data shrinks? Argue it first, then check with the
+#    paper's table: bert2rnd's advantage over rnd2rnd at 100%, 10% and 1% of the data.
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 1
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 1: a decoder that ignores its input writes what is likely a priori: the commonest words of the targets,
+# the same output for every input, often a loop of one frequent word.
 worst = collapse.drop("copy the input (no model)")["distinct outputs (%)"].idxmin()
 print(worst)
 predictions("brown-fusion", latest.loc[worst, "run_id"])["prediction"].value_counts().head(5)
@@ -439,14 +460,15 @@ predictions("brown-fusion", latest.loc[worst, "run_id"])["prediction"].value_cou
 # Solution 2 (below): a constant output has 1 distinct output, caught by the share; the shifted references are all
 # distinct, but they match another input, which input dependence catches (it falls to about 0 or below).
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 test = predictions("brown-fusion", latest.loc["bert2bert", "run_id"])
 shifted = list(test["target"][1:]) + [test["target"][0]]
 pd.DataFrame({"constant": diagnostics(test["source"], [test["target"][0]] * len(test)),
               "next example's reference": diagnostics(test["source"], shifted),
               "own reference": diagnostics(test["source"], test["target"])}).round(2)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 3: more. A random encoder must learn English from the task's pairs alone; a pretrained one brings it, and
+# what the pairs cannot teach matters more the fewer there are.
 advantage = paper.loc["bert2rnd", ["sari", "sari@0.1", "sari@0.01"]] - paper.loc["rnd2rnd", ["sari", "sari@0.1", "sari@0.01"]]
 advantage.round(1)

@@ -20,7 +20,7 @@
 # Tasks*](https://arxiv.org/abs/1907.12461), the experimental setup of *Experiments and Results* (beam search
 # with 4 beams and length penalty α = 0.6 for translation) and the decoding of every table.
 # **Code:** `bertgen/generation/search.py` (greedy, beam, sampling), `bertgen/generation/processors.py`
-# (length penalty, n-gram blocking), `bertgen/cache.py` (the KV cache), `bertgen/teaching.py` (the model taught on).
+# (length penalty, n-gram blocking), `bertgen/cache.py` (the KV cache), `bertgen/teaching/__init__.py` (the model taught on).
 #
 # **After this notebook you can**
 # - say what greedy search, beam search and sampling each do with the decoder's next-token distributions;
@@ -34,11 +34,9 @@
 # $V^T$ candidate outputs. Greedy and beam search are two approximations, sampling a different goal altogether.
 
 # %% tags=["parameters"]
-PRESET = "tiny"  # "tiny": 24 new tokens, seconds; "full": 64 new tokens and 256 toy inputs (about a minute)
+PRESET = "tiny"  # "tiny": 24 new tokens, timings of 3 runs; "full": 64 new tokens, 256 toy inputs, 5 runs
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -46,13 +44,14 @@ from IPython.display import Markdown
 
 from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel
 from bertgen.generation import length_penalty
-from bertgen.teaching import (attention_explorer, compare_decoding, decoding_explorer, diagonality, plot_attention,
-                              teaching_model)
+from bertgen.teaching import (RUNNING_EXAMPLE, attention_explorer, compare_decoding, decoding_explorer, diagonality,
+                              median_seconds, plot_attention, teaching_model, words_in_order)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
+REPEATS = {"tiny": 3, "full": 5}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
-teaching = teaching_model()  # the `make demo` model if present, else a 1-minute fine-tune cached in $BERTGEN_HOME
+teaching = teaching_model()  # the `make demo` model if present, else a few-minute fine-tune cached in $BERTGEN_HOME
 model, tok = teaching.model, teaching.tokenizer
 Markdown(f"**The model on this page** is {teaching.description}. It has learned its task, but not perfectly: "
          "that is what makes decoding choices visible.")
@@ -71,9 +70,12 @@ Markdown(f"**The model on this page** is {teaching.description}. It has learned 
 #   variety; a seeded `torch.Generator` makes it reproducible.
 #
 # All three run the encoder once, then the decoder one token per step against a cache (section 4).
+#
+# The first row is the running example, *He left early. She stayed late.* This model was trained to copy, so the
+# right output here is the source itself; a fusion model (notebook 05's runs) would write *..., but she stayed late.*
 
 # %%
-sources = [source for source, _ in teaching.examples]
+sources = [RUNNING_EXAMPLE[0]] + [source for source, _ in teaching.examples]  # the running example, then held-out
 batch = dict(tok(sources, add_special_tokens=False, padding=True, return_tensors="pt"))
 settings = {"greedy": dict(), "beam search (4)": dict(num_beams=4),
             "sampling (top-p 0.9)": dict(do_sample=True, top_k=0, top_p=0.9, generator=torch.Generator().manual_seed(0))}
@@ -140,6 +142,9 @@ for alpha in (0.6, 1.0, 2.0):
 # deliberately artificial one: a tiny random bert2bert with large weights (sharp distributions) and a small bonus
 # on the end token. Meaningless as language, but beam search acts on the distributions alone; the slider above
 # shows the same knob on the trained model.
+#
+# *Predict before you run:* will beam search's outputs be longer or shorter than greedy's, and what will
+# `length_penalty=2.0` do to them?
 
 # %%
 def toy_model(seed=0, vocab=40, eos=1):
@@ -179,7 +184,7 @@ pd.DataFrame({"mean length": [generated_length(ids) for ids in toy_outputs.value
 # blocking: `no_repeat_ngram_size=n` forbids any token that would repeat an n-gram already in the output. The
 # table counts outputs with a repeated bigram:
 
-# %%
+# %% alt="Mean generated length against length penalty alpha, for transformers' and GNMT's forms of the penalty."
 alphas = [-1.0, 0.0, 0.6, 1.0, 2.0, 4.0]
 curve = pd.DataFrame({style: [generated_length(toy.generate(toy_sources, num_beams=4, max_new_tokens=32, length_penalty=a,
                                                             length_penalty_style=style)) for a in alphas]
@@ -215,11 +220,11 @@ pd.DataFrame({"outputs repeating a bigram": [sum(repeats_a_bigram(row[1:].tolist
 # Each decoder layer's cross-attention holds, for every output position $t$, a distribution over the source
 # tokens: $\alpha_{t,s} = \operatorname{softmax}_s\big(q_t \cdot k_s / \sqrt{d_h}\big)$, with the query from the
 # decoder and keys and values from the encoder's output (notebook 03 derives it). `output_attentions=True`
-# returns them (`cross_attentions`: one (B, nh, T, S) tensor per layer). Here, for the greedy output of the first
-# held-out input, the last layer's map averaged over its heads; the colour scale is fixed at 0..1, so a flat map
+# returns them (`cross_attentions`: one (B, nh, T, S) tensor per layer). Here, for the greedy output of the running
+# example (the first row above), the last layer's map averaged over its heads; the colour scale is fixed at 0..1, so a flat map
 # would look flat.
 
-# %%
+# %% alt="Cross-attention map of the trained model, last layer, heads averaged: weight concentrated on the diagonal, each output word reading the source word it copies."
 generated = outputs["greedy"][:1]  # (1, 1 + new tokens), padded after [SEP] to the batch's longest
 generated = generated[:, : int((generated[0] != tok.pad_token_id).sum())]
 one = {k: v[:1, : int(batch["attention_mask"][0].sum())] for k, v in batch.items()}
@@ -245,9 +250,10 @@ Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weigh
 #
 # **Live:** pick a layer and a head.
 
-# %%
+# %% alt="The cross-attention map of the explorer's default view: last layer, heads averaged."
 attention_explorer(out.cross_attentions, source_tokens, output_tokens, title="cross-attention");
 
+# %% [markdown]
 # ## 4. The key/value cache
 #
 # At step t the decoder's self-attention needs the keys and values of all t previous tokens, and its
@@ -257,17 +263,16 @@ attention_explorer(out.cross_attentions, source_tokens, output_tokens, title="cr
 # output, and drops inputs (and their cache rows) as soon as they are finished.
 
 # %%
-def seconds(**kw):
-    start = time.perf_counter()
-    ids = model.generate(**batch, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, **kw)
-    return time.perf_counter() - start, ids
+def run(num_beams, use_cache):
+    return model.generate(**batch, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, num_beams=num_beams,
+                          use_cache=use_cache)
 
 timings = {}
 for beams in (1, 4):
-    (cached, a), (uncached, b) = seconds(num_beams=beams), seconds(num_beams=beams, use_cache=False)
-    assert torch.equal(a, b)  # the cache changes the cost, never the tokens
+    assert torch.equal(run(beams, True), run(beams, False))  # the cache changes the cost, never the tokens
+    cached, uncached = (median_seconds(lambda: run(beams, c), repeats=REPEATS, warmup=0) for c in (True, False))
     timings[f"{beams} beam(s)"] = {"with cache (s)": cached, "without (s)": uncached, "speed-up": uncached / cached}
-pd.DataFrame(timings).T.round(2)
+pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 
 # %% [markdown]
 # The saving grows with the output length (the recomputation is quadratic), and with beams, since every beam
@@ -283,36 +288,60 @@ pd.DataFrame(timings).T.round(2)
 #   a few percent of changed choices; `benchmarks/RESULTS.md` has the numbers.
 
 # %% [markdown]
+# ## Summary
+#
+# > - Greedy search takes the likeliest token at each step; beam search keeps several partial outputs and can repair a
+# >   greedy mistake by the model's own standard; sampling trades likelihood for variety.
+# > - Beam search ranks by summed log-probability, which favours short outputs (at the extreme, the empty one): the
+# >   length penalty and `min_new_tokens` correct for it.
+# > - A trained model's cross-attention aligns each output word with the source word it reads.
+# > - The KV cache makes each step compute one position instead of all of them.
+#
 # ## Exercises
 #
 # 1. Find the held-out input where greedy and beam search differ most in log-probability, and print the
 #    greedy and beam outputs token by token with each token's log-probability. At which step do they part?
 # 2. Does a wider beam always find a more likely output? Compute the log-probability of the best output for
-#    `num_beams` 1, 2, 4 and 8 on the held-out inputs (`compare_decoding(teaching, num_beams=k)`).
+#    `num_beams` 1, 2, 4 and 8 on the held-out inputs, ranking by the raw sum (`compare_decoding(teaching,
+#    num_beams=k, length_penalty=0.0)`). Before you run it, predict: what will the likeliest outputs look like?
 # 3. Sampling at `temperature=0.2` and at `1.5`: how many distinct outputs do 5 samples of the first input give?
+#    Is the number of distinct samples a good measure of what temperature does? Find a better one.
 #
 # The solutions are below (collapsed in JupyterLab: click the dots to open).
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: per-token log-probabilities of both outputs, side by side
 row = table["beam gains"].abs().idxmax()
-enc = dict(tok([sources[row]], add_special_tokens=False, return_tensors="pt"))
+enc = dict(tok([table.loc[row, "source"]], add_special_tokens=False, return_tensors="pt"))
 for name, beams in (("greedy", 1), ("beam", 4)):
     ids = model.generate(**enc, num_beams=beams, max_new_tokens=NEW_TOKENS)
     with torch.no_grad():
         logp = model(**enc, decoder_input_ids=ids[:, :-1]).logits.log_softmax(-1)[0].gather(-1, ids[0, 1:, None])[:, 0]
     print(name, [f"{t}:{p:.1f}" for t, p in zip(tok.convert_ids_to_tokens(ids[0, 1:].tolist()), logp.tolist())])
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 2: the best log-probability found, per beam width (length_penalty=0 ranks by the raw sum)
-pd.DataFrame({k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0)["log p beam"]
-              for k in (1, 2, 4, 8)}).round(2)
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 2: length_penalty=0 ranks finished hypotheses by the raw sum of log-probabilities, and each token adds
+# a negative term: the shortest output scores best. The shortest of all is the end token at once, an empty output,
+# whose log p is one step's. Where the beam is wide enough to keep that hypothesis, it wins: the likeliest output
+# of a model is often the empty string, the classic reason beam search needs a length penalty or min_new_tokens.
+# And a wider beam is not always better: it keeps different hypotheses alive, and can finish a worse one first.
+found = {k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0) for k in (1, 2, 4, 8)}
+display(pd.DataFrame({f"log p, {k} beams": t["log p beam"] for k, t in found.items()}).round(2))
+print("empty outputs:", {f"{k} beams": int((t["beam"] == "").sum()) for k, t in found.items()}, "of", len(teaching.examples))
+print("inputs where a wider beam found a less likely output than the next narrower one:",
+      {f"{a} -> {b} beams": int((found[b]["log p beam"] < found[a]["log p beam"] - 1e-4).sum())
+       for a, b in ((1, 2), (2, 4), (4, 8))})
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution 3: lower temperature, fewer distinct samples
+# %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
+# Solution 3: the count of distinct samples depends on the sentence more than on the temperature: one changed word
+# among a dozen makes a sample distinct, so a longer input can give 5 distinct samples even at 0.2. Temperature
+# shows in how far the samples stray from the greedy output, the likeliest step by step: at 0.2 they keep (nearly)
+# all of its words in order, at 1.5 hardly any.
 first = {k: v[:1] for k, v in one.items()}
+greedy_words = tok.decode(model.generate(**first, max_new_tokens=NEW_TOKENS)[0], skip_special_tokens=True).split()
 for temperature in (0.2, 1.5):
-    samples = {tok.decode(model.generate(**first, do_sample=True, top_k=0, temperature=temperature, max_new_tokens=NEW_TOKENS,
+    samples = [tok.decode(model.generate(**first, do_sample=True, top_k=0, temperature=temperature, max_new_tokens=NEW_TOKENS,
                                          generator=torch.Generator().manual_seed(seed))[0], skip_special_tokens=True)
-               for seed in range(5)}
-    print(f"temperature {temperature}: {len(samples)} distinct of 5")
+               for seed in range(5)]
+    kept = sum(words_in_order(s, " ".join(greedy_words)) for s in samples) / (5 * len(greedy_words))
+    print(f"temperature {temperature}: {len(set(samples))} distinct of 5, {kept:.0%} of the greedy output's words kept")

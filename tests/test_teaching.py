@@ -1,7 +1,11 @@
 """bertgen.teaching: the model the notebooks teach on, and the pictures they draw."""
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib
+import matplotlib.colors
+import matplotlib.transforms
 
 matplotlib.use("Agg")
 
@@ -11,6 +15,7 @@ import torch  # noqa: E402
 
 from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel, warm_start  # noqa: E402
 from bertgen import teaching  # noqa: E402
+from bertgen.teaching import figures  # noqa: E402
 
 
 def tiny_model(seed=0):
@@ -63,26 +68,6 @@ def test_plot_attention_keeps_a_fixed_colour_scale():
     plt.close("all")
 
 
-@pytest.mark.parametrize("scheme, expected", [
-    ("rnd2rnd", {"encoder": "random", "self": "random", "cross": "random"}),
-    ("bert2rnd", {"encoder": "checkpoint", "self": "random", "cross": "random"}),
-    ("bert2bert", {"encoder": "checkpoint", "self": "checkpoint", "cross": "random"}),
-    ("bertshare", {"encoder": "checkpoint", "self": "shared", "cross": "random"}),
-])
-def test_part_sources_read_off_the_warm_start_report(scheme, expected):
-    sources = teaching.part_sources(warm_start(scheme, "minilm-l6", device="meta")[1])
-    assert sources["encoder"]["self-attention"] == expected["encoder"]
-    assert sources["decoder"]["causal self-attention"] == expected["self"]
-    assert sources["decoder"]["cross-attention"] == expected["cross"]
-    teaching.draw_scheme(warm_start(scheme, "minilm-l6", device="meta")[1])
-    plt.close("all")
-
-
-def test_cross_attention_copied_from_self_attention_counts_as_checkpoint():
-    report = warm_start("bert2bert", "minilm-l6", device="meta", cross_attention="self")[1]
-    assert teaching.part_sources(report)["decoder"]["cross-attention"] == "checkpoint"
-
-
 def test_copy_task_holds_out_its_first_sentences():
     from bertgen import load_tokenizer
 
@@ -106,3 +91,137 @@ def test_teaching_model_trains_once_then_loads_the_cache(tmp_path, monkeypatch):
     table = teaching.compare_decoding(again, num_beams=2, max_new_tokens=4)
     assert list(table["source"]) == [s for s, _ in again.examples]
     assert (table["log p beam"] <= 0).all() and (table["log p greedy"] <= 0).all()
+
+
+SCHEMES = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]
+C, R = "checkpoint", "random"
+# what each scheme of the paper's Table 1 takes, part by part: (origin, shared with another part)
+EXPECTED_DECODER = {
+    "rnd2rnd": {"word embeddings": (R, True), "positions, LayerNorm": (R, False), "causal self-attention": (R, False),
+                "cross-attention": (R, False), "feed-forward": (R, False), "LM head (tied)": (R, True)},
+    "bert2rnd": {"word embeddings": (C, True), "positions, LayerNorm": (R, False), "causal self-attention": (R, False),
+                 "cross-attention": (R, False), "feed-forward": (R, False), "LM head (tied)": (C, True)},
+    "rnd2bert": {"word embeddings": (C, True), "positions, LayerNorm": (C, False), "causal self-attention": (C, False),
+                 "cross-attention": (R, False), "feed-forward": (C, False), "LM head (tied)": (C, True)},
+    "bert2bert": {"word embeddings": (C, True), "positions, LayerNorm": (C, False), "causal self-attention": (C, False),
+                  "cross-attention": (R, False), "feed-forward": (C, False), "LM head (tied)": (C, True)},
+    "bertshare": {"word embeddings": (C, True), "positions, LayerNorm": (C, True), "causal self-attention": (C, True),
+                  "cross-attention": (R, False), "feed-forward": (C, True), "LM head (tied)": (C, True)},
+}
+EXPECTED_ENCODER = {  # word embeddings, positions + LayerNorm, self-attention, feed-forward
+    "rnd2rnd": (R, R, R, R), "bert2rnd": (C, C, C, C), "rnd2bert": (C, R, R, R), "bert2bert": (C, C, C, C),
+    "bertshare": (C, C, C, C)}
+
+
+@pytest.fixture(scope="module")
+def reports():
+    return {s: warm_start(s, "minilm-l6", device="meta")[1] for s in SCHEMES}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_part_sources_read_each_part_off_the_report(scheme, reports):
+    sources = teaching.part_sources(reports[scheme])
+    assert {part: tuple(s) for part, s in sources["decoder"].items()} == EXPECTED_DECODER[scheme]
+    assert tuple(s.origin for s in sources["encoder"].values()) == EXPECTED_ENCODER[scheme]
+    assert not any(s.shared for s in sources["encoder"].values())
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_scheme_diagram_colours_follow_the_report(scheme, reports):
+    ax = teaching.draw_scheme(reports[scheme])
+    boxes = {p.get_gid(): p for p in ax.patches if p.get_gid() and not p.get_gid().endswith(":label")}
+    sources = teaching.part_sources(reports[scheme])
+    assert set(boxes) == {f"{side}:{part}" for side in sources for part in sources[side]}
+    for side in sources:
+        for part, source in sources[side].items():
+            box = boxes[f"{side}:{part}"]
+            assert matplotlib.colors.to_hex(box.get_facecolor()) == teaching.SOURCE_COLOURS[source.origin], part
+            assert bool(box.get_hatch()) == source.shared, part
+    plt.close("all")
+
+
+def test_a_shared_part_takes_the_origin_of_the_tensor_it_is():
+    report = warm_start("bert2bert", "minilm-l6", device="meta", cross_attention="self")[1]
+    assert teaching.part_sources(report)["decoder"]["cross-attention"] == ("checkpoint", False)
+    broken = dataclasses.replace(report, loaded=[e for e in report.loaded if "word_embeddings" not in e.pattern])
+    with pytest.raises(ValueError, match="word_embeddings"):
+        teaching.part_sources(broken)
+
+
+def labels_outside_their_boxes(fig) -> list[str]:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = {p.get_gid(): p.get_window_extent(renderer) for ax in fig.axes for p in ax.patches if p.get_gid()}
+    assert any(gid.endswith(":label") for gid in boxes), "no labelled boxes drawn"
+    outside = []
+    for gid, label in boxes.items():
+        if gid.endswith(":label"):
+            box = boxes[gid.removesuffix(":label")]
+            if not (box.x0 <= label.x0 and label.x1 <= box.x1 and box.y0 <= label.y0 and label.y1 <= box.y1):
+                outside.append(gid)
+    return outside
+
+
+@pytest.mark.parametrize("figsize", [(18, 4.2), (8, 2.5), (30, 6)])
+def test_no_scheme_label_is_wider_than_its_box(figsize, reports):
+    fig, axes = plt.subplots(1, len(SCHEMES), figsize=figsize)
+    for ax, scheme in zip(axes, SCHEMES):
+        teaching.draw_scheme(reports[scheme], ax=ax)
+    fig.tight_layout()
+    assert labels_outside_their_boxes(fig) == []
+    plt.close("all")
+
+
+@pytest.mark.parametrize("decoder", [False, True])
+@pytest.mark.parametrize("figsize", [(4.8, 5.2), (2.5, 3), (9, 8)])
+def test_no_layer_label_is_wider_than_its_box(decoder, figsize):
+    fig, ax = plt.subplots(figsize=figsize)
+    teaching.draw_layer(decoder=decoder, ax=ax)
+    assert labels_outside_their_boxes(fig) == []
+    plt.close("all")
+
+
+def test_a_label_too_long_for_its_box_is_caught():
+    fig, ax = plt.subplots(figsize=(3, 3))
+    ax.set(xlim=(0, 2), ylim=(0, 2))
+    figures._box(ax, 0, 0, "a label", "#000000", gid="box")
+    assert labels_outside_their_boxes(fig) == []
+    ax.text(0.1, 0.1, "x").set_gid("unused")  # a text artist is not a patch: ignored
+    ax.patches[-1].set_transform(matplotlib.transforms.Affine2D().scale(3) + ax.transData)  # stretch the label
+    assert labels_outside_their_boxes(fig) == ["box:label"]
+    plt.close("all")
+
+
+def test_median_seconds_times_repeats_after_the_warmup(monkeypatch):
+    clock = iter([0.0, 1.0, 10.0, 10.5, 20.0, 29.0])  # three timed calls: 1.0, 0.5, 9.0 seconds
+    monkeypatch.setattr(teaching.time, "perf_counter", lambda: next(clock))
+    calls = []
+    assert teaching.median_seconds(lambda: calls.append(1), repeats=3, warmup=2) == 1.0
+    assert len(calls) == 5
+
+
+@pytest.mark.parametrize("sizes", [None, {"B": 2, "S": 11, "T": 13, "H": 384, "V": 30522, "L": 6}])
+@pytest.mark.parametrize("figsize", [(9, 5.6), (5, 3)])
+def test_the_data_flow_names_every_shape_and_fits_its_labels(sizes, figsize):
+    fig, ax = plt.subplots(figsize=figsize)
+    figures.draw_data_flow(sizes, ax=ax)
+    assert labels_outside_their_boxes(fig) == []
+    plt.close("all")
+    assert figures._shape("B, T, V", sizes) == ("(B, T, V)" if sizes is None else "(B, T, V) = (2, 13, 30522)")
+
+
+def test_folded_report_is_one_summary_line_over_the_full_report(reports):
+    html = teaching.folded(reports["bertshare"]).data
+    summary = html[html.index("<summary>"):html.index("</summary>")]
+    assert html.startswith("<details>") and " open" not in html.split(">")[0]
+    assert "bertshare" in summary and "22.6M of 26.1M" in summary and "102 shared" in summary
+    assert reports["bertshare"]._repr_html_() in html
+
+
+@pytest.mark.parametrize("cross_attention", ["self", "random"])
+def test_starting_point_is_the_teaching_models_warm_start(cross_attention):
+    start = teaching.starting_point(teaching.TeachingModel(tiny_model(), None, "copy", ""), cross_attention)
+    layer = start.decoder.bert.encoder.layer[0]
+    assert len(start.decoder.bert.encoder.layer) == 1  # as deep as the teaching model
+    copied = torch.equal(layer.crossattention.self.query.weight, layer.attention.self.query.weight)
+    assert copied == (cross_attention == "self")

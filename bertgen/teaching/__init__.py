@@ -1,4 +1,5 @@
-"""What the notebooks share: a trained model to teach on, and the pictures they draw.
+"""What the notebooks share: a trained model to teach on, the measures they take of it, and (from `figures`)
+the pictures they draw; `book` renders the notebooks as an offline book.
 
 A course on decoding or attention needs a model that has learned something: an untrained decoder writes
 `[CLS] [CLS] ...` and its attention maps are flat. `teaching_model()` gives one, in this order:
@@ -6,7 +7,7 @@ A course on decoding or attention needs a model that has learned something: an u
 2. otherwise a short fine-tune run here once and cached under `$BERTGEN_HOME/teaching/`: bert2bert from
    the embedded MiniLM-L6, 2 of its 6 layers per stack, cross-attention started as a copy of
    self-attention (`warm_start(..., cross_attention="self")`), trained to copy short English sentences.
-   About a minute on 2 CPU cores; half-trained on purpose, so greedy search still makes mistakes that
+   A few minutes on 2 CPU cores; still imperfect on purpose, so greedy search still makes mistakes that
    beam search can fix.
 
 Shapes: B batch, S source length, T target length, nh heads.
@@ -15,17 +16,16 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import shutil
+import statistics
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ipywidgets
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from matplotlib.patches import FancyBboxPatch
 from tqdm.auto import tqdm
 
 from bertgen.data import load_task
@@ -33,13 +33,23 @@ from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
 from bertgen.paths import bertgen_home
 from bertgen.evaluation import tokenizer_round_trip
 from bertgen.modeling import EncoderDecoderModel
+from bertgen.teaching.figures import (SOURCE_COLOURS, PartSource, attention_explorer, diagonality, draw_data_flow,
+                                      draw_layer, draw_scheme, folded, part_sources, plot_attention, scheme_legend)
 from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 from bertgen.warmstart import warm_start
+
+__all__ = ["COPY", "DEMO_MODEL", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "PartSource", "TeachingModel", "attention_explorer",
+           "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality", "draw_data_flow",
+           "draw_layer", "draw_scheme", "folded", "median_seconds", "part_sources", "plot_attention", "scheme_legend",
+           "sequence_logprob", "starting_point", "teaching_model", "train_copy_model", "words_in_order"]
 
 PAPER = "https://arxiv.org/abs/1907.12461"
 DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN_HOME, written by `make demo`
 # The copy fine-tune: every setting is in the cache directory's name, so changing one trains a new model.
-COPY = dict(steps=100, layers=2, batch_size=8, learning_rate=1e-3, max_tokens=14, held_out=8, seed=0)
+# The pair every notebook follows, 01 to 06: a sentence fusion as DiscoFuse makes them (two sentences joined by a
+# connective), short enough that every map of it fits on a page.
+RUNNING_EXAMPLE = ("He left early. She stayed late.", "He left early, but she stayed late.")
+COPY = dict(steps=300, layers=2, batch_size=16, learning_rate=2e-4, max_tokens=14, held_out=8, seed=0)
 
 
 @dataclass
@@ -121,7 +131,30 @@ def teaching_model(use_demo: bool = True, progress: bool = True, **settings) -> 
                          f"{directory}", copy_task(tokenizer, s["max_tokens"], s["held_out"])[1], directory)
 
 
+def starting_point(teaching: TeachingModel, cross_attention: str = "self") -> EncoderDecoderModel:
+    """The warm start `teaching`'s model was fine-tuned from (bert2bert from MiniLM-L6, as many layers, cross-attention
+    copied from self-attention: both the demo and the copy model start so), or with `cross_attention="random"` the
+    paper's start of the same architecture: the "before" of a before/after picture."""
+    torch.manual_seed(COPY["seed"])
+    model, _ = warm_start("bert2bert", "minilm-l6", cross_attention=cross_attention,
+                          layers=teaching.model.config.encoder.num_hidden_layers)
+    return model.eval()
+
+
 # ------------------------------------------------------------------------------------------------ decoding
+
+def median_seconds(fn, repeats: int = 5, warmup: int = 1) -> float:
+    """The median wall time of `repeats` calls of `fn()` after `warmup` untimed ones. A timing the text quotes
+    comes from here: one run on a shared CPU is noise (one core busy elsewhere doubles it)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
 
 @torch.no_grad()
 def sequence_logprob(model, batch, output_ids: torch.Tensor, pad_token_id: int) -> torch.Tensor:
@@ -155,7 +188,8 @@ def compare_decoding(teaching: TeachingModel, num_beams: int = 4, max_new_tokens
 
 
 def decoding_explorer(teaching: TeachingModel, source: str, max_new_tokens: int = 32):
-    """Sliders for num_beams and length_penalty over one source (ipywidgets): a teacher's live view."""
+    """Sliders for num_beams and length_penalty over one source (ipywidgets): a teacher's live view. Its default
+    state is printed first, outside the widget, so that a rendered page (which has no live kernel) shows it."""
     batch = dict(encode_sources(teaching.tokenizer, [source], 64))
 
     def show(num_beams=1, length_penalty=1.0):
@@ -165,114 +199,7 @@ def decoding_explorer(teaching: TeachingModel, source: str, max_new_tokens: int 
         print(f"{teaching.tokenizer.decode(ids[0], skip_special_tokens=True)}\n(log p = {logp:.2f}, "
               f"{ids.shape[1] - 1} tokens)")
 
+    print("num_beams=1, length_penalty=1.0:")
+    show()
     return ipywidgets.interact(show, num_beams=ipywidgets.IntSlider(1, 1, 8),
                                length_penalty=ipywidgets.FloatSlider(1.0, min=-1.0, max=3.0, step=0.25))
-
-
-# ------------------------------------------------------------------------------------------------ attention
-
-def plot_attention(weights, x_tokens, y_tokens, ax=None, title: str = "", vmax: float | None = 1.0):
-    """One attention map, rows = queries, columns = keys. The colour scale is fixed at 0..1 by default, so a
-    flat (untrained) map looks flat instead of being stretched into false structure."""
-    ax = ax or plt.subplots(figsize=(0.35 * len(x_tokens) + 2, 0.3 * len(y_tokens) + 1.5))[1]
-    image = ax.imshow(torch.as_tensor(weights).float().numpy(), cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(len(x_tokens)), x_tokens, rotation=90)
-    ax.set_yticks(range(len(y_tokens)), y_tokens)
-    ax.set_title(title)
-    ax.figure.colorbar(image, ax=ax, fraction=0.04)
-    return ax
-
-
-def attention_explorer(attentions, x_tokens, y_tokens, title: str = "attention"):
-    """Layer and head selectors (ipywidgets) over `attentions`: one (B, nh, T, S) tensor per layer, batch row 0."""
-    heads = attentions[0].shape[1]
-
-    def show(layer=len(attentions) - 1, head="mean"):
-        weights = attentions[layer][0]  # (nh, T, S)
-        weights = weights.mean(0) if head == "mean" else weights[head]
-        plot_attention(weights[: len(y_tokens), : len(x_tokens)], x_tokens, y_tokens,
-                       title=f"{title}: layer {layer}, head {head}")
-        plt.show()
-
-    return ipywidgets.interact(show, layer=ipywidgets.IntSlider(len(attentions) - 1, 0, len(attentions) - 1),
-                               head=ipywidgets.Dropdown(options=["mean", *range(heads)], value="mean"))
-
-
-def diagonality(weights: torch.Tensor) -> float:
-    """Share of each query row's weight on the key at its own position (a copy model's alignment); (T, S)."""
-    n = min(weights.shape)
-    return float(weights[torch.arange(n), torch.arange(n)].sum() / weights[:n].sum())
-
-
-# ------------------------------------------------------------------------------------------------ diagrams
-
-SOURCE_COLOURS = {"checkpoint": "#4c72b0", "random": "#dd8452", "shared": "#4c72b0"}
-ENCODER_PARTS = [("embeddings", r"^encoder\.embeddings\."), ("self-attention", r"^encoder\.encoder\.layer\..*\.attention\."),
-                 ("feed-forward", r"^encoder\.encoder\.layer\..*\.(intermediate|output)\.")]
-DECODER_PARTS = [("embeddings", r"^decoder\.bert\.embeddings\."),
-                 ("causal self-attention", r"^decoder\.bert\.encoder\.layer\..*\.attention\."),
-                 ("cross-attention", r"\.crossattention\."),
-                 ("feed-forward", r"^decoder\.bert\.encoder\.layer\..*\.(intermediate|output)\."),
-                 ("LM head (tied)", r"^decoder\.lm_head\.decoder\.")]
-
-
-def part_sources(report) -> dict[str, dict[str, str]]:
-    """{"encoder"|"decoder": {part: "checkpoint" | "random" | "shared"}} read off a WarmStartReport: a part is
-    "shared" when all its tensors are the encoder's, else "checkpoint" when any was loaded, else "random"."""
-    entries = [(e.pattern, kind) for kind, section in (("checkpoint", report.loaded), ("random", report.initialized),
-                                                       ("shared", report.shared)) for e in section]
-    out = {}
-    for side, parts in (("encoder", ENCODER_PARTS), ("decoder", DECODER_PARTS)):
-        out[side] = {}
-        for part, pattern in parts:
-            kinds = {kind for name, kind in entries if re.search(pattern, name)}
-            out[side][part] = ("shared" if kinds == {"shared"} else "checkpoint" if "checkpoint" in kinds
-                               else "random")
-    return out
-
-
-def _box(ax, x, y, text, colour, hatch=None, width=1.6, height=0.5):
-    ax.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.03", facecolor=colour,
-                                edgecolor="black", hatch=hatch, alpha=0.85))
-    ax.text(x + width / 2, y + height / 2, text, ha="center", va="center", fontsize=8, color="white",
-            fontweight="bold")
-
-
-def draw_scheme(report, ax=None):
-    """Encoder and decoder stacks side by side, each part coloured by where warm-starting took it from
-    (blue: the checkpoint, orange: random, hatched: the encoder's own tensors, shared)."""
-    ax = ax or plt.subplots(figsize=(4, 3.6))[1]
-    sources = part_sources(report)
-    for x, side in ((0.0, "encoder"), (2.1, "decoder")):
-        parts = list(sources[side].items())
-        for i, (part, kind) in enumerate(parts):
-            _box(ax, x, 0.65 * i, part, SOURCE_COLOURS[kind], hatch="///" if kind == "shared" else None)
-        ax.text(x + 0.8, 0.65 * len(parts) - 0.05, side, ha="center", fontsize=9)
-    ax.annotate("", xy=(2.1, 0.65 * 2 + 0.25), xytext=(1.6, 0.65 * 2 + 0.25), arrowprops=dict(arrowstyle="->"))
-    ax.set(xlim=(-0.1, 3.8), ylim=(-0.2, 3.6), title=report.scheme)
-    ax.axis("off")
-    return ax
-
-
-def draw_layer(decoder: bool = False, ax=None):
-    """One Transformer layer as BERT (post-LayerNorm) computes it, bottom to top, residual paths on the left;
-    `decoder=True` adds the causal mask and the cross-attention block fed by the encoder."""
-    ax = ax or plt.subplots(figsize=(4.2, 5.2 if decoder else 4))[1]
-    blocks = [("causal self-attention" if decoder else "self-attention", "#4c72b0"), ("add & LayerNorm", "#8c8c8c")]
-    if decoder:
-        blocks += [("cross-attention (Q: decoder, K,V: encoder)", "#dd8452"), ("add & LayerNorm", "#8c8c8c")]
-    blocks += [("feed-forward (H -> 4H -> H, GELU)", "#55a868"), ("add & LayerNorm", "#8c8c8c")]
-    for i, (text, colour) in enumerate(blocks):
-        _box(ax, 0.5, 0.8 * i + 0.6, text, colour, width=3.0, height=0.45)
-        ax.annotate("", xy=(2.0, 0.8 * i + 0.6), xytext=(2.0, 0.8 * i + 0.25), arrowprops=dict(arrowstyle="->"))
-    for i in range(0, len(blocks), 2):  # residual: around each sub-block into its add & LayerNorm
-        ax.annotate("", xy=(0.5, 0.8 * (i + 1) + 0.82), xytext=(0.5, 0.8 * i + 0.4),
-                    arrowprops=dict(arrowstyle="->", connectionstyle="bar,fraction=-0.25", color="grey"))
-    if decoder:
-        ax.annotate("encoder output", xy=(3.5, 0.8 * 2 + 0.82), xytext=(3.7, 0.8 * 2 + 0.3), fontsize=8,
-                    arrowprops=dict(arrowstyle="->", color="#dd8452"))
-    ax.text(2.0, 0.05, "input: embeddings or the previous layer", ha="center", fontsize=8)
-    ax.text(2.0, 0.8 * len(blocks) + 0.45, "to the next layer", ha="center", fontsize=8)
-    ax.set(xlim=(-0.2, 4.6), ylim=(-0.1, 0.8 * len(blocks) + 0.7), title="decoder layer" if decoder else "encoder layer")
-    ax.axis("off")
-    return ax
