@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import Patch
 
 from bertgen import warm_start
-from bertgen.teaching import SOURCE_COLOURS, draw_scheme
+from bertgen.teaching import draw_scheme, scheme_legend
 
 SCHEMES = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]
 SCHEMES_PNG = Path(__file__).resolve().parent / "schemes.png"
@@ -21,10 +20,7 @@ def draw_schemes(path: Path = SCHEMES_PNG) -> Path:
     fig, axes = plt.subplots(1, len(SCHEMES), figsize=(18, 3.6))
     for ax, scheme in zip(axes, SCHEMES):
         draw_scheme(warm_start(scheme, "minilm-l6", device="meta")[1], ax=ax)  # shapes only: no weights read
-    fig.legend(handles=[Patch(facecolor=SOURCE_COLOURS["checkpoint"], label="from the BERT checkpoint"),
-                        Patch(facecolor=SOURCE_COLOURS["random"], label="random start"),
-                        Patch(facecolor=SOURCE_COLOURS["shared"], hatch="///", label="the encoder's own tensors")],
-               loc="lower center", ncol=3, frameon=False)
+    scheme_legend(fig)  # the notebooks' colour key
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=72, metadata={"Software": None})  # no version stamp: same drawing, same bytes
     plt.close(fig)
