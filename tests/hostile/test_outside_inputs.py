@@ -14,8 +14,9 @@ from bertgen import load_tokenizer, pipeline
 from bertgen.cli.main import main
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
-from tests.hostile.helpers import snapshot, tiny_model
+from tests.hostile.helpers import snapshot
 from tests.support import TINY
+from tests.support.models import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..4, as the tiny model's pad 0, eos 1, start 2
