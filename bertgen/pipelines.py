@@ -38,7 +38,9 @@ class Text2TextGenerationPipeline:
         self.add_special_tokens = add_special_tokens
         self.generate_kwargs = generate_kwargs
         self.model.generation_config.update(**generate_kwargs)  # unknown names fail now, not at the first call
-        limits = [model.config.encoder.max_position_embeddings, getattr(tokenizer, "model_max_length", None)]
+        encoder = model.config.encoder  # (a RoBERTa stack's positions start at padding_idx + 1)
+        limits = [encoder.max_position_embeddings - encoder.position_offset,
+                  getattr(tokenizer, "model_max_length", None)]
         self.max_input_length = min(x for x in limits if isinstance(x, int))
 
     @property

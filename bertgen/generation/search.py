@@ -182,10 +182,12 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         pad = 0  # no pad and no EOS: every sequence runs to max_length, so padding never shows
     max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else \
         config.max_length if config.max_length is not None else DEFAULT_NEW_TOKENS + 1
-    positions = model.config.decoder.max_position_embeddings - model.config.decoder.position_offset
+    decoder = model.config.decoder
+    positions = decoder.max_position_embeddings - decoder.position_offset  # RoBERTa's start at padding_idx + 1
     if max_length > positions:
+        offset = f" less the {decoder.position_offset} before position 0" if decoder.position_offset else ""
         raise ValueError(f"generate: max_length {max_length} (start token + new tokens) exceeds the decoder's "
-                         f"max_position_embeddings={positions}; lower max_new_tokens")
+                         f"max_position_embeddings={decoder.max_position_embeddings}{offset}; lower max_new_tokens")
     if max_length < 2:
         raise ValueError(f"generate: max_length {max_length} leaves no room for a token after the start token")
     if attention_mask is None and config.pad_token_id is not None and config.pad_token_id not in eos_ids:

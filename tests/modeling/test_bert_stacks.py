@@ -159,3 +159,25 @@ def test_trainer_update_is_transformers(pair, tmp_path):
     for name, tensor in theirs.state_dict().items():
         if not name.endswith("key.bias"):  # key biases: see test_trainer_recipe
             assert (mine[name] - tensor).abs().max() < 1e-5, name
+
+
+def test_roberta_positions_bound_inputs_and_lengths(tmp_path):
+    """RoBERTa's table has max_position_embeddings rows but positions start at padding_idx + 1: 64 usable of
+    66, for the encoder's inputs, generate's max_length and the pipeline's truncation alike."""
+    from bertgen import pipeline
+
+    directory, _ = stand_in(tmp_path, "roberta")
+    ours = EncoderDecoderModel.from_pretrained(directory)
+    ours(input_ids=torch.full((1, 64), 5), decoder_input_ids=torch.full((1, 64), 5))  # the longest there is
+    with pytest.raises(ValueError, match="sequence of 65 positions exceeds max_position_embeddings=66 less the 2 "
+                                         "before position 0"):
+        ours(input_ids=torch.full((1, 65), 5), decoder_input_ids=torch.full((1, 3), 5))
+    with pytest.raises(ValueError, match="max_length 65 .* max_position_embeddings=66 less the 2 before position 0"):
+        ours.generate(torch.full((1, 4), 5), max_new_tokens=64)
+    words = tmp_path / "words"  # a WordPiece vocabulary of the model's 99 ids
+    words.mkdir()
+    (words / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                                               + [f"w{i}" for i in range(94)]) + "\n", encoding="utf-8")
+    gen = pipeline("text2text-generation", model=ours, tokenizer=words, max_new_tokens=3)
+    assert gen.max_input_length == 64
+    assert len(gen("w7 " * 200)) == 1  # truncated to 64 tokens, not 66
