@@ -1,4 +1,5 @@
-"""Decoding: greedy, sampling and beam search over an EncoderDecoderModel, token for token as transformers.
+"""Decoding: greedy, sampling and beam search over an EncoderDecoderModel, token for token as transformers
+(the same loops continue a standalone decoder's prompts: causal.py).
 
 The encoder runs once. The decoder runs one token per step against a KV cache preallocated for the whole
 output (cross-attention keys/values are computed at the first step and reused). The first step runs once
