@@ -32,14 +32,15 @@ class Text2TextGenerationPipeline:
 
     def __init__(self, model, tokenizer, batch_size: int = 8, add_special_tokens: bool = False,
                  **generate_kwargs: Any):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        _check_batch_size(batch_size, "pipeline(batch_size=...)")
         check_vocabulary_fits(tokenizer, model.config)
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.add_special_tokens = add_special_tokens
         self.generate_kwargs = generate_kwargs
         self.model.generation_config.update(**generate_kwargs)  # unknown names fail now, not at the first call
-        limits = [model.config.encoder.max_position_embeddings, getattr(tokenizer, "model_max_length", None)]
+        encoder = model.config.encoder  # (a RoBERTa stack's positions start at padding_idx + 1)
+        limits = [encoder.max_position_embeddings - encoder.position_offset,
+                  getattr(tokenizer, "model_max_length", None)]
         self.max_input_length = min(x for x in limits if isinstance(x, int))
 
     @property
@@ -50,9 +51,16 @@ class Text2TextGenerationPipeline:
         """[{"generated_text": ...}] for a string; for a list, one such entry per input (a dict when one
         sequence is returned per input, else a list of `num_return_sequences` dicts), as transformers."""
         single = isinstance(inputs, str)
+        if not single and not isinstance(inputs, (list, tuple)):
+            raise TypeError(f"text2text-generation: inputs must be a str or a list of str, got "
+                            f"{type(inputs).__name__} {inputs!r:.40}; pass the text to generate from")
         texts = [inputs] if single else list(inputs)
-        if not all(isinstance(t, str) for t in texts):
-            raise TypeError("text2text-generation takes a string or a list of strings")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text2text-generation: inputs[{i}] is {type(text).__name__} {text!r:.40}, not a str; "
+                                "a batch must hold only str")
+        if batch_size is not None:
+            _check_batch_size(batch_size, "the pipeline's batch_size=")
         outputs = self.generate_texts(texts, batch_size, **generate_kwargs)
         results = [[{"generated_text": text} for text in group] for group in outputs]
         if single:
@@ -72,6 +80,7 @@ class Text2TextGenerationPipeline:
             batch = order[start:start + size]
             ids, mask = self._pad([encoded[i] for i in batch])
             generated = self.model.generate(ids, attention_mask=mask, **kwargs)  # (b x n, T)
+            self._check_decodable(generated)
             decoded = self.tokenizer.batch_decode(generated.cpu(), skip_special_tokens=True)
             per_input = len(decoded) // len(batch)
             for j, i in enumerate(batch):
@@ -79,6 +88,17 @@ class Text2TextGenerationPipeline:
             if progress is not None:
                 progress.update(len(batch))
         return outputs
+
+    def _check_decodable(self, generated: torch.Tensor) -> None:
+        """A model whose vocabulary is larger than its tokenizer's generated an id the tokenizer lacks: the two
+        do not belong together (check_vocabulary_fits refuses the other way round when they are paired)."""
+        size, high = len(self.tokenizer), int(generated.max()) if generated.numel() else 0
+        if high >= size:
+            vocab = self.model.config.decoder.vocab_size
+            raise ValueError(f"pipeline: the model generated the id {high}, which the tokenizer from "
+                             f"{getattr(self.tokenizer, 'source', type(self.tokenizer).__name__)} ({size} tokens) "
+                             f"does not have: the model's decoder has {vocab} ids, so model and tokenizer come from "
+                             "different checkpoints; load the tokenizer saved with this model")
 
     def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -105,9 +125,17 @@ def pipeline(task: str = "text2text-generation", model: Any = None, tokenizer: A
         raise ValueError(f"pipeline: task {task!r} is not supported; bertgen has {', '.join(TASKS)}")
     if model is None:
         raise ValueError("pipeline: pass model=<checkpoint directory or hub id> (or a loaded EncoderDecoderModel)")
+    if not isinstance(model, (str, os.PathLike)) and not hasattr(model, "generate"):
+        raise TypeError(f"pipeline: model= must be a checkpoint directory, a hub id or a loaded "
+                        f"EncoderDecoderModel, got {type(model).__name__} {model!r:.40}")
+    _check_batch_size(batch_size, "pipeline(batch_size=...)")
+    if quantize == "int8" and dtype not in ("auto", "float32", torch.float32):
+        raise ValueError(f"pipeline: quantize='int8' and dtype={dtype!r} conflict: int8 quantization starts from "
+                         "float32 weights; leave dtype out, or leave quantize out to run in that dtype")
     if isinstance(model, (str, os.PathLike)):
         tokenizer = tokenizer if tokenizer is not None else model
-        model = EncoderDecoderModel.from_pretrained(model, dtype=dtype)
+        # int8 quantizes float32 weights, whatever precision the checkpoint was saved in
+        model = EncoderDecoderModel.from_pretrained(model, dtype="float32" if quantize == "int8" else dtype)
     elif tokenizer is None:
         raise ValueError("pipeline: a loaded model needs tokenizer=<tokenizer or its directory>")
     if isinstance(tokenizer, (str, os.PathLike)):
@@ -118,6 +146,11 @@ def pipeline(task: str = "text2text-generation", model: Any = None, tokenizer: A
         model = model.to(device)
     return Text2TextGenerationPipeline(model.eval(), tokenizer, batch_size=batch_size,
                                        add_special_tokens=add_special_tokens, **generate_kwargs)
+
+
+def _check_batch_size(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TypeError(f"{where} must be a positive int, got {type(value).__name__} {value!r}; e.g. batch_size=8")
 
 
 class _CallableModule(types.ModuleType):

@@ -109,6 +109,10 @@ def run_generate(args) -> int:
     from bertgen.pipelines import pipeline
 
     _check_device(args.device)
+    if args.quantize == "int8" and args.dtype not in ("auto", "float32"):
+        raise CliError(f"--quantize int8 and --dtype {args.dtype} conflict: int8 quantization starts from float32 "
+                       "weights (and computes in int8); drop --dtype, or drop --quantize to run in "
+                       f"{args.dtype}")
     lines = _read_lines(args.input)
     names = ("num_beams", "max_new_tokens", "min_new_tokens", "length_penalty", "no_repeat_ngram_size",
              "do_sample", "temperature", "top_k", "top_p")

@@ -1,4 +1,5 @@
-"""Decoding: greedy, sampling and beam search over an EncoderDecoderModel, token for token as transformers.
+"""Decoding: greedy, sampling and beam search over an EncoderDecoderModel, token for token as transformers
+(the same loops continue a standalone decoder's prompts: causal.py).
 
 The encoder runs once. The decoder runs one token per step against a KV cache preallocated for the whole
 output (cross-attention keys/values are computed at the first step and reused). The first step runs once
@@ -183,10 +184,12 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         pad = 0  # no pad and no EOS: every sequence runs to max_length, so padding never shows
     max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else \
         config.max_length if config.max_length is not None else DEFAULT_NEW_TOKENS + 1
-    positions = model.config.decoder.max_position_embeddings - model.config.decoder.position_offset
+    decoder = model.config.decoder
+    positions = decoder.max_position_embeddings - decoder.position_offset  # RoBERTa's start at padding_idx + 1
     if max_length > positions:
+        offset = f" less the {decoder.position_offset} before position 0" if decoder.position_offset else ""
         raise ValueError(f"generate: max_length {max_length} (start token + new tokens) exceeds the decoder's "
-                         f"max_position_embeddings={positions}; lower max_new_tokens")
+                         f"max_position_embeddings={decoder.max_position_embeddings}{offset}; lower max_new_tokens")
     if max_length < 2:
         raise ValueError(f"generate: max_length {max_length} leaves no room for a token after the start token")
     if attention_mask is None and config.pad_token_id is not None and config.pad_token_id not in eos_ids:
@@ -203,23 +206,28 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         decoder = _Decoder(model, encoder_states, attention_mask, config.use_cache, max_length)
         processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
         eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
-        starts = torch.full((input_ids.shape[0],), start, dtype=torch.long, device=input_ids.device)
-        if config.num_beams > 1:
-            sequences, scores, sequence_scores = _beam_search(decoder, starts, config, processors, eos_tensor,
-                                                              pad, max_length, generator)
-        else:
-            sequences, scores = _greedy_or_sample(decoder, starts, config, processors, eos_tensor, pad,
-                                                  max_length, generator)
-            sequence_scores = None
+        starts = torch.full((input_ids.shape[0], 1), start, dtype=torch.long, device=input_ids.device)  # (B, 1)
+        sequences, scores, sequence_scores = search(decoder, starts, config, processors, eos_tensor, pad, max_length,
+                                                    generator)
     if not config.return_dict_in_generate:
         return sequences
     return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None,
                           sequences_scores=sequence_scores if config.output_scores else None)
 
 
-def _first_step(decoder: _Decoder, starts: torch.Tensor, copies: int, together: bool = False) -> torch.Tensor:
+def search(decoder, prompts: torch.Tensor, config: GenerationConfig, processors: list, eos: torch.Tensor, pad: int,
+           max_length: int, generator: torch.Generator | None):
+    """Beam search, or greedy search / sampling, from (B, P) prompts (an encoder-decoder's: the start token) to
+    (B x num_return_sequences, <= max_length) sequences, their per-step scores, and beam search's final scores.
+    `decoder` gives a step's logits (_Decoder here, the standalone decoder's in causal.py)."""
+    if config.num_beams > 1:
+        return _beam_search(decoder, prompts, config, processors, eos, pad, max_length, generator)
+    return (*_greedy_or_sample(decoder, prompts, config, processors, eos, pad, max_length, generator), None)
+
+
+def _first_step(decoder, prompts: torch.Tensor, copies: int, together: bool = False) -> torch.Tensor:
     """The first step once per input, then `copies` rows per input (beams or sampled sequences)."""
-    logits = decoder.step(starts[:, None])  # (B, V)
+    logits = decoder.step(prompts)  # (B, V)
     if copies > 1:
         decoder.expand(copies, together)
         logits = logits.repeat_interleave(copies, 0)  # (B x copies, V)
@@ -237,24 +245,24 @@ def _full_rows(scores: torch.Tensor, rows: torch.Tensor, total: int) -> torch.Te
 
 # ----------------------------------------------------------------------------------------- greedy, sampling
 
-def _greedy_or_sample(decoder, starts, config, processors, eos, pad, max_length, generator):
+def _greedy_or_sample(decoder, prompts, config, processors, eos, pad, max_length, generator):
     copies = config.num_return_sequences if config.do_sample else 1
-    B = len(starts) * copies
-    out = starts.new_full((B, max_length), pad)  # (B, L) the answer, rows written as they finish
+    B, P = len(prompts) * copies, prompts.shape[1]
+    out = prompts.new_full((B, max_length), pad)  # (B, L) the answer, rows written as they finish
     seqs = out.clone()  # (A, L) the rows still decoding
-    seqs[:, 0] = starts.repeat_interleave(copies)
-    rows = torch.arange(B, device=starts.device)  # (A,) row of `out` for each live row
+    seqs[:, :P] = prompts.repeat_interleave(copies, 0)
+    rows = torch.arange(B, device=prompts.device)  # (A,) row of `out` for each live row
     all_scores = [] if config.output_scores else None
     # greedy, with no scores to return and only masking processors: the tokens without the logits
     tokens_only = not config.do_sample and all_scores is None and decoder.head is not None and \
         all(getattr(processor, "masks_only", False) for processor in processors)
-    t = 1
+    t = P
     while t < max_length:
         history = seqs[:, :t]  # (A, t)
         if tokens_only:
             tokens = decoder.greedy_tokens(history, processors)  # (A,)
         else:
-            logits = _first_step(decoder, starts, copies) if t == 1 else decoder.step(history)  # (A, V)
+            logits = _first_step(decoder, prompts, copies) if t == P else decoder.step(history)  # (A, V)
             scores = apply_processors(processors, history, logits)
             if all_scores is not None:
                 all_scores.append(_full_rows(scores, rows, B))
@@ -308,16 +316,19 @@ def block_topk(scores: torch.Tensor, k: int, block: int = TOPK_BLOCK) -> tuple[t
     return values, torch.where(picked < k * block, in_block, picked - k * block + n * block)
 
 
-def _beam_search(decoder, starts, config, processors, eos, pad, max_length, generator):
-    B, nb, n_return = len(starts), config.num_beams, config.num_return_sequences
+def _beam_search(decoder, prompts, config, processors, eos, pad, max_length, generator):
+    # lengths count generated tokens: an encoder-decoder's prompt is its start token (P = 1)
+    (B, P), nb, n_return = prompts.shape, config.num_beams, config.num_return_sequences
+    if pad == 0 and len(eos):  # transformers fills with `pad_token_id or eos_token_id[0]`: a pad id 0 counts as none
+        pad = int(eos[0])
     alpha, style, early = config.length_penalty, config.length_penalty_style, config.early_stopping
     K = max(2, 1 + len(eos)) * nb  # enough candidates that nb of them can go on after EOS
-    device = starts.device
+    device = prompts.device
     top_nb = torch.arange(K, device=device) < nb  # (K,) only these may enter the finished set
 
     # state of the live inputs (A of them, all B at first)
-    running = starts.new_full((B, nb, max_length), pad)  # (A, nb, L)
-    running[:, :, 0] = starts[:, None]
+    running = prompts.new_full((B, nb, max_length), pad)  # (A, nb, L)
+    running[:, :, :P] = prompts[:, None]
     running_scores = torch.zeros(B, nb, device=device)  # (A, nb) summed log-probs
     running_scores[:, 1:] = NEG  # all beams start equal: only the first may expand at step one
     finished = running.clone()  # (A, nb, L) best finished hypotheses, by score
@@ -328,7 +339,7 @@ def _beam_search(decoder, starts, config, processors, eos, pad, max_length, gene
     inputs = torch.arange(B, device=device)  # (A,) original index of each live input
 
     # the answer, per original input
-    out = starts.new_full((B, n_return, max_length), pad)
+    out = prompts.new_full((B, n_return, max_length), pad)
     out_scores = torch.zeros(B, n_return, device=device)
     out_lengths = torch.zeros(B, n_return, dtype=torch.long, device=device)
     all_scores = [] if config.output_scores else None
@@ -338,11 +349,11 @@ def _beam_search(decoder, starts, config, processors, eos, pad, max_length, gene
         out_scores[inputs[which]] = finished_scores[which, :n_return]
         out_lengths[inputs[which]] = finished_lengths[which, :n_return]
 
-    t = 1
+    t = P
     while True:
         A = running.shape[0]
         history = running.view(A * nb, max_length)[:, :t]  # (R, t)
-        logits = _first_step(decoder, starts, nb, together=True) if t == 1 else decoder.step(history)  # (R, V)
+        logits = _first_step(decoder, prompts, nb, together=True) if t == P else decoder.step(history)  # (R, V)
         V = logits.shape[-1]
         log_probs = apply_processors(processors, history, F.log_softmax(logits, dim=-1))  # (R, V)
         if all_scores is not None:
@@ -372,7 +383,7 @@ def _beam_search(decoder, starts, config, processors, eos, pad, max_length, gene
 
         # the top nb that stopped compete for the finished slots
         just_finished = stops & top_nb
-        scores = top_scores / length_penalty(t, alpha, style)
+        scores = top_scores / length_penalty(t - P + 1, alpha, style)
         scores += (finished_flags.all(-1, keepdim=True) & (early is True)).to(torch.float32) * NEG
         scores += (~improvable).to(torch.float32) * NEG
         scores += (~just_finished) * NEG
@@ -381,13 +392,13 @@ def _beam_search(decoder, starts, config, processors, eos, pad, max_length, gene
         finished = _gather(torch.cat((finished, candidates), dim=1), best)
         finished_scores = _gather(merged, best)
         finished_flags = _gather(torch.cat((finished_flags, just_finished), dim=1), best)
-        finished_lengths = _gather(torch.cat((finished_lengths, torch.full_like(tokens, t)), dim=1), best)
+        finished_lengths = _gather(torch.cat((finished_lengths, torch.full_like(tokens, t - P + 1)), dim=1), best)
         t += 1
         if bool(stops.all()):
             break
 
         # transformers' early-stop heuristic: could the best running beam still beat the worst finished one?
-        best_length = max_length - 1 if early == "never" and alpha > 0.0 else t - 1
+        best_length = max_length - P if early == "never" and alpha > 0.0 else t - P
         best_running = running_scores[:, :1] / length_penalty(best_length, alpha, style)
         worst_finished = torch.where(finished_flags, finished_scores.min(1, keepdim=True).values, NEG)
         improvable = improvable & (best_running > worst_finished).any(-1, keepdim=True)
@@ -408,7 +419,7 @@ def _beam_search(decoder, starts, config, processors, eos, pad, max_length, gene
     if len(inputs):
         retire(torch.arange(len(inputs), device=device))
 
-    length = 1 + int(out_lengths.max())  # as transformers: the longest returned hypothesis sets the width
+    length = P + int(out_lengths.max())  # as transformers: the longest returned hypothesis sets the width
     sequences = out.view(B * n_return, max_length)[:, :length]
     scores = tuple(all_scores) if all_scores is not None else None
     return sequences, scores, out_scores.view(B * n_return)

@@ -12,14 +12,15 @@ from bertgen.generation.config import GenerationConfig
 
 def check_generate_inputs(model, config: GenerationConfig, input_ids, attention_mask,
                           generator: torch.Generator | None = None) -> None:
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.numel() == 0:
+    # an empty source (length 0) is decoded from the start token alone, as transformers decodes it
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[0] == 0:
         shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
-        raise ValueError(f"generate: input_ids must be a non-empty 2-D tensor (batch, length), got {shape}")
+        raise ValueError(f"generate: input_ids must be a 2-D tensor (batch >= 1, length), got {shape}")
     if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
         raise TypeError(f"generate: input_ids must hold integer token ids, got dtype {input_ids.dtype}; "
                         "pass the tokenizer's input_ids (torch.long)")
     vocab = model.config.encoder.vocab_size
-    low, high = int(input_ids.min()), int(input_ids.max())  # one host sync per call, before decoding
+    low, high = (int(input_ids.min()), int(input_ids.max())) if input_ids.numel() else (0, 0)  # one host sync
     if low < 0 or high >= vocab:
         bad = low if low < 0 else high
         raise ValueError(f"generate: input_ids holds the id {bad}, outside the encoder vocabulary (0..{vocab - 1}); "
@@ -49,7 +50,4 @@ def _check_mask(mask, input_ids: torch.Tensor) -> None:
     if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
         raise ValueError("generate: attention_mask must hold only 0 (padding) and 1 (token), got other values; "
                          "pass the tokenizer's attention_mask")
-    empty = (mask == 0).all(dim=1).nonzero().flatten().tolist()
-    if empty:
-        raise ValueError(f"generate: attention_mask row(s) {empty[:5]} mask every token; each input needs at "
-                         "least one token (drop empty inputs before generating)")
+    # a row that masks every token is an empty input: decoded from the start token, as transformers does

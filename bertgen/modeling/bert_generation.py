@@ -166,7 +166,7 @@ class BertGenerationSelfAttention(nn.Module):
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
             weights = None
-        y = y.transpose(1, 2).reshape(B, T, -1)  # (B, T, H): heads side by side again
+        y = y.transpose(1, 2).reshape(B, T, self.num_heads * self.head_size)  # (B, T, H): heads side by side
         return pack(y, packing), weights
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -380,16 +381,28 @@ class Tokenizer:
         raise NotImplementedError
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _check_texts(text: Any) -> tuple[list[str], bool]:
-    """(texts, batched): one str, or a list/tuple of str."""
+    """(texts, batched): one str, or a list/tuple of str, each encodable as UTF-8."""
     if isinstance(text, str):
-        return [text], False
-    if isinstance(text, (list, tuple)):
+        texts, batched = [text], False
+    elif isinstance(text, (list, tuple)):
         for i, item in enumerate(text):
             if not isinstance(item, str):
                 raise TypeError(f"text[{i}] is {type(item).__name__} ({item!r:.40}); a batch must hold only str")
-        return list(text), True
-    raise TypeError(f"text must be a str or a list of str, got {type(text).__name__} ({text!r:.40})")
+        texts, batched = list(text), True
+    else:
+        raise TypeError(f"text must be a str or a list of str, got {type(text).__name__} ({text!r:.40})")
+    for i, item in enumerate(texts):
+        if (found := _SURROGATE.search(item)) is not None:  # half of a UTF-16 pair: no UTF-8 text holds one
+            where = f"text[{i}]" if batched else "text"
+            raise ValueError(f"{where} holds a lone surrogate U+{ord(found[0]):04X} at character {found.start()} "
+                             f"({item[max(0, found.start() - 15):found.start() + 15]!r}), which is not text; it "
+                             "comes from bytes decoded with errors='surrogateescape' or a split UTF-16 pair: decode "
+                             "the source as UTF-8 (errors='replace' to keep going)")
+    return texts, batched
 
 
 def _pad_row(row: list[int], target: int, value: int, side: str) -> list[int]:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bertgen import EncoderDecoderModel
-from bertgen.config import BertConfig, RobertaConfig
+from bertgen.config import BertConfig, EncoderDecoderConfig, RobertaConfig
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -122,3 +122,62 @@ def test_tie_encoder_decoder_is_honoured(kind, tmp_path):
     again = transformers.EncoderDecoderModel.from_pretrained(tmp_path / "saved").eval()
     with torch.no_grad():
         assert (again(**batch(kind)).logits - ours(**batch(kind)).logits).abs().max() < 1e-5
+
+
+def test_trainer_update_is_transformers(pair, tmp_path):
+    """The Trainer's fused, packed loss goes through the BERT / RoBERTa head's transform: one update on the
+    stand-in gives transformers' loss and weights (AdamW, clipping, a constant rate)."""
+    import datasets
+
+    from bertgen.training.trainer import Trainer, TrainingArguments, read_log
+
+    kind, directory, _ = pair
+    # dropout off in both (the update is then deterministic), through from_pretrained(..., config=)
+    their_config = transformers.EncoderDecoderConfig.from_pretrained(directory)
+    config = EncoderDecoderConfig.from_pretrained(directory)
+    for side in (their_config.encoder, their_config.decoder, config.encoder, config.decoder):
+        side.hidden_dropout_prob = side.attention_probs_dropout_prob = 0.0
+    theirs = transformers.EncoderDecoderModel.from_pretrained(directory, config=their_config).train()
+    ours = EncoderDecoderModel.from_pretrained(directory, config=config)
+    data = batch(kind)
+    rows = {"input_ids": [r[m.bool()].tolist() for r, m in zip(data["input_ids"], data["attention_mask"])],
+            "labels": [r[r != -100].tolist() for r in data["labels"]]}
+    params = list(theirs.parameters())
+    optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.01},
+                                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}], lr=1e-3)
+    loss = theirs(**data).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(theirs.parameters(), 1.0)
+    optimizer.step()
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=1, batch_size=3, learning_rate=1e-3,
+                             schedule="constant", log_every=1, progress=False, precision="fp32")
+    Trainer(ours, args, datasets.Dataset.from_dict(rows), pad_token_id=IDS[kind]["pad"]).train(resume=False)
+    logged = [r for r in read_log(tmp_path / "log.jsonl") if r["kind"] == "train"][0]["loss"]
+    assert logged == pytest.approx(loss.item(), abs=1e-5)
+    mine = ours._checkpoint_keys(ours.state_dict())  # under transformers' names
+    assert mine.keys() == theirs.state_dict().keys()
+    for name, tensor in theirs.state_dict().items():
+        if not name.endswith("key.bias"):  # key biases: see test_trainer_recipe
+            assert (mine[name] - tensor).abs().max() < 1e-5, name
+
+
+def test_roberta_positions_bound_inputs_and_lengths(tmp_path):
+    """RoBERTa's table has max_position_embeddings rows but positions start at padding_idx + 1: 64 usable of
+    66, for the encoder's inputs, generate's max_length and the pipeline's truncation alike."""
+    from bertgen import pipeline
+
+    directory, _ = stand_in(tmp_path, "roberta")
+    ours = EncoderDecoderModel.from_pretrained(directory)
+    ours(input_ids=torch.full((1, 64), 5), decoder_input_ids=torch.full((1, 64), 5))  # the longest there is
+    with pytest.raises(ValueError, match="sequence of 65 positions exceeds max_position_embeddings=66 less the 2 "
+                                         "before position 0"):
+        ours(input_ids=torch.full((1, 65), 5), decoder_input_ids=torch.full((1, 3), 5))
+    with pytest.raises(ValueError, match="max_length 65 .* max_position_embeddings=66 less the 2 before position 0"):
+        ours.generate(torch.full((1, 4), 5), max_new_tokens=64)
+    words = tmp_path / "words"  # a WordPiece vocabulary of the model's 99 ids
+    words.mkdir()
+    (words / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                                               + [f"w{i}" for i in range(94)]) + "\n", encoding="utf-8")
+    gen = pipeline("text2text-generation", model=ours, tokenizer=words, max_new_tokens=3)
+    assert gen.max_input_length == 64
+    assert len(gen("w7 " * 200)) == 1  # truncated to 64 tokens, not 66

@@ -11,6 +11,7 @@ interrupted fetch never leaves a half-filled corpus behind.
 """
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,15 +136,24 @@ def _apt(*packages: str) -> Callable[[Path], None]:
 def _unpack(archive: Path, into: Path) -> Path:
     """Extract a .tgz/.tar.gz, .zip or .deb into a fresh directory under `into`."""
     out = Path(tempfile.mkdtemp(prefix=archive.name + ".", dir=into))
-    if archive.name.endswith((".tgz", ".tar.gz")):
-        with tarfile.open(archive) as tar:
-            tar.extractall(out, filter="data")
-    elif archive.suffix == ".zip":
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(out)
-    elif archive.suffix == ".deb":
+    try:
+        if archive.name.endswith((".tgz", ".tar.gz")):
+            with tarfile.open(archive) as tar:
+                tar.extractall(out, filter="data")  # refuses members that would land outside `out`
+        elif archive.suffix == ".zip":
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(out)
+    except tarfile.FilterError as err:
+        raise ValueError(f"{archive}: member {err.tarinfo.name!r} would be written outside the folder it is "
+                         "unpacked into (an absolute path, '..' or a link out); nothing was extracted from it into "
+                         "the corpus; do not use this archive, download the corpus again") from None
+    except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError) as err:
+        raise ValueError(f"{archive}: cannot be unpacked, the archive is truncated or not a {archive.suffix} file "
+                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}); "
+                         "download it again or pass the unpacked directory") from None
+    if archive.suffix == ".deb":
         _run(["dpkg", "-x", str(archive), str(out)], into, "extract the package by hand and pass the directory")
-    else:
+    elif not archive.name.endswith((".tgz", ".tar.gz", ".zip")):
         raise ValueError(f"{archive}: cannot unpack a {archive.suffix!r} file (expected .tgz, .zip or .deb)")
     return out
 

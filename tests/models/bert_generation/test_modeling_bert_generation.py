@@ -7,9 +7,9 @@ Skipped, as the port's rules allow:
 - test_model_from_pretrained and both *IntegrationTest classes: numbers from the hub checkpoint
   google/bert_for_seq_generation_L-24_bbc_encoder (no network here); the local stand-in of that checkpoint is
   exercised in test_page_usages.py against transformers instead.
-- GenerationTesterMixin's beam / assisted / contrastive checks: a standalone BertGenerationDecoder decodes
-  greedily or samples (beam search is EncoderDecoderModel's); greedy and sampling are compared with
-  transformers in test_page_usages.py.
+- GenerationTesterMixin's assisted / contrastive checks (bertgen has neither); its beam search check is
+  ported with left-padded prompts (test_beam_search_generate_with_left_padding); greedy and sampling are
+  compared with transformers in test_page_usages.py.
 - PipelineTesterMixin ("feature-extraction", "text-generation"): bertgen's pipeline is text2text-generation.
 - Mixin checks of TF/Flax/torchscript/multi-GPU/SDPA-dispatch/attn_implementation, and ConfigTester's
   num_labels/id2label checks (BertGeneration has no classification heads).
@@ -283,3 +283,49 @@ class BertGenerationEncoderTest(unittest.TestCase):
             losses.append((loss.item(), model.lm_head.bias.grad.clone()))
         self.assertAlmostEqual(losses[0][0], losses[1][0], places=5)
         self.assertTrue(torch.allclose(losses[0][1], losses[1][1], atol=1e-6))
+
+
+# ------------------------------------------------------------ GenerationTesterMixin: the standalone decoder
+
+def _their_decoder(tmp_path, seed=0):
+    """A transformers BertGenerationDecoder of the tester's sizes with weights that make generation
+    informative (pad 0, eos 1), saved and loaded into bertgen."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(seed)
+    config = transformers.BertGenerationConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+        max_position_embeddings=50, is_decoder=True, pad_token_id=0, eos_token_id=1, bos_token_id=2)
+    theirs = transformers.BertGenerationDecoder(config).eval()
+    with torch.no_grad():
+        for name, p in theirs.named_parameters():
+            if "LayerNorm" not in name:
+                p.normal_(0, 0.3)
+        theirs.lm_head.bias[1] += 3.0  # EOS now and then, so that beams finish at different lengths
+    theirs.save_pretrained(tmp_path)
+    return theirs, BertGenerationDecoder.from_pretrained(tmp_path)
+
+
+def _left_padded_prompts():
+    """Three prompts of lengths 6, 3 and 4, left-padded with pad id 0, and their attention mask."""
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(3, 99, (3, 6), generator=g)
+    mask = torch.ones_like(ids)
+    for row, length in ((1, 3), (2, 4)):
+        ids[row, :6 - length], mask[row, :6 - length] = 0, 0
+    return ids, mask
+
+
+@pytest.mark.parametrize("settings", [dict(num_beams=1), dict(num_beams=4), dict(num_beams=4, num_return_sequences=2),
+                                      dict(num_beams=3, length_penalty=2.0, no_repeat_ngram_size=2),
+                                      dict(num_beams=4, early_stopping=True, min_new_tokens=3)])
+def test_beam_search_generate_with_left_padding(tmp_path, settings):
+    """GenerationTesterMixin.test_beam_search_generate's check, and prompts of unequal length (left padding):
+    the standalone decoder's tokens are transformers', with the mask given and inferred from the pad id."""
+    theirs, ours = _their_decoder(tmp_path)
+    ids, mask = _left_padded_prompts()
+    expected = theirs.generate(ids, attention_mask=mask, max_new_tokens=9, do_sample=False, **settings)
+    assert torch.equal(ours.generate(ids, attention_mask=mask, max_new_tokens=9, **settings), expected)
+    assert torch.equal(ours.generate(ids, max_new_tokens=9, **settings), expected)  # mask inferred from pad 0
+    if settings.get("num_return_sequences", 1) == 1:  # a padded prompt continues as it does alone
+        alone = ours.generate(ids[1:2, 3:], max_new_tokens=9, **settings)
+        assert expected[1, 3:3 + alone.shape[1]].tolist() == alone[0].tolist()
