@@ -2,9 +2,10 @@
 max_length with an attention_mask, labels padded with -100), against transformers on the same batches:
 the same losses and the same weights after each update, and checkpoint folders that are model folders.
 
-transformers' Trainer needs `accelerate`, which the test environment lacks; its update is what these tests run
-by hand with transformers' pieces: `model(**batch).loss` of transformers' EncoderDecoderModel, AdamW with no
-decay on biases and LayerNorm weights, clipping at max_grad_norm, get_linear_schedule_with_warmup.
+transformers' Trainer itself runs in `test_three_updates_equal_transformers_trainer` (it needs `accelerate`, in the
+dev extra); the other tests spell its update out with transformers' pieces: `model(**batch).loss` of transformers'
+EncoderDecoderModel, AdamW with no decay on biases and LayerNorm weights, clipping at max_grad_norm,
+get_linear_schedule_with_warmup.
 """
 from __future__ import annotations
 
@@ -164,3 +165,26 @@ def test_a_config_with_return_dict_false_trains(tmp_path):
     model.config.return_dict = False
     records = train(model, blog_data(), tmp_path)
     assert records[0]["loss"] > 0
+
+
+def test_three_updates_equal_transformers_trainer(tmp_path):
+    """transformers' own Trainer (where `accelerate` is installed) on the same model, batches and settings: the same
+    logged losses (transformers rounds them to 4 decimals), the same rates and the same weights after 3 updates."""
+    pytest.importorskip("accelerate")
+    model, data = informative_model(), blog_data()
+    theirs = their_model(model, tmp_path).train()
+    settings = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "theirs"), per_device_train_batch_size=ARGS["batch_size"], max_steps=3,
+        learning_rate=ARGS["learning_rate"], warmup_steps=1, lr_scheduler_type="linear", weight_decay=0.01,
+        max_grad_norm=1.0, logging_steps=1, report_to=[], use_cpu=True, save_strategy="no", optim="adamw_torch",
+        disable_tqdm=True)
+    trainer = transformers.Trainer(model=theirs, args=settings, train_dataset=data)
+    trainer.train()
+    logged = [r for r in trainer.state.log_history if "loss" in r]
+    records = train(model, data, tmp_path, steps=3, warmup_steps=1)
+    assert [r["loss"] for r in records] == pytest.approx([r["loss"] for r in logged], abs=1e-4)
+    assert [r["lr"] for r in records] == pytest.approx([r["learning_rate"] for r in logged], abs=1e-12)
+    their_state = theirs.state_dict()
+    for name, tensor in model.state_dict().items():
+        if not name.endswith("key.bias"):  # as in test_updates_and_rates_are_transformers
+            assert (tensor - their_state[name]).abs().max() < 1e-5, name
