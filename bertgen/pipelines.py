@@ -22,7 +22,7 @@ import torch
 from bertgen.generation.quantization import quantize as quantize_model
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.tokenization import load_tokenizer
-from bertgen.tokenization.pair import check_vocabulary_fits
+from bertgen.tokenization.pair import check_vocabulary_fits, target_tokenizer
 
 TASKS = ("text2text-generation",)
 
@@ -92,11 +92,12 @@ class Text2TextGenerationPipeline:
     def _check_decodable(self, generated: torch.Tensor) -> None:
         """A model whose vocabulary is larger than its tokenizer's generated an id the tokenizer lacks: the two
         do not belong together (check_vocabulary_fits refuses the other way round when they are paired)."""
-        size, high = len(self.tokenizer), int(generated.max()) if generated.numel() else 0
+        decoding = target_tokenizer(self.tokenizer)  # a pair's decoder side writes the output
+        size, high = len(decoding), int(generated.max()) if generated.numel() else 0
         if high >= size:
             vocab = self.model.config.decoder.vocab_size
             raise ValueError(f"pipeline: the model generated the id {high}, which the tokenizer from "
-                             f"{getattr(self.tokenizer, 'source', type(self.tokenizer).__name__)} ({size} tokens) "
+                             f"{getattr(decoding, 'source', type(decoding).__name__)} ({size} tokens) "
                              f"does not have: the model's decoder has {vocab} ids, so model and tokenizer come from "
                              "different checkpoints; load the tokenizer saved with this model")
 

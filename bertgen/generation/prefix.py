@@ -14,7 +14,7 @@ import torch
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
 from bertgen.generation.processors import build_processors
-from bertgen.generation.search import GenerateOutput, _beam_search, _greedy_or_sample, resolve_config
+from bertgen.generation.search import GenerateOutput, resolve_config, search
 from bertgen.generation.validation import _check_mask
 
 
@@ -84,13 +84,9 @@ def generate_prefix(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
         if starts is None:
             starts = torch.full((input_ids.shape[0],), model.separator_token_id, dtype=torch.long,
                                 device=input_ids.device)
-        if config.num_beams > 1:
-            sequences, scores, sequence_scores = _beam_search(decoder, starts, config, processors, eos_tensor, pad,
-                                                              max_length, generator)
-        else:
-            sequences, scores = _greedy_or_sample(decoder, starts, config, processors, eos_tensor, pad, max_length,
-                                                  generator)
-            sequence_scores = None
+        # the search continues (B, P) prompts: here each row's start token, P = 1
+        sequences, scores, sequence_scores = search(decoder, starts[:, None], config, processors, eos_tensor, pad,
+                                                    max_length, generator)
     if not config.return_dict_in_generate:
         return sequences
     return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None,
