@@ -5,7 +5,7 @@ they run, on bertgen's names.
 Same tester (BertGenerationEncoderTester), inputs and tolerances. Skipped, as the port's rules allow:
 - test_real_model_save_load_from_pretrained, test_roberta2roberta_summarization, test_bert2gpt2_summarization: hub
   checkpoints (google/bert_for_seq_generation_L-24_bbc_encoder, google/roberta2roberta_L-24_bbc) and their numbers; the
-  local stand-ins in tests/models/bert_generation/test_page_usages.py run against transformers instead.
+  local stand-ins in tests/ported_from_transformers/bert_generation/test_page_usages.py run against transformers instead.
 - test_sdpa_can_dispatch_composite_models: the mixin skips it for this class (supports_sdpa = False), and
   bertgen has no attn_implementation to dispatch.
 - the Bert/Roberta/Bart/ProphetNet classes of that file: other families. Its GPT2EncoderDecoderModelTest (bert2gpt2)
@@ -27,8 +27,8 @@ import torch
 from bertgen import (BertGenerationDecoder, BertGenerationEncoder, EncoderDecoderConfig, EncoderDecoderModel,
                      GPT2LMHeadModel)
 from bertgen.modeling import BaseModelOutput
-from tests.models.bert_generation.test_modeling_bert_generation import BertGenerationEncoderTester
-from tests.models.gpt2.test_modeling_gpt2 import GPT2ModelTester
+from tests.ported_from_transformers.bert_generation.test_modeling_bert_generation import BertGenerationEncoderTester
+from tests.ported_from_transformers.gpt2.test_modeling_gpt2 import GPT2ModelTester
 from tests.support.hf_testing import floats_tensor, ids_tensor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
