@@ -23,7 +23,7 @@ _EXPORTS = {
     "BertGenerationTokenizer": "bertgen.tokenization", "FastTokenizer": "bertgen.tokenization",
     "load_tokenizer": "bertgen.tokenization", "AutoTokenizer": "bertgen.tokenization",
     "BertTokenizer": "bertgen.tokenization", "TokenizerPair": "bertgen.tokenization",
-    "warm_start": "bertgen.warmstart", "WarmStartReport": "bertgen.warmstart",
+    "warm_start": "bertgen.modeling", "WarmStartReport": "bertgen.warmstart",
     "pipeline": "bertgen.pipelines",
 }
 # `bertgen.metrics`: the public name of bertgen.evaluation.metrics (SARI, exact match, BLEU, ROUGE)

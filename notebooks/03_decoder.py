@@ -22,7 +22,7 @@
 # **Code:** `bertgen/modeling/bert_generation.py` (`causal_mask`, the `crossattention` block of
 # `BertGenerationLayer`, `BertGenerationDecoder` and its tied `lm_head`), `bertgen/modeling/encoder_decoder.py`
 # (`EncoderDecoderModel`, BERTShare's `tie_encoder_decoder`), `bertgen/warmstart/plan.py` and
-# `bertgen/warmstart/schemes.py` (what each scheme loads), `bertgen/cache.py` (the KV cache),
+# `bertgen/modeling/warm_start.py` (what each scheme loads), `bertgen/cache.py` (the KV cache),
 # `bertgen/teaching/__init__.py` (the trained model and the diagrams).
 #
 # **After this notebook you can**

@@ -20,7 +20,7 @@
 # Tasks*](https://arxiv.org/abs/1907.12461), sections *Models and Pre-trained Checkpoints* and *Investigated Model
 # Variants* (Table 1, parameters per scheme), and the ablations of its analysis (embeddings only, layer subsets).
 # **Code:** `bertgen/warmstart/pretrained.py` (`read_pretrained`), `bertgen/warmstart/plan.py` (`StackPlan`,
-# `WarmStartPlan`), `bertgen/warmstart/schemes.py` (`warm_start`), `bertgen/warmstart/report.py`
+# `WarmStartPlan`), `bertgen/modeling/warm_start.py` (`warm_start`), `bertgen/warmstart/report.py`
 # (`WarmStartReport`), `bertgen/warmstart/reference.py` (the checkpoint's own forward pass).
 #
 # **After this notebook you can**
@@ -66,8 +66,9 @@ from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.tokenization import load_tokenizer
 from bertgen.teaching import RUNNING_EXAMPLE, draw_scheme, folded, scheme_legend
-from bertgen.warmstart import SCHEMES, warm_start
-from bertgen.warmstart.table1 import table1
+from bertgen.warmstart import SCHEMES
+from bertgen.modeling.warm_start import warm_start
+from bertgen.experiments.table1 import table1
 
 # section 5: fine-tuning steps, and the schemes that get them
 STEPS = {"tiny": 6, "full": 100}[PRESET]
@@ -170,7 +171,7 @@ warm_start("bert2bert", bert_base, device="meta", share_embeddings=False)[1].tab
 # The paper's Table 1 has ten rows: the five above, robertaShare, and four with **GPT-2** (124M, 12 layers of 768,
 # a byte-level BPE vocabulary of 50,257): `gpt` is GPT-2 alone, reading the input as a prefix and writing the
 # output after `<|endoftext|>`; `rnd2gpt`, `bert2gpt` and `roberta2gpt` put a random, BERT or RoBERTa encoder in
-# front of a GPT-2 decoder whose cross-attention is new. `bertgen.warmstart.table1` builds all ten on the meta
+# front of a GPT-2 decoder whose cross-attention is new. `bertgen.experiments.table1` builds all ten on the meta
 # device from the three base configs (also `bertgen table1` on the command line):
 
 # %%

@@ -8,7 +8,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from bertgen.warmstart.table1 import format_table1, table1  # torch only when the command runs
+    from bertgen.experiments.table1 import format_table1, table1  # torch only when the command runs
 
     print("Table 1 (millions of parameters; built on the meta device from bert-base, roberta-base and gpt2 configs)")
     print(format_table1(table1()))

@@ -27,7 +27,7 @@ from bertgen.training import Trainer, TrainingArguments, TrainResult, read_log
 from bertgen.training.trainer import CHECKPOINT
 from bertgen.warmstart.gpt import is_gpt_scheme, read_gpt2
 from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
-from bertgen.warmstart.schemes import warm_start
+from bertgen.modeling.warm_start import warm_start
 
 
 # -------------------------------------------------------------------------------------------------- data

@@ -36,7 +36,7 @@ from bertgen.modeling import EncoderDecoderModel
 from bertgen.teaching.figures import (SOURCE_COLOURS, PartSource, attention_explorer, diagonality, draw_data_flow,
                                       draw_layer, draw_scheme, folded, part_sources, plot_attention, scheme_legend)
 from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
-from bertgen.warmstart import warm_start
+from bertgen.modeling.warm_start import warm_start
 
 __all__ = ["COPY", "DEMO_MODEL", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "PartSource", "TeachingModel", "attention_explorer",
            "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality", "draw_data_flow",

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import bertgen
 
 PACKAGE = Path(bertgen.__file__).parent
@@ -72,6 +74,19 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_import_graph_has_no_cycles():
     cycle = find_cycle(import_graph())
     assert cycle is None, " -> ".join(cycle)
+
+
+# Data flows one way (DESIGN.md): a module of the first package never imports the second
+DOWNSTREAM = [("bertgen.warmstart", "bertgen.modeling"), ("bertgen.training", "bertgen.experiments"),
+              ("bertgen.modeling", "bertgen.training"), ("bertgen.evaluation", "bertgen.experiments")]
+
+
+@pytest.mark.parametrize("lower, upper", DOWNSTREAM)
+def test_no_arrow_runs_back_up(lower, upper):
+    graph = import_graph()
+    back = sorted(f"{module} -> {target}" for module, targets in graph.items() if module.startswith(lower)
+                  for target in targets if target == upper or target.startswith(upper + "."))
+    assert not back, f"{lower} must not import {upper}: {back}"
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -11,7 +11,7 @@ from bertgen import pipeline
 from bertgen.data.collate import encode_targets
 from bertgen.tokenization import TokenizerPair, load_tokenizer
 from bertgen.tokenization.pair import check_vocabulary_fits
-from bertgen.warmstart import warm_start
+from bertgen.modeling.warm_start import warm_start
 from tests.support.tokenizer_vocabs import MINILM, train_byte_level_bpe
 from tests.support.warmstart_checkpoints import write_checkpoint
 

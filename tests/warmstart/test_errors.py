@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from bertgen.checkpoints import CheckpointError
 from bertgen.config import ConfigError
-from bertgen.warmstart import warm_start
+from bertgen.modeling.warm_start import warm_start
 from tests.support.warmstart_checkpoints import write_checkpoint
 
 

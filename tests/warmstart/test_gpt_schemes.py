@@ -10,9 +10,9 @@ import torch
 from bertgen.config import GPT2Config
 from bertgen.modeling import EncoderDecoderModel, GPT2LMHeadModel
 from bertgen.modeling.prefix_lm import PrefixLMModel
-from bertgen.warmstart import warm_start
+from bertgen.modeling.warm_start import warm_start
 from bertgen.warmstart.gpt import meta_gpt2, read_gpt2
-from bertgen.warmstart.table1 import table1
+from bertgen.experiments.table1 import table1
 from tests.support.warmstart_checkpoints import write_checkpoint
 
 transformers = pytest.importorskip("transformers")

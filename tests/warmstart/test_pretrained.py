@@ -9,7 +9,7 @@ import torch
 
 from bertgen.warmstart.pretrained import read_pretrained
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.warmstart import warm_start
+from bertgen.modeling.warm_start import warm_start
 from tests.support.warmstart_checkpoints import source_ids, write_checkpoint
 
 TOL = 1e-5

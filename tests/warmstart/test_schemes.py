@@ -8,7 +8,8 @@ import torch
 from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.warmstart import SCHEMES, WarmStartReport, warm_start
+from bertgen.warmstart import SCHEMES, WarmStartReport
+from bertgen.modeling.warm_start import warm_start
 from tests.support.warmstart_checkpoints import MINILM
 
 TOL = 1e-4

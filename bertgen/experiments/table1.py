@@ -11,7 +11,7 @@ from __future__ import annotations
 from bertgen.config import GPT2Config
 from bertgen.warmstart.gpt import meta_gpt2
 from bertgen.warmstart.pretrained import meta_checkpoint
-from bertgen.warmstart.schemes import warm_start
+from bertgen.modeling.warm_start import warm_start
 
 BERT_BASE = dict(model_type="bert", vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                  intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from bertgen.modeling import EncoderDecoderModel
+from bertgen.modeling.encoder_decoder import EncoderDecoderModel
 from bertgen.modeling.prefix_lm import PrefixLMModel
 from bertgen.warmstart.gpt import GPT_SCHEMES, is_gpt_scheme, plan_gpt
 from bertgen.warmstart.plan import SCHEMES, plan_warm_start
