@@ -25,11 +25,14 @@ The paper's recipe starts cross-attention at random, so every warm-started row h
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 
 import torch
 
+
 from bertgen.data.collate import Seq2SeqCollator
+from bertgen.evaluation.losses import token_loss
 
 MIN_SOURCE_GAP = 0.05  # nats per token: below it, validation says the decoder ignores its source
 MIN_ENCODER_SPREAD = 0.2  # below it, the encoder's outputs barely differ between tokens or inputs
@@ -74,6 +77,10 @@ def collapse_diagnostics(sources: Sequence[str], predictions: Sequence[str]) -> 
             "input_dependence": input_dependence(sources, predictions)}
 
 
+class SourceIgnoredWarning(UserWarning):
+    """Validation shows the decoder predicting its targets as well from other examples' inputs."""
+
+
 def collapsed(diagnostics: dict[str, float]) -> bool:
     """Issue 11's bar for a run that reads its input: distinct outputs for >= 90% of distinct inputs and an
     input dependence of at least 0.2."""
@@ -82,7 +89,7 @@ def collapsed(diagnostics: dict[str, float]) -> bool:
 
 def ignoring_source_advice(gap: float, step: int, encoder_spread: float | None = None,
                            learning_rate: float | None = None) -> str:
-    """What the Trainer's warning says: which side failed (by the encoder spread) and what to try."""
+    """What SourceReading's warning says: which side failed (by the encoder spread) and what to try."""
     gentler = ("a lower rate for the warm parts with the new ones kept at today's"
                + (f" (learning_rate={learning_rate / 3:.3g}, new_parameters_lr_multiplier=3)" if learning_rate else "")
                + ", which let fusion bert2rnd seeds that collapsed at 3e-4 read their input (experiments/RECIPE.md)")
@@ -128,3 +135,31 @@ def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
         return 0.0  # every output is the zero vector
     mean = total / count
     return float((1.0 - mean.square().sum() / mean_square).clamp(min=0.0).sqrt())
+
+
+class SourceReading:
+    """A Trainer `evaluate=` callback, `(model, step) -> metrics`: does the decoder read its input? On a tokenized
+    validation set (`input_ids`, `labels`) it returns the source gap (`val_source_gap`: the teacher-forced loss with
+    each example's source swapped for the next one's, minus the loss with its own) and, for a model with an
+    encoder, `val_encoder_spread`; once per run, past `after_step`, a gap below MIN_SOURCE_GAP raises a
+    SourceIgnoredWarning that says which side failed and what to try (the Trainer logs it with the step)."""
+
+    def __init__(self, dataset, pad_token_id: int, batch_size: int = 32, after_step: int = 0,
+                 learning_rate: float | None = None):
+        self.dataset, self.pad_token_id, self.batch_size = dataset, pad_token_id, batch_size
+        self.after_step, self.learning_rate = after_step, learning_rate
+        self.warned = False
+
+    def __call__(self, model: torch.nn.Module, step: int) -> dict[str, float]:
+        if len(self.dataset) < 2:  # one example has no other source to swap in
+            return {}
+        own = token_loss(model, self.dataset, self.pad_token_id, self.batch_size)
+        gap = token_loss(model, self.dataset, self.pad_token_id, self.batch_size, source_shift=1) - own
+        metrics = {"val_source_gap": gap}
+        if hasattr(model, "get_encoder"):  # which side failed, if the gap stays shut
+            metrics["val_encoder_spread"] = encoder_spread(model, self.dataset, self.pad_token_id, self.batch_size)
+        if gap < MIN_SOURCE_GAP and step >= self.after_step and not self.warned:
+            self.warned = True
+            warnings.warn(ignoring_source_advice(gap, step, metrics.get("val_encoder_spread"), self.learning_rate),
+                          SourceIgnoredWarning, stacklevel=2)
+        return metrics

@@ -15,7 +15,7 @@ from bertgen.data.corpora import fetch
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.experiments.run import (build_model, copy_baseline, generate_kwargs, prepare_data, read_checkpoint,
-                                     training_arguments, work_dir)
+                                     training_arguments, validation_callbacks, work_dir)
 from bertgen.training import Trainer
 from bertgen.training.trainer import CHECKPOINT
 
@@ -60,6 +60,7 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 15.0,
     args = training_arguments(config, output / "training", progress, max_time_s=minutes * 60, log_every=10,
                               eval_every=max(1, config.steps // 4))
     trained = Trainer(model, args, data["train"], tokenizer.pad_token_id, eval_dataset=data["validation"],
+                      evaluate=validation_callbacks(config, tokenizer, data["validation"]),
                       tokenizer=tokenizer).train(resume=False)
     test = data["test"].remove_columns(["input_ids", "labels", "length"])
     metrics, predictions = evaluate(model, tokenizer, test, config.task, max_source_length=config.max_source_length,

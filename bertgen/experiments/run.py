@@ -16,7 +16,7 @@ import datasets
 import torch
 
 from bertgen.data import load_task, tokenize_task
-from bertgen.evaluation import collapse_diagnostics, evaluate, score, token_loss, tokenizer_round_trip
+from bertgen.evaluation import SourceReading, collapse_diagnostics, evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.experiments.ledger import append_row, git_commit
 from bertgen.hub import resolve_checkpoint_dir
@@ -144,10 +144,20 @@ def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = Tru
     model, report = build_model(config, checkpoint)
     trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
                       pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"],
-                      evaluate=validation_decoding(config, tokenizer, data["validation"]),
+                      evaluate=validation_callbacks(config, tokenizer, data["validation"]),
                       new_parameters=report.new_names, tokenizer=tokenizer)
     result = trainer.train(resume=resume)
     return trainer.model, tokenizer, data, result
+
+
+def validation_callbacks(config: ExperimentConfig, tokenizer, validation: datasets.Dataset) -> list:
+    """What the Trainer measures on validation besides its loss: whether the decoder reads its input (the source
+    gap and the encoder spread, with a warning once past warmup and a tenth of training), and the decoded
+    metrics (`validation_decoding`)."""
+    reading = SourceReading(validation, tokenizer.pad_token_id, config.batch_size // config.gradient_accumulation_steps,
+                            after_step=max(config.warmup_steps, config.steps // 10), learning_rate=config.learning_rate)
+    decoding = validation_decoding(config, tokenizer, validation)
+    return [reading] if decoding is None else [reading, decoding]
 
 
 def validation_decoding(config: ExperimentConfig, tokenizer, validation: datasets.Dataset):
@@ -159,7 +169,7 @@ def validation_decoding(config: ExperimentConfig, tokenizer, validation: dataset
         return None
     examples = validation.select(range(n)).remove_columns(["input_ids", "labels", "length"])
 
-    def decode(model) -> dict[str, float]:
+    def decode(model, step: int) -> dict[str, float]:
         metrics, _ = evaluate(model, tokenizer, examples, config.task, max_source_length=config.max_source_length,
                               progress=False, **generate_kwargs(config))
         return {f"val_{name}": value for name, value in metrics.items()}

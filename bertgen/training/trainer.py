@@ -28,7 +28,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -39,8 +39,7 @@ from tqdm.auto import tqdm
 
 from bertgen.cpu import cpu_flags
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator, model_columns
-from bertgen.evaluation.diagnostics import MIN_SOURCE_GAP, ignoring_source_advice
-from bertgen.evaluation import encoder_spread, token_loss
+from bertgen.evaluation.losses import token_loss
 from bertgen.fileio import clean_leftovers
 from bertgen.modeling.outputs import loss_of
 from bertgen.training import schedules
@@ -56,10 +55,6 @@ LOG = "log.jsonl"
 # Arguments a resumed run may change: they do not alter what is trained (where, how often it logs or saves,
 # when it stops for time). Any other difference is refused unless train(allow_changes=True).
 RESUME_IGNORES = ("output_dir", "progress", "log_every", "checkpoint_every", "max_time_s", "eval_every")
-
-
-class SourceIgnoredWarning(UserWarning):
-    """Validation shows the decoder predicting its targets as well from other examples' inputs."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -122,19 +117,21 @@ def cpu_has_amx_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     return "amx_bf16" in cpu_flags(cpuinfo)
 
 
+# an evaluate= callback: (model, step) -> metrics to log
+Evaluate = Callable[[torch.nn.Module, int], dict[str, float]]
+
+
 # -------------------------------------------------------------------------------------------------- trainer
 
 class Trainer:
     """Train an EncoderDecoderModel (or any module whose forward takes input_ids, attention_mask, labels and
     returns `.loss`) on a tokenized dataset with `input_ids` and `labels` columns (`length` optional).
 
-    evaluate: `fn(model) -> {metric: value}`, e.g. generation metrics on a validation slice; called on
-        rank 0 every `eval_every` steps and at the end, with the unwrapped model in eval mode.
-    eval_dataset: tokenized validation examples; their token-mean loss is logged as `val_loss`, and the loss
-        with each example's source swapped for another's minus it as `val_source_gap`, and how much the
-        encoder's outputs differ between tokens as `val_encoder_spread` (a warning says when the gap stays
-        near zero, and whether the decoder ignores its input or the encoder has collapsed; see
-        bertgen.evaluation.diagnostics).
+    evaluate: callbacks `fn(model, step) -> {metric: value}` (one, or a list), e.g. generation metrics on a
+        validation slice or bertgen.evaluation.SourceReading; called on rank 0 every `eval_every` steps and at the
+        end, with the unwrapped model in eval mode. What they return is logged; a warning they raise is logged
+        with the step, then raised.
+    eval_dataset: tokenized validation examples; their token-mean loss is logged as `val_loss`.
 
     tokenizer: saved into each checkpoint folder, which is then a model folder that from_pretrained,
         load_tokenizer and the pipeline load (as transformers' checkpoint-N/).
@@ -145,7 +142,7 @@ class Trainer:
     """
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,
-                 evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None, eval_dataset=None,
+                 evaluate: Evaluate | Sequence[Evaluate] | None = None, eval_dataset=None,
                  new_parameters: Iterable[str] = (), tokenizer=None):
         self.args = args
         self.tokenizer = tokenizer
@@ -163,7 +160,7 @@ class Trainer:
             keep_freed_memory()  # large per-step tensors reused, not faulted in again each step
         self.precision = resolve_precision(args.precision, self.device)
         self.collate = Seq2SeqCollator(pad_token_id)
-        self.evaluate_fn = evaluate
+        self.callbacks = [] if evaluate is None else [evaluate] if callable(evaluate) else list(evaluate)
         self.data = train_dataset.select_columns(model_columns(train_dataset))
         self.eval_data = eval_dataset.select_columns(model_columns(eval_dataset)) if eval_dataset is not None else None
         check_training_data(self.data, model)
@@ -184,7 +181,6 @@ class Trainer:
         # Every process deals the same global batches (same seed); each then takes its own micro-batches.
         self.sampler = LengthBucketSampler(lengths, args.batch_size, shuffle=True, seed=args.seed, drop_last=True)
         self.output_dir = Path(args.output_dir)
-        self._warned_ignoring_source = False
         self._dataset_fingerprint: str | None = None
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -304,36 +300,20 @@ class Trainer:
                     with self._autocast():
                         result["val_loss"] = token_loss(self.model, self.eval_data, self.collate.pad_token_id,
                                                         self.micro_size)
-                        if len(self.eval_data) > 1:  # does the decoder read its input? (bertgen.evaluation.diagnostics)
-                            result["val_source_gap"] = token_loss(
-                                self.model, self.eval_data, self.collate.pad_token_id, self.micro_size,
-                                source_shift=1) - result["val_loss"]
-                        if hasattr(self.model, "get_encoder"):  # which side failed, if the gap stays shut
-                            result["val_encoder_spread"] = encoder_spread(
-                                self.model, self.eval_data, self.collate.pad_token_id, self.micro_size)
-                if self.evaluate_fn is not None:
-                    result.update(self.evaluate_fn(self.model))
+                for callback in self.callbacks:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        result.update(callback(self.model, step))
+                    for warning in caught:  # in the log with its step, then to the caller
+                        self._log({"kind": "warning", "step": step, "message": str(warning.message)})
+                        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
             finally:
                 self.model.train()
             metrics[0] = result
         if self.world > 1:
             dist.broadcast_object_list(metrics, src=0)
         self._log({"kind": "eval", "step": step, **metrics[0]})
-        self._warn_if_ignoring_source(metrics[0], step)
         return metrics[0]
-
-    def _warn_if_ignoring_source(self, metrics: dict[str, float], step: int) -> None:
-        """Say so once per run when, past warmup and a tenth of training, validation shows the decoder
-        ignoring its input: the failure that otherwise shows only after decoding the test set."""
-        gap = metrics.get("val_source_gap")
-        late_enough = step >= max(self.args.warmup_steps, self.args.max_steps // 10)
-        if gap is None or gap >= MIN_SOURCE_GAP or not late_enough or self._warned_ignoring_source:
-            return
-        self._warned_ignoring_source = True
-        advice = ignoring_source_advice(gap, step, metrics.get("val_encoder_spread"), self.args.learning_rate)
-        self._log({"kind": "warning", "step": step, "message": advice})
-        if self.rank == 0:
-            warnings.warn(advice, SourceIgnoredWarning, stacklevel=2)
 
     # ------------------------------------------------------------------------------------------ training
 
@@ -438,7 +418,7 @@ class Trainer:
         self.forward = self.ddp if self.ddp is not None else self.model
         self.model.train()
 
-        evaluating = self.evaluate_fn is not None or self.eval_data is not None
+        evaluating = bool(self.callbacks) or self.eval_data is not None
         bar = tqdm(total=args.max_steps, initial=state.step, desc="training", unit="step",
                    disable=not args.progress or self.rank != 0)
         window = {"loss": 0.0, "tokens": 0, "steps": 0, "start": time.perf_counter()}

@@ -14,7 +14,8 @@ import torch
 from bertgen.cli.main import main
 from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig, append_row
-from bertgen.training.trainer import SourceIgnoredWarning, read_log
+from bertgen.evaluation import SourceIgnoredWarning
+from bertgen.training.trainer import read_log
 
 TINY_CONFIG = f"""
 task = "brown-fusion"

@@ -17,7 +17,7 @@ from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig
 from bertgen.experiments.run import read_checkpoint
 from bertgen.tokenization import TokenizerPair, load_tokenizer
-from bertgen.training.trainer import SourceIgnoredWarning
+from bertgen.evaluation import SourceIgnoredWarning
 from tests.support.tokenizer_vocabs import MINILM, train_byte_level_bpe
 from tests.support.warmstart_checkpoints import write_checkpoint
 
