@@ -94,3 +94,19 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch
     compute_grads = torch.is_grad_enabled() and any(t.requires_grad for t in (hidden, weight, bias))
     with torch.autocast(device, enabled=False):  # the dtypes are chosen above, not by autocast
         return LinearCrossEntropy.apply(x, weight, bias, y, dtype, chunk_size, compute_grads)
+
+
+def head_logits_and_loss(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor | None, shift: int,
+                         logits_to_keep: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The LM head's logits (B, T, V), or of the last `logits_to_keep` positions only (generation reads the last),
+    and the mean cross-entropy of position t against label t + shift over the labels that are not -100, as
+    transformers computes it (in float32)."""
+    T = hidden.shape[1]
+    if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
+        hidden = hidden[:, -logits_to_keep:]
+    logits = head(hidden)  # (B, T, V)
+    loss = None
+    if labels is not None:
+        loss = torch.nn.functional.cross_entropy(logits[:, :T - shift].float().reshape(-1, logits.shape[-1]),
+                                                 labels[:, shift:].reshape(-1), ignore_index=-100)
+    return logits, loss

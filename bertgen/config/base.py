@@ -98,6 +98,8 @@ class JsonConfig:
     settings on `model.config` (bertgen.generation.config.model_config_settings finds them there)."""
 
     model_type: ClassVar[str]
+    # what a config.json of another model_type should do instead (said after the mismatch)
+    model_type_hint: ClassVar[str] = ""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_") or name in self.__dataclass_fields__:
@@ -110,6 +112,30 @@ class JsonConfig:
         if name.startswith("_") or extra is None or name not in extra:
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
         return extra[name]
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "") -> Any:
+        """A config from config.json's object: defaults first, then the file's values, then one validation; keys
+        that are not fields go to `extra`."""
+        where = where or cls.__name__
+        data = dict(data)
+        model_type = data.pop("model_type", cls.model_type)
+        if model_type != cls.model_type:
+            raise ConfigError(f"{where}: model_type is {model_type!r}, expected {cls.model_type!r}"
+                              + cls.model_type_hint)
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: data.pop(k) for k in list(data) if k in names}
+        config = cls.__new__(cls)
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            setattr(config, f.name, known.get(f.name, default))
+        config.extra = data
+        config.validate(where)
+        return config
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**self.extra, **data, "model_type": self.model_type}
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> Any:

@@ -2,7 +2,6 @@
 stacks (`BertConfig`, `RobertaConfig`), which add a segment table, a pooler and a head transform."""
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -14,6 +13,7 @@ class BertGenerationConfig(JsonConfig):
     """One BertGeneration stack. Defaults are transformers' (the L-24 checkpoints of the paper)."""
 
     model_type: ClassVar[str] = "bert-generation"
+    model_type_hint: ClassVar[str] = "; a BERT or RoBERTa checkpoint is converted with bertgen.warm_start(...)"
 
     vocab_size: int = 50358
     hidden_size: int = 1024
@@ -91,29 +91,6 @@ class BertGenerationConfig(JsonConfig):
                     raise ConfigError(f"{where}: {name} {token_id} is outside the vocabulary (0..{self.vocab_size - 1}); "
                                       "set it to the id of that token in this model's vocabulary")
 
-    @classmethod
-    def from_dict(cls, data: dict, where: str = "BertGenerationConfig") -> BertGenerationConfig:
-        data = dict(data)
-        model_type = data.pop("model_type", cls.model_type)
-        if model_type != cls.model_type:
-            raise ConfigError(
-                f"{where}: model_type is {model_type!r}, expected {cls.model_type!r}; a BERT or RoBERTa "
-                "checkpoint is converted with bertgen.warm_start(...)"
-            )
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: data.pop(k) for k in list(data) if k in names}
-        config = cls.__new__(cls)
-        for f in dataclasses.fields(cls):  # defaults first, then the file's values, then one validation
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            setattr(config, f.name, known.get(f.name, default))
-        config.extra = data
-        config.validate(where)
-        return config
-
-    def to_dict(self) -> dict:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        return {**self.extra, **data, "model_type": self.model_type}
-
     @property
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads
@@ -133,6 +110,7 @@ class BertConfig(BertGenerationConfig):
     the decoder's output layer. Defaults are transformers' BertConfig."""
 
     model_type: ClassVar[str] = "bert"
+    model_type_hint: ClassVar[str] = ""
 
     vocab_size: int = 30522
     hidden_size: int = 768

@@ -1,7 +1,6 @@
 """`GPT2Config`: transformers' GPT-2 fields and defaults, with its generic names (`hidden_size`, ...) read through."""
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -108,25 +107,3 @@ class GPT2Config(JsonConfig):
                     raise ConfigError(f"{where}: {name} {token_id} is outside the vocabulary "
                                       f"(0..{self.vocab_size - 1}); set it to the id of that token (GPT-2's "
                                       "<|endoftext|> is 50256)")
-
-    @classmethod
-    def from_dict(cls, data: dict, where: str = "GPT2Config") -> GPT2Config:
-        data = dict(data)
-        model_type = data.pop("model_type", cls.model_type)
-        if model_type != cls.model_type:
-            raise ConfigError(f"{where}: model_type is {model_type!r}, expected {cls.model_type!r}")
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: data.pop(k) for k in list(data) if k in names}
-        config = cls.__new__(cls)
-        for f in dataclasses.fields(cls):  # defaults first, then the file's values, then one validation
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            setattr(config, f.name, known.get(f.name, default))
-        config.extra = data
-        config.validate(where)
-        return config
-
-    def to_dict(self) -> dict:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        return {**self.extra, **data, "model_type": self.model_type}
-
-

@@ -24,7 +24,7 @@ from bertgen.cache import KVCache
 from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import BertGenerationConfig
 from bertgen.generation import generate_causal
-from bertgen.loss import linear_cross_entropy
+from bertgen.loss import head_logits_and_loss, linear_cross_entropy
 from bertgen.modeling.bert_stacks import BertPooler, BertPredictionHeadTransform, is_bert_stack, roberta_positions
 from bertgen.modeling.dropout import Dropout, dropout, fast_cpu_dropout
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
@@ -423,15 +423,7 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
             targets = position_targets(labels, shift)  # (B, T)
             return None, linear_cross_entropy(self.lm_head.transform(hidden), self.lm_head.decoder.weight,
                                               self.lm_head.bias, pack(targets, packing))
-        T = hidden.shape[1]
-        if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
-            hidden = hidden[:, -logits_to_keep:]
-        logits = self.lm_head(hidden)  # (B, T, V)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits[:, :T - shift].float().reshape(-1, logits.shape[-1]),
-                                   labels[:, shift:].reshape(-1), ignore_index=-100)
-        return logits, loss
+        return head_logits_and_loss(self.lm_head, hidden, labels, shift, logits_to_keep)
 
     def _loss_only(self, labels, past_key_values, output_attentions, output_hidden_states) -> bool:
         """Is the loss all this call computes? With the fused loss on (bertgen.loss), in training mode with labels,

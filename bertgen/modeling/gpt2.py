@@ -33,6 +33,7 @@ from bertgen.generation import GenerationConfig, generate_causal
 from bertgen.generation.prefix import generate_prefix
 from bertgen.generation.validation import _check_mask
 from bertgen.hub import resolve_checkpoint_dir
+from bertgen.loss import head_logits_and_loss
 from bertgen.modeling.bert_generation import causal_mask, padding_mask
 from bertgen.modeling.dropout import Dropout, dropout
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
@@ -361,15 +362,7 @@ class GPT2LMHeadModel(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
         the labels that are not -100 (as BertGenerationDecoder.logits_and_loss; no packed form)."""
         if packing is not None:
             raise ValueError("GPT2LMHeadModel: no packed loss; pass packing=None")
-        T = hidden.shape[1]
-        if logits_to_keep:  # generation needs only the last position: skip the (T-1) x V matmul
-            hidden = hidden[:, -logits_to_keep:]
-        logits = self.lm_head(hidden)  # (B, T, V)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits[:, :T - shift].float().reshape(-1, logits.shape[-1]),
-                                   labels[:, shift:].reshape(-1), ignore_index=-100)
-        return logits, loss
+        return head_logits_and_loss(self.lm_head, hidden, labels, shift, logits_to_keep)
 
     def _loss_only(self, labels, past_key_values, output_attentions, output_hidden_states) -> bool:
         """GPT-2 has no packed loss: every call computes the logits (see BertGenerationDecoder._loss_only)."""
