@@ -129,21 +129,31 @@ class Contrast:
     def seeds_to_detect(self) -> int | None:
         """Seeds per group for a two-sided test at ALPHA to detect the observed difference with POWER
         (normal approximation); None where there is no spread or no difference."""
-        return _seeds_for(abs(self.estimate), self.pooled_sd, stats.norm.ppf(1 - ALPHA / 2), len(self.seeds))
+        return _seeds_for(abs(self.estimate), self.pooled_sd, 1 - ALPHA / 2, len(self.seeds))
 
     def seeds_to_show_equivalence(self, margin: float) -> int | None:
         """Seeds per group for TOST at ALPHA to show |d| < margin with POWER if the observed difference is the
         truth; None where it is not inside the margin (more seeds would not show equivalence)."""
         if abs(self.estimate) >= margin:
             return None
-        return _seeds_for(margin - abs(self.estimate), self.pooled_sd, stats.norm.ppf(1 - ALPHA), len(self.seeds))
+        return _seeds_for(margin - abs(self.estimate), self.pooled_sd, 1 - ALPHA, len(self.seeds))
 
 
-def _seeds_for(effect: float, sd: float, z_alpha: float, groups: int) -> int | None:
+MAX_SEEDS = 10_000
+
+
+def _seeds_for(effect: float, sd: float, level: float, groups: int) -> int | None:
+    """The fewest seeds n per group (2 or more) with which a t test at quantile `level` detects `effect` with
+    POWER: n >= groups ((t_level + t_POWER) sd / effect)^2 at groups (n - 1) degrees of freedom (each group's mean
+    has variance sd^2 / n, and a contrast of `groups` of weight +-1 adds them). The t quantiles, not the normal
+    ones: with a few seeds the normal approximation promises too much. None where no n up to MAX_SEEDS does."""
     if effect == 0 or sd == 0 or not math.isfinite(sd):
         return None
-    # each group's mean has variance sd^2 / n; a contrast of `groups` of weight +-1 adds them (4 groups: 4 sd^2 / n)
-    return math.ceil(groups * ((z_alpha + stats.norm.ppf(POWER)) * sd / effect) ** 2)
+    for n in range(2, MAX_SEEDS + 1):
+        df = groups * (n - 1)
+        if n >= groups * ((stats.t.ppf(level, df) + stats.t.ppf(POWER, df)) * sd / effect) ** 2:
+            return n
+    return None
 
 
 def contrast(groups: Sequence[tuple[float, float, float, int]]) -> Contrast:

@@ -222,6 +222,17 @@ def markdown_rows(text: str) -> list[dict[str, str]]:
     return [dict(zip(cells[0], row)) for row in cells[2:]] if cells else []
 
 
+def claims_section(task: str = "fusion", results_dir: str | os.PathLike | None = None) -> str:
+    """The judged claims of `<task>.md` (its first platform's "The paper's claims" list), as the table writes
+    them: each with its tests, intervals and verdict, or what would decide it."""
+    path = Path(results_dir or RESULTS) / f"{task}.md"
+    text = path.read_text(encoding="utf-8")
+    if "## The paper's claims" not in text:
+        raise ValueError(f"{path}: no claims section; run `bertgen experiment table {task}`")
+    section = text.split("## The paper's claims", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(line for line in section.splitlines() if line.startswith("- **"))
+
+
 def readme_block(task: str = "fusion", results_dir: str | os.PathLike | None = None) -> str:
     """The README's results: the task's table at 100% data (the row, its platform, seeds, collapse, the headline
     metric beside the paper's and against copying the input) and the paper's claims, cut from `<task>.md`, which
@@ -234,9 +245,8 @@ def readme_block(task: str = "fusion", results_dir: str | os.PathLike | None = N
     headline = next(c.removesuffix(" − copy") for c in rows[0] if c.endswith(" − copy"))
     columns = [*README_COLUMNS, f"{headline} (ours)", f"{headline} (paper)", f"{headline} − copy"]
     kept = [r for r in rows if r["data"] in ("100%", "test set")]
-    claims = text.split("## The paper's claims", 1)[1].split("\n## ", 1)[0]
     verdicts = []
-    for line in claims.splitlines():
+    for line in claims_section(task, results_dir).splitlines():
         if line.startswith("- **"):
             bold = re.findall(r"\*\*(.+?)\*\*", line)  # the claim, then (once judged) its verdict
             verdicts.append(f"- **{bold[0]}**: {bold[-1] if len(bold) > 1 else 'cannot judge yet'}")

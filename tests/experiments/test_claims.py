@@ -38,7 +38,7 @@ def test_a_reversed_significant_difference_contradicts_and_a_wide_one_says_what_
     reversed_ = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (45, 0.3)}), "sari")
     assert reversed_[0].endswith("**contradicted**.")
     wide = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (53, 3.0), ("rnd2bert", 1.0): (50, 3.0)}), "sari")
-    assert "**cannot tell** (would need about 16 seeds per row if the estimate holds)" in wide[0]
+    assert "**cannot tell** (would need about 17 seeds per row if the estimate holds)" in wide[0]
 
 
 def test_a_bootstrap_interval_across_zero_keeps_a_seed_significant_claim_open():
