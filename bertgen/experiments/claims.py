@@ -11,7 +11,9 @@ bert2bert and rnd2rnd widens from the 100% to the 10% column). Each becomes one 
   decide it.
 - "a matches b": two one-sided tests against a stated margin (`MARGINS`): **reproduced** only with evidence of
   equality (TOST significant after Holm, and the bootstrap's 90% interval inside the margin), **contradicted** by
-  a significant difference larger than the margin, otherwise **cannot tell**.
+  evidence that the difference exceeds the margin (one-sided, Bonferroni over the list, and the interval outside
+  it), otherwise **cannot tell**.
+- Seeds that agree exactly give no spread to test against: **cannot tell**.
 - the widening: Welch's t on the contrast (warm - cold at 10%) - (warm - cold at 100%).
 Paper differences under `TIE` points are ties: an ordering the paper does not make, judged as "the same".
 """
@@ -92,8 +94,9 @@ def _at_most(count: int | None, what: str, cap: int) -> str | None:
 def decide(test: Test, metric: str, margin: float, family: int) -> str:
     """The verdict line's end: the estimate, the tests' figures and the verdict. `family`: how many tests Holm's
     correction ran over (a "same" test's difference is corrected by Bonferroni over them)."""
-    c, unit = test.contrast, metric
-    figures = f"{c.estimate:+.2f} {unit}"
+    c = test.contrast
+    # contrasts point the metric's good way: for the loss, the estimate is how much lower a's loss is
+    figures = f"{c.estimate:+.2f} {'loss reduction' if metric == 'loss' else metric}"
     if test.interval is not None:
         figures += f", {test.interval.confidence:.0%} bootstrap interval over {test.interval.examples} test examples " \
                    f"[{test.interval.low:+.2f}, {test.interval.high:+.2f}]"
@@ -103,11 +106,14 @@ def decide(test: Test, metric: str, margin: float, family: int) -> str:
     else:
         figures += f", p {_p(test.p_value)}"
     figures += f", Holm-adjusted p {_p(test.p_adjusted)}"
+    if c.se == 0:
+        return f"{figures}: **cannot tell** (the seeds agree exactly: no spread to test against)"
     significant = test.p_adjusted < ALPHA
+    interval = test.interval
     if test.kind == "same":
-        inside = test.interval is None or (-margin < test.interval.low and test.interval.high < margin)
-        different = c.p_two_sided() * family < ALPHA and abs(c.estimate) > margin and (
-            test.interval is None or test.interval.excludes_zero())
+        inside = interval is None or (-margin < interval.low and interval.high < margin)
+        outside = interval is None or interval.low > margin or interval.high < -margin
+        different = c.p_beyond(margin) * family < ALPHA and outside  # Bonferroni over the family
         if significant and inside:
             return f"{figures}: **reproduced** (equal within ±{margin:g})"
         if different:
@@ -116,12 +122,13 @@ def decide(test: Test, metric: str, margin: float, family: int) -> str:
         more = (f"about {need} seeds per row would show equivalence if the estimate holds" if need else
                 f"the estimate lies outside ±{margin:g}: more seeds would not show equivalence")
         return f"{figures}: **cannot tell** ({more})"
-    supports = (test.interval is None or test.interval.excludes_zero())
+    # the bootstrap must point the way Welch does
+    supports = interval is None or (interval.low > 0 if c.estimate > 0 else interval.high < 0)
     if significant and supports:
         return f"{figures}: **{'reproduced' if c.estimate > 0 else 'contradicted'}**"
     decide_by = [_at_most(c.seeds_to_detect(), "seeds per row", 100) or "a difference to detect"]
-    if test.interval is not None and not test.interval.excludes_zero():
-        if examples := _at_most(examples_to_exclude_zero(test.interval), "test examples", 100_000):
+    if interval is not None and not interval.excludes_zero():
+        if examples := _at_most(examples_to_exclude_zero(interval), "test examples", 100_000):
             decide_by.append(examples)
     return f"{figures}: **cannot tell** (would need {' and '.join(decide_by)} if the estimate holds)"
 
@@ -141,7 +148,11 @@ def judge(tests: list[Test], summary: pd.DataFrame, metric: str,
     margin = MARGINS.get(metric, 1.0)
     for test in tests:
         prepare(test, summary, metric, margin)
-        test.interval = (intervals or {}).get(test.key)
+        interval = (intervals or {}).get(test.key)
+        if interval is not None and metric == "loss":  # as the contrast: pointing the good way (lower)
+            interval = Interval(-interval.estimate, -interval.high, -interval.low, interval.examples,
+                                interval.confidence)
+        test.interval = interval
     ready = [t for t in tests if not t.missing]
     for test, adjusted in zip(ready, holm([t.p_value for t in ready])):
         test.p_adjusted = adjusted

@@ -114,14 +114,22 @@ class Contrast:
     pooled_sd: float  # the groups' typical seed spread, for power estimates
 
     def p_two_sided(self) -> float:
+        """Welch's p of a zero difference; 1 where the seeds agree exactly (no spread is no evidence)."""
         if self.se == 0:
-            return 0.0 if self.estimate != 0 else 1.0
+            return 1.0
         return float(2 * stats.t.sf(abs(self.estimate) / self.se, self.df))
 
-    def p_equivalent(self, margin: float) -> float:
-        """TOST: the larger of the two one-sided p-values of |difference| >= margin; small means |d| < margin."""
+    def p_beyond(self, margin: float) -> float:
+        """One-sided p of |difference| <= margin: small means the difference exceeds the margin."""
         if self.se == 0:
-            return 0.0 if abs(self.estimate) < margin else 1.0
+            return 1.0
+        return float(stats.t.sf((abs(self.estimate) - margin) / self.se, self.df))
+
+    def p_equivalent(self, margin: float) -> float:
+        """TOST: the larger of the two one-sided p-values of |difference| >= margin; small means |d| < margin. 1
+        where the seeds agree exactly."""
+        if self.se == 0:
+            return 1.0
         lower = stats.t.sf((self.estimate + margin) / self.se, self.df)  # H0: d <= -margin
         upper = stats.t.cdf((self.estimate - margin) / self.se, self.df)  # H0: d >= +margin
         return float(max(lower, upper))

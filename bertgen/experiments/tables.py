@@ -4,9 +4,11 @@ and the README's results block cut from it.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,29 +31,47 @@ def _fmt(mean: float, std: float, digits: int = 1) -> str:
     return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def example_scores(results_dir: Path, task: str, run_id: str, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """A run's per-example statistics of `metric` from its saved test predictions, and copying the input's on the
-    same examples (statistics.example_statistics); None where the predictions or the metric's statistics are
-    missing."""
+@dataclass
+class ScoredRun:
+    """A run's per-example statistics of a metric (statistics.example_statistics), copying the input's on the same
+    examples, and a fingerprint of those examples: runs are paired only on one test set."""
+
+    stats: np.ndarray
+    copy: np.ndarray
+    test_set: str
+
+
+def example_scores(results_dir: Path, task: str, run_id: str, metric: str) -> ScoredRun | None:
+    """A run's ScoredRun from its saved test predictions; None where the predictions or the metric's statistics
+    are missing."""
     path = results_dir / task / "runs" / run_id / "predictions.csv"
     if not path.is_file():
         return None
     predictions = pd.read_csv(path, keep_default_na=False)
     run = example_statistics(metric, predictions["source"], predictions["prediction"], predictions["target"])
+    if run is None:
+        return None
     copy = example_statistics(metric, predictions["source"], predictions["source"], predictions["target"])
-    return None if run is None else (run, copy)
+    examples = "\0".join(f"{s}\t{t}" for s, t in zip(predictions["source"], predictions["target"]))
+    return ScoredRun(run, copy, hashlib.sha256(examples.encode()).hexdigest())
 
 
-def bootstrap_terms(terms, runs: dict[tuple[str, float], list[np.ndarray]], metric: str,
+def bootstrap_terms(terms, runs: dict[tuple[str, float], list[ScoredRun]], metric: str,
                     confidence: float = 0.95) -> Interval | None:
     """The paired bootstrap of sum_i w_i * row_i's mean over its runs, or None where a row has no saved predictions
-    or the rows' test sets differ."""
-    if any(not runs.get((row, fraction)) for _, row, fraction in terms):
+    or the runs were scored on different test sets."""
+    groups = [runs.get((row, fraction)) for _, row, fraction in terms]
+    if not all(groups) or len({run.test_set for group in groups for run in group}) > 1:
         return None
-    try:
-        return paired_bootstrap(metric, [(w, runs[(row, fraction)]) for w, row, fraction in terms], confidence)
-    except ValueError:
+    return paired_bootstrap(metric, [(w, [run.stats for run in group]) for (w, _, _), group in zip(terms, groups)],
+                            confidence)
+
+
+def against_copy(runs: list[ScoredRun] | None, metric: str) -> Interval | None:
+    """A row's mean minus copying the input, paired on its test set (None without one shared test set)."""
+    if not runs or len({run.test_set for run in runs}) > 1:
         return None
+    return paired_bootstrap(metric, [(1.0, [run.stats for run in runs]), (-1.0, [runs[0].copy])])
 
 
 def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -> str:
@@ -69,12 +89,10 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     headline = next((m for m in HEADLINE_METRICS if m in metrics), next((m for m in metrics if m != "loss"), "loss"))
     scores = {r.run_id: example_scores(results_dir, task, r.run_id, headline)
               for r in frame.itertuples() if not r.collapsed}
-    runs = {}  # (platform, row, fraction) -> per-example statistics of the runs that read their input
-    copies = {}
+    runs = {}  # (platform, row, fraction) -> the ScoredRuns of the runs that read their input
     for r in frame.itertuples():
         if scores.get(r.run_id) is not None:
-            runs.setdefault((r.platform, r.row, r.fraction), []).append(scores[r.run_id][0])
-            copies.setdefault((r.platform, r.row, r.fraction), scores[r.run_id][1])
+            runs.setdefault((r.platform, r.row, r.fraction), []).append(scores[r.run_id])
     minutes = frame["wall_s"].sum() / 60
     first = frame.iloc[0]
     full_data = frame.loc[frame["fraction"] == frame["fraction"].max(), "train_examples"].max()
@@ -122,9 +140,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
             value = paper_value(paper, paper_name, m, r.fraction)
             cells += [_cell(r, m), "no paper row" if paper_name is None else "—" if value is None else f"{value:.1f}"]
         key = (r.platform, r.row, r.fraction)
-        against_copy = (paired_bootstrap(headline, [(1.0, runs[key]), (-1.0, [copies[key]])])
-                        if runs.get(key) else None)
-        cells.append("—" if against_copy is None else str(against_copy))
+        copy_interval = against_copy(runs.get(key), headline)
+        cells.append("—" if copy_interval is None else str(copy_interval))
         cells += [_cell(r, d) for d in diagnostics]
         low, high = wilson_interval(int(r.collapsed), int(r.runs))
         collapse = f"{int(r.collapsed)}/{int(r.runs)} [{low:.0%}–{high:.0%}]"

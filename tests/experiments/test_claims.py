@@ -63,3 +63,33 @@ def test_paper_gaps_under_half_a_point_are_ties():
     tests = ordering_tests([("bert2bert", 89.3), ("bertshare", 89.2), ("rnd2rnd", 86.9)], 1.0)
     kinds = {t.title.split(" (")[0]: t.kind for t in tests}
     assert kinds == {"bert2bert ≈ bertshare": "same", "bert2bert > rnd2rnd": "better", "bertshare > rnd2rnd": "better"}
+
+
+def test_a_bootstrap_interval_on_the_other_side_decides_nothing():
+    tests = paper_claims()
+    reversed_interval = Interval(10.0, -14.0, -2.0, 200)  # Welch says bert2rnd is better, the test set the opposite
+    lines = judge(tests, summary(CLEAR), "sari", {tests[0].key: reversed_interval})
+    assert "**cannot tell**" in lines[0]
+
+
+def test_the_same_is_contradicted_only_by_evidence_beyond_the_margin():
+    # 1.1 apart, se 0.2: the difference is clear, but not clearly beyond a margin of 1
+    near = verdicts(summary({**CLEAR, ("bertshare", 1.0): (62.0 + 1.1, 0.245), ("bert2bert", 1.0): (62.0, 0.245)}),
+                    "sari")
+    assert "**cannot tell**" in near[1]
+    far = verdicts(summary({**CLEAR, ("bertshare", 1.0): (66.0, 0.2)}), "sari")
+    assert "**contradicted** (they differ by more than the margin)" in far[1]
+
+
+def test_seeds_that_agree_exactly_are_no_evidence():
+    lines = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (60, 0.0), ("rnd2bert", 1.0): (50, 0.0)}), "sari")
+    assert "**cannot tell** (the seeds agree exactly" in lines[0]
+
+
+def test_loss_intervals_point_the_good_way_as_the_contrast_does():
+    tests = paper_claims()
+    lower_loss = Interval(-0.5, -0.6, -0.4, 200)  # bert2rnd's loss 0.5 below rnd2bert's: the paper's direction
+    rows = {("bert2rnd", 1.0): (3.0, 0.01), ("rnd2bert", 1.0): (3.5, 0.01)}
+    lines = judge(tests, summary(rows, "loss"), "loss", {tests[0].key: lower_loss})
+    assert lines[0].endswith("**reproduced**.") and "+0.50 loss reduction" in lines[0]
+    assert "[+0.40, +0.60]" in lines[0]

@@ -301,3 +301,16 @@ def test_another_subset_draw_is_another_tenth_of_the_same_pairs_and_the_same_con
     assert len(nested) == len(other) == 10 and list(nested["source"]) == list(full["source"][:10])
     assert set(other["source"]) <= set(full["source"]) and set(other["source"]) != set(nested["source"])
     assert config.hash() == dataclasses.replace(config, subset_seed=1).hash()  # a draw is spread, like a seed
+
+
+def test_runs_pair_only_on_one_test_set():
+    import numpy as np
+
+    from bertgen.experiments.tables import ScoredRun, against_copy, bootstrap_terms
+
+    stats = np.linspace(40, 90, 50)[:, None]
+    one, other = ScoredRun(stats, stats - 5, "set-a"), ScoredRun(stats + 2, stats - 5, "set-b")  # same size
+    terms = ((1.0, "bert2bert", 1.0), (-1.0, "rnd2rnd", 1.0))
+    assert bootstrap_terms(terms, {("bert2bert", 1.0): [one], ("rnd2rnd", 1.0): [one]}, "sari").estimate == 0.0
+    assert bootstrap_terms(terms, {("bert2bert", 1.0): [other], ("rnd2rnd", 1.0): [one]}, "sari") is None
+    assert against_copy([one], "sari").estimate == pytest.approx(5.0) and against_copy([one, other], "sari") is None
