@@ -5,7 +5,6 @@ Shape legend used in comments:
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
@@ -23,7 +22,7 @@ from bertgen.modeling.inputs import check_labels, resolve_outputs, warn_if_decod
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep
-from bertgen.warmstart.plan import WarmStartPlan, apply_plan, plan_from_encoder_decoder
+from bertgen.warmstart.plan import WarmStartPlan, build_from_plan, plan_from_encoder_decoder
 from bertgen.warmstart.report import WarmStartReport
 
 
@@ -149,10 +148,7 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
     @classmethod
     def from_warm_start_plan(cls, plan: WarmStartPlan) -> tuple[EncoderDecoderModel, WarmStartReport]:
         """Build the model a warm-start plan describes and copy the planned tensors in (see bertgen.warmstart)."""
-        with torch.device(plan.device) if plan.device is not None else contextlib.nullcontext():
-            model = cls(plan.config)
-        report = apply_plan(model, plan)
-        return model.eval(), report
+        return build_from_plan(cls, plan)
 
     @classmethod
     def _model_keys(cls, config: EncoderDecoderConfig, state: dict) -> dict:

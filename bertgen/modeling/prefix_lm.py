@@ -10,7 +10,6 @@ Shapes: B batch, S source length, T target length, H hidden, V vocabulary.
 """
 from __future__ import annotations
 
-import contextlib
 
 import torch
 
@@ -19,7 +18,7 @@ from bertgen.modeling.encoder_decoder import shift_tokens_right
 from bertgen.modeling.gpt2 import GPT2LMHeadModel
 from bertgen.modeling.inputs import check_labels
 from bertgen.modeling.outputs import Seq2SeqLMOutput
-from bertgen.warmstart.plan import WarmStartPlan, apply_plan
+from bertgen.warmstart.plan import WarmStartPlan, build_from_plan
 from bertgen.warmstart.report import WarmStartReport
 
 
@@ -42,10 +41,7 @@ class PrefixLMModel(GPT2LMHeadModel):
     @classmethod
     def from_warm_start_plan(cls, plan: WarmStartPlan) -> tuple[PrefixLMModel, WarmStartReport]:
         """Build the `gpt` model a warm-start plan describes and copy GPT-2's tensors in (see bertgen.warmstart)."""
-        with torch.device(plan.device) if plan.device is not None else contextlib.nullcontext():
-            model = cls(plan.config)
-        report = apply_plan(model, plan)
-        return model.eval(), report
+        return build_from_plan(cls, plan)
 
     def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
                 labels=None, return_dict=None, **kwargs) -> Seq2SeqLMOutput | tuple:

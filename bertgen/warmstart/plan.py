@@ -6,6 +6,7 @@ transformers' `from_encoder_decoder_pretrained` without the warm-start code depe
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -155,6 +156,15 @@ def plan_warm_start(scheme: str, checkpoint: str | os.PathLike | PretrainedCheck
         share_encoder_decoder_embeddings=share_embeddings)
     return WarmStartPlan(scheme=str(scheme), config=config, stacks=sides, fold_token_type=fold_token_type,
                          token_ids={"encoder": encoder_ids, "decoder": decoder_ids}, device=device)
+
+
+def build_from_plan(cls, plan: WarmStartPlan):
+    """`cls(plan.config)` built on the plan's device, the planned tensors copied in: (model in eval mode, report).
+    The models' `from_warm_start_plan` (the model classes are passed in: warmstart never imports them)."""
+    with torch.device(plan.device) if plan.device is not None else contextlib.nullcontext():
+        model = cls(plan.config)
+    report = apply_plan(model, plan)
+    return model.eval(), report
 
 
 def apply_plan(model: nn.Module, plan: WarmStartPlan) -> WarmStartReport:
