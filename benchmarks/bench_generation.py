@@ -28,8 +28,8 @@ from limits import decoding_step_cost, floor, matmul_rate, read_rate
 from machine import loadavg
 
 import bertgen
-from bertgen.cpu import cpu_multiplies_bf16
-from bertgen.generation.fast_head import SCREEN_MAX_ROWS
+from bertgen.fast.cpu import cpu_multiplies_bf16
+from bertgen.fast.head import SCREEN_MAX_ROWS
 from bertgen.generation.quantization import quantize
 
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
@@ -156,7 +156,7 @@ def compare(ours, theirs, ort) -> list[str]:
              "share them), float32, except the output layer in greedy steps of up to "
              f"{SCREEN_MAX_ROWS} rows on a CPU with bfloat16 instructions ({'this one' if screened else 'not this one'}"
              "), which read it in bfloat16 and rescore a few candidates in float32 (same tokens; "
-             "bertgen.generation.fast_head); biases, LayerNorms and the embedding row are left out, so the floor "
+             "bertgen.fast.head); biases, LayerNorms and the embedding row are left out, so the floor "
              "errs low. Best read rate: the fastest of a `sum` and a "
              "one-row matrix product over a float32 buffer of the step's working-set size (caches count as the step "
              "sees them: this CPU's L3 holds most of a batch-1 step's ~100 MB), best of 3 repeats in each round, "

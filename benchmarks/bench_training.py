@@ -9,11 +9,11 @@ both alike; medians are reported.
 MFU divides the model's matmul FLOPs per second by the machine's measured matmul peak (a large torch.mm).
 The labels are padded with -100 as in a real batch. bertgen's rows train as its Trainer does, with the loss
 computed without materializing the (tokens x vocabulary) logits (`model.fused_loss = True`, bertgen.loss), and
-with its CPU dropout (bertgen.modeling.dropout); one row shows bertgen with the logits returned, as transformers
+with its CPU dropout (bertgen.fast.dropout); one row shows bertgen with the logits returned, as transformers
 always does.
 
 The in-process rows share one process and so one allocator, set as bertgen's Trainer sets it on a CPU (glibc
-keeps freed memory for reuse, bertgen.training.memory): under glibc's defaults every block over 32 MB is
+keeps freed memory for reuse, bertgen.fast.memory): under glibc's defaults every block over 32 MB is
 returned to the OS and faulted in again, which costs transformers' logits more than bertgen, and costs each row
 according to what the rows before it left. The setting holds for the whole process, so its effect is measured
 in child processes, bertgen's Trainer step in one and transformers' Trainer step in another, alternating.
@@ -35,7 +35,7 @@ from machine import loadavg
 from bertgen.config import BertGenerationConfig, EncoderDecoderConfig
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.modeling.packing import decoder_keep
-from bertgen.training.memory import keep_freed_memory
+from bertgen.fast.memory import keep_freed_memory
 from bertgen.training.trainer import cpu_has_amx_bf16
 
 SIZE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,

@@ -1,9 +1,8 @@
 """Generation: greedy, beam search and sampling with transformers' arguments and outputs.
 
 `config` (GenerationConfig, generation_config.json), `processors` (what changes the scores),
-`search` (the decoding loops), `causal` (a standalone decoder continuing a prompt), `fast_decoder` (the decoder's
-one-token step over packed weights, CPU), `fast_head` (the output layer's fastest CPU layout), `quantization` (int8
-and 4-bit weights for decoding).
+`search` (the decoding loops), `causal` (a standalone decoder continuing a prompt), `quantization` (int8 and
+4-bit weights for decoding). The CPU fast path that `search` takes where it can is in `bertgen.fast`.
 """
 from bertgen.generation.config import GenerationConfig
 from bertgen.generation.processors import (MinLength, NoRepeatNGram, RepetitionPenalty, Temperature, TopK, TopP,

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from bertgen.cache import KVCache
 from bertgen.generation.config import (DEFAULT_NEW_TOKENS, TOKEN_ID_FIELDS, GenerationConfig,
                                        model_config_settings)
-from bertgen.generation.fast_decoder import FastDecoder
-from bertgen.generation.fast_head import FastHead
+from bertgen.fast.decoder_step import FastDecoder
+from bertgen.fast.head import FastHead
 from bertgen.generation.validation import check_generate_inputs
 from bertgen.generation.processors import apply_processors, build_processors
 

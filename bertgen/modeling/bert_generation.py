@@ -26,7 +26,7 @@ from bertgen.config import BertGenerationConfig
 from bertgen.generation import generate_causal
 from bertgen.loss import head_logits_and_loss, linear_cross_entropy
 from bertgen.modeling.bert_stacks import BertPooler, BertPredictionHeadTransform, is_bert_stack, roberta_positions
-from bertgen.modeling.dropout import Dropout, dropout, fast_cpu_dropout
+from bertgen.fast.dropout import Dropout, dropout, fast_cpu_dropout
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
 from bertgen.modeling.loading import BodyLoadingMixin
 from bertgen.modeling.model_utils import ModelMixin
@@ -58,7 +58,7 @@ def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ma
 
     What `F.scaled_dot_product_attention(q, k, v, mask, p)` computes, but its CPU math path (the only one with
     dropout) adds passes of its own (a "safe" softmax's isneginf/all/where, q and k scaled apart) and draws its
-    mask with bernoulli_; this is the plain formula with modeling.dropout's noise. As in the math path, float16
+    mask with bernoulli_; this is the plain formula with fast.dropout's noise. As in the math path, float16
     and bfloat16 inputs are computed in float32 and the output cast back.
     q (B, nh, T, hs), k and v (B, nh, L, hs), mask broadcastable to (B, nh, T, L), True = attend. is_causal adds
     the causal mask aligned to the last query (query i at position L - T + i), as a cached decoder's queries are.

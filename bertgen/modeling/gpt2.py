@@ -35,7 +35,7 @@ from bertgen.generation.validation import _check_mask
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.loss import head_logits_and_loss
 from bertgen.modeling.bert_generation import causal_mask, padding_mask
-from bertgen.modeling.dropout import Dropout, dropout
+from bertgen.fast.dropout import Dropout, dropout
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
 from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput

@@ -37,13 +37,13 @@ from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from bertgen.cpu import cpu_flags
+from bertgen.fast.cpu import cpu_flags
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator, model_columns
 from bertgen.evaluation.losses import token_loss
 from bertgen.fileio import clean_leftovers
 from bertgen.modeling.outputs import loss_of
 from bertgen.training import schedules
-from bertgen.training.memory import keep_freed_memory
+from bertgen.fast.memory import keep_freed_memory
 from bertgen.training.arguments import PRECISIONS, TrainingArguments, check_training_data  # noqa: F401 (re-exported)
 from bertgen.training.state import (CHECKPOINT_DIR, CheckpointMismatch, check_model_fits, dataset_fingerprint,
                                     differences, load_checkpoint, read_log, rng_state, save_atomic, save_checkpoint,
@@ -136,7 +136,7 @@ class Trainer:
     tokenizer: saved into each checkpoint folder, which is then a model folder that from_pretrained,
         load_tokenizer and the pipeline load (as transformers' checkpoint-N/).
 
-    On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.training.memory: large
+    On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.fast.memory: large
     per-step tensors are not faulted in again each step; the heap stays at its peak); BERTGEN_KEEP_FREED_MEMORY=0
     turns that off.
     """
@@ -350,7 +350,7 @@ class Trainer:
             self._diverged("gradient norm", grad_norm, step, position)
         self.optimizer.step()
         # fused AdamW writes the weights without bumping their version counters: bump them, or anything keyed on
-        # them (generation's packed-weight caches, fast_head / fast_decoder) would decode with stale weights
+        # them (the packed-weight caches of bertgen.fast) would decode with stale weights
         torch.autograd.graph.increment_version(self._trainable)
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)

@@ -52,7 +52,7 @@ def test_greedy_matches_transformers(pair, batch, no_repeat_ngram_size, min_new_
 def test_greedy_through_the_bfloat16_screen_matches_transformers(pair, batch, rows, monkeypatch):
     """Greedy steps of at most SCREEN_MAX_ROWS rows pick their tokens from the bfloat16 head and a float32
     rescoring of the candidates (fast_head.BfloatScreen), built here even on a CPU that would emulate bfloat16."""
-    from bertgen.generation import fast_head
+    from bertgen.fast import head as fast_head
 
     monkeypatch.setattr(fast_head, "cpu_multiplies_bf16", lambda: True)
     screened = []

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bertgen.cache import KVCache
-from bertgen.generation.fast_decoder import FastDecoder, PackedLinear
+from bertgen.fast.decoder_step import FastDecoder, PackedLinear
 from bertgen.generation.quantization import quantize
 from tests.support.generation_models import hf_generation_model, padded_batch, save_pair
 

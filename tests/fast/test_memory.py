@@ -10,7 +10,7 @@ import pytest
 
 CHILD = """
 import resource, torch
-from bertgen.training.memory import keep_freed_memory
+from bertgen.fast.memory import keep_freed_memory
 
 def faults_of_a_fresh_64mb_tensor():
     torch.zeros(16 << 20).add_(1)  # allocated, touched, freed
@@ -41,7 +41,7 @@ def test_a_freed_64mb_block_is_reused_instead_of_faulted_in_again():
 
 
 def test_the_environment_can_turn_it_off(monkeypatch):
-    from bertgen.training.memory import keep_freed_memory
+    from bertgen.fast.memory import keep_freed_memory
 
     monkeypatch.setenv("BERTGEN_KEEP_FREED_MEMORY", "0")
     assert keep_freed_memory() is False

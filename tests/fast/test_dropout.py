@@ -1,4 +1,4 @@
-"""Dropout on a CPU (bertgen.modeling.dropout) and attention with dropout: the distribution F.dropout draws
+"""Dropout on a CPU (bertgen.fast.dropout) and attention with dropout: the distribution F.dropout draws
 from, and, under the same masks, transformers' loss and gradients."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import bertgen.modeling.dropout as dropout_module
+import bertgen.fast.dropout as dropout_module
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.modeling.bert_generation import attention_with_dropout, causal_mask
-from bertgen.modeling.dropout import Dropout, dropout, dropout_noise, noise_from_draws
+from bertgen.fast.dropout import Dropout, dropout, dropout_noise, noise_from_draws
 
 TOL = 1e-5
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertgen.generation.fast_head import BfloatScreen, FastHead
+from bertgen.fast.head import BfloatScreen, FastHead
 
 
 @pytest.fixture()
@@ -149,7 +149,7 @@ def test_greedy_tokens_are_the_float32_heads_first_maximum_through_near_ties(row
 
 
 def test_greedy_tokens_decline_where_the_screen_does_not_apply(linear, monkeypatch):
-    from bertgen.generation import fast_head
+    from bertgen.fast import head as fast_head
 
     head = screened_head(linear)
     hidden = torch.randn(fast_head.SCREEN_MAX_ROWS + 1, 48)

@@ -2,7 +2,7 @@
 
 Decoding reads the (V, H) output matrix once per step, the largest read of the step; see FastHead for the
 layouts and benchmarks/bench_generation.py for what they save. The oneDNN path uses private torch ops:
-tests/generation/test_fast_head.py fails if a torch upgrade drops them.
+tests/fast/test_head.py fails if a torch upgrade drops them.
 
 Greedy decoding needs only each row's best token, not its V logits, so `FastHead.greedy_tokens` reads a
 bfloat16 copy of the matrix instead (half the bytes) and bounds how far each bfloat16 logit can be from the
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertgen.cpu import cpu_multiplies_bf16
+from bertgen.fast.cpu import cpu_multiplies_bf16
 
 _FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Rows per step up to which the screen pays (the break-even measured on MiniLM's head): beyond it, bfloat16's
