@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from bertgen.data import get_task
-
 from bertgen.data.corpora import fetch
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
-from bertgen.experiments.run import (build_model, copy_baseline, generate_kwargs, prepare_data, read_checkpoint,
-                                     training_arguments, validation_callbacks, work_dir)
-from bertgen.training import Trainer
+from bertgen.experiments.run import copy_baseline, generate_kwargs, train_model, work_dir
 from bertgen.training.trainer import CHECKPOINT
 
 
@@ -37,8 +34,7 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 15.0,
              progress: bool = True, **overrides: Any) -> dict[str, Any]:
     """The main job on the embedded default: fetch the task's corpora if needed (the Bibles: Debian's SWORD
     packages), warm-start bert2bert from MiniLM-L6, fine-tune for `minutes` (at most DEMO_CONFIG's steps), evaluate
-    on the test
-    split, print a results table and `examples` input -> output -> reference triples, and save the model
+    on the test split, print a results table and `examples` input -> output -> reference triples, and save the model
     where `bertgen generate --model DIR` and transformers' EncoderDecoderModel.from_pretrained load it.
     `overrides` replace DEMO_CONFIG fields (e.g. steps=2, test_examples=4 for a quick check). Returns the
     metrics, the copy-the-input baseline's, the steps trained and the model directory."""
@@ -48,20 +44,13 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 15.0,
     for corpus in () if config.data_dir else get_task(config.task).corpora:
         if not fetch.is_fetched(corpus):
             fetch.fetch(corpus)
-    checkpoint = read_checkpoint(config)
-    tokenizer = checkpoint.tokenizer
-    data = prepare_data(config, tokenizer)
-    model, _ = build_model(config, checkpoint)
     cross = config.warm_start.get("cross_attention", "random")
     print(f"bert2bert warm-started from {config.checkpoint} (cross-attention: "
           f"{'copied from self-attention' if cross == 'self' else 'random, as in the paper'}); training on "
-          f"{len(data['train'])} {config.task} pairs for up to {minutes:g} minutes ({config.steps} steps of batch "
-          f"{config.batch_size} at most)")
-    args = training_arguments(config, output / "training", progress, max_time_s=minutes * 60, log_every=10,
-                              eval_every=max(1, config.steps // 4))
-    trained = Trainer(model, args, data["train"], tokenizer.pad_token_id, eval_dataset=data["validation"],
-                      evaluate=validation_callbacks(config, tokenizer, data["validation"]),
-                      tokenizer=tokenizer).train(resume=False)
+          f"{config.task} for up to {minutes:g} minutes ({config.steps} steps of batch {config.batch_size} at most)")
+    model, tokenizer, data, trained = train_model(config, output / "training", progress, resume=False,
+                                                  max_time_s=minutes * 60, log_every=10,
+                                                  eval_every=max(1, config.steps // 4), checkpoint_every=0)
     test = data["test"].remove_columns(["input_ids", "labels", "length"])
     metrics, predictions = evaluate(model, tokenizer, test, config.task, max_source_length=config.max_source_length,
                                     **generate_kwargs(config))
