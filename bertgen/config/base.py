@@ -9,6 +9,7 @@ import os
 import types
 import typing
 from pathlib import Path
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from bertgen.activations import ACT2FN
@@ -90,8 +91,9 @@ def _check_depth(data: Any, path: Path) -> None:
         stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in items)
 
 
+@dataclass
 class JsonConfig:
-    """`from_dict`/`to_dict`, `from_pretrained`/`save_pretrained` shared by both configs.
+    """`from_dict`/`to_dict`, `from_pretrained`/`save_pretrained` and the fields every config shares.
 
     As transformers' PretrainedConfig, an attribute that is not a field is kept: `config.num_beams = 4` lands in
     `extra` (written to config.json, read back as `config.num_beams`), the way older recipes set generation
@@ -100,6 +102,16 @@ class JsonConfig:
     model_type: ClassVar[str]
     # what a config.json of another model_type should do instead (said after the mismatch)
     model_type_hint: ClassVar[str] = ""
+
+    _: KW_ONLY  # after each config's own fields in __init__, so their positional order is transformers'
+    # what forward() returns when its arguments do not say (transformers' PretrainedConfig fields)
+    output_attentions: bool = False
+    output_hidden_states: bool = False
+    return_dict: bool = True
+    extra: dict = field(default_factory=dict, repr=False)  # keys that are not fields, kept for the round trip
+
+    def __post_init__(self) -> None:
+        self.validate()  # each config's own checks
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_") or name in self.__dataclass_fields__:
@@ -134,7 +146,9 @@ class JsonConfig:
         return config
 
     def to_dict(self) -> dict:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        shared = [f for f in dataclasses.fields(self) if f.kw_only]  # JsonConfig's: written after the config's own
+        own = [f for f in dataclasses.fields(self) if not f.kw_only]
+        data = {f.name: getattr(self, f.name) for f in own + shared if f.name != "extra"}
         return {**self.extra, **data, "model_type": self.model_type}
 
     @classmethod

@@ -3,7 +3,7 @@ stacks (`BertConfig`, `RobertaConfig`), which add a segment table, a pooler and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from bertgen.config.base import ACTIVATIONS, MAX_DIM, MAX_LAYERS, MAX_MATRIX, ConfigError, JsonConfig, check_types
@@ -34,14 +34,6 @@ class BertGenerationConfig(JsonConfig):
     is_decoder: bool = False
     add_cross_attention: bool = False
     tie_word_embeddings: bool = True
-    # what forward() returns when its arguments do not say (transformers' PretrainedConfig fields)
-    output_attentions: bool = False
-    output_hidden_states: bool = False
-    return_dict: bool = True
-    extra: dict = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self.validate()
 
     def validate(self, where: str = "BertGenerationConfig") -> None:
         check_types(self, where)

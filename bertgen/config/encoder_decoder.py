@@ -23,6 +23,7 @@ class EncoderDecoderConfig(JsonConfig):
     `share_encoder_decoder_embeddings` shares only the word-embedding matrix (encoder input, decoder input
     and, tied, the output layer), as the paper does whenever both sides use one vocabulary; transformers
     does not know the key and loads two equal copies.
+    As transformers, only `return_dict` is read from this config; attentions and hidden states follow the stacks'.
     """
 
     model_type: ClassVar[str] = "encoder-decoder"
@@ -37,14 +38,6 @@ class EncoderDecoderConfig(JsonConfig):
     tie_encoder_decoder: bool = False
     share_encoder_decoder_embeddings: bool = False
     is_encoder_decoder: bool = True
-    # as transformers: only return_dict is read from here; attentions and hidden states follow the stacks' configs
-    output_attentions: bool = False
-    output_hidden_states: bool = False
-    return_dict: bool = True
-    extra: dict = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self.validate()
 
     def validate(self, where: str = "EncoderDecoderConfig") -> None:
         if not isinstance(self.encoder, BertGenerationConfig):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from bertgen.config.base import ACTIVATIONS, MAX_DIM, MAX_LAYERS, MAX_MATRIX, ConfigError, JsonConfig, check_types
@@ -44,13 +44,6 @@ class GPT2Config(JsonConfig):
     add_cross_attention: bool = False
     tie_word_embeddings: bool = True
     is_decoder: bool = False  # transformers' PretrainedConfig field; GPT-2 is causal either way
-    output_attentions: bool = False
-    output_hidden_states: bool = False
-    return_dict: bool = True
-    extra: dict = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self.validate()
 
     # transformers' attribute_map: the generic names of the fields
     hidden_size = property(lambda self: self.n_embd)
