@@ -1,12 +1,12 @@
 """Dropout for training on a CPU: the same distribution as torch's, a cheaper mask.
 
-torch's CPU dropout draws its noise with `bernoulli_` and then divides it by 1 - p. Here the noise starts as
-random integers in a float tensor (`random_()`: one 32-bit mt19937 draw modulo 2**24 + 1, cheaper than
-bernoulli's; benchmarks/bench_training.py measures both), which two in-place passes turn into 0 where an integer
-falls below round(p * (2**24 + 1)) and 1 / (1 - p) elsewhere: P(drop) = p to within 2**-23 (the rounding, and
-the modulo's slight tilt against the top 256 values). The output is x * noise, as in torch, so autograd keeps the noise for
-the backward. On other devices (CUDA has a fused dropout kernel), outside training, and for p within 2**-20 of
-0 or 1 (where that resolution matters) this is `F.dropout`.
+torch's CPU dropout draws its noise with `bernoulli_` and then divides it by 1 - p. Here the noise starts as random
+integers in a float tensor (`random_()`: one 32-bit mt19937 draw modulo 2**24 + 1, cheaper than bernoulli's;
+benchmarks/bench_training.py measures both), which two in-place passes turn into 0 where an integer falls below
+round(p * (2**24 + 1)) and 1 / (1 - p) elsewhere: P(drop) = p to within 2**-23 (the rounding, and the modulo's
+slight tilt against the top 256 values). The output is x * noise, as in torch, so autograd keeps the noise for the
+backward. On other devices (CUDA has a fused dropout kernel), outside training, and for p within 2**-20 of 0 or 1
+(where that resolution matters) this is `F.dropout`.
 
 Random numbers come from torch's default generator, so `torch.manual_seed` makes the masks repeatable; they
 are not the masks `F.dropout` draws from the same seed, so a seeded training run no longer repeats
