@@ -6,6 +6,10 @@ input (min_new_tokens = max_new_tokens = 32), greedy and with 4 beams, for 1 and
 tokens. Runs alternate between the libraries (the order flips each round) so a busy machine slows both
 alike; medians are reported. tokens/s counts the new tokens of the returned sequences (batch x 32).
 
+bert2gpt2: the same encoder with a GPT-2 decoder of MiniLM's width (6 blocks, n_embd 384, 12 heads, inner 1536,
+GPT-2's 50,257-token vocabulary; cross-attention), the same cases against transformers on the same weights.
+`BENCH_ONLY=bert2gpt2` runs this table alone (it prints only that).
+
 Lower precision: the warm-started MiniLM bert2bert (`bertgen.warm_start("bert2bert", "minilm-l6")`) in float32,
 bfloat16 and with `quantize="int8"`: decoding speed, the size of the weights, and how often each makes float32's
 next-token choice; then the model `make demo` trained (when it is there) decoding the demo's test set in each
@@ -61,6 +65,10 @@ elif BUSY > 0.5:  # cores already busy: OpenMP threads that wait on each other t
 LOAD_BEFORE = loadavg()
 CASES = [("greedy", 1, 1), ("greedy", 1, 8), ("beam-4", 4, 1), ("beam-4", 4, 8)]  # (name, beams, batch)
 IDS = dict(decoder_start_token_id=101, eos_token_id=102, pad_token_id=0)  # [CLS], [SEP], [PAD]
+# bert2gpt2's decoder: GPT-2's vocabulary and blocks at MiniLM's width; <|endoftext|> starts, ends and pads
+GPT2_SIZE = dict(vocab_size=50257, n_embd=SIZE["hidden_size"], n_layer=SIZE["num_hidden_layers"],
+                 n_head=SIZE["num_attention_heads"], n_inner=SIZE["intermediate_size"])
+GPT2_IDS = dict(decoder_start_token_id=50256, eos_token_id=50256, pad_token_id=50256)
 
 
 def models(directory: str):
@@ -77,6 +85,22 @@ def models(directory: str):
     return bertgen.EncoderDecoderModel.from_pretrained(directory), theirs.eval()
 
 
+def bert2gpt2_models(directory: str):
+    """transformers' bert2gpt2 (the MiniLM-sized BertGeneration encoder, a GPT-2 decoder with cross-attention),
+    random weights, saved and loaded by bertgen."""
+    from transformers import BertGenerationConfig, BertGenerationEncoder, EncoderDecoderModel, GPT2Config, \
+        GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    theirs = EncoderDecoderModel(encoder=BertGenerationEncoder(BertGenerationConfig(**SIZE)),
+                                 decoder=GPT2LMHeadModel(GPT2Config(**GPT2_SIZE, add_cross_attention=True)))
+    for config in (theirs.config, theirs.generation_config):
+        for name, value in GPT2_IDS.items():
+            setattr(config, name, value)
+    theirs.save_pretrained(directory)
+    return bertgen.EncoderDecoderModel.from_pretrained(directory), theirs.eval()
+
+
 def sources(batch: int) -> torch.Tensor:
     return torch.randint(1000, 30000, (batch, SOURCE), generator=torch.Generator().manual_seed(batch))
 
@@ -85,6 +109,15 @@ def timed(fn) -> tuple[float, torch.Tensor]:
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
+
+
+def median_times(runs: dict) -> dict[str, float]:
+    """Each run's median seconds over ROUNDS rounds, the order of the runs flipping each round."""
+    times = {name: [] for name in runs}
+    for r in range(ROUNDS):
+        for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+            times[name].append(timed(runs[name])[0])
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def onnx_runtime(theirs, directory: str):
@@ -167,6 +200,32 @@ def compare(ours, theirs, ort) -> list[str]:
     return rows
 
 
+def compare_bert2gpt2() -> list[str]:
+    """bert2gpt2's rows: bertgen's generate (its fast step for GPT-2 blocks) against transformers'."""
+    with tempfile.TemporaryDirectory() as directory:
+        ours, theirs = bert2gpt2_models(directory)
+        return _bert2gpt2_rows(ours, theirs)
+
+
+def _bert2gpt2_rows(ours, theirs) -> list[str]:
+    rows = [f"bert2gpt2: the MiniLM-sized encoder and a GPT-2 decoder of its width (6 blocks, n_embd "
+            f"{GPT2_SIZE['n_embd']}, vocabulary {GPT2_SIZE['vocab_size']:,}; cross-attention), random weights, "
+            f"float32, {NEW} new tokens per input (forced), median of {ROUNDS} interleaved runs.", "",
+            "| decoding | batch | transformers tok/s | bertgen tok/s | speed-up | same tokens |",
+            "|---|---:|---:|---:|---:|---|"]
+    for name, beams, batch in CASES:
+        ids = sources(batch)
+        kwargs = dict(num_beams=beams, max_new_tokens=NEW, min_new_tokens=NEW)
+        runs = {"bertgen": lambda: ours.generate(ids, **kwargs), "transformers": lambda: theirs.generate(ids, **kwargs)}
+        same = torch.equal(runs["bertgen"](), runs["transformers"]())  # warm-up, and the tokens to compare
+        speed = {lib: batch * NEW / seconds for lib, seconds in median_times(runs).items()}
+        rows.append(f"| {name} | {batch} | {speed['transformers']:.0f} | {speed['bertgen']:.0f} | "
+                    f"**{speed['bertgen'] / speed['transformers']:.2f}x** | {'yes' if same else 'no'} |")
+        print(f"bert2gpt2 {name} batch {batch}: {speed['bertgen'] / speed['transformers']:.2f}x", file=sys.stderr,
+              flush=True)
+    return rows
+
+
 def weight_bytes(model) -> int:
     """Bytes of the serialized state dict (int8 layers keep packed weights there, not in parameters())."""
     buffer = io.BytesIO()
@@ -193,11 +252,7 @@ def precision_tradeoff() -> list[str]:
         runs = {k: (lambda m=m: m.generate(ids, max_new_tokens=NEW, min_new_tokens=NEW)) for k, m in models_.items()}
         for run in runs.values():
             run()
-        times = {k: [] for k in runs}
-        for r in range(ROUNDS):
-            for k in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
-                times[k].append(timed(runs[k])[0])
-        speed = {k: size * NEW / statistics.median(t) for k, t in times.items()}
+        speed = {k: size * NEW / seconds for k, seconds in median_times(runs).items()}
         rows.append(f"| tokens/s | {size} | {speed['float32']:.0f} | {speed['bfloat16']:.0f} | {speed['int8']:.0f} | "
                     f"{speed['bfloat16'] / speed['float32']:.2f}x | {speed['int8'] / speed['float32']:.2f}x |")
     size = {k: weight_bytes(m) for k, m in models_.items()}
@@ -266,19 +321,29 @@ def trained_model_agreement() -> list[str]:
     return rows
 
 
+def conditions() -> str:
+    """Threads and load, for the line under a table's heading."""
+    return (f"{torch.get_num_threads()} thread(s): other processes kept {BUSY:.1f} of {os.cpu_count()} cores busy at "
+            "the start (one thread when they use more than half a core, since waiting OpenMP threads make timings "
+            f"noise; BENCH_THREADS overrides). Load average (1/5/15 min) before: {LOAD_BEFORE}, after: {loadavg()}.")
+
+
 def main() -> None:
     warnings.simplefilter("ignore")  # transformers' notices about generation defaults
+    if os.environ.get("BENCH_ONLY") == "bert2gpt2":
+        rows = compare_bert2gpt2()
+        print(f"## Generation, bert2gpt2 only (bench_generation.py, BENCH_ONLY=bert2gpt2)\n\n{conditions()}\n")
+        print("\n".join(rows))
+        return
     with tempfile.TemporaryDirectory() as directory:
         ours, theirs = models(directory)
         rows = compare(ours, theirs, onnx_runtime(theirs, directory))
-    load_after = loadavg()
     print("## Generation (bench_generation.py)\n")
     print(f"MiniLM-sized bert2bert, random weights, float32, {NEW} new tokens per input (forced), source length "
-          f"{SOURCE}, median of {ROUNDS} interleaved runs; {torch.get_num_threads()} thread(s): other processes kept "
-          f"{BUSY:.1f} of {os.cpu_count()} cores busy at the start (one thread when they use more than half a "
-          "core, since waiting OpenMP threads make timings noise; BENCH_THREADS overrides). Load average "
-          f"(1/5/15 min) before: {LOAD_BEFORE}, after: {load_after}.\n")
+          f"{SOURCE}, median of {ROUNDS} interleaved runs; {conditions()}\n")
     print("\n".join(rows))
+    print()
+    print("\n".join(compare_bert2gpt2()))
     print()
     print("\n".join(precision_tradeoff()), flush=True)
     try:

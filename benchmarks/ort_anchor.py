@@ -22,8 +22,7 @@ import torch
 from torch import nn
 
 from bertgen.generation.config import GenerationConfig
-from bertgen.generation.processors import build_processors
-from bertgen.generation.search import _beam_search
+from bertgen.generation.search import SearchSpec, search
 
 
 def _cache(flat: tuple[torch.Tensor, ...], layers: int):
@@ -175,11 +174,9 @@ class OrtGreedy:
         ids = input_ids.numpy().astype(np.int64)
         mask = np.ones_like(ids)
         states = self.encoder.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        starts = torch.full((len(ids),), self.start_id, dtype=torch.long)
-        eos = torch.tensor([self.eos_id])
-        sequences, _, _ = _beam_search(_OrtSteps(self, states, mask), starts, config,
-                                       build_processors(config, [self.eos_id], beams=True), eos, self.pad_id,
-                                       max_new_tokens + 1, None)
+        starts = torch.full((len(ids), 1), self.start_id, dtype=torch.long)  # (B, 1) prompts
+        spec = SearchSpec.build(config, [self.eos_id], self.pad_id, max_new_tokens + 1, None, starts.device)
+        sequences, _, _ = search(_OrtSteps(self, states, mask), starts, spec)
         return sequences
 
 

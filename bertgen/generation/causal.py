@@ -16,8 +16,7 @@ import torch
 
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
-from bertgen.generation.processors import build_processors
-from bertgen.generation.search import PLAIN_OUTPUTS, GenerateOutput, resolve_config, search
+from bertgen.generation.search import PLAIN_OUTPUTS, GenerateOutput, SearchSpec, resolve_config, search
 
 
 class _CausalDecoder:
@@ -97,15 +96,13 @@ def generate_causal(model, input_ids: torch.Tensor | None, attention_mask: torch
         config = config.update(min_length=P + config.min_new_tokens)
         config.min_new_tokens = None
     mask = attention_mask if attention_mask is not None else inferred_mask(input_ids, pad, eos_ids)
-    processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
-    eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
+    spec = SearchSpec.build(config, eos_ids, pad if pad is not None else 0, max_length, generator, input_ids.device)
     with torch.inference_mode():
         decoder = _CausalDecoder(model, mask.to(input_ids.device), config.use_cache, max(max_length, P + 1))
         if max_length <= P:  # nothing to add: transformers returns the prompts
             sequences, scores = input_ids.repeat_interleave(config.num_return_sequences, 0), ()
         else:
-            sequences, scores, _ = search(decoder, input_ids, config, processors, eos_tensor,
-                                          pad if pad is not None else 0, max_length, generator)
+            sequences, scores, _ = search(decoder, input_ids, spec)
     if not config.return_dict_in_generate:
         return sequences
     return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None)

@@ -13,8 +13,7 @@ import torch
 
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
-from bertgen.generation.processors import build_processors
-from bertgen.generation.search import GenerateOutput, resolve_config, search
+from bertgen.generation.search import GenerateOutput, SearchSpec, resolve_config, search
 from bertgen.generation.validation import _check_mask
 
 
@@ -79,14 +78,12 @@ def generate_prefix(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
                          f"exceed n_positions={model.config.n_positions}; truncate the input or lower max_new_tokens")
     with torch.inference_mode():
         decoder = _PrefixDecoder(model, input_ids, attention_mask, config.use_cache, max_length)
-        processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
-        eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
+        spec = SearchSpec.build(config, eos_ids, pad, max_length, generator, input_ids.device)
         if starts is None:
             starts = torch.full((input_ids.shape[0],), model.separator_token_id, dtype=torch.long,
                                 device=input_ids.device)
         # the search continues (B, P) prompts: here each row's start token, P = 1
-        sequences, scores, sequence_scores = search(decoder, starts[:, None], config, processors, eos_tensor, pad,
-                                                    max_length, generator)
+        sequences, scores, sequence_scores = search(decoder, starts[:, None], spec)
     if not config.return_dict_in_generate:
         return sequences
     return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None,

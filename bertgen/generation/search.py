@@ -17,6 +17,8 @@ stopped (EOS, or the length limit) enter the finished set with score `sum log p 
 `length` = generated tokens including EOS; an input is done when no running beam can beat its worst
 finished one (`early_stopping` False: judged at the current length; "never": at `max_length` when
 alpha > 0) or, with `early_stopping=True`, as soon as it has `num_beams` finished hypotheses.
+The live inputs' beams and finished hypotheses are a `BeamState`; what a search reads besides the decoder and
+the prompts (settings, processors, EOS and pad ids, max_length, generator) is a `SearchSpec`, the same for all.
 
 Shapes: B inputs, A inputs still decoding, nb beams, R = A x nb rows, K candidates per input,
 t tokens so far (start token included), L = max_length, V vocabulary, S source length, H hidden.
@@ -24,7 +26,7 @@ t tokens so far (start token included), L = max_length, V vocabulary, S source l
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +53,26 @@ class GenerateOutput:
     sequences: torch.Tensor  # (B x num_return_sequences, 1 + generated): start token, tokens, padding
     scores: tuple[torch.Tensor, ...] | None = None  # per step (rows, V) processed scores, with output_scores
     sequences_scores: torch.Tensor | None = None  # beam search with output_scores: (B x n,) final beam scores
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """What every search reads besides the decoder and the prompts: the resolved settings, the score processors
+    and the ids and limits that end a sequence. Shared by greedy search, sampling and beam search."""
+
+    config: GenerationConfig
+    processors: list
+    eos: torch.Tensor  # (n,) ids that end a sequence; empty: none does
+    pad: int  # fills a sequence after it ended
+    max_length: int  # prompt + generated tokens
+    generator: torch.Generator | None = None  # sampling's random numbers
+
+    @classmethod
+    def build(cls, config: GenerationConfig, eos_ids: list[int], pad: int, max_length: int,
+              generator: torch.Generator | None, device: torch.device) -> SearchSpec:
+        processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
+        return cls(config, processors, torch.tensor(eos_ids, dtype=torch.long, device=device), pad, max_length,
+                   generator)
 
 
 class _Decoder:
@@ -204,25 +226,22 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         if hasattr(model, "enc_to_dec_proj"):  # encoder and decoder of different widths, as transformers
             encoder_states = model.enc_to_dec_proj(encoder_states)
         decoder = _Decoder(model, encoder_states, attention_mask, config.use_cache, max_length)
-        processors = build_processors(config, eos_ids, beams=config.num_beams > 1)
-        eos_tensor = torch.tensor(eos_ids, dtype=torch.long, device=input_ids.device)
+        spec = SearchSpec.build(config, eos_ids, pad, max_length, generator, input_ids.device)
         starts = torch.full((input_ids.shape[0], 1), start, dtype=torch.long, device=input_ids.device)  # (B, 1)
-        sequences, scores, sequence_scores = search(decoder, starts, config, processors, eos_tensor, pad, max_length,
-                                                    generator)
+        sequences, scores, sequence_scores = search(decoder, starts, spec)
     if not config.return_dict_in_generate:
         return sequences
     return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None,
                           sequences_scores=sequence_scores if config.output_scores else None)
 
 
-def search(decoder, prompts: torch.Tensor, config: GenerationConfig, processors: list, eos: torch.Tensor, pad: int,
-           max_length: int, generator: torch.Generator | None):
+def search(decoder, prompts: torch.Tensor, spec: SearchSpec):
     """Beam search, or greedy search / sampling, from (B, P) prompts (an encoder-decoder's: the start token) to
     (B x num_return_sequences, <= max_length) sequences, their per-step scores, and beam search's final scores.
     `decoder` gives a step's logits (_Decoder here, the standalone decoder's in causal.py)."""
-    if config.num_beams > 1:
-        return _beam_search(decoder, prompts, config, processors, eos, pad, max_length, generator)
-    return (*_greedy_or_sample(decoder, prompts, config, processors, eos, pad, max_length, generator), None)
+    if spec.config.num_beams > 1:
+        return _beam_search(decoder, prompts, spec)
+    return (*_greedy_or_sample(decoder, prompts, spec), None)
 
 
 def _first_step(decoder, prompts: torch.Tensor, copies: int, together: bool = False) -> torch.Tensor:
@@ -245,10 +264,11 @@ def _full_rows(scores: torch.Tensor, rows: torch.Tensor, total: int) -> torch.Te
 
 # ----------------------------------------------------------------------------------------- greedy, sampling
 
-def _greedy_or_sample(decoder, prompts, config, processors, eos, pad, max_length, generator):
+def _greedy_or_sample(decoder, prompts: torch.Tensor, spec: SearchSpec):
+    config, processors, eos = spec.config, spec.processors, spec.eos
     copies = config.num_return_sequences if config.do_sample else 1
     B, P = len(prompts) * copies, prompts.shape[1]
-    out = prompts.new_full((B, max_length), pad)  # (B, L) the answer, rows written as they finish
+    out = prompts.new_full((B, spec.max_length), spec.pad)  # (B, L) the answer, rows written as they finish
     seqs = out.clone()  # (A, L) the rows still decoding
     seqs[:, :P] = prompts.repeat_interleave(copies, 0)
     rows = torch.arange(B, device=prompts.device)  # (A,) row of `out` for each live row
@@ -257,7 +277,7 @@ def _greedy_or_sample(decoder, prompts, config, processors, eos, pad, max_length
     tokens_only = not config.do_sample and all_scores is None and decoder.head is not None and \
         all(getattr(processor, "masks_only", False) for processor in processors)
     t = P
-    while t < max_length:
+    while t < spec.max_length:
         history = seqs[:, :t]  # (A, t)
         if tokens_only:
             tokens = decoder.greedy_tokens(history, processors)  # (A,)
@@ -267,7 +287,7 @@ def _greedy_or_sample(decoder, prompts, config, processors, eos, pad, max_length
             if all_scores is not None:
                 all_scores.append(_full_rows(scores, rows, B))
             if config.do_sample:
-                tokens = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)  # (A,)
+                tokens = torch.multinomial(scores.softmax(-1), 1, generator=spec.generator).squeeze(1)  # (A,)
             else:
                 tokens = scores.max(-1).indices  # the first maximum, as argmax does, in ~60% of argmax's time
         seqs[:, t] = tokens
@@ -316,110 +336,153 @@ def block_topk(scores: torch.Tensor, k: int, block: int = TOPK_BLOCK) -> tuple[t
     return values, torch.where(picked < k * block, in_block, picked - k * block + n * block)
 
 
-def _beam_search(decoder, prompts, config, processors, eos, pad, max_length, generator):
+@dataclass
+class BeamState:
+    """Beam search's state for the A inputs still decoding: nb running beams and the nb best finished hypotheses
+    of each input (transformers' running_* and *_beam_* tensors)."""
+
+    inputs: torch.Tensor  # (A,) original index of each live input
+    running: torch.Tensor  # (A, nb, L) tokens of the running beams
+    running_scores: torch.Tensor  # (A, nb) their summed log-probs
+    finished: torch.Tensor  # (A, nb, L) best finished hypotheses, by score
+    finished_scores: torch.Tensor  # (A, nb) length-penalized
+    finished_flags: torch.Tensor  # (A, nb) slot holds a real hypothesis
+    finished_lengths: torch.Tensor  # (A, nb) its generated tokens
+    improvable: torch.Tensor  # (A, 1) can a running beam still beat the worst finished one?
+
+    @classmethod
+    def start(cls, prompts: torch.Tensor, nb: int, max_length: int, pad: int) -> BeamState:
+        """All inputs live, each with nb copies of its (P,) prompt; only the first may expand at step one."""
+        B, P = prompts.shape
+        device = prompts.device
+        running = prompts.new_full((B, nb, max_length), pad)
+        running[:, :, :P] = prompts[:, None]
+        running_scores = torch.zeros(B, nb, device=device)
+        running_scores[:, 1:] = NEG  # all beams start equal: one is enough
+        return cls(inputs=torch.arange(B, device=device), running=running, running_scores=running_scores,
+                   finished=running.clone(), finished_scores=torch.full((B, nb), NEG, device=device),
+                   finished_flags=torch.zeros(B, nb, dtype=torch.bool, device=device),
+                   finished_lengths=torch.zeros(B, nb, dtype=torch.long, device=device),
+                   improvable=torch.ones(B, 1, dtype=torch.bool, device=device))
+
+    def select(self, live: torch.Tensor) -> None:
+        """Keep the inputs `live` (indices among the live ones), in that order."""
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name)[live])
+
+    def keep_running(self, candidates: torch.Tensor, scores: torch.Tensor, stops: torch.Tensor,
+                     source_beam: torch.Tensor) -> torch.Tensor:
+        """The best nb of the (A, K) candidates that did not stop run on; returns (A, nb) the beam each continues."""
+        live_scores = scores + stops.to(torch.float32) * NEG
+        keep = live_scores.topk(self.running.shape[1]).indices  # (A, nb)
+        self.running = _gather(candidates, keep)
+        self.running_scores = _gather(live_scores, keep)
+        return _gather(source_beam, keep)
+
+    def add_finished(self, candidates: torch.Tensor, scores: torch.Tensor, stopped: torch.Tensor, length: int,
+                     early: bool | str) -> None:
+        """The (A, K) candidates that `stopped`, with length-penalized `scores`, compete for the finished slots;
+        none enter an input that cannot improve, or that is full under early_stopping=True."""
+        scores = scores + (self.finished_flags.all(-1, keepdim=True) & (early is True)).to(torch.float32) * NEG
+        scores += (~self.improvable).to(torch.float32) * NEG
+        scores += (~stopped) * NEG
+        merged = torch.cat((self.finished_scores, scores), dim=1)  # (A, nb + K)
+        best = merged.topk(self.finished.shape[1]).indices  # (A, nb)
+        self.finished = _gather(torch.cat((self.finished, candidates), dim=1), best)
+        self.finished_scores = _gather(merged, best)
+        self.finished_flags = _gather(torch.cat((self.finished_flags, stopped), dim=1), best)
+        lengths = torch.full_like(stopped, length, dtype=torch.long)
+        self.finished_lengths = _gather(torch.cat((self.finished_lengths, lengths), dim=1), best)
+
+    def done(self, best_divisor: float, early: bool | str) -> torch.Tensor:
+        """(A,) inputs whose search is over. transformers' early-stop heuristic: the best running beam, its score
+        divided by `best_divisor` (its best possible length penalty), can no longer beat the worst finished one;
+        or, with early_stopping=True, nb hypotheses have finished."""
+        best_running = self.running_scores[:, :1] / best_divisor
+        worst_finished = torch.where(self.finished_flags, self.finished_scores.min(1, keepdim=True).values, NEG)
+        self.improvable = self.improvable & (best_running > worst_finished).any(-1, keepdim=True)
+        return ~self.improvable.squeeze(1) | (self.finished_flags.all(-1) & (early is True))
+
+
+@dataclass
+class _BeamAnswer:
+    """The best `n` finished hypotheses of each original input, written as its search ends."""
+
+    sequences: torch.Tensor  # (B, n, L)
+    scores: torch.Tensor  # (B, n)
+    lengths: torch.Tensor  # (B, n) generated tokens
+
+    def write(self, state: BeamState, which: torch.Tensor) -> None:
+        """Inputs `which` (indices among the live ones) are done."""
+        n, rows = self.scores.shape[1], state.inputs[which]
+        self.sequences[rows] = state.finished[which, :n]
+        self.scores[rows] = state.finished_scores[which, :n]
+        self.lengths[rows] = state.finished_lengths[which, :n]
+
+
+def _beam_search(decoder, prompts: torch.Tensor, spec: SearchSpec):
     # lengths count generated tokens: an encoder-decoder's prompt is its start token (P = 1)
+    config, eos, max_length = spec.config, spec.eos, spec.max_length
     (B, P), nb, n_return = prompts.shape, config.num_beams, config.num_return_sequences
-    if pad == 0 and len(eos):  # transformers fills with `pad_token_id or eos_token_id[0]`: a pad id 0 counts as none
-        pad = int(eos[0])
+    # transformers fills with `pad_token_id or eos_token_id[0]`: a pad id 0 counts as none
+    pad = int(eos[0]) if spec.pad == 0 and len(eos) else spec.pad
     alpha, style, early = config.length_penalty, config.length_penalty_style, config.early_stopping
     K = max(2, 1 + len(eos)) * nb  # enough candidates that nb of them can go on after EOS
     device = prompts.device
     top_nb = torch.arange(K, device=device) < nb  # (K,) only these may enter the finished set
 
-    # state of the live inputs (A of them, all B at first)
-    running = prompts.new_full((B, nb, max_length), pad)  # (A, nb, L)
-    running[:, :, :P] = prompts[:, None]
-    running_scores = torch.zeros(B, nb, device=device)  # (A, nb) summed log-probs
-    running_scores[:, 1:] = NEG  # all beams start equal: only the first may expand at step one
-    finished = running.clone()  # (A, nb, L) best finished hypotheses, by score
-    finished_scores = torch.full((B, nb), NEG, device=device)  # (A, nb) length-penalized
-    finished_flags = torch.zeros(B, nb, dtype=torch.bool, device=device)  # (A, nb) slot holds a real one
-    finished_lengths = torch.zeros(B, nb, dtype=torch.long, device=device)  # (A, nb) generated tokens
-    improvable = torch.ones(B, 1, dtype=torch.bool, device=device)  # (A, 1) can a running beam still win?
-    inputs = torch.arange(B, device=device)  # (A,) original index of each live input
-
-    # the answer, per original input
-    out = prompts.new_full((B, n_return, max_length), pad)
-    out_scores = torch.zeros(B, n_return, device=device)
-    out_lengths = torch.zeros(B, n_return, dtype=torch.long, device=device)
+    state = BeamState.start(prompts, nb, max_length, pad)
+    answer = _BeamAnswer(prompts.new_full((B, n_return, max_length), pad), torch.zeros(B, n_return, device=device),
+                         torch.zeros(B, n_return, dtype=torch.long, device=device))
     all_scores = [] if config.output_scores else None
-
-    def retire(which: torch.Tensor) -> None:  # write inputs `which` (indices into the live ones) to the answer
-        out[inputs[which]] = finished[which, :n_return]
-        out_scores[inputs[which]] = finished_scores[which, :n_return]
-        out_lengths[inputs[which]] = finished_lengths[which, :n_return]
-
     t = P
     while True:
-        A = running.shape[0]
-        history = running.view(A * nb, max_length)[:, :t]  # (R, t)
+        A = len(state.inputs)
+        history = state.running.view(A * nb, max_length)[:, :t]  # (R, t)
         logits = _first_step(decoder, prompts, nb, together=True) if t == P else decoder.step(history)  # (R, V)
         V = logits.shape[-1]
-        log_probs = apply_processors(processors, history, F.log_softmax(logits, dim=-1))  # (R, V)
+        log_probs = apply_processors(spec.processors, history, F.log_softmax(logits, dim=-1))  # (R, V)
         if all_scores is not None:
-            score_rows = (inputs[:, None] * nb + torch.arange(nb, device=device)).flatten()  # (R,) among B x nb
+            score_rows = (state.inputs[:, None] * nb + torch.arange(nb, device=device)).flatten()  # (R,) among B x nb
             all_scores.append(_full_rows(log_probs.clone(), score_rows, B * nb))
-        totals = log_probs.view(A, nb, V).add_(running_scores[:, :, None]).view(A, nb * V)  # (A, nb x V)
+        totals = log_probs.view(A, nb, V).add_(state.running_scores[:, :, None]).view(A, nb * V)  # (A, nb x V)
 
         # (A, K) best continuations over all beams of an input (or sampled without replacement)
         if config.do_sample:
-            picked = torch.multinomial(totals.softmax(-1), K, generator=generator)
+            picked = torch.multinomial(totals.softmax(-1), K, generator=spec.generator)
             top_scores = totals.gather(1, picked)
         else:
             top_scores, picked = block_topk(totals, K, TOPK_BLOCK)
         source_beam, tokens = picked // V, picked % V  # (A, K)
-        candidates = _gather(running, source_beam)  # (A, K, L)
+        candidates = _gather(state.running, source_beam)  # (A, K, L)
         candidates[:, :, t] = tokens
         stops = torch.isin(tokens, eos) if len(eos) else torch.zeros_like(tokens, dtype=torch.bool)
         if t + 1 >= max_length:
             stops = torch.ones_like(stops)  # the length limit stops every candidate
 
-        # the best nb that did not stop keep running
-        live_scores = top_scores + stops.to(torch.float32) * NEG
-        keep = live_scores.topk(nb).indices  # (A, nb)
-        running = _gather(candidates, keep)
-        running_scores = _gather(live_scores, keep)
-        beam_rows = _gather(source_beam, keep)  # (A, nb) which old beam each new one continues
-
-        # the top nb that stopped compete for the finished slots
-        just_finished = stops & top_nb
-        scores = top_scores / length_penalty(t - P + 1, alpha, style)
-        scores += (finished_flags.all(-1, keepdim=True) & (early is True)).to(torch.float32) * NEG
-        scores += (~improvable).to(torch.float32) * NEG
-        scores += (~just_finished) * NEG
-        merged = torch.cat((finished_scores, scores), dim=1)  # (A, nb + K)
-        best = merged.topk(nb).indices  # (A, nb)
-        finished = _gather(torch.cat((finished, candidates), dim=1), best)
-        finished_scores = _gather(merged, best)
-        finished_flags = _gather(torch.cat((finished_flags, just_finished), dim=1), best)
-        finished_lengths = _gather(torch.cat((finished_lengths, torch.full_like(tokens, t - P + 1)), dim=1), best)
+        beam_rows = state.keep_running(candidates, top_scores, stops, source_beam)  # (A, nb)
+        state.add_finished(candidates, top_scores / length_penalty(t - P + 1, alpha, style), stops & top_nb,
+                           t - P + 1, early)
         t += 1
         if bool(stops.all()):
             break
 
-        # transformers' early-stop heuristic: could the best running beam still beat the worst finished one?
         best_length = max_length - P if early == "never" and alpha > 0.0 else t - P
-        best_running = running_scores[:, :1] / length_penalty(best_length, alpha, style)
-        worst_finished = torch.where(finished_flags, finished_scores.min(1, keepdim=True).values, NEG)
-        improvable = improvable & (best_running > worst_finished).any(-1, keepdim=True)
-        done = ~improvable.squeeze(1) | (finished_flags.all(-1) & (early is True))  # (A,)
-
-        rows = (beam_rows + torch.arange(A, device=device)[:, None] * nb)  # (A, nb) cache rows to continue
+        done = state.done(length_penalty(best_length, alpha, style), early)  # (A,)
+        rows = beam_rows + torch.arange(A, device=device)[:, None] * nb  # (A, nb) cache rows to continue
         if bool(done.any()):
-            retire(done)
+            answer.write(state, done)
             live = (~done).nonzero().squeeze(1)
             if len(live) == 0:
                 break
-            inputs, running, running_scores, finished, finished_scores, finished_flags, finished_lengths, \
-                improvable = (x[live] for x in (inputs, running, running_scores, finished, finished_scores,
-                                                finished_flags, finished_lengths, improvable))
+            state.select(live)
             decoder.select(rows[live].flatten(), inputs=live)
         else:
             decoder.select(rows.flatten())
-    if len(inputs):
-        retire(torch.arange(len(inputs), device=device))
+    if len(state.inputs):
+        answer.write(state, torch.arange(len(state.inputs), device=device))
 
-    length = P + int(out_lengths.max())  # as transformers: the longest returned hypothesis sets the width
-    sequences = out.view(B * n_return, max_length)[:, :length]
+    length = P + int(answer.lengths.max())  # as transformers: the longest returned hypothesis sets the width
+    sequences = answer.sequences.view(B * n_return, max_length)[:, :length]
     scores = tuple(all_scores) if all_scores is not None else None
-    return sequences, scores, out_scores.view(B * n_return)
+    return sequences, scores, answer.scores.view(B * n_return)

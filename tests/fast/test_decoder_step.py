@@ -1,23 +1,34 @@
-"""The decoding step's flat loop over packed weights (FastDecoder) computes what the decoder's modules do,
-step by step through a KV cache with padded sources and reordered rows, in float32 and bfloat16; it is
-taken where it should be, left where it should not, and rebuilt when a weight changes. (Token parity with
-transformers' generate, which runs through it, is tests/generation/test_search.py.)"""
+"""The decoding step's flat loop over packed weights (FastDecoder) computes what the decoder's modules do, for
+both layouts (BertGeneration's post-LN layers, GPT-2's pre-LN blocks), step by step through a KV cache with
+padded sources and reordered rows, in float32 and bfloat16; it is taken where it should be, left where it should
+not, and rebuilt when a weight changes. With a GPT-2 decoder, generate's tokens are transformers' with the
+decoder's modules never running. (Token parity with transformers for BertGeneration is
+tests/generation/test_search.py.)"""
 from __future__ import annotations
 
 import pytest
 import torch
 
 from bertgen.cache import KVCache
-from bertgen.fast.decoder_step import FastDecoder, PackedLinear
+from bertgen.fast.decoder_step import BertGenerationStep, FastDecoder, GPT2Step, PackedLinear
 from bertgen.generation.quantization import quantize
-from tests.support.generation_models import hf_generation_model, padded_batch, save_pair
+from tests.support.generation_models import hf_generation_model, hf_gpt2_generation_model, padded_batch, save_pair
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
 
+LAYOUTS = {"bert-generation": (lambda: hf_generation_model(seed=1), BertGenerationStep),
+           "gpt2": (lambda: hf_gpt2_generation_model(seed=1), GPT2Step),
+           # GPT-2's other attention scales: 1 / (layer + 1), without 1 / sqrt(hs)
+           "gpt2-scaled": (lambda: hf_gpt2_generation_model(seed=1, scale_attn_weights=False,
+                                                            scale_attn_by_inverse_layer_idx=True), GPT2Step)}
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return save_pair(hf_generation_model(seed=1), tmp_path_factory.mktemp("fast"))
+
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def model(request, tmp_path_factory):
+    build, step = LAYOUTS[request.param]
+    ours = save_pair(build(), tmp_path_factory.mktemp(request.param))
+    assert type(FastDecoder.get(ours.decoder)) is step
+    return ours
 
 
 def _steps_both_ways(model, dtype, steps=6):
@@ -27,6 +38,8 @@ def _steps_both_ways(model, dtype, steps=6):
     ids, mask = padded_batch(seed=0)
     with torch.inference_mode():
         states = model.encoder(ids, attention_mask=mask).last_hidden_state  # (B, S, H)
+        if hasattr(model, "enc_to_dec_proj"):
+            states = model.enc_to_dec_proj(states)
         fast = FastDecoder.get(model.decoder)
         assert fast is not None
         tokens = torch.randint(5, 40, (ids.shape[0], steps), generator=torch.Generator().manual_seed(0))
@@ -34,8 +47,9 @@ def _steps_both_ways(model, dtype, steps=6):
         slow_mask, fast_mask = mask, mask.bool()[:, None, None, :]
         out = []
         for t in range(steps):
-            slow = model.decoder.bert(tokens[:, t:t + 1], encoder_hidden_states=states, encoder_attention_mask=slow_mask,
-                                      past_key_values=caches[0], use_cache=True).last_hidden_state[:, -1]
+            slow = model.decoder.base_model(tokens[:, t:t + 1], encoder_hidden_states=states,
+                                            encoder_attention_mask=slow_mask, past_key_values=caches[0],
+                                            use_cache=True).last_hidden_state[:, -1]
             out.append((slow, fast(tokens[:, t], caches[1], states, fast_mask)))
             if t in (2, 4):
                 index = torch.arange(len(tokens)).flip(0) if t == 2 else torch.arange(1, len(tokens))
@@ -64,6 +78,8 @@ def test_rows_grouped_by_input_equal_rows_with_their_own_encoder_copies(model):
     ids, mask = padded_batch(seed=0)
     with torch.inference_mode():
         states = model.encoder(ids, attention_mask=mask).last_hidden_state  # (B, S, H)
+        if hasattr(model, "enc_to_dec_proj"):
+            states = model.enc_to_dec_proj(states)
         fast = FastDecoder.get(model.decoder)
         rows = torch.arange(len(ids)).repeat_interleave(2)  # (2B,) the input of each row
         tokens = torch.randint(5, 40, (len(rows), 4), generator=torch.Generator().manual_seed(1))
@@ -79,10 +95,11 @@ def test_rows_grouped_by_input_equal_rows_with_their_own_encoder_copies(model):
 def test_generate_takes_the_fast_step_only_where_it_applies(model, monkeypatch):
     ids, mask = padded_batch(seed=0)
     used = []
-    step = FastDecoder.__call__
-    monkeypatch.setattr(FastDecoder, "__call__", lambda self, *a: used.append(1) or step(self, *a))
+    step_class = type(FastDecoder.get(model.decoder))
+    step = step_class.__call__
+    monkeypatch.setattr(step_class, "__call__", lambda self, *a: used.append(1) or step(self, *a))
     model.generate(ids, attention_mask=mask, max_new_tokens=4)
-    assert used, "generate no longer runs FastDecoder on a float32 CPU model"
+    assert used, f"generate no longer runs {step_class.__name__} on a float32 CPU model"
     used.clear()
     model.generate(ids, attention_mask=mask, max_new_tokens=4, use_cache=False)  # no cache: the modules
     quantize(model, "int8").generate(ids, attention_mask=mask, max_new_tokens=4)  # quantized layers: the modules
@@ -91,18 +108,79 @@ def test_generate_takes_the_fast_step_only_where_it_applies(model, monkeypatch):
     model.eval()
 
 
-def test_changed_decoder_weights_are_seen_between_calls(tmp_path):
-    """generate keeps packed copies of the decoder's weights; an in-place update must not leave them stale."""
-    theirs = hf_generation_model(seed=0)
+def test_gpt2_float32_step_reads_the_models_own_weights(tmp_path):
+    """Conv1D's (in, out) weights are addmm's layout, and c_attn fuses q/k/v already: no copies to hold."""
+    ours = save_pair(hf_gpt2_generation_model(), tmp_path)
+    fast, block = FastDecoder.get(ours.decoder), ours.decoder.transformer.h[0]
+    assert fast.layers[0].qkv.transposed.data_ptr() == block.attn.c_attn.weight.data_ptr()
+    assert fast.layers[0].cross_kv.transposed.data_ptr() == block.crossattention.c_attn.weight.data_ptr()
+
+
+def test_gpt2_layers_replaced_by_adapters_run_the_modules(tmp_path):
+    ours = save_pair(hf_gpt2_generation_model(), tmp_path)
+    torch.nn.utils.parametrize.register_parametrization(ours.decoder.transformer.h[1].mlp.c_fc, "weight",
+                                                        torch.nn.Identity())
+    assert FastDecoder.get(ours.decoder) is None
+
+
+@pytest.fixture(scope="module", params=[("bert", 32), ("roberta", 32), ("bert", 48)],
+                ids=["bert2gpt2", "roberta2gpt2", "bert48-gpt32"])
+def gpt2_pair(request, tmp_path_factory):
+    encoder, width = request.param
+    theirs = hf_gpt2_generation_model(encoder, width)
+    with torch.no_grad():
+        ids, mask = _gpt2_sources(encoder)
+        greedy = theirs.generate(ids, attention_mask=mask, max_new_tokens=12)
+    assert (greedy == 1).any(), "no input ends at EOS: the model lost the early finishers the search must handle"
+    return encoder, theirs, save_pair(theirs, tmp_path_factory.mktemp(f"{encoder}{width}2gpt2"))
+
+
+def _gpt2_sources(encoder: str):
+    return padded_batch(seed=0, pad=1 if encoder == "roberta" else 0)  # each encoder's padding id
+
+
+@pytest.mark.parametrize("settings", [dict(num_beams=1), dict(num_beams=4), dict(num_beams=4, length_penalty=2.0)])
+def test_gpt2_decoder_generates_transformers_tokens_on_the_fast_step(gpt2_pair, settings, monkeypatch):
+    """bert2gpt2, roberta2gpt2 and a wider encoder (enc_to_dec_proj): greedy and beam-4 tokens equal
+    transformers', every step through GPT2Step (the decoder's modules would raise)."""
+    encoder, theirs, ours = gpt2_pair
+    ids, mask = _gpt2_sources(encoder)
+
+    def modules(*args, **kwargs):
+        raise AssertionError("the GPT-2 decoder's modules ran: generate fell back from the fast step")
+
+    monkeypatch.setattr(ours.decoder.transformer, "forward", modules)
+    ours_tokens = ours.generate(ids, attention_mask=mask, max_new_tokens=12, **settings)
+    with torch.no_grad():
+        theirs_tokens = theirs.generate(ids, attention_mask=mask, max_new_tokens=12, do_sample=False, **settings)
+    assert torch.equal(ours_tokens, theirs_tokens)
+
+
+def _flip_bert_weight(model):  # in place, as an optimizer step would
+    model.decoder.bert.encoder.layer[0].intermediate.dense.weight.mul_(-1.0)
+
+
+def _replace_gpt2_weight(model):  # a new tensor (GPT-2's float32 step reads the model's own ones in place)
+    conv = model.decoder.transformer.h[0].mlp.c_fc
+    conv.weight.data = -conv.weight.data
+
+
+@pytest.mark.parametrize("build, change", [(hf_generation_model, _flip_bert_weight),
+                                           (hf_gpt2_generation_model, _replace_gpt2_weight)],
+                         ids=["bert-generation", "gpt2"])
+def test_changed_decoder_weights_are_seen_between_calls(tmp_path, build, change):
+    """generate keeps packed copies of the decoder's weights; an updated weight must not leave them stale."""
+    theirs = build(seed=0)
     ours = save_pair(theirs, tmp_path)
     ids, mask = padded_batch(seed=0)
-    ours.generate(ids, attention_mask=mask, num_beams=3, max_new_tokens=10)
+    before = ours.generate(ids, attention_mask=mask, num_beams=3, max_new_tokens=10)
     with torch.no_grad():
         for m in (ours, theirs):
-            m.decoder.bert.encoder.layer[0].intermediate.dense.weight.mul_(-1.0)  # as an optimizer step would
+            change(m)
     for num_beams in (1, 3):
         assert torch.equal(ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10),
                            theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10))
+    assert not torch.equal(before, ours.generate(ids, attention_mask=mask, num_beams=3, max_new_tokens=10))
 
 
 def test_bfloat16_weights_take_the_onednn_layout_on_this_torch():
