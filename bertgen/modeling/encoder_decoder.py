@@ -11,7 +11,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from bertgen.checkpoints import PreTrainedMixin
 from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, GPT2Config, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
@@ -19,9 +18,9 @@ from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerati
 from bertgen.modeling.bert_stacks import to_bertgen_keys, to_checkpoint_keys
 from bertgen.modeling.gpt2 import GPT2LMHeadModel
 from bertgen.modeling.inputs import check_labels, resolve_outputs, warn_if_decoder_inputs_are_labels
-from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep
+from bertgen.modeling.pretrained_model import PreTrainedModel
 from bertgen.warmstart.plan import WarmStartPlan, build_from_plan, plan_from_encoder_decoder
 from bertgen.warmstart.report import WarmStartReport
 
@@ -34,7 +33,7 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_to
     return shifted.masked_fill(shifted == -100, pad_token_id)
 
 
-class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
+class EncoderDecoderModel(PreTrainedModel):
     """A BertGeneration encoder and decoder: `EncoderDecoderModel(config)`, or, as transformers,
     `EncoderDecoderModel(encoder=encoder, decoder=decoder)` around two models already built or loaded (the
     decoder with `is_decoder=True, add_cross_attention=True`). With `tie_encoder_decoder` (BERTShare) the
@@ -44,6 +43,10 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
 
     config_class = EncoderDecoderConfig
     base_model_prefix = "encoder_decoder"
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
 
     def __init__(self, config: EncoderDecoderConfig | None = None, encoder: BertGenerationEncoder | None = None,
                  decoder: BertGenerationDecoder | GPT2LMHeadModel | None = None):
