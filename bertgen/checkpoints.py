@@ -19,7 +19,7 @@ import json
 import os
 import pickle
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from bertgen.config import CONFIG_NAME, read_json_object
+from bertgen.config import CONFIG_NAME
 from bertgen.fileio import read_consistently, write_json_atomic
 from bertgen.generation import GenerationConfig
 from bertgen.generation.config import GENERATION_CONFIG_NAME
@@ -109,7 +109,7 @@ class CheckpointFiles:
     """One read of a checkpoint directory, all from one version of it: what `from_pretrained` builds a model from."""
 
     directory: Path
-    config: dict[str, Any]  # config.json's contents, as read (the layout decides which config class reads them)
+    config: Any  # what the model class's reader made of config.json (bertgen.modeling.pretrained_model)
     state: dict[str, torch.Tensor]  # every tensor under its key in the files
     origin: dict[str, Path]  # key -> the file it came from, for error messages
     generation_config: GenerationConfig | None  # generation_config.json's, None where there is none
@@ -119,17 +119,14 @@ class CheckpointFiles:
         return self.directory / CONFIG_NAME
 
 
-def read_checkpoint(path_or_id: str | os.PathLike) -> CheckpointFiles:
-    """Resolve a checkpoint (a directory, a packaged name, a hub id) and read its config.json, weights and
-    generation_config.json once; read again whole if a writer swapped the directory meanwhile."""
+def read_checkpoint(path_or_id: str | os.PathLike, read_config: Callable[[Path], Any]) -> CheckpointFiles:
+    """Resolve a checkpoint (a directory, a packaged name, a hub id) and read it once: its config with
+    `read_config(directory)` (first, so that a bad config.json is reported before the weights are read), its
+    weights and its generation_config.json; all again if a writer swapped the directory meanwhile."""
     directory = resolve_checkpoint_dir(path_or_id)
 
     def read() -> CheckpointFiles:
-        config_path = directory / CONFIG_NAME
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs the config that "
-                                    "describes its weights")
-        config = read_json_object(config_path, "restore it from the checkpoint's source")
+        config = read_config(directory)
         state, origin = read_state_dict(directory)
         generation = GenerationConfig.from_pretrained(directory) \
             if (directory / GENERATION_CONFIG_NAME).is_file() else None

@@ -13,6 +13,7 @@ Shape legend used in comments:
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,7 +30,7 @@ from bertgen.loss import head_logits_and_loss, linear_cross_entropy
 from bertgen.modeling.attention import LayerInputs, attend, padding_mask
 from bertgen.modeling.bert_stacks import BertPooler, BertPredictionHeadTransform, is_bert_stack, roberta_positions
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
-from bertgen.modeling.loading import from_bert_generation_checkpoint
+from bertgen.modeling.loading import from_bert_generation_checkpoint, read_config_json
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep, pack, position_targets, unpack
 from bertgen.modeling.pretrained_model import PreTrainedModel
@@ -224,9 +225,13 @@ class BertGenerationPreTrainedModel(PreTrainedModel):
     config_class = BertGenerationConfig
 
     @classmethod
-    def _from_checkpoint(cls, files: CheckpointFiles, config: BertGenerationConfig | None, dtype: str | torch.dtype,
+    def _read_config(cls, directory: Path, given: BertGenerationConfig | None) -> dict:
+        return read_config_json(directory)  # the layout decides how to read it
+
+    @classmethod
+    def _from_checkpoint(cls, files: CheckpointFiles, given: BertGenerationConfig | None, dtype: str | torch.dtype,
                          **options: Any) -> tuple[BertGenerationPreTrainedModel, list[str]]:
-        return from_bert_generation_checkpoint(cls, files, config, dtype, **options)
+        return from_bert_generation_checkpoint(cls, files, given, dtype, **options)
 
 
 class BertGenerationEncoder(BertGenerationPreTrainedModel):

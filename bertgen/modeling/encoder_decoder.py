@@ -125,22 +125,25 @@ class EncoderDecoderModel(PreTrainedModel):
             if (path is None) == (model is None):
                 raise ValueError(f"from_encoder_decoder_pretrained: pass the {side} as a checkpoint "
                                  f"({side}_pretrained_model_name_or_path) or as {side}_model=, exactly one")
-        gpt2_decoder = decoder_model is None and _model_type(paths[1]) == "gpt2"  # loaded whole, as transformers
+        # each checkpoint's model_type, from its config.json (read here once, and once more by whatever loads it)
+        decoder_type = _model_type(paths[1]) if decoder_model is None else None
+        encoder_type = _model_type(paths[0]) if encoder_model is None else None
+        gpt2_decoder = decoder_type == "gpt2"  # loaded whole, as transformers
         if encoder_model is None and decoder_model is None and not gpt2_decoder and \
-                not any(map(_is_bert_generation, paths)):
+                "bert-generation" not in (encoder_type, decoder_type):
             common = _merge_stack_kwargs(encoder_kwargs, decoder_kwargs)
             plan = plan_from_encoder_decoder(*paths, tie_encoder_decoder, **common, **kwargs)
             return cls.from_warm_start_plan(plan)[0]
         if encoder_model is None:
             encoder_model = BertGenerationEncoder.from_pretrained(
-                paths[0], fold_token_type=not _is_bert_generation(paths[0]), **encoder_kwargs)
+                paths[0], fold_token_type=encoder_type != "bert-generation", **encoder_kwargs)
         if decoder_model is None:
             decoder_kwargs = {"is_decoder": True, "add_cross_attention": True, **decoder_kwargs}
             if gpt2_decoder:
                 decoder_model = GPT2LMHeadModel.from_pretrained(paths[1], **decoder_kwargs)
             else:
                 decoder_model = BertGenerationDecoder.from_pretrained(
-                    paths[1], fold_token_type=not _is_bert_generation(paths[1]), **decoder_kwargs)
+                    paths[1], fold_token_type=decoder_type != "bert-generation", **decoder_kwargs)
         elif not decoder_model.config.add_cross_attention:
             raise ValueError("from_encoder_decoder_pretrained: decoder_model has no cross-attention; build it with "
                              "is_decoder=True, add_cross_attention=True")
@@ -275,11 +278,6 @@ def _model_type(path: str | os.PathLike) -> str | None:
     if not (directory / CONFIG_NAME).is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs one")
     return read_json_object(directory / CONFIG_NAME, "restore it from the checkpoint's source").get("model_type")
-
-
-def _is_bert_generation(path: str | os.PathLike) -> bool:
-    """Is this checkpoint a BertGeneration one (config.json's model_type), rather than BERT or RoBERTa?"""
-    return _model_type(path) == "bert-generation"
 
 
 def _merge_stack_kwargs(encoder_kwargs: dict, decoder_kwargs: dict) -> dict:

@@ -166,13 +166,12 @@ class GPT2PreTrainedModel(PreTrainedModel):
     base_model_prefix = "transformer"
 
     @classmethod
-    def _from_checkpoint(cls, files: CheckpointFiles, config: GPT2Config | None, dtype: str | torch.dtype,
+    def _from_checkpoint(cls, files: CheckpointFiles, given: GPT2Config | None, dtype: str | torch.dtype,
                          **config_overrides: Any) -> tuple[GPT2PreTrainedModel, list[str]]:
         """Checkpoints of GPT2LMHeadModel (`transformer.` keys, the LM head tied) and of GPT2Model (no prefix) load
         into either. Asking for `add_cross_attention=True` on a checkpoint without it leaves the cross-attention
         new (normal(0, initializer_range)), and the warning says so."""
-        config = config if config is not None else GPT2Config.from_dict(files.config, where=str(files.config_path))
-        config = config.replace(**config_overrides) if config_overrides else config
+        config = files.config.replace(**config_overrides) if config_overrides else files.config
         state, origin = _to_layout(files.state, cls.body_prefix), _to_layout(files.origin, cls.body_prefix)
         model = cls(config)
         model.to(resolve_dtype(dtype, config.extra, state))

@@ -66,7 +66,7 @@ class PreTrainedModel(nn.Module):
         `is_decoder=True`), beside the options a class's `_from_checkpoint` names (BertGeneration's
         `fold_token_type`). Any warning about what was not loaded names the checkpoint."""
         given = resolve_config_argument(cls, config)
-        files = read_checkpoint(path_or_id)
+        files = read_checkpoint(path_or_id, lambda directory: cls._read_config(directory, given))
         model, messages = cls._from_checkpoint(files, given, dtype, **kwargs)
         if messages:
             warnings.warn(f"{cls.__name__}.from_pretrained({str(path_or_id)!r}): " + "; ".join(messages),
@@ -76,14 +76,18 @@ class PreTrainedModel(nn.Module):
         return model.eval()
 
     @classmethod
-    def _from_checkpoint(cls, files: CheckpointFiles, config: Any, dtype: str | torch.dtype,
+    def _read_config(cls, directory: Path, given: Any) -> Any:
+        """The config a checkpoint is built with: `given` (from_pretrained's `config=`), else its config.json read
+        as this class's config."""
+        return given if given is not None else cls.config_class.from_pretrained(directory)
+
+    @classmethod
+    def _from_checkpoint(cls, files: CheckpointFiles, given: Any, dtype: str | torch.dtype,
                          **config_overrides: Any) -> tuple[PreTrainedModel, list[str]]:
         """The model built from a checkpoint in this class's own layout, strictly; and what to warn about (nothing
-        here). `config`: the one given to from_pretrained, else the checkpoint's is read."""
-        loaded = config if config is not None else cls.config_class.from_dict(files.config,
-                                                                                where=str(files.config_path))
-        generation_config = loaded_generation_config(files.generation_config, loaded) if cls.can_generate() else None
-        config = loaded
+        here). `given`: the config passed to from_pretrained (already in `files.config`)."""
+        config = files.config
+        generation_config = loaded_generation_config(files.generation_config, config) if cls.can_generate() else None
         if config_overrides:
             unknown = set(config_overrides) - {f.name for f in dataclasses.fields(config)}
             if unknown:
