@@ -256,9 +256,12 @@ class BertGenerationEncoder(BertGenerationPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
-    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, inputs_embeds=None, position_ids=None, packing: Packing | None = None,
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                past_key_values: KVCache | None = None, use_cache: bool | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None, inputs_embeds: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, packing: Packing | None = None,
                 encoder_packing: Packing | None = None) -> BaseModelOutput | tuple:
         """As transformers. `packing` (bertgen.modeling.packing, for a loss only): compute only its kept
         positions, and return them packed, (N, H); `encoder_packing`: encoder_hidden_states are packed so."""
@@ -387,7 +390,9 @@ class BertGenerationDecoder(BertGenerationPreTrainedModel):
         return generate_causal(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
                                generator=generator, **kwargs)
 
-    def logits_and_loss(self, hidden, labels=None, shift=0, logits_to_keep=0, packing: Packing | None = None):
+    def logits_and_loss(self, hidden: torch.Tensor, labels: torch.Tensor | None = None, shift: int = 0,
+                        logits_to_keep: int = 0,
+                        packing: Packing | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """(B, T, H) -> logits (B, T, V), and the mean cross-entropy of position t against label t + shift over
         the labels that are not -100. With the fused loss on, in training mode with labels: logits None, and
         `packing` says which positions the (N, H) hidden states are (bertgen.modeling.packing)."""
@@ -397,7 +402,8 @@ class BertGenerationDecoder(BertGenerationPreTrainedModel):
                                               self.lm_head.bias, pack(targets, packing))
         return head_logits_and_loss(self.lm_head, hidden, labels, shift, logits_to_keep)
 
-    def _loss_only(self, labels, past_key_values, output_attentions, output_hidden_states) -> bool:
+    def _loss_only(self, labels: torch.Tensor | None, past_key_values: KVCache | None,
+                   output_attentions: bool | None, output_hidden_states: bool | None) -> bool:
         """Is the loss all this call computes? With the fused loss on (bertgen.loss), in training mode with labels,
         and no attentions, hidden states or earlier state: then the body runs packed (bertgen.modeling.packing).
         Not under BERTGEN_TORCH_DROPOUT=1, whose point is torch's masks over the padded grid, seed for seed."""
@@ -406,9 +412,12 @@ class BertGenerationDecoder(BertGenerationPreTrainedModel):
         return past_key_values is None and not any(
             resolve_outputs(self.config, output_attentions, output_hidden_states, True)[:2])
 
-    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                labels=None, past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, inputs_embeds=None, position_ids=None,
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, past_key_values: KVCache | None = None,
+                use_cache: bool | None = None, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None,
+                inputs_embeds: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
                 logits_to_keep: int = 0) -> CausalLMOutput | tuple:
         inputs = input_ids if input_ids is not None else inputs_embeds
         if labels is not None:
