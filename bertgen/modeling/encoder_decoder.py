@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bertgen.cache import KVCache
 from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, GPT2Config, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
@@ -192,10 +193,13 @@ class EncoderDecoderModel(PreTrainedModel):
         return generate(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
                         generator=generator, **kwargs)
 
-    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                encoder_outputs=None, past_key_values=None, inputs_embeds=None, decoder_inputs_embeds=None,
-                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                logits_to_keep: int = 0) -> Seq2SeqLMOutput | tuple:
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                decoder_input_ids: torch.Tensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
+                encoder_outputs: BaseModelOutput | tuple | None = None, past_key_values: KVCache | None = None,
+                inputs_embeds: torch.Tensor | None = None, decoder_inputs_embeds: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, use_cache: bool | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None, logits_to_keep: int = 0) -> Seq2SeqLMOutput | tuple:
         # as transformers: attentions and hidden states follow each stack's own config unless asked for here
         return_dict = self.config.return_dict if return_dict is None else return_dict
         # the fused loss alone: the padding no label reads is skipped (bertgen.modeling.packing)

@@ -34,6 +34,7 @@ from bertgen.loss import head_logits_and_loss
 from bertgen.modeling.attention import LayerInputs, attend, padding_mask
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
+from bertgen.modeling.packing import Packing
 from bertgen.modeling.pretrained_model import PreTrainedModel
 
 # what a checkpoint without cross-attention leaves new when add_cross_attention=True is asked for
@@ -218,10 +219,13 @@ class GPT2Model(GPT2PreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.wte = value
 
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                packing=None, encoder_packing=None) -> BaseModelOutput | tuple:
+    def forward(self, input_ids: torch.Tensor | None = None, past_key_values: KVCache | None = None,
+                attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                use_cache: bool | None = None, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None,
+                packing: Packing | None = None, encoder_packing: Packing | None = None) -> BaseModelOutput | tuple:
         """As transformers. (`packing`, `encoder_packing`: the BertGeneration body's packed loss, which GPT-2
         does not have; EncoderDecoderModel passes None.)"""
         if packing is not None or encoder_packing is not None:
@@ -345,10 +349,13 @@ class GPT2LMHeadModel(GPT2PreTrainedModel):
         """GPT-2 has no packed loss: every call computes the logits (see BertGenerationDecoder._loss_only)."""
         return False
 
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                logits_to_keep: int = 0) -> CausalLMOutput | tuple:
+    def forward(self, input_ids: torch.Tensor | None = None, past_key_values: KVCache | None = None,
+                attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, use_cache: bool | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None, logits_to_keep: int = 0) -> CausalLMOutput | tuple:
         inputs = input_ids if input_ids is not None else inputs_embeds
         if labels is not None:
             use_cache = False
