@@ -19,7 +19,7 @@ import json
 import os
 import pickle
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from bertgen.fileio import read_consistently, replace_directory, write_json_atomic
+from bertgen.config import CONFIG_NAME
+from bertgen.fileio import read_consistently, write_json_atomic
 from bertgen.generation import GenerationConfig
-from bertgen.generation.config import loaded_generation_config, pop_model_config_settings
+from bertgen.generation.config import GENERATION_CONFIG_NAME
 from bertgen.hub import resolve_checkpoint_dir
 
 SAFE_WEIGHTS = "model.safetensors"
@@ -101,6 +102,37 @@ def _inside(directory: Path, name: str, index_path: Path) -> Path:
                               f"folder {directory}; shards must be files inside it. Do not load this checkpoint "
                               "unless you trust its source; re-save it")
     return path
+
+
+@dataclasses.dataclass(eq=False)  # tensors inside: identity is the only meaningful equality
+class CheckpointFiles:
+    """One read of a checkpoint directory, all from one version of it: what `from_pretrained` builds a model from."""
+
+    directory: Path
+    config: Any  # what the model class's reader made of config.json (bertgen.modeling.pretrained_model)
+    state: dict[str, torch.Tensor]  # every tensor under its key in the files
+    origin: dict[str, Path]  # key -> the file it came from, for error messages
+    generation_config: GenerationConfig | None  # generation_config.json's, None where there is none
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / CONFIG_NAME
+
+
+def read_checkpoint(path_or_id: str | os.PathLike, read_config: Callable[[Path], Any]) -> CheckpointFiles:
+    """Resolve a checkpoint (a directory, a packaged name, a hub id) and read it once: its config with
+    `read_config(directory)` (first, so that a bad config.json is reported before the weights are read), its
+    weights and its generation_config.json; all again if a writer swapped the directory meanwhile."""
+    directory = resolve_checkpoint_dir(path_or_id)
+
+    def read() -> CheckpointFiles:
+        config = read_config(directory)
+        state, origin = read_state_dict(directory)
+        generation = GenerationConfig.from_pretrained(directory) \
+            if (directory / GENERATION_CONFIG_NAME).is_file() else None
+        return CheckpointFiles(directory, config, state, origin, generation)
+
+    return read_consistently(directory, read)
 
 
 def read_state_dict(directory: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Path]]:
@@ -179,7 +211,7 @@ def load_state_dict_strict(module: torch.nn.Module, state: dict[str, torch.Tenso
 
 # ------------------------------------------------------------------------------------------------- writing
 
-def _parse_size(size: int | str) -> int:
+def parse_shard_size(size: int | str) -> int:
     if isinstance(size, int) and not isinstance(size, bool):
         if size < 1:
             raise ValueError(f"max_shard_size {size}: must be a positive number of bytes, e.g. '500MB'")
@@ -209,7 +241,7 @@ def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_seria
                      max_shard_size: int | str = "5GB") -> list[Path]:
     """Write `state` as one file or as shards plus an index into `directory` (a fresh staging directory:
     `save_pretrained` swaps it in whole); returns the files written."""
-    limit = _parse_size(max_shard_size)
+    limit = parse_shard_size(max_shard_size)
     base = SAFE_WEIGHTS if safe_serialization else TORCH_WEIGHTS
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
@@ -244,11 +276,11 @@ def write_state_dict(state: dict[str, torch.Tensor], directory: Path, safe_seria
     return written + [index_path]
 
 
-def _is_weight_file(name: str) -> bool:
+def is_weight_file(name: str) -> bool:
     return re.fullmatch(r"(model|pytorch_model)(-\d{5}-of-\d{5})?\.(safetensors|bin)(\.index\.json)?", name) is not None
 
 
-# ------------------------------------------------------------------------------------------- the model mixin
+# --------------------------------------------------------------------------------- loading arguments
 
 def resolve_dtype(dtype: str | torch.dtype, config_extra: dict, state: dict[str, torch.Tensor]) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
@@ -277,86 +309,3 @@ def resolve_config_argument(cls: type, config: Any) -> Any:
                         f"directory holding its config.json), got {type(config).__name__}; build it with "
                         f"{cls.config_class.__name__}.from_pretrained(path)")
     return copy.deepcopy(config)
-
-
-class PreTrainedMixin:
-    """`from_pretrained` / `save_pretrained` for bertgen's models (each sets `config_class`)."""
-
-    config_class: Any
-    # Names transformers ties by itself and leaves out of its files when the LM head is tied to the word
-    # embeddings: the head's weight and its alias of its bias.
-    _bias_alias = r"lm_head\.decoder\.bias$"
-    _weight_alias = r"lm_head\.(decoder\.)?weight$"  # BertGeneration's head, GPT-2's
-
-    @classmethod
-    def from_pretrained(cls, path_or_id: str | os.PathLike, dtype: str | torch.dtype = "auto",
-                        device: str | torch.device | None = None, config: Any = None, **config_overrides: Any):
-        """Load a checkpoint directory in the HF layout, or a hub id where there is a network.
-
-        `config` (a config object, or a directory holding its config.json), as transformers: used instead of
-        the checkpoint's config.json. `config_overrides` then replace top-level config fields (e.g.
-        `tie_encoder_decoder=False`)."""
-        directory = resolve_checkpoint_dir(path_or_id)
-        given = resolve_config_argument(cls, config)
-
-        def read() -> tuple[Any, dict, dict, GenerationConfig]:  # all from one version of the directory
-            loaded = given if given is not None else cls.config_class.from_pretrained(directory)
-            return loaded, *read_state_dict(directory), loaded_generation_config(directory, loaded)
-
-        config, state, origin, generation_config = read_consistently(directory, read)
-        if config_overrides:
-            unknown = set(config_overrides) - {f.name for f in dataclasses.fields(config)}
-            if unknown:
-                raise ValueError(f"{cls.__name__}.from_pretrained: unknown config field(s) {sorted(unknown)}; "
-                                 f"the fields are {', '.join(f.name for f in dataclasses.fields(config))}")
-            config = config.replace(**config_overrides)
-        model = cls(config)
-        model.to(resolve_dtype(dtype, config.extra, state))
-        state, origin = cls._model_keys(config, state), cls._model_keys(config, origin)
-        load_state_dict_strict(model, state, origin)
-        if hasattr(model, "generate"):
-            model.generation_config = generation_config
-        if device is not None:
-            model.to(device)
-        return model.eval()
-
-    def save_pretrained(self, directory: str | os.PathLike, safe_serialization: bool = True,
-                        max_shard_size: int | str = "5GB") -> None:
-        """Write config.json and the weights so that both bertgen and transformers load them.
-
-        The checkpoint is written whole beside `directory` and swapped in: other files already there
-        (a tokenizer's) are kept, older weights are not, and a failure leaves the old checkpoint intact."""
-        _parse_size(max_shard_size)  # a bad argument fails before anything is written
-        decoder_config = getattr(self.config, "decoder", self.config)
-        # transformers 5 ties both aliases only with tie_word_embeddings; untied, it reads both from the file
-        drop = [self._bias_alias, self._weight_alias] if decoder_config.tie_word_embeddings else []
-        state = self._checkpoint_keys(exportable_state_dict(self, drop))
-        dtype = next((t.dtype for t in state.values() if t.is_floating_point()), torch.float32)
-
-        def fill(staging: Path) -> None:
-            write_state_dict(state, staging, safe_serialization, max_shard_size)
-            self.save_config_files(staging, dtype)
-
-        owned = {"config.json", "generation_config.json"}
-        replace_directory(directory, fill, carry=lambda name: name not in owned and not _is_weight_file(name))
-
-    @classmethod
-    def _model_keys(cls, config: Any, state: dict) -> dict:
-        """A checkpoint's key names as this model's state dict has them (where a layout names them otherwise)."""
-        return state
-
-    def _checkpoint_keys(self, state: dict) -> dict:
-        """This model's state-dict names as its checkpoint layout has them (the inverse of _model_keys)."""
-        return state
-
-    def save_config_files(self, directory: Path, dtype: torch.dtype | None = None) -> None:
-        """config.json and (for models that generate) generation_config.json into `directory`: what makes a
-        folder of this model's weights one that from_pretrained loads (the Trainer's checkpoint is one too)."""
-        if dtype is not None:
-            self.config.extra["dtype"] = str(dtype).removeprefix("torch.")
-        config = copy.deepcopy(self.config)
-        # generation settings put on model.config go to generation_config.json, as transformers 4 moved them
-        settings = pop_model_config_settings(config)
-        config.save_pretrained(directory)
-        if hasattr(self, "generate"):  # as transformers: decoding defaults travel with the weights
-            self.generation_config.update(**settings).save_pretrained(directory)

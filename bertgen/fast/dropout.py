@@ -11,7 +11,7 @@ backward. On other devices (CUDA has a fused dropout kernel), outside training, 
 Random numbers come from torch's default generator, so `torch.manual_seed` makes the masks repeatable; they
 are not the masks `F.dropout` draws from the same seed, so a seeded training run no longer repeats
 transformers' loss for loss. BERTGEN_TORCH_DROPOUT=1 goes back to torch's dropout (and SDPA's attention
-dropout, see bert_generation.attention_with_dropout) for that.
+dropout, see modeling.attention.attention_with_dropout) for that.
 """
 from __future__ import annotations
 

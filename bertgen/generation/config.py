@@ -203,12 +203,11 @@ def pop_model_config_settings(config: Any) -> dict[str, Any]:
     return settings
 
 
-def loaded_generation_config(directory: Path, config: Any) -> GenerationConfig:
-    """A checkpoint's decoding defaults, as transformers 5 reads them at load time: its generation_config.json,
-    else the settings and ids of its config.json (`config`). The settings then leave `config`, so that what is
-    found on `model.config` later was set there in memory (see bertgen.generation.search.resolve_config)."""
-    path = Path(directory) / GENERATION_CONFIG_NAME
-    generation = GenerationConfig.from_pretrained(directory) if path.is_file() else \
-        GenerationConfig.from_model_config(config)
+def loaded_generation_config(found: GenerationConfig | None, config: Any) -> GenerationConfig:
+    """A checkpoint's decoding defaults, as transformers 5 reads them at load time: its generation_config.json
+    (`found`, None where it has none), else the settings and ids of its config.json (`config`). The settings then
+    leave `config`, so that what is found on `model.config` later was set there in memory (see
+    bertgen.generation.search.resolve_config)."""
+    generation = found if found is not None else GenerationConfig.from_model_config(config)
     pop_model_config_settings(config)
     return generation

@@ -1,7 +1,8 @@
 """BertGeneration: BERT's Transformer as encoder and as decoder (the encoder-decoder is in encoder_decoder.py).
 
 Post-LN layers exactly as BERT (Devlin et al. 2019), no token-type embeddings, attention through
-`torch.nn.functional.scaled_dot_product_attention`. Module and parameter names are transformers'
+`bertgen.modeling.attention.attend`. A stack builds what its layers read besides the hidden states once (masks,
+encoder output, cache, packing: `LayerInputs`) and hands it to each layer. Module and parameter names are transformers'
 (`encoder.encoder.layer.0.attention.self.query.weight`, `decoder.bert...`, `decoder.lm_head...`): they are
 the checkpoint format, so state dicts move between the two libraries without a mapping table.
 
@@ -12,75 +13,27 @@ Shape legend used in comments:
 """
 from __future__ import annotations
 
-import math
+from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
-from bertgen.checkpoints import PreTrainedMixin
+from bertgen.checkpoints import CheckpointFiles
 from bertgen.config import BertGenerationConfig
+from bertgen.fast.dropout import Dropout, fast_cpu_dropout
 from bertgen.generation import generate_causal
 from bertgen.loss import head_logits_and_loss, linear_cross_entropy
+from bertgen.modeling.attention import LayerInputs, attend, padding_mask
 from bertgen.modeling.bert_stacks import BertPooler, BertPredictionHeadTransform, is_bert_stack, roberta_positions
-from bertgen.fast.dropout import Dropout, dropout, fast_cpu_dropout
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
-from bertgen.modeling.loading import BodyLoadingMixin
-from bertgen.modeling.model_utils import ModelMixin
+from bertgen.modeling.loading import from_bert_generation_checkpoint, read_config_json
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep, pack, position_targets, unpack
-
-# ------------------------------------------------------------------------------------------------------ masks
-
-def padding_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
-    """(B, L) 1 = attend / 0 = padding  ->  boolean (B, 1, 1, L), True = attend; None when nothing is masked.
-
-    A boolean mask, as transformers passes to SDPA: a query whose keys are all padding gets a zero output
-    (an additive -inf bias would give NaN), which is what the reference computes for an empty input.
-    """
-    if mask is None or bool(mask.all()):
-        return None
-    return mask.bool()[:, None, None, :]
-
-
-def causal_mask(query_length: int, key_length: int, device: torch.device) -> torch.Tensor:
-    """(1, 1, T, L) boolean: query i, at absolute position L - T + i, may attend to keys 0..L - T + i."""
-    offset = key_length - query_length
-    return torch.ones(query_length, key_length, dtype=torch.bool, device=device).tril(offset)[None, None]
-
-
-def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
-                           is_causal: bool, p: float) -> torch.Tensor:
-    """softmax(q k^T / sqrt(hs) + mask) @ v with dropout p on the weights, for training on a CPU.
-
-    What `F.scaled_dot_product_attention(q, k, v, mask, p)` computes, but its CPU math path (the only one with
-    dropout) adds passes of its own (a "safe" softmax's isneginf/all/where, q and k scaled apart) and draws its
-    mask with bernoulli_; this is the plain formula with fast.dropout's noise. As in the math path, float16
-    and bfloat16 inputs are computed in float32 and the output cast back.
-    q (B, nh, T, hs), k and v (B, nh, L, hs), mask broadcastable to (B, nh, T, L), True = attend. is_causal adds
-    the causal mask aligned to the last query (query i at position L - T + i), as a cached decoder's queries are.
-    """
-    if q.dtype in (torch.float16, torch.bfloat16):
-        with torch.autocast(q.device.type, enabled=False):
-            return attention_with_dropout(q.float(), k.float(), v.float(), mask, is_causal, p).to(q.dtype)
-    if is_causal:
-        causal = causal_mask(q.shape[-2], k.shape[-2], q.device)
-        mask = causal if mask is None else mask & causal
-    scores = (q * (1 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)  # (B, nh, T, L)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-    weights = scores.softmax(dim=-1)
-    if mask is not None:
-        attends = mask.any(dim=-1, keepdim=True)  # (B or 1, 1, T or 1, 1)
-        if not bool(attends.all()):  # a query with no key to attend to gets a zero output, as in SDPA
-            weights = weights * attends
-    return dropout(weights, p) @ v  # (B, nh, T, hs)
-
-
-# ----------------------------------------------------------------------------------------------------- modules
+from bertgen.modeling.pretrained_model import PreTrainedModel
 
 class BertGenerationEmbeddings(nn.Module):
     """Word + absolute position embeddings, then LayerNorm and dropout (no token types in BertGeneration; a
@@ -114,9 +67,9 @@ class BertGenerationEmbeddings(nn.Module):
 
 class BertGenerationSelfAttention(nn.Module):
     """Multi-head attention projections. Self-attention when keys come from the same sequence,
-    cross-attention when they come from the encoder output (the `crossattention.self` module)."""
+    cross-attention (`is_cross_attention`, the `crossattention.self` module) when they come from the encoder."""
 
-    def __init__(self, config: BertGenerationConfig):
+    def __init__(self, config: BertGenerationConfig, is_cross_attention: bool = False):
         super().__init__()
         self.num_heads = config.num_attention_heads
         self.head_size = config.head_size
@@ -124,50 +77,40 @@ class BertGenerationSelfAttention(nn.Module):
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
+        self.is_cross_attention = is_cross_attention
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         B, N, H = x.shape
         return x.view(B, N, self.num_heads, self.head_size).transpose(1, 2)  # (B, nh, N, hs)
 
-    def forward(self, hidden_states, key_value_states=None, mask=None, is_causal=False, cache=None, layer=0,
-                output_attentions=False, packing=None, kv_packing=None):
-        # packed (bertgen.modeling.packing): hidden_states (N, H) and key_value_states (N_S, H) are the kept
-        # positions of a padded grid; projected, they go back onto it (zeros elsewhere) to attend
-        q = self.split_heads(unpack(self.query(hidden_states), packing))  # (B, nh, T, hs)
+    def forward(self, hidden_states: torch.Tensor, inputs: LayerInputs,
+                layer_idx: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, H) -> (B, T, H) and the (B, nh, T, L) attention weights when asked for (else None). Packed
+        (bertgen.modeling.packing), the hidden states (N, H) and the encoder's (N_S, H) are the kept positions
+        of a padded grid: projected, they go back onto it (zeros elsewhere) to attend."""
+        cache = inputs.cache
+        q = self.split_heads(unpack(self.query(hidden_states), inputs.packing))  # (B, nh, T, hs)
         B, _, T, _ = q.shape
-        if key_value_states is None:  # self-attention: keys/values from this sequence, appended to the cache
-            k = self.split_heads(unpack(self.key(hidden_states), packing))  # (B, nh, T, hs)
-            v = self.split_heads(unpack(self.value(hidden_states), packing))
+        if not self.is_cross_attention:  # keys/values from this sequence, appended to the cache
+            k = self.split_heads(unpack(self.key(hidden_states), inputs.packing))  # (B, nh, T, hs)
+            v = self.split_heads(unpack(self.value(hidden_states), inputs.packing))
             if cache is not None:
-                k, v = cache.update(layer, k, v)  # (B, nh, L, hs)
-        elif cache is not None and cache.cross[layer] is not None:  # cross-attention: encoder k/v reused
-            k, v = cache.cross[layer]  # (B, nh, S, hs)
-        else:
-            k = self.split_heads(unpack(self.key(key_value_states), kv_packing))  # (B, nh, S, hs)
-            v = self.split_heads(unpack(self.value(key_value_states), kv_packing))
-            if cache is not None:
-                cache.cross[layer] = (k, v)
-        dropout_p = self.dropout_p if self.training else 0.0
-        L = k.shape[2]
-        if is_causal and T == 1:  # one new query at the last position: every cached key is in its past
-            is_causal = False
-        elif is_causal and (mask is not None or T != L or output_attentions):
-            # SDPA's is_causal assumes T == L and no other mask: fold causality into the mask instead
-            causal = causal_mask(T, L, q.device)
-            mask, is_causal = causal if mask is None else mask & causal, False
-        if output_attentions:  # the explicit path, for attention maps (as transformers' eager attention)
-            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)  # (B, nh, T, L)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-            weights = dropout(scores.softmax(dim=-1), dropout_p, self.training)
-            y = weights @ v  # (B, nh, T, hs)
-        elif dropout_p > 0 and q.device.type == "cpu" and fast_cpu_dropout():
-            y, weights = attention_with_dropout(q, k, v, mask, is_causal, dropout_p), None
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
-            weights = None
+                k, v = cache.update(layer_idx, k, v)  # (B, nh, L, hs)
+            mask, is_causal = inputs.self_mask, inputs.is_causal
+        else:  # keys/values from the encoder output, computed at the first step and reused
+            if cache is not None and cache.cross[layer_idx] is not None:
+                k, v = cache.cross[layer_idx]  # (B, nh, S, hs)
+            else:
+                source = inputs.encoder_hidden_states
+                k = self.split_heads(unpack(self.key(source), inputs.encoder_packing))  # (B, nh, S, hs)
+                v = self.split_heads(unpack(self.value(source), inputs.encoder_packing))
+                if cache is not None:
+                    cache.cross[layer_idx] = (k, v)
+            mask, is_causal = inputs.cross_mask, False
+        y, weights = attend(q, k, v, mask, is_causal, dropout_p=self.dropout_p if self.training else 0.0,
+                            output_attentions=inputs.output_attentions)
         y = y.transpose(1, 2).reshape(B, T, self.num_heads * self.head_size)  # (B, T, H): heads side by side
-        return pack(y, packing), weights
+        return pack(y, inputs.packing), weights
 
 
 class BertGenerationSelfOutput(nn.Module):
@@ -184,13 +127,14 @@ class BertGenerationSelfOutput(nn.Module):
 
 
 class BertGenerationAttention(nn.Module):
-    def __init__(self, config: BertGenerationConfig):
+    def __init__(self, config: BertGenerationConfig, is_cross_attention: bool = False):
         super().__init__()
-        self.self = BertGenerationSelfAttention(config)
+        self.self = BertGenerationSelfAttention(config, is_cross_attention)
         self.output = BertGenerationSelfOutput(config)
 
-    def forward(self, hidden_states, **kwargs):
-        y, weights = self.self(hidden_states, **kwargs)
+    def forward(self, hidden_states: torch.Tensor, inputs: LayerInputs,
+                layer_idx: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        y, weights = self.self(hidden_states, inputs, layer_idx)
         return self.output(y, hidden_states), weights
 
 
@@ -226,19 +170,27 @@ class BertGenerationLayer(nn.Module):
         super().__init__()
         self.attention = BertGenerationAttention(config)
         if config.add_cross_attention:
-            self.crossattention = BertGenerationAttention(config)
+            self.crossattention = BertGenerationAttention(config, is_cross_attention=True)
         self.intermediate = BertGenerationIntermediate(config)
         self.output = BertGenerationOutput(config)
 
-    def forward(self, x, self_mask=None, is_causal=False, encoder_hidden_states=None, cross_mask=None,
-                cache=None, layer=0, output_attentions=False, packing=None, encoder_packing=None):
-        x, self_weights = self.attention(x, mask=self_mask, is_causal=is_causal, cache=cache, layer=layer,
-                                         output_attentions=output_attentions, packing=packing, kv_packing=packing)
+    def forward(self, hidden_states: torch.Tensor, inputs: LayerInputs | None = None, layer_idx: int = 0, *,
+                self_mask: torch.Tensor | None = None, is_causal: bool = False,
+                encoder_hidden_states: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(B, T, H) -> (B, T, H), and the self- and cross-attention weights when asked for (else None).
+
+        A stack passes what its layers read in `inputs`; a layer run alone (as the notebooks run one) takes
+        its mask, causality and the encoder output as keywords instead."""
+        if inputs is None:
+            inputs = LayerInputs(self_mask=self_mask, is_causal=is_causal, encoder_hidden_states=encoder_hidden_states)
+        elif self_mask is not None or is_causal or encoder_hidden_states is not None:
+            raise ValueError("BertGenerationLayer: pass the mask, causality and encoder output in `inputs` or as "
+                             "keywords, not both")
+        x, self_weights = self.attention(hidden_states, inputs, layer_idx)
         cross_weights = None
-        if encoder_hidden_states is not None:
-            x, cross_weights = self.crossattention(x, key_value_states=encoder_hidden_states, mask=cross_mask,
-                                                   cache=cache, layer=layer, output_attentions=output_attentions,
-                                                   packing=packing, kv_packing=encoder_packing)
+        if inputs.encoder_hidden_states is not None:
+            x, cross_weights = self.crossattention(x, inputs, layer_idx)
         x = self.output(self.intermediate(x), x)
         return x, self_weights, cross_weights
 
@@ -266,13 +218,27 @@ def _init_weights(module: nn.Module, std: float) -> None:
         nn.init.zeros_(module.bias)
 
 
-class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
+class BertGenerationPreTrainedModel(PreTrainedModel):
+    """The encoder's and the decoder's base (transformers' class of this name): their config, and a
+    `from_pretrained` that also reads the body of a BERT or RoBERTa checkpoint (bertgen.modeling.loading)."""
+
+    config_class = BertGenerationConfig
+
+    @classmethod
+    def _read_config(cls, directory: Path, given: BertGenerationConfig | None) -> dict:
+        return read_config_json(directory)  # the layout decides how to read it
+
+    @classmethod
+    def _from_checkpoint(cls, files: CheckpointFiles, given: BertGenerationConfig | None, dtype: str | torch.dtype,
+                         **options: Any) -> tuple[BertGenerationPreTrainedModel, list[str]]:
+        return from_bert_generation_checkpoint(cls, files, given, dtype, **options)
+
+
+class BertGenerationEncoder(BertGenerationPreTrainedModel):
     """Embeddings + layers. As an encoder: bidirectional. With `is_decoder`: causal, cached, and with
     cross-attention when `add_cross_attention` (this is the decoder's `bert` body).
 
-    `from_pretrained` also loads a BERT or RoBERTa checkpoint directory (its body; see BodyLoadingMixin)."""
-
-    config_class = BertGenerationConfig
+    `from_pretrained` also loads a BERT or RoBERTa checkpoint directory (its body; see modeling.loading)."""
 
     def __init__(self, config: BertGenerationConfig):
         super().__init__()
@@ -290,9 +256,12 @@ class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
-    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, inputs_embeds=None, position_ids=None, packing: Packing | None = None,
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                past_key_values: KVCache | None = None, use_cache: bool | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None, inputs_embeds: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, packing: Packing | None = None,
                 encoder_packing: Packing | None = None) -> BaseModelOutput | tuple:
         """As transformers. `packing` (bertgen.modeling.packing, for a loss only): compute only its kept
         positions, and return them packed, (N, H); `encoder_packing`: encoder_hidden_states are packed so."""
@@ -325,14 +294,15 @@ class BertGenerationEncoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
             cross_mask = padding_mask(encoder_attention_mask)  # (B, 1, 1, S) or None
 
         x = pack(x, packing)  # (N, H) when packed
+        inputs = LayerInputs(self_mask=self_mask, is_causal=is_decoder, encoder_hidden_states=encoder_hidden_states,
+                             cross_mask=cross_mask, cache=cache, output_attentions=output_attentions,
+                             packing=packing, encoder_packing=encoder_packing)
         self_maps, cross_maps, states = [], [], [x]
         for i, layer in enumerate(self.encoder.layer):
-            args = (x, self_mask, is_decoder, encoder_hidden_states, cross_mask, cache, i, output_attentions,
-                    packing, encoder_packing)
             if self.gradient_checkpointing and self.training and cache is None:
-                x, self_w, cross_w = checkpoint(layer, *args, use_reentrant=False)
+                x, self_w, cross_w = checkpoint(layer, x, inputs, i, use_reentrant=False)
             else:
-                x, self_w, cross_w = layer(*args)
+                x, self_w, cross_w = layer(x, inputs, i)
             self_maps.append(self_w)
             cross_maps.append(cross_w)
             states.append(x)
@@ -362,16 +332,21 @@ class BertGenerationOnlyLMHead(nn.Module):
         return self.decoder(self.transform(hidden_states))  # (B, T, V)
 
 
-class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
+class BertGenerationDecoder(BertGenerationPreTrainedModel):
     """A causal BertGeneration body (with cross-attention when `add_cross_attention`), plus the LM head.
 
     With labels it returns the loss and the logits, as transformers. With `model.fused_loss = True` (the
     Trainer sets it), training mode with labels computes the loss from the hidden states chunk by chunk
     (`bertgen.loss`) without the (B, T, V) logits (Liger-Kernel's "skip logits"), and `logits` is None; the
-    positions no label reads are skipped (`bertgen.modeling.packing`). `from_pretrained` also loads a BERT or RoBERTa checkpoint, or a BertGenerationEncoder's (BodyLoadingMixin).
+    positions no label reads are skipped (`bertgen.modeling.packing`). `from_pretrained` also loads a BERT or
+    RoBERTa checkpoint, or a BertGenerationEncoder's (modeling.loading).
     """
 
-    config_class = BertGenerationConfig
+    body_prefix = "bert."
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
 
     def __init__(self, config: BertGenerationConfig):
         super().__init__()
@@ -415,7 +390,9 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         return generate_causal(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
                                generator=generator, **kwargs)
 
-    def logits_and_loss(self, hidden, labels=None, shift=0, logits_to_keep=0, packing: Packing | None = None):
+    def logits_and_loss(self, hidden: torch.Tensor, labels: torch.Tensor | None = None, shift: int = 0,
+                        logits_to_keep: int = 0,
+                        packing: Packing | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """(B, T, H) -> logits (B, T, V), and the mean cross-entropy of position t against label t + shift over
         the labels that are not -100. With the fused loss on, in training mode with labels: logits None, and
         `packing` says which positions the (N, H) hidden states are (bertgen.modeling.packing)."""
@@ -425,7 +402,8 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
                                               self.lm_head.bias, pack(targets, packing))
         return head_logits_and_loss(self.lm_head, hidden, labels, shift, logits_to_keep)
 
-    def _loss_only(self, labels, past_key_values, output_attentions, output_hidden_states) -> bool:
+    def _loss_only(self, labels: torch.Tensor | None, past_key_values: KVCache | None,
+                   output_attentions: bool | None, output_hidden_states: bool | None) -> bool:
         """Is the loss all this call computes? With the fused loss on (bertgen.loss), in training mode with labels,
         and no attentions, hidden states or earlier state: then the body runs packed (bertgen.modeling.packing).
         Not under BERTGEN_TORCH_DROPOUT=1, whose point is torch's masks over the padded grid, seed for seed."""
@@ -434,9 +412,12 @@ class BertGenerationDecoder(BodyLoadingMixin, ModelMixin, PreTrainedMixin, nn.Mo
         return past_key_values is None and not any(
             resolve_outputs(self.config, output_attentions, output_hidden_states, True)[:2])
 
-    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                labels=None, past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, inputs_embeds=None, position_ids=None,
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, past_key_values: KVCache | None = None,
+                use_cache: bool | None = None, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None,
+                inputs_embeds: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
                 logits_to_keep: int = 0) -> CausalLMOutput | tuple:
         inputs = input_ids if input_ids is not None else inputs_embeds
         if labels is not None:

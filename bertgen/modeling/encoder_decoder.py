@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bertgen.checkpoints import PreTrainedMixin
+from bertgen.cache import KVCache
 from bertgen.config import CONFIG_NAME, EncoderDecoderConfig, GPT2Config, read_json_object
 from bertgen.generation import generate
 from bertgen.hub import resolve_checkpoint_dir
@@ -19,9 +19,9 @@ from bertgen.modeling.bert_generation import BertGenerationDecoder, BertGenerati
 from bertgen.modeling.bert_stacks import to_bertgen_keys, to_checkpoint_keys
 from bertgen.modeling.gpt2 import GPT2LMHeadModel
 from bertgen.modeling.inputs import check_labels, resolve_outputs, warn_if_decoder_inputs_are_labels
-from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, Seq2SeqLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep
+from bertgen.modeling.pretrained_model import PreTrainedModel
 from bertgen.warmstart.plan import WarmStartPlan, build_from_plan, plan_from_encoder_decoder
 from bertgen.warmstart.report import WarmStartReport
 
@@ -34,7 +34,7 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_to
     return shifted.masked_fill(shifted == -100, pad_token_id)
 
 
-class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
+class EncoderDecoderModel(PreTrainedModel):
     """A BertGeneration encoder and decoder: `EncoderDecoderModel(config)`, or, as transformers,
     `EncoderDecoderModel(encoder=encoder, decoder=decoder)` around two models already built or loaded (the
     decoder with `is_decoder=True, add_cross_attention=True`). With `tie_encoder_decoder` (BERTShare) the
@@ -44,6 +44,10 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
 
     config_class = EncoderDecoderConfig
     base_model_prefix = "encoder_decoder"
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
 
     def __init__(self, config: EncoderDecoderConfig | None = None, encoder: BertGenerationEncoder | None = None,
                  decoder: BertGenerationDecoder | GPT2LMHeadModel | None = None):
@@ -122,22 +126,25 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
             if (path is None) == (model is None):
                 raise ValueError(f"from_encoder_decoder_pretrained: pass the {side} as a checkpoint "
                                  f"({side}_pretrained_model_name_or_path) or as {side}_model=, exactly one")
-        gpt2_decoder = decoder_model is None and _model_type(paths[1]) == "gpt2"  # loaded whole, as transformers
+        # each checkpoint's model_type, from its config.json (read here once, and once more by whatever loads it)
+        decoder_type = _model_type(paths[1]) if decoder_model is None else None
+        encoder_type = _model_type(paths[0]) if encoder_model is None else None
+        gpt2_decoder = decoder_type == "gpt2"  # loaded whole, as transformers
         if encoder_model is None and decoder_model is None and not gpt2_decoder and \
-                not any(map(_is_bert_generation, paths)):
+                "bert-generation" not in (encoder_type, decoder_type):
             common = _merge_stack_kwargs(encoder_kwargs, decoder_kwargs)
             plan = plan_from_encoder_decoder(*paths, tie_encoder_decoder, **common, **kwargs)
             return cls.from_warm_start_plan(plan)[0]
         if encoder_model is None:
             encoder_model = BertGenerationEncoder.from_pretrained(
-                paths[0], fold_token_type=not _is_bert_generation(paths[0]), **encoder_kwargs)
+                paths[0], fold_token_type=encoder_type != "bert-generation", **encoder_kwargs)
         if decoder_model is None:
             decoder_kwargs = {"is_decoder": True, "add_cross_attention": True, **decoder_kwargs}
             if gpt2_decoder:
                 decoder_model = GPT2LMHeadModel.from_pretrained(paths[1], **decoder_kwargs)
             else:
                 decoder_model = BertGenerationDecoder.from_pretrained(
-                    paths[1], fold_token_type=not _is_bert_generation(paths[1]), **decoder_kwargs)
+                    paths[1], fold_token_type=decoder_type != "bert-generation", **decoder_kwargs)
         elif not decoder_model.config.add_cross_attention:
             raise ValueError("from_encoder_decoder_pretrained: decoder_model has no cross-attention; build it with "
                              "is_decoder=True, add_cross_attention=True")
@@ -186,10 +193,13 @@ class EncoderDecoderModel(ModelMixin, PreTrainedMixin, nn.Module):
         return generate(self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
                         generator=generator, **kwargs)
 
-    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                encoder_outputs=None, past_key_values=None, inputs_embeds=None, decoder_inputs_embeds=None,
-                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                logits_to_keep: int = 0) -> Seq2SeqLMOutput | tuple:
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                decoder_input_ids: torch.Tensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
+                encoder_outputs: BaseModelOutput | tuple | None = None, past_key_values: KVCache | None = None,
+                inputs_embeds: torch.Tensor | None = None, decoder_inputs_embeds: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, use_cache: bool | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None, logits_to_keep: int = 0) -> Seq2SeqLMOutput | tuple:
         # as transformers: attentions and hidden states follow each stack's own config unless asked for here
         return_dict = self.config.return_dict if return_dict is None else return_dict
         # the fused loss alone: the padding no label reads is skipped (bertgen.modeling.packing)
@@ -272,11 +282,6 @@ def _model_type(path: str | os.PathLike) -> str | None:
     if not (directory / CONFIG_NAME).is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs one")
     return read_json_object(directory / CONFIG_NAME, "restore it from the checkpoint's source").get("model_type")
-
-
-def _is_bert_generation(path: str | os.PathLike) -> bool:
-    """Is this checkpoint a BertGeneration one (config.json's model_type), rather than BERT or RoBERTa?"""
-    return _model_type(path) == "bert-generation"
 
 
 def _merge_stack_kwargs(encoder_kwargs: dict, decoder_kwargs: dict) -> dict:

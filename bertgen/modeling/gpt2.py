@@ -15,30 +15,27 @@ Shape legend used in comments:
 from __future__ import annotations
 
 import math
-import os
 import re
-import warnings
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
-from bertgen.checkpoints import PreTrainedMixin, load_state_dict_strict, read_state_dict, resolve_dtype
+from bertgen.checkpoints import CheckpointFiles, load_state_dict_strict, resolve_dtype
 from bertgen.config import GPT2Config
-from bertgen.generation import GenerationConfig, generate_causal
+from bertgen.fast.dropout import Dropout
+from bertgen.generation import generate_causal
 from bertgen.generation.prefix import generate_prefix
 from bertgen.generation.validation import _check_mask
-from bertgen.hub import resolve_checkpoint_dir
 from bertgen.loss import head_logits_and_loss
-from bertgen.modeling.bert_generation import causal_mask, padding_mask
-from bertgen.fast.dropout import Dropout, dropout
+from bertgen.modeling.attention import LayerInputs, attend, padding_mask
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
-from bertgen.modeling.model_utils import ModelMixin
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
+from bertgen.modeling.packing import Packing
+from bertgen.modeling.pretrained_model import PreTrainedModel
 
 # what a checkpoint without cross-attention leaves new when add_cross_attention=True is asked for
 _CROSS = r"(^|\.)h\.\d+\.(crossattention|ln_cross_attn)\."
@@ -84,39 +81,27 @@ class GPT2Attention(nn.Module):
         B, N, _ = x.shape
         return x.view(B, N, self.num_heads, self.head_size).transpose(1, 2)  # (B, nh, N, hs)
 
-    def forward(self, x, mask=None, is_causal=False, encoder_hidden_states=None, cache=None,
-                output_attentions=False):
-        layer = self.layer_idx
+    def forward(self, hidden_states: torch.Tensor,
+                inputs: LayerInputs) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, H) -> (B, T, H) and the (B, nh, T, L) attention weights when asked for (else None)."""
+        layer, cache = self.layer_idx, inputs.cache
         if self.is_cross_attention:
-            q = self.split_heads(self.q_attn(x))  # (B, nh, T, hs)
+            q = self.split_heads(self.q_attn(hidden_states))  # (B, nh, T, hs)
             if cache is not None and cache.cross[layer] is not None:  # encoder k/v computed at the first step
                 k, v = cache.cross[layer]  # (B, nh, S, hs)
             else:
-                k, v = map(self.split_heads, self.c_attn(encoder_hidden_states).split(self.split_size, dim=2))
+                k, v = map(self.split_heads, self.c_attn(inputs.encoder_hidden_states).split(self.split_size, dim=2))
                 if cache is not None:
                     cache.cross[layer] = (k, v)
+            mask, is_causal = inputs.cross_mask, False
         else:
-            q, k, v = map(self.split_heads, self.c_attn(x).split(self.split_size, dim=2))  # (B, nh, T, hs) each
+            q, k, v = map(self.split_heads, self.c_attn(hidden_states).split(self.split_size, dim=2))  # (B, nh, T, hs)
             if cache is not None:
                 k, v = cache.update(layer, k, v)  # (B, nh, L, hs)
+            mask, is_causal = inputs.self_mask, inputs.is_causal
         B, _, T, _ = q.shape
-        L = k.shape[2]
-        dropout_p = self.attn_dropout_p if self.training else 0.0
-        if is_causal and T == 1:  # one new query at the last position: every cached key is in its past
-            is_causal = False
-        elif is_causal and (mask is not None or T != L or output_attentions):
-            causal = causal_mask(T, L, q.device)  # SDPA's is_causal assumes T == L and no other mask
-            mask, is_causal = causal if mask is None else mask & causal, False
-        if output_attentions:  # the explicit path, for attention maps (transformers' eager attention)
-            scores = (q @ k.transpose(-2, -1)) * self.scaling  # (B, nh, T, L)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-            weights = dropout(scores.softmax(dim=-1), dropout_p, self.training)
-            y = weights @ v  # (B, nh, T, hs)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal,
-                                               scale=self.scaling)
-            weights = None
+        y, weights = attend(q, k, v, mask, is_causal, dropout_p=self.attn_dropout_p if self.training else 0.0,
+                            scale=self.scaling, output_attentions=inputs.output_attentions)
         y = y.transpose(1, 2).reshape(B, T, -1)  # (B, T, H): heads side by side again
         return self.resid_dropout(self.c_proj(y)), weights
 
@@ -147,16 +132,14 @@ class GPT2Block(nn.Module):
             self.ln_cross_attn = nn.LayerNorm(H, eps=eps)
         self.mlp = GPT2MLP(config.intermediate_size, config)
 
-    def forward(self, x, self_mask=None, encoder_hidden_states=None, cross_mask=None, cache=None,
-                output_attentions=False):
-        y, self_weights = self.attn(self.ln_1(x), mask=self_mask, is_causal=True, cache=cache,
-                                    output_attentions=output_attentions)
+    def forward(self, x: torch.Tensor,
+                inputs: LayerInputs) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(B, T, H) -> (B, T, H), and the self- and cross-attention weights when asked for (else None)."""
+        y, self_weights = self.attn(self.ln_1(x), inputs)
         x = x + y
         cross_weights = None
-        if encoder_hidden_states is not None:
-            y, cross_weights = self.crossattention(self.ln_cross_attn(x), mask=cross_mask,
-                                                   encoder_hidden_states=encoder_hidden_states, cache=cache,
-                                                   output_attentions=output_attentions)
+        if inputs.encoder_hidden_states is not None:
+            y, cross_weights = self.crossattention(self.ln_cross_attn(x), inputs)
             x = x + y
         x = x + self.mlp(self.ln_2(x))
         return x, self_weights, cross_weights
@@ -177,34 +160,29 @@ def _init_weights(module: nn.Module, config: GPT2Config) -> None:
         nn.init.normal_(module.c_proj.weight, std=std / math.sqrt(2 * config.n_layer))
 
 
-class GPT2LoadingMixin:
-    """`from_pretrained` for both GPT-2 classes: checkpoints of GPT2LMHeadModel (`transformer.` keys, the LM
-    head tied) and of GPT2Model (no prefix) load into either, from safetensors or `pytorch_model.bin` (read with
-    `torch.load(weights_only=True)`: nothing is unpickled). Asking for `add_cross_attention=True` on a
-    checkpoint without it leaves the cross-attention new (normal(0, initializer_range), a warning says so)."""
+class GPT2PreTrainedModel(PreTrainedModel):
+    """Both GPT-2 classes' base (transformers' class of this name): their config, and loading either layout."""
+
+    config_class = GPT2Config
+    base_model_prefix = "transformer"
 
     @classmethod
-    def from_pretrained(cls, path_or_id: str | os.PathLike, dtype: str | torch.dtype = "auto",
-                        device: str | torch.device | None = None, **config_overrides: Any):
-        directory = resolve_checkpoint_dir(path_or_id)
-        config = GPT2Config.from_pretrained(directory)
-        config = config.replace(**config_overrides) if config_overrides else config
-        state, origin = read_state_dict(directory)
-        prefix = "transformer." if hasattr(cls, "lm_head_prefix") else ""
-        state, origin = _to_layout(state, prefix), _to_layout(origin, prefix)
+    def _from_checkpoint(cls, files: CheckpointFiles, given: GPT2Config | None, dtype: str | torch.dtype,
+                         **config_overrides: Any) -> tuple[GPT2PreTrainedModel, list[str]]:
+        """Checkpoints of GPT2LMHeadModel (`transformer.` keys, the LM head tied) and of GPT2Model (no prefix) load
+        into either. Asking for `add_cross_attention=True` on a checkpoint without it leaves the cross-attention
+        new (normal(0, initializer_range)), and the warning says so."""
+        config = files.config.replace(**config_overrides) if config_overrides else files.config
+        state, origin = _to_layout(files.state, cls.body_prefix), _to_layout(files.origin, cls.body_prefix)
         model = cls(config)
         model.to(resolve_dtype(dtype, config.extra, state))
         has_cross = any(re.search(_CROSS, k) for k in state)
         new = load_state_dict_strict(model, state, origin, allow_missing=[] if has_cross else [_CROSS])
-        if new:
-            warnings.warn(f"{cls.__name__}.from_pretrained({str(path_or_id)!r}): the checkpoint has no "
-                          f"cross-attention; {len(new)} tensors of every block's crossattention and ln_cross_attn "
-                          "are newly initialized (train before use)", stacklevel=2)
-        if (directory / "generation_config.json").is_file() and hasattr(model, "generate"):
-            model.generation_config = GenerationConfig.from_pretrained(directory)
-        if device is not None:
-            model.to(device)
-        return model.eval()
+        messages = [f"the checkpoint has no cross-attention; {len(new)} tensors of every block's crossattention and "
+                    "ln_cross_attn are newly initialized (train before use)"] if new else []
+        if files.generation_config is not None and cls.can_generate():
+            model.generation_config = files.generation_config
+        return model, messages
 
 
 def _to_layout(state: dict, prefix: str) -> dict:
@@ -221,11 +199,8 @@ def _to_layout(state: dict, prefix: str) -> dict:
     return out
 
 
-class GPT2Model(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
+class GPT2Model(GPT2PreTrainedModel):
     """Token and position embeddings, the blocks, a final LayerNorm (transformers' GPT2Model)."""
-
-    config_class = GPT2Config
-    base_model_prefix = "transformer"
 
     def __init__(self, config: GPT2Config):
         super().__init__()
@@ -244,10 +219,13 @@ class GPT2Model(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.wte = value
 
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                packing=None, encoder_packing=None) -> BaseModelOutput | tuple:
+    def forward(self, input_ids: torch.Tensor | None = None, past_key_values: KVCache | None = None,
+                attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                use_cache: bool | None = None, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, return_dict: bool | None = None,
+                packing: Packing | None = None, encoder_packing: Packing | None = None) -> BaseModelOutput | tuple:
         """As transformers. (`packing`, `encoder_packing`: the BertGeneration body's packed loss, which GPT-2
         does not have; EncoderDecoderModel passes None.)"""
         if packing is not None or encoder_packing is not None:
@@ -280,14 +258,15 @@ class GPT2Model(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
                        "GPT2Model")
             cross_mask = padding_mask(encoder_attention_mask)  # (B, 1, 1, S) or None
 
+        inputs = LayerInputs(self_mask=self_mask, is_causal=True, encoder_hidden_states=encoder_hidden_states,
+                             cross_mask=cross_mask, cache=cache, output_attentions=output_attentions)
         self_maps, cross_maps, states = [], [], []
         for block in self.h:
             states.append(x)
-            args = (x, self_mask, encoder_hidden_states, cross_mask, cache, output_attentions)
             if self.gradient_checkpointing and self.training and cache is None:
-                x, self_w, cross_w = checkpoint(block, *args, use_reentrant=False)
+                x, self_w, cross_w = checkpoint(block, x, inputs, use_reentrant=False)
             else:
-                x, self_w, cross_w = block(*args)
+                x, self_w, cross_w = block(x, inputs)
             self_maps.append(self_w)
             cross_maps.append(cross_w)
         x = self.ln_f(x)
@@ -302,13 +281,15 @@ class GPT2Model(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
         return out if return_dict else out.to_tuple()
 
 
-class GPT2LMHeadModel(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
+class GPT2LMHeadModel(GPT2PreTrainedModel):
     """GPT2Model plus an LM head tied to `wte` (no bias). With `add_cross_attention=True`, the decoder of an
     EncoderDecoderModel (bert2gpt, roberta2gpt, rnd2gpt); alone, the paper's decoder-only `gpt`."""
 
-    config_class = GPT2Config
-    base_model_prefix = "transformer"
-    lm_head_prefix = "transformer."  # the checkpoint layout: the body's keys under `transformer.`
+    body_prefix = "transformer."
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
 
     def __init__(self, config: GPT2Config):
         super().__init__()
@@ -368,10 +349,13 @@ class GPT2LMHeadModel(GPT2LoadingMixin, ModelMixin, PreTrainedMixin, nn.Module):
         """GPT-2 has no packed loss: every call computes the logits (see BertGenerationDecoder._loss_only)."""
         return False
 
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                logits_to_keep: int = 0) -> CausalLMOutput | tuple:
+    def forward(self, input_ids: torch.Tensor | None = None, past_key_values: KVCache | None = None,
+                attention_mask: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
+                encoder_hidden_states: torch.Tensor | None = None, encoder_attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, use_cache: bool | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                return_dict: bool | None = None, logits_to_keep: int = 0) -> CausalLMOutput | tuple:
         inputs = input_ids if input_ids is not None else inputs_embeds
         if labels is not None:
             use_cache = False

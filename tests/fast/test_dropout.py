@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import bertgen.fast.dropout as dropout_module
 from bertgen.modeling import EncoderDecoderModel
-from bertgen.modeling.bert_generation import attention_with_dropout, causal_mask
+from bertgen.modeling.attention import attention_with_dropout, causal_mask
 from bertgen.fast.dropout import Dropout, dropout, dropout_noise, noise_from_draws
 
 TOL = 1e-5
