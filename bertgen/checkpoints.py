@@ -27,7 +27,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from bertgen.config import CONFIG_NAME
+from bertgen.config import CONFIG_NAME, read_json_object
 from bertgen.fileio import read_consistently, write_json_atomic
 from bertgen.generation import GenerationConfig
 from bertgen.generation.config import GENERATION_CONFIG_NAME
@@ -117,6 +117,15 @@ class CheckpointFiles:
     @property
     def config_path(self) -> Path:
         return self.directory / CONFIG_NAME
+
+
+def read_config_json(directory: Path) -> dict[str, Any]:
+    """config.json's contents, read before the layout is known (BertGeneration's, BERT's, RoBERTa's, GPT-2's)."""
+    config_path = directory / CONFIG_NAME
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs the config that "
+                                "describes its weights")
+    return read_json_object(config_path, "restore it from the checkpoint's source")
 
 
 def read_checkpoint(path_or_id: str | os.PathLike, read_config: Callable[[Path], Any]) -> CheckpointFiles:

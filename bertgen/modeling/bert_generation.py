@@ -22,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
-from bertgen.checkpoints import CheckpointFiles
+from bertgen.checkpoints import CheckpointFiles, read_config_json
 from bertgen.config import BertGenerationConfig
 from bertgen.fast.dropout import Dropout, fast_cpu_dropout
 from bertgen.generation import generate_causal
@@ -30,7 +30,7 @@ from bertgen.loss import head_logits_and_loss, linear_cross_entropy
 from bertgen.modeling.attention import LayerInputs, attend, padding_mask
 from bertgen.modeling.bert_stacks import BertPooler, BertPredictionHeadTransform, is_bert_stack, roberta_positions
 from bertgen.modeling.inputs import check_inputs, check_labels, check_mask, resolve_outputs
-from bertgen.modeling.loading import from_bert_generation_checkpoint, read_config_json
+from bertgen.modeling.loading import from_bert_generation_checkpoint
 from bertgen.modeling.outputs import BaseModelOutput, CausalLMOutput
 from bertgen.modeling.packing import Packing, decoder_keep, pack, position_targets, unpack
 from bertgen.modeling.pretrained_model import PreTrainedModel

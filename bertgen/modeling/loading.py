@@ -20,27 +20,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from bertgen.checkpoints import CheckpointFiles, load_state_dict_strict, resolve_dtype
-from bertgen.config import CONFIG_NAME, BertGenerationConfig, read_json_object
+from bertgen.config import BertGenerationConfig
 from bertgen.generation.config import loaded_generation_config
 from bertgen.warmstart.pretrained import POSITIONS, convert_body
 
 _NEW_IN_DECODER = (r"\.crossattention\.", r"^lm_head\.")
 _NOT_FROM_BODY = ("model_type", "is_decoder", "add_cross_attention", "architectures")
-
-
-def read_config_json(directory: Path) -> dict[str, Any]:
-    """config.json's contents, read before the layout is known (BertGeneration's, BERT's or RoBERTa's)."""
-    config_path = directory / CONFIG_NAME
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs one")
-    return read_json_object(config_path, "restore it from the checkpoint's source")
 
 
 def from_bert_generation_checkpoint(cls: type, files: CheckpointFiles, given: BertGenerationConfig | None,

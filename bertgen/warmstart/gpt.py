@@ -16,13 +16,12 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from bertgen.checkpoints import read_state_dict
-from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, EncoderDecoderConfig, GPT2Config, \
-    read_json_object
-from bertgen.hub import resolve_checkpoint_dir
+from bertgen.checkpoints import read_checkpoint, read_config_json
+from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, EncoderDecoderConfig, GPT2Config
 from bertgen.warmstart.plan import ID_FIELDS, STACK_FIELDS, StackPlan, WarmStartPlan, _as_checkpoint, _ids, _side, \
     _stack_config
 from bertgen.warmstart.pretrained import PretrainedCheckpoint
@@ -37,18 +36,17 @@ _CROSS = re.compile(r"^h\.\d+\.(crossattention|ln_cross_attn)\.")
 def read_gpt2(name_or_path: str | os.PathLike) -> PretrainedCheckpoint:
     """A GPT-2 checkpoint (GPT2LMHeadModel or GPT2Model layout, safetensors or .bin) as one body under GPT2Model's
     names; the LM head, tied to wte, is the same tensor and not listed."""
-    directory = resolve_checkpoint_dir(name_or_path)
-    config_path = directory / CONFIG_NAME
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs the config that "
-                                "describes its weights")
-    hf_config = read_json_object(config_path, "restore it from the checkpoint's source")
+    files = read_checkpoint(name_or_path, _read_gpt2_config)
+    return _convert(str(name_or_path), files.directory, files.config, files.state, files.origin)
+
+
+def _read_gpt2_config(directory: Path) -> GPT2Config:
+    """config.json as a GPT2Config, refused before any weight is read if it is another model's."""
+    hf_config, config_path = read_config_json(directory), directory / CONFIG_NAME
     if hf_config.get("model_type") != "gpt2":
         raise ConfigError(f"{config_path}: model_type is {hf_config.get('model_type')!r}, but the decoder of a GPT "
                           "scheme (gpt, rnd2gpt, bert2gpt, roberta2gpt) is a GPT-2 checkpoint (model_type 'gpt2')")
-    config = GPT2Config.from_dict(hf_config, where=str(config_path))
-    raw, origin = read_state_dict(directory)
-    return _convert(str(name_or_path), directory, config, raw, origin)
+    return GPT2Config.from_dict(hf_config, where=str(config_path))
 
 
 def meta_gpt2(config: GPT2Config | None = None, name: str = "gpt2") -> PretrainedCheckpoint:

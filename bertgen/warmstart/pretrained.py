@@ -21,9 +21,8 @@ from pathlib import Path
 
 import torch
 
-from bertgen.checkpoints import CheckpointError, read_state_dict
-from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, GPT2Config, read_json_object
-from bertgen.hub import resolve_checkpoint_dir
+from bertgen.checkpoints import CheckpointError, read_checkpoint, read_config_json
+from bertgen.config import CONFIG_NAME, BertGenerationConfig, ConfigError, GPT2Config
 from bertgen.tokenization import Tokenizer, load_tokenizer
 
 LAYOUTS = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "bert-generation": "bert-generation"}
@@ -87,16 +86,10 @@ def read_pretrained(name_or_path: str | os.PathLike) -> PretrainedCheckpoint:
     """Read a BERT, RoBERTa or BertGeneration checkpoint: a local HF-layout directory, a packaged name
     ("minilm-l6") or a hub id (where there is a network). The tokenizer, when the directory has one,
     supplies the decoder's start, end and padding ids."""
-    directory = resolve_checkpoint_dir(name_or_path)
-    config_path = directory / CONFIG_NAME
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{directory}: no {CONFIG_NAME}; a checkpoint directory needs the config that "
-                                "describes its weights")
-    hf_config = read_json_object(config_path, "restore it from the checkpoint's source")
-    raw, origin = read_state_dict(directory)
-    checkpoint = _convert(str(name_or_path), directory, hf_config, raw, origin)
+    files = read_checkpoint(name_or_path, read_config_json)
+    checkpoint = _convert(str(name_or_path), files.directory, files.config, files.state, files.origin)
     try:
-        tokenizer = load_tokenizer(directory)
+        tokenizer = load_tokenizer(files.directory)
     except FileNotFoundError:  # weights without tokenizer files: ids must then be passed explicitly
         return checkpoint
     checkpoint.tokenizer = tokenizer
