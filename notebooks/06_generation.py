@@ -44,8 +44,9 @@ from IPython.display import Markdown
 
 from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel
 from bertgen.generation import length_penalty
+from bertgen.data.collate import encode_sources
 from bertgen.teaching import (RUNNING_EXAMPLE, attention_explorer, compare_decoding, decoding_explorer, diagonality,
-                              median_seconds, plot_attention, teaching_model, words_in_order)
+                              median_seconds, plot_attention, starting_point, teaching_model, words_in_order)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
@@ -53,8 +54,8 @@ REPEATS = {"tiny": 3, "full": 5}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
 teaching = teaching_model()  # the `make demo` model if present, else a few-minute fine-tune cached in $BERTGEN_HOME
 model, tok = teaching.model, teaching.tokenizer
-Markdown(f"**The model on this page** is {teaching.description}. It has learned its task, but not perfectly: "
-         "that is what makes decoding choices visible.")
+Markdown(f"**The model on this page** is {teaching.description}. Greedy search copies its held-out sentences; "
+         "where the search methods differ shows in the log-probabilities they find and in what sampling writes.")
 
 # %% [markdown]
 # ## 1. Greedy, beam search, sampling
@@ -76,13 +77,47 @@ Markdown(f"**The model on this page** is {teaching.description}. It has learned 
 
 # %%
 sources = [RUNNING_EXAMPLE[0]] + [source for source, _ in teaching.examples]  # the running example, then held-out
-batch = dict(tok(sources, add_special_tokens=False, padding=True, return_tensors="pt"))
+batch = teaching.encode(sources)  # as the model was trained to read its input (see the note below the table)
 settings = {"greedy": dict(), "beam search (4)": dict(num_beams=4),
             "sampling (top-p 0.9)": dict(do_sample=True, top_k=0, top_p=0.9, generator=torch.Generator().manual_seed(0))}
 outputs = {name: model.generate(**batch, max_new_tokens=NEW_TOKENS, **kw) for name, kw in settings.items()}
 with pd.option_context("display.max_colwidth", 70):
     display(pd.DataFrame({name: tok.batch_decode(ids, skip_special_tokens=True) for name, ids in outputs.items()},
                          index=sources).head(4))
+
+# %% [markdown]
+# ### How the teaching model was made to copy
+#
+# Two choices in `train_copy_model` (`bertgen/teaching/__init__.py`) make its greedy copies right and its samples
+# clean, and each says something about the checkpoint:
+#
+# - **It reads its input as `[CLS] ... [SEP]`**, where the paper feeds bare text (notebook 01). Pretraining always
+#   put `[CLS]` at position 0, and MiniLM's first layers (the two this model keeps) give that position one output
+#   whatever token stands there. Fed bare text, the first *word* sits there and its identity is lost: a copy model
+#   trained that way wrote its likeliest first word ("the") for every input. The cell below measures it on the warm
+#   start (all 6 layers soften it without removing it: try `warm_start("bert2bert", "minilm-l6")`).
+# - **It never writes BERT's ~1,000 `[unusedNN]` tokens** (nor `[CLS]`, `[PAD]`, `[MASK]`, `[UNK]`). Those vocabulary
+#   rows were never trained, so their logits are noise that sampling picks up (an earlier teaching model sampled
+#   `[unused80]`). Their output bias is set to $-10^4$ in the weights before fine-tuning: the effect of transformers'
+#   `suppress_tokens`, stored in the checkpoint, so every `generate` call (here or in transformers) honours it.
+#
+# Its task mix does the rest (`COPY` gives the shares): some rows are two sentences joined, so that it copies past a
+# full stop (the running example), and many are strings of random words from the whole vocabulary, so that it copies
+# any word in any order. Trained on its ~100 sentences alone, it wrote a word it had seen for a similar one it had not
+# ("tuesday" for "sunday").
+#
+# *Predict before you run:* how alike are the encoder's outputs for the first word of different inputs, with and
+# without `[CLS]` in front?
+
+# %%
+warm = starting_point(teaching).encoder  # MiniLM's encoder, as the fine-tune started from it
+similarity = {}
+for name, special, position in (("bare text (the paper)", False, 0), ("after [CLS]", True, 1)):
+    with torch.no_grad():
+        first = warm(**dict(encode_sources(tok, sources, 64, special))).last_hidden_state[:, position]  # (B, H)
+    first = torch.nn.functional.normalize(first, dim=-1)
+    similarity[name] = ((first @ first.T).sum().item() - len(sources)) / (len(sources) * (len(sources) - 1))
+pd.Series(similarity, name="first word's encoder output: mean cosine similarity between inputs").round(3).to_frame()
 
 # %% [markdown]
 # ### Beam search fixing a greedy mistake
@@ -100,19 +135,21 @@ with pd.option_context("display.max_colwidth", 60):
 
 # %%
 fixed = table[(table["words right beam"] > table["words right greedy"]) & (table["beam gains"] > 0)]
-best = fixed.sort_values("beam gains").iloc[-1] if len(fixed) else table.sort_values("beam gains").iloc[-1]
+best = (fixed if len(fixed) else table).sort_values("beam gains").iloc[-1]
 Markdown(f"Beam search changes {int((table['greedy'] != table['beam']).sum())} of {len(table)} outputs and "
-         f"gets more reference words right on {len(fixed)} of them. The clearest case:\n\n"
-         f"- input: *{best['source']}*\n- greedy: *{best['greedy']}* (log p {best['log p greedy']:.2f})\n"
+         f"gets more reference words right on {len(fixed)} of them. "
+         + ("The clearest case:" if len(fixed) else "Where it gains most in log-probability:")
+         + f"\n\n- input: *{best['source']}*\n- greedy: *{best['greedy']}* (log p {best['log p greedy']:.2f})\n"
          f"- beam: *{best['beam']}* (log p {best['log p beam']:.2f})\n\n"
          f"Beam search's output is {best['beam gains']:.2f} nats more likely, i.e. "
          f"{torch.tensor(best['beam gains']).exp().item():.1f}× as probable under the model.")
 
 # %% [markdown]
-# The fix happens at one token: greedy took the most likely word at that step, beam search kept the runner-up
-# alive as a second hypothesis, and the runner-up's continuation scored better. Where the model's best guess is
-# wrong everywhere (a word it never learned), no search helps: beam search finds the model's mistakes more
-# reliably, it does not correct the model.
+# Where beam search fixes greedy, the fix happens at one token: greedy took the most likely word at that step, beam
+# search kept the runner-up alive as a second hypothesis, and the runner-up's continuation scored better. A model sure
+# of every step (as a copy model is on most inputs) leaves it nothing to fix: greedy's output is then the likeliest
+# too. And where the model's best guess is wrong everywhere (a word it never learned), no search helps: beam search
+# finds the model's mistakes more reliably, it does not correct the model.
 #
 # **Live:** drag the sliders to rerun the search on one input (in JupyterLab; a rendered page shows the
 # default).
@@ -235,8 +272,10 @@ output_tokens = tok.convert_ids_to_tokens(generated[0].tolist())
 attention = out.cross_attentions[-1][0].mean(0)  # (T, S): last layer, heads averaged
 plot_attention(attention, source_tokens, output_tokens, title="cross-attention, last layer, heads averaged")
 plt.xlabel("source token (key)"); plt.ylabel("decoder input (query)");
-per_head = [diagonality(weights) for weights in out.cross_attentions[-1][0]]  # one (T, S) map per head
-Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weight sits on the diagonal (the source "
+shift = int(teaching.source_special_tokens)  # a source that starts with [CLS] moves the diagonal one key right
+per_head = [diagonality(weights, shift) for weights in out.cross_attentions[-1][0]]  # one (T, S) map per head
+Markdown(f"Averaged over heads, {diagonality(attention, shift):.0%} of each row's weight sits on the diagonal (the "
+         "source "
          f"word at the position being written; a uniform map would put 1/{attention.shape[1]} = "
          f"{1 / attention.shape[1]:.0%} there). The most diagonal head puts {max(per_head):.0%} there, the least "
          f"{min(per_head):.0%}: some heads align, others look at the sentence as a whole.")
@@ -312,7 +351,7 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: per-token log-probabilities of both outputs, side by side
 row = table["beam gains"].abs().idxmax()
-enc = dict(tok([table.loc[row, "source"]], add_special_tokens=False, return_tensors="pt"))
+enc = teaching.encode([table.loc[row, "source"]])
 for name, beams in (("greedy", 1), ("beam", 4)):
     ids = model.generate(**enc, num_beams=beams, max_new_tokens=NEW_TOKENS)
     with torch.no_grad():
