@@ -46,9 +46,11 @@ from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderMo
 from bertgen.generation import length_penalty
 from bertgen.data.collate import encode_sources
 from bertgen.teaching import (RUNNING_EXAMPLE, attention_explorer, compare_decoding, decoding_explorer, diagonality,
-                              median_seconds, plot_attention, starting_point, teaching_model, words_in_order)
+                              median_seconds, plot_attention, random_words, starting_point, teaching_model,
+                              words_in_order)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
+HARD_TOKENS = 40  # section 1's harder inputs are 30 words long
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
 REPEATS = {"tiny": 3, "full": 5}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
@@ -126,9 +128,16 @@ pd.Series(similarity, name="first word's encoder output: mean cosine similarity 
 # y_{<t}, x)$, and count how many reference words it reproduces in order. Where beam search finds an output the
 # model itself rates as more likely, greedy search made a mistake *by the model's own standard*: it committed to
 # a token whose continuation turned out worse.
+#
+# On inputs like those it was trained on, the copy model is sure of every step and greedy is already right (the
+# table above). Search matters where a model is unsure, so the inputs here are harder: strings of 30 random words,
+# twice as long as any random string it trained on, which no language model can guess (the `make demo` model keeps
+# its own held-out verses).
 
 # %%
-table = compare_decoding(teaching, num_beams=4, max_new_tokens=NEW_TOKENS)
+hard = ([(s, s) for s in random_words(tok, 8, 30, torch.Generator().manual_seed(1))] if teaching.name == "copy"
+        else teaching.examples)
+table = compare_decoding(teaching, num_beams=4, max_new_tokens=HARD_TOKENS, examples=hard)
 table["beam gains"] = table["log p beam"] - table["log p greedy"]
 with pd.option_context("display.max_colwidth", 60):
     display(table[["greedy", "beam", "log p greedy", "log p beam", "words right greedy", "words right beam"]].round(2))
@@ -155,7 +164,7 @@ Markdown(f"Beam search changes {int((table['greedy'] != table['beam']).sum())} o
 # default).
 
 # %%
-decoding_explorer(teaching, best["source"], max_new_tokens=NEW_TOKENS);
+decoding_explorer(teaching, best["source"], max_new_tokens=HARD_TOKENS);
 
 # %% [markdown]
 # ## 2. Length penalty and n-gram blocking
@@ -338,11 +347,12 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 #
 # ## Exercises
 #
-# 1. Find the held-out input where greedy and beam search differ most in log-probability, and print the
+# 1. Find the harder input where greedy and beam search differ most in log-probability, and print the
 #    greedy and beam outputs token by token with each token's log-probability. At which step do they part?
 # 2. Does a wider beam always find a more likely output? Compute the log-probability of the best output for
-#    `num_beams` 1, 2, 4 and 8 on the held-out inputs, ranking by the raw sum (`compare_decoding(teaching,
-#    num_beams=k, length_penalty=0.0)`). Before you run it, predict: what will the likeliest outputs look like?
+#    `num_beams` 1, 2, 4 and 8 on the harder inputs, ranking by the raw sum (`compare_decoding(teaching,
+#    num_beams=k, length_penalty=0.0, examples=hard)`). Before you run it, predict: what will the likeliest outputs
+#    look like?
 # 3. Sampling at `temperature=0.2` and at `1.5`: how many distinct outputs do 5 samples of the first input give?
 #    Is the number of distinct samples a good measure of what temperature does? Find a better one.
 #
@@ -353,20 +363,24 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 row = table["beam gains"].abs().idxmax()
 enc = teaching.encode([table.loc[row, "source"]])
 for name, beams in (("greedy", 1), ("beam", 4)):
-    ids = model.generate(**enc, num_beams=beams, max_new_tokens=NEW_TOKENS)
+    ids = model.generate(**enc, num_beams=beams, max_new_tokens=HARD_TOKENS)
     with torch.no_grad():
         logp = model(**enc, decoder_input_ids=ids[:, :-1]).logits.log_softmax(-1)[0].gather(-1, ids[0, 1:, None])[:, 0]
     print(name, [f"{t}:{p:.1f}" for t, p in zip(tok.convert_ids_to_tokens(ids[0, 1:].tolist()), logp.tolist())])
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: length_penalty=0 ranks finished hypotheses by the raw sum of log-probabilities, and each token adds
-# a negative term: the shortest output scores best. The shortest of all is the end token at once, an empty output,
-# whose log p is one step's. Where the beam is wide enough to keep that hypothesis, it wins: the likeliest output
-# of a model is often the empty string, the classic reason beam search needs a length penalty or min_new_tokens.
-# And a wider beam is not always better: it keeps different hypotheses alive, and can finish a worse one first.
-found = {k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0) for k in (1, 2, 4, 8)}
+# a negative term: shorter outputs are favoured, and the shortest of all is the empty output (the end token at once),
+# whose log p is one step's. Whether it wins depends on the probability the model gives the end token at the first
+# step: a model sure of its task gives it almost none, a less sure one enough that the likeliest output is the empty
+# string, the classic reason beam search needs a length penalty or min_new_tokens. The counts below say which this
+# model is. And a wider beam is not always better: it keeps different hypotheses alive, and can finish a worse one
+# first.
+found = {k: compare_decoding(teaching, num_beams=k, max_new_tokens=HARD_TOKENS, length_penalty=0.0, examples=hard)
+         for k in (1, 2, 4, 8)}
 display(pd.DataFrame({f"log p, {k} beams": t["log p beam"] for k, t in found.items()}).round(2))
-print("empty outputs:", {f"{k} beams": int((t["beam"] == "").sum()) for k, t in found.items()}, "of", len(teaching.examples))
+print("empty outputs:", {f"{k} beams": int((t["beam"] == "").sum()) for k, t in found.items()}, "of", len(hard))
+print("mean words written:", {f"{k} beams": t["beam"].str.split().str.len().mean() for k, t in found.items()})
 print("inputs where a wider beam found a less likely output than the next narrower one:",
       {f"{a} -> {b} beams": int((found[b]["log p beam"] < found[a]["log p beam"] - 1e-4).sum())
        for a, b in ((1, 2), (2, 4), (4, 8))})

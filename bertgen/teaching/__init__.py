@@ -39,10 +39,11 @@ from bertgen.teaching.figures import (SOURCE_COLOURS, PartSource, attention_expl
 from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 from bertgen.modeling.warm_start import warm_start
 
-__all__ = ["COPY", "DEMO_MODEL", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "PartSource", "TeachingModel", "attention_explorer",
-           "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality", "draw_data_flow",
-           "draw_layer", "draw_scheme", "folded", "median_seconds", "part_sources", "plot_attention", "scheme_legend",
-           "sequence_logprob", "starting_point", "teaching_model", "train_copy_model", "words_in_order"]
+__all__ = ["COPY", "DEMO_MODEL", "NEVER", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "PartSource", "TeachingModel",
+           "attention_explorer", "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality",
+           "draw_data_flow", "draw_layer", "draw_scheme", "folded", "median_seconds", "never_written_ids",
+           "part_sources", "plot_attention", "random_words", "scheme_legend", "sequence_logprob", "starting_point",
+           "teaching_model", "train_copy_model", "words_in_order"]
 
 PAPER = "https://arxiv.org/abs/1907.12461"
 DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN_HOME, written by `make demo`
@@ -86,6 +87,14 @@ def never_written_ids(tokenizer) -> list[int]:
     return sorted({i for t, i in vocab.items() if t.startswith("[unused")} | (special - {None}))
 
 
+def random_words(tokenizer, count: int, length: int, generator: torch.Generator) -> list[str]:
+    """`count` strings of `length` words drawn from the tokenizer's whole-word vocabulary: text no language model
+    can guess, which a model can only copy by reading it."""
+    vocabulary = sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t.isascii() and len(t) > 1)
+    return [" ".join(vocabulary[i] for i in torch.randint(len(vocabulary), (length,), generator=generator))
+            for _ in range(count)]
+
+
 def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path:
     """Fine-tune the copy model (COPY's settings, overridden by `settings`) and save it to `directory`.
 
@@ -114,7 +123,6 @@ def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path
     generator = torch.Generator().manual_seed(s["seed"])
     collate = Seq2SeqCollator(tokenizer.pad_token_id)
     sentences = [a for a, _ in train]
-    vocabulary = sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t.isascii() and len(t) > 1)  # whole words
 
     def row() -> str:
         pick = lambda: sentences[torch.randint(len(sentences), (), generator=generator)]  # noqa: E731
@@ -122,8 +130,8 @@ def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path
         if draw < s["two_sentences"]:
             return pick() + " " + pick()
         if draw < s["two_sentences"] + s["random_words"]:
-            length = torch.randint(3, s["max_tokens"] + 1, (), generator=generator).item()
-            return " ".join(vocabulary[i] for i in torch.randint(len(vocabulary), (length,), generator=generator))
+            return random_words(tokenizer, 1, torch.randint(3, s["max_tokens"] + 1, (), generator=generator).item(),
+                                generator)[0]
         return pick()
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s["learning_rate"])
@@ -230,11 +238,14 @@ def words_in_order(prediction: str, reference: str) -> int:
     return sum(block.size for block in matcher.get_matching_blocks())
 
 
-def compare_decoding(teaching: TeachingModel, num_beams: int = 4, max_new_tokens: int = 32, **kwargs) -> pd.DataFrame:
-    """Greedy and beam search on the held-out examples: outputs, log-probabilities, reference words kept."""
+def compare_decoding(teaching: TeachingModel, num_beams: int = 4, max_new_tokens: int = 32,
+                     examples: list[tuple[str, str]] | None = None, **kwargs) -> pd.DataFrame:
+    """Greedy and beam search on `examples` (default: the held-out ones): outputs, log-probabilities, reference
+    words kept."""
     tok, model = teaching.tokenizer, teaching.model
-    sources = [a for a, _ in teaching.examples]
-    references = tokenizer_round_trip(tok, [b for _, b in teaching.examples])
+    examples = teaching.examples if examples is None else examples
+    sources = [a for a, _ in examples]
+    references = tokenizer_round_trip(tok, [b for _, b in examples])
     batch = teaching.encode(sources)
     rows = {"source": sources, "reference": references}
     for name, beams in (("greedy", 1), ("beam", num_beams)):
