@@ -294,7 +294,10 @@ Markdown(f"Averaged over heads, {diagonality(attention, shift):.0%} of each row'
 # the source word it is about to write: the decoder *reads its input* at the right place. This is the alignment a
 # translation model learns between the two languages' words, here for a copy task, where it is the diagonal. (On
 # the `make demo` model, which rewrites King James verses in modern English, look for where the diagonal bends: the
-# words it inserts, drops or reorders.) Notebook 03 shows the same map before fine-tuning: flat.
+# words it inserts, drops or reorders.) Notebook 03 shows the same map before fine-tuning: flat. Where the source
+# starts with `[CLS]` (the copy model's input), the diagonal sits one key to the right of the square's, and the
+# `[CLS]` column collects the weight of heads with nothing to read there: an *attention sink*, the same habit that
+# empties position 0 of meaning (section 1).
 #
 # **Live:** pick a layer and a head.
 
