@@ -47,7 +47,7 @@ from bertgen.generation import length_penalty
 from bertgen.data.collate import encode_sources
 from bertgen.teaching import (RUNNING_EXAMPLE, attention_explorer, compare_decoding, decoding_explorer, diagonality,
                               median_seconds, plot_attention, random_words, starting_point, teaching_model,
-                              words_in_order)
+                              whole_words, words_in_order)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
 HARD_TOKENS = 40  # section 1's harder inputs are 30 words long
@@ -135,8 +135,8 @@ pd.Series(similarity, name="first word's encoder output: mean cosine similarity 
 # its own held-out verses).
 
 # %%
-hard = ([(s, s) for s in random_words(tok, 8, 30, torch.Generator().manual_seed(1))] if teaching.name == "copy"
-        else teaching.examples)
+hard = ([(s, s) for s in random_words(whole_words(tok), 8, 30, torch.Generator().manual_seed(1))]
+        if teaching.name == "copy" else teaching.examples)
 table = compare_decoding(teaching, num_beams=4, max_new_tokens=HARD_TOKENS, examples=hard)
 table["beam gains"] = table["log p beam"] - table["log p greedy"]
 with pd.option_context("display.max_colwidth", 60):

@@ -113,6 +113,15 @@ def test_never_written_ids_are_the_unused_rows_and_the_special_tokens_but_the_en
     assert tok.sep_token_id not in never and vocab["the"] not in never
 
 
+def test_random_words_are_whole_vocabulary_words_drawn_by_the_generator():
+    words = teaching.whole_words(load_tokenizer("minilm-l6"))
+    assert "the" in words and "sunday" in words
+    assert not [w for w in words if w.startswith(("##", "[")) or not w.isalpha()]
+    first = teaching.random_words(words, 3, 7, torch.Generator().manual_seed(0))
+    assert first == teaching.random_words(words, 3, 7, torch.Generator().manual_seed(0))
+    assert [len(s.split()) for s in first] == [7, 7, 7] and set(" ".join(first).split()) <= set(words)
+
+
 @pytest.fixture(scope="module")
 def copy_model():
     """The notebooks' copy model (COPY's settings), loaded from the cache under $BERTGEN_HOME; where it is not cached

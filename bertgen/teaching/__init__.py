@@ -43,7 +43,7 @@ __all__ = ["COPY", "DEMO_MODEL", "NEVER", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "
            "attention_explorer", "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality",
            "draw_data_flow", "draw_layer", "draw_scheme", "folded", "median_seconds", "never_written_ids",
            "part_sources", "plot_attention", "random_words", "scheme_legend", "sequence_logprob", "starting_point",
-           "teaching_model", "train_copy_model", "words_in_order"]
+           "teaching_model", "train_copy_model", "whole_words", "words_in_order"]
 
 PAPER = "https://arxiv.org/abs/1907.12461"
 DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN_HOME, written by `make demo`
@@ -87,12 +87,15 @@ def never_written_ids(tokenizer) -> list[int]:
     return sorted({i for t, i in vocab.items() if t.startswith("[unused")} | (special - {None}))
 
 
-def random_words(tokenizer, count: int, length: int, generator: torch.Generator) -> list[str]:
-    """`count` strings of `length` words drawn from the tokenizer's whole-word vocabulary: text no language model
-    can guess, which a model can only copy by reading it."""
-    vocabulary = sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t.isascii() and len(t) > 1)
-    return [" ".join(vocabulary[i] for i in torch.randint(len(vocabulary), (length,), generator=generator))
-            for _ in range(count)]
+def whole_words(tokenizer) -> list[str]:
+    """The tokenizer's vocabulary entries that are whole English words (no pieces, marks or special tokens)."""
+    return sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t.isascii() and len(t) > 1)
+
+
+def random_words(words: list[str], count: int, length: int, generator: torch.Generator) -> list[str]:
+    """`count` strings of `length` words drawn from `words` (`whole_words(tokenizer)`): text no language model can
+    guess, which a model can only copy by reading it."""
+    return [" ".join(words[i] for i in torch.randint(len(words), (length,), generator=generator)) for _ in range(count)]
 
 
 def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path:
@@ -122,7 +125,7 @@ def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path
     model.decoder.lm_head.bias.requires_grad_(False)
     generator = torch.Generator().manual_seed(s["seed"])
     collate = Seq2SeqCollator(tokenizer.pad_token_id)
-    sentences = [a for a, _ in train]
+    sentences, words = [a for a, _ in train], whole_words(tokenizer)
 
     def row() -> str:
         pick = lambda: sentences[torch.randint(len(sentences), (), generator=generator)]  # noqa: E731
@@ -130,7 +133,7 @@ def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path
         if draw < s["two_sentences"]:
             return pick() + " " + pick()
         if draw < s["two_sentences"] + s["random_words"]:
-            return random_words(tokenizer, 1, torch.randint(3, s["max_tokens"] + 1, (), generator=generator).item(),
+            return random_words(words, 1, torch.randint(3, s["max_tokens"] + 1, (), generator=generator).item(),
                                 generator)[0]
         return pick()
 
@@ -140,19 +143,21 @@ def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path
     model.train()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: the same sums in the same order, so the same model on every run
-    bar = tqdm(range(s["steps"]), desc="fine-tuning the teaching model", unit="step", disable=not progress)
-    for _ in bar:
-        texts = [row() for _ in range(s["batch_size"])]
-        sources = encode_sources(tokenizer, texts, 2 * s["max_tokens"] + 3, s["source_special_tokens"],
-                                 return_tensors=None)["input_ids"]
-        labels = encode_targets(tokenizer, texts, 2 * s["max_tokens"] + 2)
-        loss = model(**collate([{"input_ids": a, "labels": b} for a, b in zip(sources, labels)])).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.2f}")
-    torch.set_num_threads(threads)
+    try:
+        bar = tqdm(range(s["steps"]), desc="fine-tuning the teaching model", unit="step", disable=not progress)
+        for _ in bar:
+            texts = [row() for _ in range(s["batch_size"])]
+            sources = encode_sources(tokenizer, texts, 2 * s["max_tokens"] + 3, s["source_special_tokens"],
+                                     return_tensors=None)["input_ids"]
+            labels = encode_targets(tokenizer, texts, 2 * s["max_tokens"] + 2)
+            loss = model(**collate([{"input_ids": a, "labels": b} for a, b in zip(sources, labels)])).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            bar.set_postfix(loss=f"{loss.item():.2f}")
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
     # written beside the target, then renamed: an interrupted run never leaves half a model in the cache
     directory.parent.mkdir(parents=True, exist_ok=True)
