@@ -158,7 +158,7 @@ Markdown(f"Relative change of each position's output when the mask is added: {ch
 
 # %% alt="Three cross-attention maps of the same model on the same sentence: a random start (flat), a start copied from self-attention, and after fine-tuning (a clear diagonal)."
 teaching = teaching_model()
-example = dict(teaching.tokenizer([RUNNING_EXAMPLE[0]], add_special_tokens=False, return_tensors="pt"))
+example = teaching.encode([RUNNING_EXAMPLE[0]])  # as the model was trained to read it (the copy model: [CLS] ... [SEP])
 written = teaching.model.generate(**example, max_new_tokens=32)  # (1, T): the trained model's own output
 moments = {"random start (the paper)": starting_point(teaching, cross_attention="random"),
            "copied from self-attention": starting_point(teaching, cross_attention="self"),
@@ -176,7 +176,7 @@ untrained = maps["random start (the paper)"]
 Markdown(f"The model: {teaching.description}. Random start: weights from {untrained.min():.3f} to "
          f"{untrained.max():.3f}, where uniform is 1/S = {1 / untrained.shape[1]:.3f}. Share of each row's weight on "
          "the source word at the position being written (the diagonal): "
-         + ", ".join(f"{name} {diagonality(w):.0%}" for name, w in maps.items())
+         + ", ".join(f"{name} {diagonality(w, offset=int(teaching.source_special_tokens)):.0%}" for name, w in maps.items())
          + ". Fine-tuning turns whatever it starts from into an alignment of output words with input words.")
 
 # %% [markdown]

@@ -58,8 +58,7 @@ from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
 from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.experiments.tables import claims_section
-from bertgen.experiments.frames import (RESULTS, logged_curves, learning_curves, load_results, paper_results, run_label,
-                                        summary)
+from bertgen.experiments.frames import RESULTS, learning_curves, load_results, paper_results, summary
 
 # %% [markdown]
 # ## 1. One table row, end to end
@@ -102,7 +101,7 @@ pd.Series({k: row[k] for k in ("row", "scheme", "seed", "steps", "train_examples
 paper = pd.DataFrame(paper_results()["brown-fusion"]["rows"]).T.loc[list(SCHEME_ORDER), ["exact", "sari", "sari@0.1", "sari@0.01"]]
 paper["drop to 10%"] = paper["sari"] - paper["sari@0.1"]
 paper["drop to 1%"] = paper["sari"] - paper["sari@0.01"]
-display(paper)
+display(paper.rename_axis(f"paper ({paper_results()['brown-fusion']['paper_dataset']})"))
 gain = paper["sari"] - paper.loc["rnd2rnd", "sari"]
 Markdown(f"- A pretrained **encoder** matters most: bert2rnd gains {gain['bert2rnd']:.1f} SARI over rnd2rnd, rnd2bert "
          f"{gain['rnd2bert']:.1f}; bert2bert ({gain['bert2bert']:.1f}) adds nothing to bert2rnd at full data.\n"
@@ -173,18 +172,23 @@ Markdown(f"On {len(predictions('brown-fusion', latest.loc['bert2bert', 'run_id']
 #
 # The committed tables put every row beside **copying the input** (a model must beat doing nothing), report the mean
 # ± standard deviation over 3 seeds of the runs that read their input, and count the others as `collapsed`. The
-# paper's numbers sit in their own column: BERT-base for 300k steps of batch 256 against MiniLM-L6 for 2,500 steps of
-# batch 8, so only *orderings* can be compared.
+# paper's numbers sit in their own column, labelled with the dataset they come from: the paper ran neither task, so
+# fusion's column is DiscoFuse's SARI and bible-modern's is WMT14 De-En translation BLEU, at BERT-base for 300k steps
+# of batch 256 against MiniLM-L6 for 2,500 steps of batch 8. Only *orderings* can be compared, and for bible-modern
+# only as a hint.
 
 # %%
 TASKS = {"fusion": "sari", "bible-modern": "bleu"}  # each task's measure in the paper
+# the paper has neither task: its column beside ours is another dataset's (DiscoFuse, WMT14), and says so
+PAPER_COLUMN = {task: {f"{metric}_paper": f"{metric}_paper ({paper_results()[task]['paper_dataset']})"}
+                for task, metric in TASKS.items()}
 tables = {task: summary(task) for task in TASKS}
 copy_scores = {task: load_results(task)[f"copy_{metric}"].iloc[0] for task, metric in TASKS.items()}
 for task, metric in TASKS.items():
     display(Markdown(f"**{task}**: copying the input scores {metric.upper()} {copy_scores[task]:.1f}"))
     display(tables[task].set_index(["row", "fraction"])[
         ["seeds", "collapsed", f"{metric}_mean", f"{metric}_std", f"{metric}_paper", "loss_mean", "loss_std",
-         "input_dependence_mean"]].round(2))
+         "input_dependence_mean"]].rename(columns=PAPER_COLUMN[task]).round(2))
 
 # %% alt="Bar charts of each scheme's test score on two tasks, mean with standard deviation over seeds, against a dashed line for copying the input."
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
@@ -283,7 +287,7 @@ pd.DataFrame(opening).T
 # runs; its
 # seed-0 fusion curve shows the gap jumping from 0.6 to 6.7 nats between steps 750 and 1,250. Would the collapsed
 # seeds make that jump if they trained longer? Rerun on the CPU for 5,000 steps, fusion seeds 1 and 2 still
-# collapsed (section 7 looks at why). bert2bert opens the gap later than bertshare in every seed of both
+# collapsed (section 7 and the appendix look at why). bert2bert opens the gap later than bertshare in every seed of both
 # tasks. For most rows the decoded metric is still rising at step 2,500: these runs have not converged, one reason
 # the paper's orderings (300k steps) need not appear here.
 #
@@ -314,90 +318,13 @@ for task in TASKS:
               f"bert2bert-xattn: {self_start['prediction'][i]}\nreference:       {random_start['target'][i]}\n")
 
 # %% [markdown]
-# ## 7. Toward a reproduction that reads its input: the recipe search
+# ## 7. How the recipe was found
 #
-# The archived collapse had two measured causes, 1,000 training pairs and 300 steps; the search below found a third,
-# the learning rate (a constant 5e-4 collapses even at 21k pairs and 2,500 steps). The search for a recipe that learns
-# with the paper's *random* cross-attention (experiments/RECIPE.md) uses the whole corpora (about 21k training pairs
-# per task) and logs, at every evaluation, the teacher-forced validation loss, the **source gap** (the validation
-# loss when every example is given another example's input, minus the loss with its own: zero while the decoder
-# ignores its input) and the decoded validation metrics with the two collapse diagnostics. The Trainer warns as soon
-# as the source gap stays at zero after warmup. Runs still going are plotted up to their last evaluation.
-
-# %% alt="Learning curves of the recipe search runs: validation loss, source gap and input dependence against step."
-search = logged_curves(RESULTS / "search")
-panels = [("val_loss", "validation loss (nats/token)"), ("val_source_gap", "source gap (nats/token)"),
-          ("val_input_dependence", "input dependence (decoded)")]
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-for (task, run), group in search.groupby(["task", "run"]):
-    for ax, (column, title) in zip(axes, panels):
-        if column in group:
-            ax.plot(group["step"], group[column], marker="o", label=f"{task}: {run_label(run)}")
-            ax.set(title=title, xlabel="step")
-axes[0].legend(fontsize=8)
-fig.tight_layout()
-
-# %%
-last = search.sort_values("step").groupby(["task", "run"]).tail(1)
-Markdown("\n".join(f"- **{r.task}, {run_label(r.run)}**: at step {r.step}, validation loss {r.val_loss:.2f}, "
-                   f"source gap {r.val_source_gap:.3f} nats/token, distinct outputs {r.val_distinct:.0f}%, input "
-                   f"dependence {r.val_input_dependence:.2f}" for r in last.itertuples()))
-
-# %% [markdown]
-# ### Why bert2rnd collapses: a destroyed encoder, or an ignored one
-#
-# The source gap says *that* the decoder's predictions do not depend on the input; it cannot say *why*. Either the
-# decoder has not learnt to read the encoder's outputs, or there is nothing left to read. The Trainer therefore also
-# logs the **encoder spread** (`bertgen.evaluation.encoder_spread`): over every source token $i$ of the validation
-# set, with encoder outputs $h_i$,
-#
-# $$\text{spread} = \sqrt{1 - \frac{\lVert \tfrac{1}{N}\sum_i h_i \rVert^2}{\tfrac{1}{N}\sum_i \lVert h_i \rVert^2}},$$
-#
-# whose square is the share of the outputs' mean square that is not one vector shared by every token. A pretrained encoder scores near 1;
-# an encoder that gives the same vector for every token of every input scores 0, and no cross-attention can recover
-# the input from it. (A high spread is necessary, not sufficient: outputs that depend only on a token's position
-# would spread too.) Below, MiniLM as it is warm-started, and a simulated collapse: the same encoder with its last
-# LayerNorm reduced to its bias, which gives one vector for every token:
-
-# %%
-import datasets
-import torch
-
-from bertgen import load_tokenizer, warm_start
-from bertgen.evaluation import encoder_spread
-
-tokenizer = load_tokenizer("minilm-l6")
-sentences = ["he was tired. he went to bed.", "the lord spake unto moses, saying, go down.",
-             "she bought a red car yesterday and drove it home.", "the committee met on monday but decided nothing."]
-sources = datasets.Dataset.from_dict({"input_ids": tokenizer(sentences)["input_ids"]})
-model, _ = warm_start("bert2rnd", "minilm-l6")
-spread = {"MiniLM as warm-started": encoder_spread(model.eval(), sources, tokenizer.pad_token_id)}
-with torch.no_grad():  # a simulated collapse: the last LayerNorm passes on only its bias
-    model.encoder.encoder.layer[-1].output.LayerNorm.weight.zero_()
-spread["one vector for every token"] = encoder_spread(model, sources, tokenizer.pad_token_id)
-pd.Series(spread, name="encoder spread").round(3).to_frame()
-
-# %% [markdown]
-# Measured on the runs' best weights (`experiments/encoder_spread.py` wrote `results/search/encoder_spread.csv`; the
-# weights stay under `$BERTGEN_HOME/experiments/` on the machine that trained them):
-
-# %%
-measured = pd.read_csv(RESULTS / "search" / "encoder_spread.csv")
-measured["run"] = measured["run_id"].map(run_label)
-measured.set_index(["task", "run"])[["warm_start_spread", "best_weights_spread"]]
-
-# %% [markdown]
-# Fusion bert2rnd seed 1, whose source gap sat at 1e-7 nats from step 500 to 5,000, has an encoder spread of 0:
-# training at 3e-4 destroyed the warm encoder before the random decoder and its cross-attention could use it. Seed 2
-# kept a spread-out encoder (0.91), as did the collapsed bert2bert of the first search (`search-const5e-4`, 0.86):
-# there the decoder ignored an encoder it could have read. Runs that read their input stay at 0.93-0.97.
-#
-# Both collapsed seeds point at the same remedy, which the paper does not use: train the warm parts more gently than
-# the new ones. The `bert2rnd-encoder-lr1e-4` runs in the plots above keep the paper's architecture and random
-# initialization but set `learning_rate=1e-4` with `new_parameters_lr_multiplier=3`: the encoder and the shared word
-# embeddings at 1e-4, the random decoder and cross-attention still at 3e-4. Seeds 1 and 2 then open the source gap by
-# step 250 and decode fluently (experiments/RECIPE.md, stage 4, has the numbers). Two seeds on one machine make it an
-# indication, and it is labelled beyond the paper: a different learning rate per part.
+# The recipe behind these tables (21k pairs, 2,500 steps of batch 8, a constant 3e-4 after warmup) came out of a
+# search: the first tables collapsed with 1,000 pairs and 300 steps, and a constant 5e-4 collapses even at 21k pairs
+# and 2,500 steps. Why some bert2rnd seeds still collapse (one destroyed its warm encoder, one ignored a live one),
+# and the per-part learning rate that rescues them, are in the appendix notebook `05a_appendix_recipe_search`, with
+# the search's learning curves (`experiments/RECIPE.md` is its written record).
 
 # %% [markdown]
 # ## 8. A GPU preset: four times the batch
@@ -409,7 +336,8 @@ measured.set_index(["task", "run"])[["warm_start_spread", "best_weights_spread"]
 GPU = RESULTS / "gpu"
 for task, metric in TASKS.items():
     preset = summary(task, GPU).set_index("row")
-    display(preset[["seeds", f"{metric}_mean", f"{metric}_paper", "loss_mean", "input_dependence_mean"]].round(2)
+    display(preset[["seeds", f"{metric}_mean", f"{metric}_paper", "loss_mean", "input_dependence_mean"]]
+            .rename(columns=PAPER_COLUMN[task]).round(2)
             .rename_axis(f"{task}, batch 32 (copy the input: {metric} {copy_scores[task]:.1f})"))
 
 # %% [markdown]
@@ -417,7 +345,7 @@ for task, metric in TASKS.items():
 # seed a row is an indication, not a result: it suggests the workbench recipe is short of examples seen, and the
 # 3-seed table at this batch is what would confirm it. More steps at batch 8 point the same way: on the CPU, 4,000 steps
 # instead of 2,500 at the paper's rate give bertshare SARI 70.2 and bert2bert 66.9 against 67.1 for copying (one seed
-# each, `-4k-steps` in section 7's plots; experiments/RECIPE.md, stage 4). One seed cannot separate the two rows either; the claims stay
+# each, `-4k-steps` in the appendix's plots; experiments/RECIPE.md, stage 4). One seed cannot separate the two rows either; the claims stay
 # with the 3-seed tables.
 #
 # ## 9. What this scale can and cannot say

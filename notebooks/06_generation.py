@@ -44,17 +44,20 @@ from IPython.display import Markdown
 
 from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel
 from bertgen.generation import length_penalty
+from bertgen.data.collate import encode_sources
 from bertgen.teaching import (RUNNING_EXAMPLE, attention_explorer, compare_decoding, decoding_explorer, diagonality,
-                              median_seconds, plot_attention, teaching_model, words_in_order)
+                              median_seconds, plot_attention, random_words, starting_point, teaching_model,
+                              whole_words, words_in_order)
 
 NEW_TOKENS = {"tiny": 24, "full": 64}[PRESET]
+HARD_TOKENS = 40  # section 1's harder inputs are 30 words long
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
 REPEATS = {"tiny": 3, "full": 5}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
 teaching = teaching_model()  # the `make demo` model if present, else a few-minute fine-tune cached in $BERTGEN_HOME
 model, tok = teaching.model, teaching.tokenizer
-Markdown(f"**The model on this page** is {teaching.description}. It has learned its task, but not perfectly: "
-         "that is what makes decoding choices visible.")
+Markdown(f"**The model on this page** is {teaching.description}. Greedy search copies its held-out sentences; "
+         "where the search methods differ shows in the log-probabilities they find and in what sampling writes.")
 
 # %% [markdown]
 # ## 1. Greedy, beam search, sampling
@@ -76,7 +79,7 @@ Markdown(f"**The model on this page** is {teaching.description}. It has learned 
 
 # %%
 sources = [RUNNING_EXAMPLE[0]] + [source for source, _ in teaching.examples]  # the running example, then held-out
-batch = dict(tok(sources, add_special_tokens=False, padding=True, return_tensors="pt"))
+batch = teaching.encode(sources)  # as the model was trained to read its input (see the note below the table)
 settings = {"greedy": dict(), "beam search (4)": dict(num_beams=4),
             "sampling (top-p 0.9)": dict(do_sample=True, top_k=0, top_p=0.9, generator=torch.Generator().manual_seed(0))}
 outputs = {name: model.generate(**batch, max_new_tokens=NEW_TOKENS, **kw) for name, kw in settings.items()}
@@ -85,40 +88,83 @@ with pd.option_context("display.max_colwidth", 70):
                          index=sources).head(4))
 
 # %% [markdown]
+# ### How the teaching model was made to copy
+#
+# Two choices in `train_copy_model` (`bertgen/teaching/__init__.py`) make its greedy copies right and its samples
+# clean, and each says something about the checkpoint:
+#
+# - **It reads its input as `[CLS] ... [SEP]`**, where the paper feeds bare text (notebook 01). Pretraining always
+#   put `[CLS]` at position 0, and MiniLM's first layers (the two this model keeps) give that position one output
+#   whatever token stands there. Fed bare text, the first *word* sits there and its identity is lost: a copy model
+#   trained that way wrote its likeliest first word ("the") for every input. The cell below measures it on the warm
+#   start (all 6 layers soften it without removing it: try `warm_start("bert2bert", "minilm-l6")`).
+# - **It never writes BERT's ~1,000 `[unusedNN]` tokens** (nor `[CLS]`, `[PAD]`, `[MASK]`, `[UNK]`). Those vocabulary
+#   rows were never trained, so their logits are noise that sampling picks up (an earlier teaching model sampled
+#   `[unused80]`). Their output bias is set to $-10^4$ in the weights before fine-tuning: the effect of transformers'
+#   `suppress_tokens`, stored in the checkpoint, so every `generate` call (here or in transformers) honours it.
+#
+# Its task mix does the rest (`COPY` gives the shares): some rows are two sentences joined, so that it copies past a
+# full stop (the running example), and many are strings of random words from the whole vocabulary, so that it copies
+# any word in any order. Trained on its ~100 sentences alone, it wrote a word it had seen for a similar one it had not
+# ("tuesday" for "sunday").
+#
+# *Predict before you run:* how alike are the encoder's outputs for the first word of different inputs, with and
+# without `[CLS]` in front?
+
+# %%
+warm = starting_point(teaching).encoder  # MiniLM's encoder, as the fine-tune started from it
+similarity = {}
+for name, special, position in (("bare text (the paper)", False, 0), ("after [CLS]", True, 1)):
+    with torch.no_grad():
+        first = warm(**dict(encode_sources(tok, sources, 64, special))).last_hidden_state[:, position]  # (B, H)
+    first = torch.nn.functional.normalize(first, dim=-1)
+    similarity[name] = ((first @ first.T).sum().item() - len(sources)) / (len(sources) * (len(sources) - 1))
+pd.Series(similarity, name="first word's encoder output: mean cosine similarity between inputs").round(3).to_frame()
+
+# %% [markdown]
 # ### Beam search fixing a greedy mistake
 #
 # Score every output by its summed log-probability under the model, $\log p(y \mid x) = \sum_t \log p(y_t \mid
 # y_{<t}, x)$, and count how many reference words it reproduces in order. Where beam search finds an output the
 # model itself rates as more likely, greedy search made a mistake *by the model's own standard*: it committed to
 # a token whose continuation turned out worse.
+#
+# On inputs like those it was trained on, the copy model is sure of every step and greedy is already right (the
+# table above). Search matters where a model is unsure, so the inputs here are harder: strings of 30 random words,
+# twice as long as any random string it trained on, which no language model can guess (the `make demo` model keeps
+# its own held-out verses).
 
 # %%
-table = compare_decoding(teaching, num_beams=4, max_new_tokens=NEW_TOKENS)
+hard = ([(s, s) for s in random_words(whole_words(tok), 8, 30, torch.Generator().manual_seed(1))]
+        if teaching.name == "copy" else teaching.examples)
+table = compare_decoding(teaching, num_beams=4, max_new_tokens=HARD_TOKENS, examples=hard)
 table["beam gains"] = table["log p beam"] - table["log p greedy"]
 with pd.option_context("display.max_colwidth", 60):
     display(table[["greedy", "beam", "log p greedy", "log p beam", "words right greedy", "words right beam"]].round(2))
 
 # %%
 fixed = table[(table["words right beam"] > table["words right greedy"]) & (table["beam gains"] > 0)]
-best = fixed.sort_values("beam gains").iloc[-1] if len(fixed) else table.sort_values("beam gains").iloc[-1]
+best = (fixed if len(fixed) else table).sort_values("beam gains").iloc[-1]
 Markdown(f"Beam search changes {int((table['greedy'] != table['beam']).sum())} of {len(table)} outputs and "
-         f"gets more reference words right on {len(fixed)} of them. The clearest case:\n\n"
-         f"- input: *{best['source']}*\n- greedy: *{best['greedy']}* (log p {best['log p greedy']:.2f})\n"
+         f"gets more reference words right on {len(fixed)} of them. "
+         + ("The clearest case:" if len(fixed) else "Where it gains most in log-probability:")
+         + f"\n\n- input: *{best['source']}*\n- greedy: *{best['greedy']}* (log p {best['log p greedy']:.2f})\n"
          f"- beam: *{best['beam']}* (log p {best['log p beam']:.2f})\n\n"
          f"Beam search's output is {best['beam gains']:.2f} nats more likely, i.e. "
          f"{torch.tensor(best['beam gains']).exp().item():.1f}× as probable under the model.")
 
 # %% [markdown]
-# The fix happens at one token: greedy took the most likely word at that step, beam search kept the runner-up
-# alive as a second hypothesis, and the runner-up's continuation scored better. Where the model's best guess is
-# wrong everywhere (a word it never learned), no search helps: beam search finds the model's mistakes more
-# reliably, it does not correct the model.
+# Where beam search fixes greedy, the fix happens at one token: greedy took the most likely word at that step, beam
+# search kept the runner-up alive as a second hypothesis, and the runner-up's continuation scored better. A model sure
+# of every step (as a copy model is on most inputs) leaves it nothing to fix: greedy's output is then the likeliest
+# too. And where the model's best guess is wrong everywhere (a word it never learned), no search helps: beam search
+# finds the model's mistakes more reliably, it does not correct the model.
 #
 # **Live:** drag the sliders to rerun the search on one input (in JupyterLab; a rendered page shows the
 # default).
 
 # %%
-decoding_explorer(teaching, best["source"], max_new_tokens=NEW_TOKENS);
+decoding_explorer(teaching, best["source"], max_new_tokens=HARD_TOKENS);
 
 # %% [markdown]
 # ## 2. Length penalty and n-gram blocking
@@ -235,8 +281,10 @@ output_tokens = tok.convert_ids_to_tokens(generated[0].tolist())
 attention = out.cross_attentions[-1][0].mean(0)  # (T, S): last layer, heads averaged
 plot_attention(attention, source_tokens, output_tokens, title="cross-attention, last layer, heads averaged")
 plt.xlabel("source token (key)"); plt.ylabel("decoder input (query)");
-per_head = [diagonality(weights) for weights in out.cross_attentions[-1][0]]  # one (T, S) map per head
-Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weight sits on the diagonal (the source "
+shift = int(teaching.source_special_tokens)  # a source that starts with [CLS] moves the diagonal one key right
+per_head = [diagonality(weights, shift) for weights in out.cross_attentions[-1][0]]  # one (T, S) map per head
+Markdown(f"Averaged over heads, {diagonality(attention, shift):.0%} of each row's weight sits on the diagonal (the "
+         "source "
          f"word at the position being written; a uniform map would put 1/{attention.shape[1]} = "
          f"{1 / attention.shape[1]:.0%} there). The most diagonal head puts {max(per_head):.0%} there, the least "
          f"{min(per_head):.0%}: some heads align, others look at the sentence as a whole.")
@@ -246,7 +294,10 @@ Markdown(f"Averaged over heads, {diagonality(attention):.0%} of each row's weigh
 # the source word it is about to write: the decoder *reads its input* at the right place. This is the alignment a
 # translation model learns between the two languages' words, here for a copy task, where it is the diagonal. (On
 # the `make demo` model, which rewrites King James verses in modern English, look for where the diagonal bends: the
-# words it inserts, drops or reorders.) Notebook 03 shows the same map before fine-tuning: flat.
+# words it inserts, drops or reorders.) Notebook 03 shows the same map before fine-tuning: flat. Where the source
+# starts with `[CLS]` (the copy model's input), the diagonal sits one key to the right of the square's, and the
+# `[CLS]` column collects the weight of heads with nothing to read there: an *attention sink*, the same habit that
+# empties position 0 of meaning (section 1).
 #
 # **Live:** pick a layer and a head.
 
@@ -299,11 +350,12 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 #
 # ## Exercises
 #
-# 1. Find the held-out input where greedy and beam search differ most in log-probability, and print the
+# 1. Find the harder input where greedy and beam search differ most in log-probability, and print the
 #    greedy and beam outputs token by token with each token's log-probability. At which step do they part?
 # 2. Does a wider beam always find a more likely output? Compute the log-probability of the best output for
-#    `num_beams` 1, 2, 4 and 8 on the held-out inputs, ranking by the raw sum (`compare_decoding(teaching,
-#    num_beams=k, length_penalty=0.0)`). Before you run it, predict: what will the likeliest outputs look like?
+#    `num_beams` 1, 2, 4 and 8 on the harder inputs, ranking by the raw sum (`compare_decoding(teaching,
+#    num_beams=k, length_penalty=0.0, examples=hard)`). Before you run it, predict: what will the likeliest outputs
+#    look like?
 # 3. Sampling at `temperature=0.2` and at `1.5`: how many distinct outputs do 5 samples of the first input give?
 #    Is the number of distinct samples a good measure of what temperature does? Find a better one.
 #
@@ -312,22 +364,26 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: per-token log-probabilities of both outputs, side by side
 row = table["beam gains"].abs().idxmax()
-enc = dict(tok([table.loc[row, "source"]], add_special_tokens=False, return_tensors="pt"))
+enc = teaching.encode([table.loc[row, "source"]])
 for name, beams in (("greedy", 1), ("beam", 4)):
-    ids = model.generate(**enc, num_beams=beams, max_new_tokens=NEW_TOKENS)
+    ids = model.generate(**enc, num_beams=beams, max_new_tokens=HARD_TOKENS)
     with torch.no_grad():
         logp = model(**enc, decoder_input_ids=ids[:, :-1]).logits.log_softmax(-1)[0].gather(-1, ids[0, 1:, None])[:, 0]
     print(name, [f"{t}:{p:.1f}" for t, p in zip(tok.convert_ids_to_tokens(ids[0, 1:].tolist()), logp.tolist())])
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: length_penalty=0 ranks finished hypotheses by the raw sum of log-probabilities, and each token adds
-# a negative term: the shortest output scores best. The shortest of all is the end token at once, an empty output,
-# whose log p is one step's. Where the beam is wide enough to keep that hypothesis, it wins: the likeliest output
-# of a model is often the empty string, the classic reason beam search needs a length penalty or min_new_tokens.
-# And a wider beam is not always better: it keeps different hypotheses alive, and can finish a worse one first.
-found = {k: compare_decoding(teaching, num_beams=k, max_new_tokens=NEW_TOKENS, length_penalty=0.0) for k in (1, 2, 4, 8)}
+# a negative term: shorter outputs are favoured, and the shortest of all is the empty output (the end token at once),
+# whose log p is one step's. Whether it wins depends on the probability the model gives the end token at the first
+# step: a model sure of its task gives it almost none, a less sure one enough that the likeliest output is the empty
+# string, the classic reason beam search needs a length penalty or min_new_tokens. The counts below say which this
+# model is. And a wider beam is not always better: it keeps different hypotheses alive, and can finish a worse one
+# first.
+found = {k: compare_decoding(teaching, num_beams=k, max_new_tokens=HARD_TOKENS, length_penalty=0.0, examples=hard)
+         for k in (1, 2, 4, 8)}
 display(pd.DataFrame({f"log p, {k} beams": t["log p beam"] for k, t in found.items()}).round(2))
-print("empty outputs:", {f"{k} beams": int((t["beam"] == "").sum()) for k, t in found.items()}, "of", len(teaching.examples))
+print("empty outputs:", {f"{k} beams": int((t["beam"] == "").sum()) for k, t in found.items()}, "of", len(hard))
+print("mean words written:", {f"{k} beams": t["beam"].str.split().str.len().mean() for k, t in found.items()})
 print("inputs where a wider beam found a less likely output than the next narrower one:",
       {f"{a} -> {b} beams": int((found[b]["log p beam"] < found[a]["log p beam"] - 1e-4).sum())
        for a, b in ((1, 2), (2, 4), (4, 8))})

@@ -13,8 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from bertgen import BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel, warm_start  # noqa: E402
+from bertgen import (BertGenerationConfig, EncoderDecoderConfig, EncoderDecoderModel, load_tokenizer,  # noqa: E402
+                     warm_start)
 from bertgen import teaching  # noqa: E402
+from bertgen.evaluation import tokenizer_round_trip  # noqa: E402
+from bertgen.teaching import RUNNING_EXAMPLE  # noqa: E402
 from bertgen.teaching import figures  # noqa: E402
 
 
@@ -39,15 +42,15 @@ def test_sequence_logprob_is_the_sum_of_stepwise_log_probabilities():
     assert teaching.sequence_logprob(model, batch, ids, pad_token_id=0).item() == pytest.approx(expected, abs=1e-5)
 
 
-def test_sequence_logprob_ignores_padding_after_the_end():
-    model = tiny_model()
-    batch = {"input_ids": torch.tensor([[5, 6, 7], [5, 6, 7]]), "attention_mask": torch.ones(2, 3, dtype=torch.long)}
-    ids = torch.tensor([[2, 9, 1, 0, 0], [2, 9, 1, 4, 4]])
+def test_sequence_logprob_scores_nothing_after_the_end():
+    model = tiny_model()  # eos_token_id=1, pad_token_id=0
+    batch = {"input_ids": torch.tensor([[5, 6, 7]] * 4), "attention_mask": torch.ones(4, 3, dtype=torch.long)}
+    # padding after the end (greedy), end tokens after the end (beam search's filler), other tokens after the end
+    ids = torch.tensor([[2, 9, 1, 0, 0], [2, 9, 1, 1, 1], [2, 9, 1, 4, 4], [2, 9, 4, 1, 0]])
     scores = teaching.sequence_logprob(model, batch, ids, pad_token_id=0)
-    short = teaching.sequence_logprob(model, {k: v[:1] for k, v in batch.items()},
-                                      ids[:1, :3], pad_token_id=0)
-    assert scores[0].item() == pytest.approx(short.item(), abs=1e-5)
-    assert scores[1].item() < scores[0].item()  # two more tokens, each with log-probability below 0
+    short = teaching.sequence_logprob(model, {k: v[:1] for k, v in batch.items()}, ids[:1, :3], pad_token_id=0)
+    assert scores[:3].tolist() == pytest.approx([short.item()] * 3, abs=1e-5)
+    assert scores[3].item() < scores[0].item() - 1e-3  # one more token before its end, with log-probability below 0
 
 
 def test_words_in_order():
@@ -60,6 +63,8 @@ def test_words_in_order():
 def test_diagonality():
     assert teaching.diagonality(torch.eye(4)) == pytest.approx(1.0)
     assert teaching.diagonality(torch.full((4, 4), 0.25)) == pytest.approx(0.25)
+    shifted = torch.eye(5)[1:]  # (4, 5): row t on key t + 1, as when the source starts with [CLS]
+    assert teaching.diagonality(shifted, offset=1) == pytest.approx(1.0) and teaching.diagonality(shifted) == 0.0
 
 
 def test_plot_attention_keeps_a_fixed_colour_scale():
@@ -69,8 +74,6 @@ def test_plot_attention_keeps_a_fixed_colour_scale():
 
 
 def test_copy_task_holds_out_its_first_sentences():
-    from bertgen import load_tokenizer
-
     train, held_out = teaching.copy_task(load_tokenizer("minilm-l6"), max_tokens=14, held_out=8)
     assert len(held_out) == 8 and all(a == b for a, b in train + held_out)
     assert not set(held_out) & set(train)
@@ -91,6 +94,56 @@ def test_teaching_model_trains_once_then_loads_the_cache(tmp_path, monkeypatch):
     table = teaching.compare_decoding(again, num_beams=2, max_new_tokens=4)
     assert list(table["source"]) == [s for s, _ in again.examples]
     assert (table["log p beam"] <= 0).all() and (table["log p greedy"] <= 0).all()
+    # two steps leave the model near its warm start, writing almost any word: only the fixed bias keeps these out
+    never = teaching.never_written_ids(again.tokenizer)
+    assert (again.model.decoder.lm_head.bias[never] == teaching.NEVER).all()
+    batch = again.encode([s for s, _ in again.examples])
+    assert batch["input_ids"][0, 0] == again.tokenizer.cls_token_id  # read as [CLS] ... [SEP], as trained
+    ids = again.model.generate(**batch, do_sample=True, top_k=0, temperature=2.0, max_new_tokens=16,
+                               num_return_sequences=8, generator=torch.Generator().manual_seed(0))
+    assert not set(ids[:, 1:].flatten().tolist()) & set(never) - {again.tokenizer.pad_token_id}
+
+
+def test_never_written_ids_are_the_unused_rows_and_the_special_tokens_but_the_end():
+    tok = load_tokenizer("minilm-l6")
+    never, vocab = set(teaching.never_written_ids(tok)), tok.get_vocab()
+    unused = {i for t, i in vocab.items() if t.startswith("[unused")}
+    assert len(unused) == 994 and never == unused | {tok.cls_token_id, tok.pad_token_id, tok.mask_token_id,
+                                                     tok.unk_token_id}
+    assert tok.sep_token_id not in never and vocab["the"] not in never
+
+
+def test_random_words_are_whole_vocabulary_words_drawn_by_the_generator():
+    words = teaching.whole_words(load_tokenizer("minilm-l6"))
+    assert "the" in words and "sunday" in words
+    assert not [w for w in words if w.startswith(("##", "[")) or not w.isalpha()]
+    first = teaching.random_words(words, 3, 7, torch.Generator().manual_seed(0))
+    assert first == teaching.random_words(words, 3, 7, torch.Generator().manual_seed(0))
+    assert [len(s.split()) for s in first] == [7, 7, 7] and set(" ".join(first).split()) <= set(words)
+
+
+@pytest.fixture(scope="module")
+def copy_model():
+    """The notebooks' copy model (COPY's settings), loaded from the cache under $BERTGEN_HOME; where it is not cached
+    yet it is trained there first (minutes, once per machine), and notebooks 03 and 06 load it from there after."""
+    return teaching.teaching_model(use_demo=False, progress=False)
+
+
+def test_the_copy_model_copies_held_out_sentences_greedily(copy_model):
+    held_out = [s for s, _ in copy_model.examples]
+    sources = [RUNNING_EXAMPLE[0], *held_out, f"{held_out[0]} {held_out[1]}"]  # two sentences: past a full stop
+    ids = copy_model.model.generate(**copy_model.encode(sources), max_new_tokens=48)
+    written = [t.strip() for t in copy_model.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+    assert written == tokenizer_round_trip(copy_model.tokenizer, sources)
+
+
+def test_the_copy_models_samples_hold_no_unused_tokens(copy_model):
+    tok = copy_model.tokenizer
+    batch = copy_model.encode([RUNNING_EXAMPLE[0]] + [s for s, _ in copy_model.examples])
+    ids = copy_model.model.generate(**batch, do_sample=True, top_k=0, temperature=1.5, max_new_tokens=32,
+                                    num_return_sequences=4, generator=torch.Generator().manual_seed(0))
+    samples = tok.batch_decode(ids[:, 1:])  # special tokens kept, padding after the end included
+    assert not [s for s in samples if "[unused" in s or "[UNK]" in s or "[MASK]" in s or "[CLS]" in s]
 
 
 SCHEMES = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]

@@ -6,9 +6,10 @@ A course on decoding or attention needs a model that has learned something: an u
 1. the `make demo` model (bert2bert fine-tuned on bible-modern), where `$BERTGEN_HOME/demo/` holds it;
 2. otherwise a short fine-tune run here once and cached under `$BERTGEN_HOME/teaching/`: bert2bert from
    the embedded MiniLM-L6, 2 of its 6 layers per stack, cross-attention started as a copy of
-   self-attention (`warm_start(..., cross_attention="self")`), trained to copy short English sentences.
-   A few minutes on 2 CPU cores; still imperfect on purpose, so greedy search still makes mistakes that
-   beam search can fix.
+   self-attention (`warm_start(..., cross_attention="self")`), trained to copy short English sentences (one or
+   two) and strings of random words, read as `[CLS] ... [SEP]`. A few minutes on 2 CPU cores. Its greedy
+   copies of held-out sentences are right and it never writes `[unusedNN]` (tests/test_teaching.py checks
+   both); `train_copy_model` says which choices make it so.
 
 Shapes: B batch, S source length, T target length, nh heads.
 """
@@ -38,10 +39,11 @@ from bertgen.teaching.figures import (SOURCE_COLOURS, PartSource, attention_expl
 from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 from bertgen.modeling.warm_start import warm_start
 
-__all__ = ["COPY", "DEMO_MODEL", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "PartSource", "TeachingModel", "attention_explorer",
-           "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality", "draw_data_flow",
-           "draw_layer", "draw_scheme", "folded", "median_seconds", "part_sources", "plot_attention", "scheme_legend",
-           "sequence_logprob", "starting_point", "teaching_model", "train_copy_model", "words_in_order"]
+__all__ = ["COPY", "DEMO_MODEL", "NEVER", "RUNNING_EXAMPLE", "SOURCE_COLOURS", "PartSource", "TeachingModel",
+           "attention_explorer", "compare_decoding", "copy_model_dir", "copy_task", "decoding_explorer", "diagonality",
+           "draw_data_flow", "draw_layer", "draw_scheme", "folded", "median_seconds", "never_written_ids",
+           "part_sources", "plot_attention", "random_words", "scheme_legend", "sequence_logprob", "starting_point",
+           "teaching_model", "train_copy_model", "whole_words", "words_in_order"]
 
 PAPER = "https://arxiv.org/abs/1907.12461"
 DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN_HOME, written by `make demo`
@@ -49,7 +51,9 @@ DEMO_MODEL = Path("demo") / "bert2bert-bible-modern" / "model"  # under $BERTGEN
 # The pair every notebook follows, 01 to 06: a sentence fusion as DiscoFuse makes them (two sentences joined by a
 # connective), short enough that every map of it fits on a page.
 RUNNING_EXAMPLE = ("He left early. She stayed late.", "He left early, but she stayed late.")
-COPY = dict(steps=300, layers=2, batch_size=16, learning_rate=2e-4, max_tokens=14, held_out=8, seed=0)
+COPY = dict(steps=600, layers=2, batch_size=16, learning_rate=5e-4, max_tokens=14, held_out=8, two_sentences=0.2,
+            random_words=0.7, source_special_tokens=True, seed=0)
+NEVER = -1e4  # the output bias of ids the copy model must never write (see `train_copy_model`)
 
 
 @dataclass
@@ -60,6 +64,11 @@ class TeachingModel:
     description: str  # one sentence saying what the reader sees
     examples: list[tuple[str, str]] = field(default_factory=list)  # held-out (source, reference) pairs
     directory: Path | None = None
+    source_special_tokens: bool = False  # whether the model reads its input as [CLS] ... [SEP] (see `COPY`)
+
+    def encode(self, sources: list[str]) -> dict:
+        """The model's input for `sources`, padded, as it was trained to read it."""
+        return dict(encode_sources(self.tokenizer, sources, 64, self.source_special_tokens))
 
 
 def copy_task(tokenizer, max_tokens: int = COPY["max_tokens"], held_out: int = COPY["held_out"]):
@@ -70,8 +79,35 @@ def copy_task(tokenizer, max_tokens: int = COPY["max_tokens"], held_out: int = C
     return pairs[held_out:], pairs[:held_out]
 
 
+def never_written_ids(tokenizer) -> list[int]:
+    """Ids the model must never write: BERT's `[unusedNN]` rows (never trained, in pretraining or here) and the
+    special tokens other than the end token."""
+    vocab = tokenizer.get_vocab()
+    special = {tokenizer.cls_token_id, tokenizer.pad_token_id, tokenizer.mask_token_id, tokenizer.unk_token_id}
+    return sorted({i for t, i in vocab.items() if t.startswith("[unused")} | (special - {None}))
+
+
+def whole_words(tokenizer) -> list[str]:
+    """The tokenizer's vocabulary entries that are whole English words (no pieces, marks or special tokens)."""
+    return sorted(t for t in tokenizer.get_vocab() if t.isalpha() and t.isascii() and len(t) > 1)
+
+
+def random_words(words: list[str], count: int, length: int, generator: torch.Generator) -> list[str]:
+    """`count` strings of `length` words drawn from `words` (`whole_words(tokenizer)`): text no language model can
+    guess, which a model can only copy by reading it."""
+    return [" ".join(words[i] for i in torch.randint(len(words), (length,), generator=generator)) for _ in range(count)]
+
+
 def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path:
-    """Fine-tune the copy model (COPY's settings, overridden by `settings`) and save it to `directory`."""
+    """Fine-tune the copy model (COPY's settings, overridden by `settings`) and save it to `directory`.
+
+    The task mix: a row is one sentence, or with probability `two_sentences` two of them joined (so that the model
+    copies past a full stop, as the running example needs), or with probability `random_words` a string of words
+    drawn from the whole vocabulary. Those teach it to copy any word, in any order: trained on the ~100 sentences
+    alone, it wrote a word it had seen for a similar one it had not ("tuesday" for "sunday").
+    With `source_special_tokens` the input is read as `[CLS] ... [SEP]`, unlike the paper's bare text: MiniLM's
+    encoder gives position 0 (where pretraining always put [CLS]) nearly the same output whatever stands there, so
+    bare text loses the first word, and a copy model then writes its likeliest first word ("the") for every input."""
     s = {**COPY, **settings}
     tokenizer = load_tokenizer("minilm-l6")
     train, _ = copy_task(tokenizer, s["max_tokens"], s["held_out"])
@@ -80,19 +116,48 @@ def train_copy_model(directory: Path, progress: bool = True, **settings) -> Path
     # The word embeddings (also the tied output layer) stay as pretrained: copying a word then means writing
     # the vector it was read with, and the step skips the largest tensor's update (twice as fast).
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    sources = encode_sources(tokenizer, [a for a, _ in train], s["max_tokens"], return_tensors=None)["input_ids"]
-    labels = encode_targets(tokenizer, [b for _, b in train], s["max_tokens"] + 1)
-    collate, order = Seq2SeqCollator(tokenizer.pad_token_id), torch.Generator().manual_seed(s["seed"])
+    # The output bias stays fixed too (a copy model needs no prior over words): 0, except for the never-written ids,
+    # set very low once. BERT's ~1,000 [unusedNN] rows were never trained, so their logits are noise that sampling
+    # picks up ("[unused80]"). In the weights (not a decoding option) it holds for every `generate` call, here and
+    # in transformers alike.
+    with torch.no_grad():
+        model.decoder.lm_head.bias[never_written_ids(tokenizer)] = NEVER
+    model.decoder.lm_head.bias.requires_grad_(False)
+    generator = torch.Generator().manual_seed(s["seed"])
+    collate = Seq2SeqCollator(tokenizer.pad_token_id)
+    sentences, words = [a for a, _ in train], whole_words(tokenizer)
+
+    def row() -> str:
+        pick = lambda: sentences[torch.randint(len(sentences), (), generator=generator)]  # noqa: E731
+        draw = torch.rand((), generator=generator).item()
+        if draw < s["two_sentences"]:
+            return pick() + " " + pick()
+        if draw < s["two_sentences"] + s["random_words"]:
+            return random_words(words, 1, torch.randint(3, s["max_tokens"] + 1, (), generator=generator).item(),
+                                generator)[0]
+        return pick()
+
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s["learning_rate"])
+    # linear decay to 0, the usual fine-tuning schedule: the last steps make small moves
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / s["steps"])
     model.train()
-    bar = tqdm(range(s["steps"]), desc="fine-tuning the teaching model", unit="step", disable=not progress)
-    for _ in bar:
-        rows = torch.randint(len(train), (s["batch_size"],), generator=order).tolist()
-        loss = model(**collate([{"input_ids": sources[i], "labels": labels[i]} for i in rows])).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        bar.set_postfix(loss=f"{loss.item():.2f}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same sums in the same order, so the same model on every run
+    try:
+        bar = tqdm(range(s["steps"]), desc="fine-tuning the teaching model", unit="step", disable=not progress)
+        for _ in bar:
+            texts = [row() for _ in range(s["batch_size"])]
+            sources = encode_sources(tokenizer, texts, 2 * s["max_tokens"] + 3, s["source_special_tokens"],
+                                     return_tensors=None)["input_ids"]
+            labels = encode_targets(tokenizer, texts, 2 * s["max_tokens"] + 2)
+            loss = model(**collate([{"input_ids": a, "labels": b} for a, b in zip(sources, labels)])).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            bar.set_postfix(loss=f"{loss.item():.2f}")
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
     # written beside the target, then renamed: an interrupted run never leaves half a model in the cache
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +192,9 @@ def teaching_model(use_demo: bool = True, progress: bool = True, **settings) -> 
     s = {**COPY, **settings}
     return TeachingModel(EncoderDecoderModel.from_pretrained(directory).eval(), tokenizer, "copy",
                          f"a bert2bert from MiniLM-L6 ({s['layers']} layers per stack, cross-attention copied from "
-                         f"self-attention) fine-tuned for {s['steps']} steps to copy short sentences, cached in "
-                         f"{directory}", copy_task(tokenizer, s["max_tokens"], s["held_out"])[1], directory)
+                         f"self-attention) fine-tuned for {s['steps']} steps to copy short sentences (one or two) and "
+                         f"strings of random words, reading them as `[CLS] ... [SEP]`, cached in {directory}",
+                         copy_task(tokenizer, s["max_tokens"], s["held_out"])[1], directory, s["source_special_tokens"])
 
 
 def starting_point(teaching: TeachingModel, cross_attention: str = "self") -> EncoderDecoderModel:
@@ -159,11 +225,16 @@ def median_seconds(fn, repeats: int = 5, warmup: int = 1) -> float:
 @torch.no_grad()
 def sequence_logprob(model, batch, output_ids: torch.Tensor, pad_token_id: int) -> torch.Tensor:
     """(B,) summed log-probability of each generated sequence (start token excluded, end token included):
-    the quantity greedy search approximates step by step and beam search searches more widely."""
+    the quantity greedy search approximates step by step and beam search searches more widely. What follows the
+    first end token is filler, not scored: padding, or more end tokens (how beam search fills a row that ended
+    early, in transformers and here)."""
     logits = model(**batch, decoder_input_ids=output_ids[:, :-1]).logits  # (B, T-1, V)
     targets = output_ids[:, 1:]
     logp = logits.log_softmax(-1).gather(-1, targets[..., None])[..., 0]  # (B, T-1)
-    return (logp * (targets != pad_token_id)).sum(-1)
+    eos = model.config.eos_token_id
+    is_end = torch.isin(targets, torch.tensor([] if eos is None else eos, dtype=torch.long).flatten())  # (B, T-1)
+    ends_before = is_end.long().cumsum(-1) - is_end.long()  # end tokens strictly before each position
+    return (logp * ((targets != pad_token_id) & (ends_before == 0))).sum(-1)
 
 
 def words_in_order(prediction: str, reference: str) -> int:
@@ -172,12 +243,15 @@ def words_in_order(prediction: str, reference: str) -> int:
     return sum(block.size for block in matcher.get_matching_blocks())
 
 
-def compare_decoding(teaching: TeachingModel, num_beams: int = 4, max_new_tokens: int = 32, **kwargs) -> pd.DataFrame:
-    """Greedy and beam search on the held-out examples: outputs, log-probabilities, reference words kept."""
+def compare_decoding(teaching: TeachingModel, num_beams: int = 4, max_new_tokens: int = 32,
+                     examples: list[tuple[str, str]] | None = None, **kwargs) -> pd.DataFrame:
+    """Greedy and beam search on `examples` (default: the held-out ones): outputs, log-probabilities, reference
+    words kept."""
     tok, model = teaching.tokenizer, teaching.model
-    sources = [a for a, _ in teaching.examples]
-    references = tokenizer_round_trip(tok, [b for _, b in teaching.examples])
-    batch = dict(encode_sources(tok, sources, 64))
+    examples = teaching.examples if examples is None else examples
+    sources = [a for a, _ in examples]
+    references = tokenizer_round_trip(tok, [b for _, b in examples])
+    batch = teaching.encode(sources)
     rows = {"source": sources, "reference": references}
     for name, beams in (("greedy", 1), ("beam", num_beams)):
         ids = model.generate(**batch, num_beams=beams, max_new_tokens=max_new_tokens, **kwargs)
@@ -190,7 +264,7 @@ def compare_decoding(teaching: TeachingModel, num_beams: int = 4, max_new_tokens
 def decoding_explorer(teaching: TeachingModel, source: str, max_new_tokens: int = 32):
     """Sliders for num_beams and length_penalty over one source (ipywidgets): a teacher's live view. Its default
     state is printed first, outside the widget, so that a rendered page (which has no live kernel) shows it."""
-    batch = dict(encode_sources(teaching.tokenizer, [source], 64))
+    batch = teaching.encode([source])
 
     def show(num_beams=1, length_penalty=1.0):
         ids = teaching.model.generate(**batch, num_beams=num_beams, length_penalty=length_penalty,

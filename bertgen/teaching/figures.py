@@ -50,10 +50,11 @@ def attention_explorer(attentions, x_tokens, y_tokens, title: str = "attention")
                                head=ipywidgets.Dropdown(options=["mean", *range(heads)], value="mean"))
 
 
-def diagonality(weights: torch.Tensor) -> float:
-    """Share of each query row's weight on the key at its own position (a copy model's alignment); (T, S)."""
-    n = min(weights.shape)
-    return float(weights[torch.arange(n), torch.arange(n)].sum() / weights[:n].sum())
+def diagonality(weights: torch.Tensor, offset: int = 0) -> float:
+    """Share of each query row's weight on the key at its own position plus `offset` (a copy model's alignment; 1
+    where the source starts with a [CLS] the target lacks); (T, S)."""
+    n = min(weights.shape[0], weights.shape[1] - offset)
+    return float(weights[torch.arange(n), torch.arange(n) + offset].sum() / weights[:n].sum())
 
 
 # ------------------------------------------------------------------------------------------------ diagrams
