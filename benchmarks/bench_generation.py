@@ -287,7 +287,7 @@ def trained_model_agreement() -> list[str]:
     from bertgen.evaluation import evaluate
     from bertgen.experiments.config import ExperimentConfig
     from bertgen.experiments.demo import DEMO_CONFIG
-    from bertgen.experiments.run import generate_kwargs, prepare_data
+    from bertgen.experiments.run import evaluate_kwargs, prepare_data
     from bertgen.teaching import DEMO_MODEL
     from bertgen.tokenization import load_tokenizer
 
@@ -303,7 +303,7 @@ def trained_model_agreement() -> list[str]:
     model = bertgen.EncoderDecoderModel.from_pretrained(directory, dtype=torch.float32).eval()
     models_ = {"float32": model, "bfloat16": copy.deepcopy(model).to(torch.bfloat16), "int8": quantize(model, "int8")}
     metrics, outputs, seconds = {}, {}, {}
-    decode = dict(max_source_length=config.max_source_length, progress=False, **generate_kwargs(config))
+    decode = dict(progress=False, **evaluate_kwargs(config, tokenizer))
     for name, m in models_.items():
         evaluate(m, tokenizer, test.select(range(8)), config.task, **decode)  # warm-up: first-call costs untimed
         start = time.perf_counter()

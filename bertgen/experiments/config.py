@@ -31,6 +31,11 @@ AT_LEAST = (("steps", 1), ("batch_size", 1), ("gradient_accumulation_steps", 1),
             ("validation_examples", 0), ("train_examples", 0), ("warmup_steps", 0), ("eval_every", 0), ("seed", 0),
             ("subset_seed", 0))
 
+# fields that are not part of a config's identity (its hash): a row's name, a source of spread, where the corpus is
+NOT_IDENTITY = ("name", "seed", "subset_seed", "data_dir", "paper_row")
+# fields added after results existed, with the default that leaves them out of the config's hash
+ADDED_LATER = {"source_special_tokens": False}
+
 
 @dataclass
 class ExperimentConfig:
@@ -53,6 +58,10 @@ class ExperimentConfig:
     test_examples: int = 200
     max_source_length: int = 40  # examples longer than these (in tokens) are left out, not truncated
     max_target_length: int = 40
+    # beyond the paper's bare text: the encoder reads [CLS] text [SEP], as BERT-style checkpoints were pretrained
+    # (their first position is [CLS]'s: a word placed there is read as alike whatever it is). The lengths above
+    # count the text's tokens either way
+    source_special_tokens: bool = False
     steps: int = 100
     batch_size: int = 16
     gradient_accumulation_steps: int = 1
@@ -168,7 +177,7 @@ class ExperimentConfig:
 
     def hash(self) -> str:
         """Of everything that changes the result (not the row's name, the seed, the subset draw or where the corpus
-        is)."""
+        is). A field added after results existed enters only when it is set, so those runs keep their identity."""
         relevant = {k: v for k, v in self.to_dict().items()
-                    if k not in ("name", "seed", "subset_seed", "data_dir", "paper_row")}
+                    if k not in NOT_IDENTITY and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]

@@ -13,7 +13,7 @@ from bertgen.data import get_task
 from bertgen.data.corpora import fetch
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
-from bertgen.experiments.run import copy_baseline, generate_kwargs, train_model, work_dir
+from bertgen.experiments.run import copy_baseline, evaluate_kwargs, train_model, work_dir
 from bertgen.training.trainer import CHECKPOINT
 
 
@@ -52,8 +52,7 @@ def run_demo(output_dir: str | os.PathLike | None = None, minutes: float = 15.0,
                                                   max_time_s=minutes * 60, log_every=10,
                                                   eval_every=max(1, config.steps // 4), checkpoint_every=0)
     test = data["test"].remove_columns(["input_ids", "labels", "length"])
-    metrics, predictions = evaluate(model, tokenizer, test, config.task, max_source_length=config.max_source_length,
-                                    **generate_kwargs(config))
+    metrics, predictions = evaluate(model, tokenizer, test, config.task, **evaluate_kwargs(config, tokenizer))
     copy = copy_baseline(config.task, tokenizer, test)
 
     model.generation_config.max_new_tokens = config.max_new_tokens

@@ -35,9 +35,11 @@ from bertgen.modeling.warm_start import warm_start
 def prepare_data(config: ExperimentConfig, tokenizer) -> dict[str, datasets.Dataset]:
     """Tokenized train / validation / test splits at the config's scale (see ExperimentConfig)."""
     dsd = load_task(config.task, data_dir=config.data_dir or None)
+    source_length = max_source_ids(config, tokenizer)
     # +1: a side that reaches the limit may have been truncated by it, and then does not fit
-    tokenized = tokenize_task(dsd, tokenizer, config.max_source_length + 1, config.max_target_length + 1)
-    fits = tokenized.filter(lambda ex: len(ex["input_ids"]) <= config.max_source_length
+    tokenized = tokenize_task(dsd, tokenizer, source_length + 1, config.max_target_length + 1,
+                              source_special_tokens=config.source_special_tokens)
+    fits = tokenized.filter(lambda ex: len(ex["input_ids"]) <= source_length
                             and len(ex["labels"]) <= config.max_target_length, desc="length filter")
 
     def subset(split: str, n: int) -> datasets.Dataset:
@@ -50,6 +52,12 @@ def prepare_data(config: ExperimentConfig, tokenizer) -> dict[str, datasets.Data
     train = train.select(range(max(1, round(len(train) * config.fraction))))
     return {"train": train, "validation": subset("validation", config.validation_examples),
             "test": subset("test", config.test_examples)}
+
+
+def max_source_ids(config: ExperimentConfig, tokenizer) -> int:
+    """The longest input in ids: the text's limit, plus [CLS] and [SEP] where the encoder reads them."""
+    special = source_tokenizer(tokenizer).num_special_tokens_to_add() if config.source_special_tokens else 0
+    return config.max_source_length + special
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -170,16 +178,18 @@ def validation_decoding(config: ExperimentConfig, tokenizer, validation: dataset
     examples = validation.select(range(n)).remove_columns(["input_ids", "labels", "length"])
 
     def decode(model, step: int) -> dict[str, float]:
-        metrics, _ = evaluate(model, tokenizer, examples, config.task, max_source_length=config.max_source_length,
-                              progress=False, **generate_kwargs(config))
+        metrics, _ = evaluate(model, tokenizer, examples, config.task, progress=False,
+                              **evaluate_kwargs(config, tokenizer))
         return {f"val_{name}": value for name, value in metrics.items()}
 
     return decode
 
 
-def generate_kwargs(config: ExperimentConfig) -> dict[str, Any]:
-    return {"num_beams": config.num_beams, "max_new_tokens": config.max_new_tokens,
-            "length_penalty": config.length_penalty}
+def evaluate_kwargs(config: ExperimentConfig, tokenizer) -> dict[str, Any]:
+    """How `evaluate` encodes and decodes for a config: the inputs as training read them, then its decoding."""
+    return {"max_source_length": max_source_ids(config, tokenizer),
+            "source_special_tokens": config.source_special_tokens, "num_beams": config.num_beams,
+            "max_new_tokens": config.max_new_tokens, "length_penalty": config.length_penalty}
 
 
 def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list[str] = (),
@@ -202,8 +212,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     model, tokenizer, data, trained = train_model(config, scratch, progress)
     eval_start = time.perf_counter()
     metrics, predictions = evaluate(model, tokenizer, data["test"].remove_columns(["input_ids", "labels", "length"]),
-                                    config.task, max_source_length=config.max_source_length, progress=progress,
-                                    **generate_kwargs(config))
+                                    config.task, progress=progress, **evaluate_kwargs(config, tokenizer))
     model.eval()
     metrics["loss"] = token_loss(model, data["test"], tokenizer.pad_token_id)  # sensitive where outputs are not yet
     copy = copy_baseline(config.task, tokenizer, data["test"])

@@ -23,8 +23,11 @@ run() {  # run NAME OVERRIDES...: waits while another process trains the same ru
     --results-dir experiments/results/search "${COMMON[@]}" --set name="\"$name\"" "$@"
 }
 
-lane_schedules() {  # the schedule's shape at the same peak rate
+lane_schedules() {  # the schedule's shape at the same peak rate, and how the encoder reads its input
   run search-b32-cosine3e-4 --set schedule='"cosine"' --set learning_rate=3e-4
+  # the same, the encoder reading [CLS] text [SEP] as MiniLM was pretrained: its first position is [CLS]'s, and a
+  # word placed there comes out alike whatever it is (RECIPE.md, stage 5)
+  run search-b32-cosine3e-4-cls --set schedule='"cosine"' --set learning_rate=3e-4 --set source_special_tokens=true
   run search-b32-linear3e-4 --set schedule='"linear"' --set learning_rate=3e-4
 }
 

@@ -303,6 +303,54 @@ def test_another_subset_draw_is_another_tenth_of_the_same_pairs_and_the_same_con
     assert config.hash() == dataclasses.replace(config, subset_seed=1).hash()  # a draw is spread, like a seed
 
 
+def test_source_special_tokens_wrap_the_same_pairs_in_cls_and_sep(project, monkeypatch):
+    import bertgen.evaluation.decoding as decoding
+    from bertgen.experiments.run import build_model, evaluate_kwargs, prepare_data, read_checkpoint
+
+    config = ExperimentConfig.from_toml(project / "experiments" / "configs" / "brown-fusion" / "tiny.toml")
+    wrapped_config = dataclasses.replace(config, source_special_tokens=True)
+    checkpoint = read_checkpoint(config)
+    tokenizer = checkpoint.tokenizer
+    bare, wrapped = prepare_data(config, tokenizer), prepare_data(wrapped_config, tokenizer)
+    for split in ("train", "test"):  # the length limits count the text's tokens: the same pairs either way
+        assert list(bare[split]["source"]) == list(wrapped[split]["source"])
+        for plain, ids in zip(bare[split]["input_ids"], wrapped[split]["input_ids"]):
+            assert ids == [tokenizer.cls_token_id, *plain, tokenizer.sep_token_id]
+    assert wrapped_config.hash() != config.hash()
+
+    encoded = []  # evaluation encodes the test inputs as training did
+    encode = decoding.encode_sources
+    monkeypatch.setattr(decoding, "encode_sources", lambda *a, **k: encoded.append(out := encode(*a, **k)) or out)
+    model, _ = build_model(wrapped_config, checkpoint)
+    test = wrapped["test"]
+    decoding.evaluate(model.eval(), tokenizer, test.remove_columns(["input_ids", "labels", "length"]), config.task,
+                      progress=False, **evaluate_kwargs(wrapped_config, tokenizer))
+    rows = sorted(ids[mask.bool()].tolist() for batch in encoded for ids, mask in zip(batch["input_ids"],
+                                                                                       batch["attention_mask"]))
+    assert rows == sorted(test["input_ids"])
+
+
+def test_config_hashes_of_committed_runs_are_stable():
+    """A field added to ExperimentConfig (ADDED_LATER) must leave the identity of every committed run as it was
+    recorded: resuming a run and the tables' choice of the current config find runs by it. Runs recorded before
+    that rule, whose config.json lacks other fields, had their hashes change with those fields."""
+    from bertgen.experiments.config import ADDED_LATER, NOT_IDENTITY, PROJECT
+
+    fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - set(ADDED_LATER) - set(NOT_IDENTITY)
+    checked = 0
+    for table in (PROJECT / "experiments" / "results").rglob("*.csv"):
+        if "run_id" not in table.read_text(encoding="utf-8").partition("\n")[0]:
+            continue
+        for row in csv.DictReader(open(table, encoding="utf-8")):
+            stored = table.parent / table.stem / "runs" / row["run_id"] / "config.json"
+            data = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else {}
+            if fields <= set(data):
+                config = ExperimentConfig.from_dict(data)
+                assert config.hash() == row["config_hash"], f"{stored}: the config hash changed"
+                checked += 1
+    assert checked >= 50  # the committed fusion, bible-modern, GPU and search tables
+
+
 def test_runs_pair_only_on_one_test_set():
     import numpy as np
 
