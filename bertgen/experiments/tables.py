@@ -128,7 +128,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         "early stopping on validation ended, of the runs whose stop was recorded.",
         "",
         "| row | data | platform | seeds | collapsed | stopped early | "
-        + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + f" | {headline} − copy"
+        + " | ".join(f"{m} (ours) | {paper_column(m, paper)}" for m in metrics) + f" | {headline} − copy"
         + "".join(f" | {d}" for d in diagnostics) + " |",
         "|---|---|---|---|---|---|" + "---|---|" * len(metrics) + "---|" + "---|" * len(diagnostics),
     ]
@@ -250,6 +250,12 @@ def claims_section(task: str = "fusion", results_dir: str | os.PathLike | None =
     return "\n".join(line for line in section.splitlines() if line.startswith("- **"))
 
 
+def paper_column(metric: str, paper: dict) -> str:
+    """The header of a paper column: the paper's dataset named, where it is not our task's (DiscoFuse, WMT14)."""
+    dataset = paper.get("paper_dataset")
+    return f"{metric} (paper, {dataset})" if dataset else f"{metric} (paper)"
+
+
 def readme_block(task: str = "fusion", results_dir: str | os.PathLike | None = None) -> str:
     """The README's results: the task's table at 100% data (the row, its platform, seeds, collapse, the headline
     metric beside the paper's and against copying the input) and the paper's claims, cut from `<task>.md`, which
@@ -260,7 +266,8 @@ def readme_block(task: str = "fusion", results_dir: str | os.PathLike | None = N
     if not rows:
         raise ValueError(f"{path}: no results table; run `bertgen experiment table {task}`")
     headline = next(c.removesuffix(" − copy") for c in rows[0] if c.endswith(" − copy"))
-    columns = [*README_COLUMNS, f"{headline} (ours)", f"{headline} (paper)", f"{headline} − copy"]
+    paper = next(c for c in rows[0] if c.startswith(f"{headline} (paper"))
+    columns = [*README_COLUMNS, f"{headline} (ours)", paper, f"{headline} − copy"]
     kept = [r for r in rows if r["data"] in ("100%", "test set")]
     verdicts = []
     for line in claims_section(task, results_dir).splitlines():
