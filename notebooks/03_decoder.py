@@ -23,7 +23,7 @@
 # `BertGenerationLayer`, `BertGenerationDecoder` and its tied `lm_head`), `bertgen/modeling/encoder_decoder.py`
 # (`EncoderDecoderModel`, BERTShare's `tie_encoder_decoder`), `bertgen/warmstart/plan.py` and
 # `bertgen/modeling/warm_start.py` (what each scheme loads), `bertgen/cache.py` (the KV cache),
-# `bertgen/teaching/__init__.py` (the trained model and the diagrams).
+# `bertgen/teaching/__init__.py` (the trained model), `bertgen/teaching/figures.py` (the diagrams and attention maps).
 #
 # **After this notebook you can**
 # - explain how a layer pretrained to read in both directions becomes a left-to-right decoder, and prove it;
@@ -248,8 +248,11 @@ Markdown(f"bertShare holds {reports['bertshare'].total / reports['bert2bert'].to
 #
 # That is measurable at the start. Below, for two different sources and the same decoder input, how much do the
 # decoder's next-token distributions differ? With the random start, barely: whatever the input, the decoder would say
-# the same. With `cross_attention="self"` (each layer's cross-attention copied from its pretrained self-attention,
-# which already matches tokens and positions; an option beyond the paper), the input already moves the output.
+# the same. With `cross_attention="self"` (each layer's cross-attention copied from its pretrained self-attention;
+# an option beyond the paper), the block starts with trained projections: its attention is not uniform, and the
+# values it returns are as large as self-attention's, so the input already moves the output. It does not yet read
+# the right place: the middle map above puts no more of its weight on the diagonal than the random start (the shares
+# under the maps); aligning output words with input words is what fine-tuning adds.
 
 # %%
 def input_dependence(model):  # mean total-variation distance between the next-token distributions for two sources
@@ -361,8 +364,11 @@ print("max change at positions 0-4:", f"{(before - after)[0, :5].abs().max():.1e
 # %% [markdown]
 # Its vocabulary is byte-level BPE: text is split into bytes and merged into frequent pieces, so any string has a
 # spelling (no `[UNK]`), capitals and spaces survive (a piece carries its leading space, shown as `Ġ`), and
-# `<|endoftext|>` is its one special token: start, end and padding at once. A BPE trained here on bertgen's sample
-# corpus shows the pieces beside the WordPiece of MiniLM:
+# `<|endoftext|>` is its one special token: start, end and padding at once. Its pieces are printed through GPT-2's
+# byte-to-unicode table, which gives every byte a printable character: the space byte prints as `Ġ`, and a byte
+# that is printable Latin-1 as itself, so the two UTF-8 bytes of `é` (0xC3 0xA9) show as `Ã` and `©` wherever no
+# merge joined them; decoding maps them back to the text. A BPE trained here on bertgen's sample corpus shows the
+# pieces beside the WordPiece of MiniLM:
 
 # %%
 bpe = ByteLevelBPETokenizer()
