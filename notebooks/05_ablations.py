@@ -168,7 +168,7 @@ Markdown(f"On {len(predictions('brown-fusion', latest.loc['bert2bert', 'run_id']
 # %% [markdown]
 # These are the outputs of a language model of the targets: fluent, generic, and the same whatever the input. (The
 # run that writes the most distinct outputs among the paper's schemes still barely reads its input: its input
-# dependence stays near 0, far below copying.) This is the failure notebook 03 predicts for a random
+# dependence is a small fraction of copying's.) This is the failure notebook 03 predicts for a random
 # cross-attention trained too briefly.
 #
 # ## 4. The reproduction tables, read as evidence
