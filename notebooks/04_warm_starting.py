@@ -58,17 +58,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from IPython.display import Markdown
+from tokenizers import ByteLevelBPETokenizer
 from tqdm.auto import tqdm
 
 from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
 from bertgen.warmstart.gpt import meta_gpt2
 from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
-from bertgen.tokenization import load_tokenizer
+from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 from bertgen.teaching import RUNNING_EXAMPLE, draw_scheme, folded, scheme_legend
 from bertgen.warmstart import SCHEMES
 from bertgen.modeling.warm_start import warm_start
-from bertgen.experiments.table1 import table1
+from bertgen.experiments.table1 import ROBERTA_BASE, table1
 
 # section 5: fine-tuning steps, and the schemes that get them
 STEPS = {"tiny": 6, "full": 100}[PRESET]
@@ -194,6 +195,53 @@ pd.DataFrame(table1()).set_index("scheme")
 warm_start("bert2gpt", bert_base, decoder_checkpoint=meta_gpt2(), device="meta")[1]
 
 # %% [markdown]
+# ### The running example through the GPT-2 schemes
+#
+# What each GPT-2 scheme feeds its two sides for *He left early. She stayed late.* → *He left early, but she stayed
+# late.*, and what its warm start loads. No GPT-2 or RoBERTa weights can be downloaded here, so this uses what the
+# rest of the notebook uses: base-size configs on the meta device for the reports, and for the byte-level BPE side
+# a 500-piece BPE trained on bertgen's sample corpus (as in notebook 03). Its pieces show the format (`Ġ` marks a
+# leading space, capitals are kept); GPT-2's own 50,257 pieces would cut these common words far less. RoBERTa
+# splits text with GPT-2's merges, so its encoder would see the same pieces under other ids. The WordPiece side is
+# MiniLM's, which has BERT's uncased vocabulary.
+
+# %%
+bpe = ByteLevelBPETokenizer()
+bpe.train([str(SAMPLE_CORPUS)], vocab_size=500, special_tokens=["<|endoftext|>"], show_progress=False)
+EOT = "<|endoftext|>"  # GPT-2's one special token: separator, start of the output, end, padding
+source, target = RUNNING_EXAMPLE
+source_bpe, target_bpe = bpe.encode(source).tokens, bpe.encode(target).tokens
+gpt2 = meta_gpt2()
+gpt_runs = {"gpt": (gpt2, {}), "rnd2gpt": (gpt2, {}), "bert2gpt": (bert_base, dict(decoder_checkpoint=gpt2)),
+            "roberta2gpt": (meta_checkpoint(ROBERTA_BASE, "roberta-base"), dict(decoder_checkpoint=gpt2))}
+gpt_reports = {s: warm_start(s, c, device="meta", **o)[1] for s, (c, o) in gpt_runs.items()}
+encoder_reads = {"gpt": "(no encoder)", "rnd2gpt": source_bpe, "bert2gpt": tok.tokenize(source),
+                 "roberta2gpt": source_bpe}
+with pd.option_context("display.max_colwidth", 120):
+    display(pd.DataFrame({  # gpt: one causal sequence, the source as its prefix; the loss counts the target only
+        "encoder reads": {s: " ".join(t) if isinstance(t, list) else t for s, t in encoder_reads.items()},
+        "decoder reads (teacher forcing)": {s: " ".join([*source_bpe, EOT, *target_bpe] if s == "gpt"
+                                                        else [EOT, *target_bpe]) for s in gpt_runs},
+        "labels": {s: " ".join([*target_bpe, EOT]) for s in gpt_runs}}))
+for scheme, report in gpt_reports.items():
+    row = report.table1_row()
+    print(f"{scheme}: encoder <- {report.encoder_source}; decoder <- {report.decoder_source}; "
+          f"{row['from checkpoint']}M loaded, {row['random']}M new")
+    for entry in report.initialized:
+        size = f"{entry.params / 1e6:.1f}M" if entry.params >= 1e5 else f"{entry.params / 1e3:.1f}K"
+        print(f"    new:    {entry.pattern} ({size})")
+    for entry in report.shared:
+        print(f"    shared: {entry.pattern} is {entry.detail}")
+
+# %% [markdown]
+# `gpt` has no encoder and nothing new: GPT-2 reads the source, `<|endoftext|>`, and writes the target after it,
+# one causal sequence, so every output position can attend to the whole source. rnd2gpt's random encoder reads the
+# same byte-level pieces through GPT-2's own word embeddings (one vocabulary, one shared matrix), and everything
+# else in it is new. bert2gpt and roberta2gpt load both sides and start only the decoder's cross-attention at
+# random; bert2gpt's encoder reads lower-cased WordPieces while its decoder writes byte-level pieces with capitals,
+# so no id means the same thing on both sides, where roberta2gpt's two sides at least cut text the same way.
+
+# %% [markdown]
 # ## 4. Is the warm-started encoder still the pretrained encoder?
 #
 # BERT adds three vectors per input token: word, position and **segment**. For single-segment input the segment
@@ -242,10 +290,18 @@ with torch.no_grad():
     folded_states, dropped_states = (m.encoder(batch["input_ids"], attention_mask=batch["attention_mask"],
                                                output_hidden_states=True).hidden_states for m in (model, dropped))
 gaps = [d - f for f, d in zip(folded_states, dropped_states)]  # (B, S, H) each
-pd.DataFrame({"max |dropped - folded|": [g[mask].abs().max().item() for g in gaps],
-              "relative size (mean over tokens)": [(g.norm(dim=-1) / f.norm(dim=-1))[mask].mean().item()
-                                                   for g, f in zip(gaps, folded_states)]},
-             index=["embeddings"] + [f"layer {i}" for i in range(1, len(gaps))]).round(3).T
+per_layer = pd.DataFrame({"max |dropped - folded|": [g[mask].abs().max().item() for g in gaps],
+                          "relative size (mean over tokens)": [(g.norm(dim=-1) / f.norm(dim=-1))[mask].mean().item()
+                                                               for g, f in zip(gaps, folded_states)]},
+                         index=["embeddings"] + [f"layer {i}" for i in range(1, len(gaps))])
+display(per_layer.round(3).T)
+relative = per_layer["relative size (mean over tokens)"]
+grows = sum(later > earlier for earlier, later in zip(relative, relative[1:]))  # layers where it grew
+Markdown(f"Relative to the hidden state it perturbs, the error is {relative.iloc[0]:.0%} after the embeddings, "
+         f"{relative.iloc[1]:.0%} after the first layer and {relative.iloc[-1]:.0%} after the last; it is largest at "
+         f"{relative.idxmax()}, and grows at {grows} of the {len(relative) - 1} layers"
+         + (": no layer absorbs the missing vector, each one carries its effect forward and adds to it." if
+            grows == len(relative) - 1 else "."))
 
 # %% [markdown]
 # Folded, the difference is float rounding (about 1e-6); dropped, it is of the order of the hidden states
