@@ -87,8 +87,9 @@ pieces[:20]
 #
 # Frequent words stay whole; rarer ones are spelled from smaller pieces. Characters the corpus never showed (here
 # the emoji, and the Chinese characters) still print as pieces, because `tokenize` shows the text SentencePiece cut,
-# but they have no id of their own: as ids they become `<unk>` (the last line), and decoding cannot bring them back. Unigram and BPE vocabularies of the same size
-# cut differently: BPE keeps every merge it made on the way, so it holds more short fragments.
+# but they have no id of their own: as ids they become `<unk>` (the last line), and decoding cannot bring them
+# back. Unigram and BPE vocabularies of the same size cut differently: BPE keeps every merge it made on the way, so
+# it holds more short fragments.
 
 # %%
 SENTENCES = [

@@ -360,8 +360,9 @@ Markdown(f"A uniform guess over the {tok.vocab_size:,} word pieces has loss ln V
          f"{', '.join(near.index)} start within {(near - uniform).abs().max():.2f} nats of it (from {near.min():.2f} "
          f"to {near.max():.2f}): no start knows the task, and at this one example they are as good as a "
          "uniform guess. "
-         + "".join(f"{name} starts far above it, at {value:.2f}, and gives {at_start.loc[name, 'p(token just given)']:.0%} "
-                   "of its probability to the token it was just given. " for name, value in far.items())
+         + "".join(f"{name} starts far above it, at {value:.2f}, and gives "
+                   f"{at_start.loc[name, 'p(token just given)']:.0%} of its probability to the token it was just "
+                   "given. " for name, value in far.items())
          + "What the checkpoint gives is a starting point that fine-tuning moves faster from, not a lower first loss.")
 
 
@@ -431,8 +432,8 @@ pd.DataFrame({name: warm_start("bertshare", ckpt, device="meta", **options)[1].t
 # pretrained self-attention instead: trained projections whose attention is not uniform and whose values are as
 # large as self-attention's, so the input moves the output from the first step, though they do not yet attend
 # where the task needs (notebook 03's maps: no more weight on the diagonal than a random start). Nothing else
-# changes; the parameters it copies move from the "random" to the "from checkpoint" column. Notebook 03 measures how much more the decoder depends on its input at the start, and notebook
-# 05 what it did to the workbench's runs.
+# changes; the parameters it copies move from the "random" to the "from checkpoint" column. Notebook 03 measures
+# how much more the decoder depends on its input at the start, and notebook 05 what it did to the workbench's runs.
 
 # %%
 starts = {"cross-attention at random (the paper)": {},

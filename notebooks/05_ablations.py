@@ -87,8 +87,8 @@ else:
 with warnings.catch_warnings(record=True) as caught:  # listed in the table, not a red box
     warnings.simplefilter("always")
     row = run_experiment(config, results_dir=workdir / "results", progress=PRESET != "tiny")
-pd.Series({**{k: row[k] for k in ("row", "scheme", "seed", "steps", "train_examples", "wall_s", "exact", "sari", "bleu",
-                                 "loss") if k in row},  # each task reports its own metrics (bible-modern: no exact match)
+shown = ("row", "scheme", "seed", "steps", "train_examples", "wall_s", "exact", "sari", "bleu", "loss")
+pd.Series({**{k: row[k] for k in shown if k in row},  # each task reports its own metrics (bible-modern: no exact match)
            "warnings": ", ".join(sorted({w.category.__name__ for w in caught})) or "none"},
           name=f"{config.scheme}, {config.steps} steps (this run)").to_frame()
 
