@@ -85,9 +85,11 @@ pieces[:20]
 # %% [markdown]
 # ## Looking at the pieces
 #
-# Frequent words stay whole; rarer ones are spelled from smaller pieces; characters the corpus never showed
-# (here the emoji, and the Chinese characters) become `<unk>`. Unigram and BPE vocabularies of the same size
-# cut differently: BPE keeps every merge it made on the way, so it holds more short fragments.
+# Frequent words stay whole; rarer ones are spelled from smaller pieces. Characters the corpus never showed (here
+# the emoji, and the Chinese characters) still print as pieces, because `tokenize` shows the text SentencePiece cut,
+# but they have no id of their own: as ids they become `<unk>` (the last line), and decoding cannot bring them
+# back. Unigram and BPE vocabularies of the same size cut differently: BPE keeps every merge it made on the way, so
+# it holds more short fragments.
 
 # %%
 SENTENCES = [
@@ -100,6 +102,8 @@ SENTENCES = [
 sp_bpe = BertGenerationTokenizer.train([SAMPLE_CORPUS], vocab_size=VOCAB_SIZE, model_type="bpe")
 for text in SENTENCES[:3] + SENTENCES[4:]:
     print(f"{text}\n  unigram: {sp.tokenize(text)}\n  bpe:     {sp_bpe.tokenize(text)}")
+unseen = sp(SENTENCES[4], add_special_tokens=False)["input_ids"]
+print("unigram, as ids and back:", sp.convert_ids_to_tokens(unseen), "->", repr(sp.decode(unseen)))
 
 # %% [markdown]
 # ## Beside BERT's WordPiece
@@ -228,8 +232,8 @@ print(type(again).__name__, again.encode(SENTENCES[1]) == sp.encode(SENTENCES[1]
 # >   is BERT's and must be kept to reuse BERT's embeddings.
 # > - The input carries no special tokens; the target is wrapped in a start token (the decoder's first input) and an
 # >   end token (the last label).
-# > - Teacher forcing: the decoder input is the target shifted right behind the start token; the labels are the target
-# >   itself.
+# > - Teacher forcing: the labels are the target's ids followed by the end token; the decoder input is the same
+# >   sequence shifted one step right behind the start token.
 #
 # ## Exercises
 #

@@ -22,7 +22,7 @@
 # (2017), *Attention Is All You Need*.
 # **Code:** `bertgen/modeling/bert_generation.py` (`BertGenerationEmbeddings`, `BertGenerationSelfAttention`,
 # `BertGenerationLayer`, `BertGenerationEncoder`), `bertgen/config/bert.py` (`BertGenerationConfig`),
-# `bertgen/teaching/__init__.py` (the diagrams).
+# `bertgen/teaching/figures.py` (the diagrams).
 #
 # **After this notebook you can**
 # - write down the equations of one encoder layer (embeddings, scaled dot-product attention, heads, residual and

@@ -23,7 +23,7 @@
 # `BertGenerationLayer`, `BertGenerationDecoder` and its tied `lm_head`), `bertgen/modeling/encoder_decoder.py`
 # (`EncoderDecoderModel`, BERTShare's `tie_encoder_decoder`), `bertgen/warmstart/plan.py` and
 # `bertgen/modeling/warm_start.py` (what each scheme loads), `bertgen/cache.py` (the KV cache),
-# `bertgen/teaching/__init__.py` (the trained model and the diagrams).
+# `bertgen/teaching/__init__.py` (the trained model), `bertgen/teaching/figures.py` (the diagrams and attention maps).
 #
 # **After this notebook you can**
 # - explain how a layer pretrained to read in both directions becomes a left-to-right decoder, and prove it;
@@ -173,8 +173,10 @@ for ax, (name, weights) in zip(axes, maps.items()):
                    teaching.tokenizer.convert_ids_to_tokens(written[0].tolist()), ax=ax, title=name)
 plt.tight_layout()
 untrained = maps["random start (the paper)"]
+copied = maps["copied from self-attention"]
 Markdown(f"The model: {teaching.description}. Random start: weights from {untrained.min():.3f} to "
-         f"{untrained.max():.3f}, where uniform is 1/S = {1 / untrained.shape[1]:.3f}. Share of each row's weight on "
+         f"{untrained.max():.3f}, where uniform is 1/S = {1 / untrained.shape[1]:.3f}; copied from self-attention: "
+         f"from {copied.min():.3f} to {copied.max():.3f}. Share of each row's weight on "
          "the source word at the position being written (the diagonal): "
          + ", ".join(f"{name} {diagonality(w, offset=int(teaching.source_special_tokens)):.0%}" for name, w in maps.items())
          + ". Fine-tuning turns whatever it starts from into an alignment of output words with input words.")
@@ -248,8 +250,11 @@ Markdown(f"bertShare holds {reports['bertshare'].total / reports['bert2bert'].to
 #
 # That is measurable at the start. Below, for two different sources and the same decoder input, how much do the
 # decoder's next-token distributions differ? With the random start, barely: whatever the input, the decoder would say
-# the same. With `cross_attention="self"` (each layer's cross-attention copied from its pretrained self-attention,
-# which already matches tokens and positions; an option beyond the paper), the input already moves the output.
+# the same. With `cross_attention="self"` (each layer's cross-attention copied from its pretrained self-attention;
+# an option beyond the paper), the block starts with trained projections: its attention is not uniform, and the
+# values it returns are as large as self-attention's, so the input already moves the output. It does not yet read
+# the right place: the middle map above puts no more of its weight on the diagonal than the random start (the shares
+# under the maps); aligning output words with input words is what fine-tuning adds.
 
 # %%
 def input_dependence(model):  # mean total-variation distance between the next-token distributions for two sources
@@ -267,8 +272,11 @@ Markdown("Input dependence at the start of fine-tuning (total-variation distance
 
 # %% [markdown]
 # The reproduction shows what this costs. At the paper's scale (300k steps of batch 256) the cross-attention has time
-# to learn to read. At the workbench's first scale (1,000 pairs, 300 steps on a CPU) it did not: every paper scheme
-# *collapsed* to writing much the same sentence for every input. Notebook 05 shows the collapse with two diagnostics:
+# to learn to read. At the workbench's first scale (1,000 pairs, 300 steps on a CPU) it did not: four of the five
+# paper schemes *collapsed* to writing much the same sentence for every input, and the fifth, bertshare, wrote
+# different sentences that were hardly closer to their own input than to the others (notebook 05, section 3:
+# 92% distinct outputs, input dependence 0.09 against 0.90 for copying the input). Notebook 05 shows the collapse
+# with two diagnostics:
 # the **distinct-output share** (how many different outputs a model writes for its different inputs; 1 is healthy)
 # and **input dependence** (whether an output shares more words with its own input than with someone else's). A
 # teacher-forced loss can still fall during a collapse, which is why the diagnostics are needed.
@@ -361,8 +369,12 @@ print("max change at positions 0-4:", f"{(before - after)[0, :5].abs().max():.1e
 # %% [markdown]
 # Its vocabulary is byte-level BPE: text is split into bytes and merged into frequent pieces, so any string has a
 # spelling (no `[UNK]`), capitals and spaces survive (a piece carries its leading space, shown as `Ġ`), and
-# `<|endoftext|>` is its one special token: start, end and padding at once. A BPE trained here on bertgen's sample
-# corpus shows the pieces beside the WordPiece of MiniLM:
+# `<|endoftext|>` is its one special token: start, end and padding at once. Its pieces are printed through GPT-2's
+# byte-to-unicode table, which gives every byte a printable character: the space byte prints as `Ġ`, and a byte
+# that is printable Latin-1 as itself, so the two UTF-8 bytes of `é` (0xC3 0xA9) show as `Ã` and `©` wherever no
+# merge joined them, and a byte that is not printable as a stand-in from further up Unicode (`à`'s second byte,
+# 0xA0, shows as `ł`); decoding maps them all back to the text. A BPE trained here on bertgen's sample corpus shows the
+# pieces beside the WordPiece of MiniLM:
 
 # %%
 bpe = ByteLevelBPETokenizer()

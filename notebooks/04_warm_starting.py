@@ -58,17 +58,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from IPython.display import Markdown
+from tokenizers import ByteLevelBPETokenizer
 from tqdm.auto import tqdm
 
 from bertgen.data.collate import Seq2SeqCollator, encode_sources, encode_targets
 from bertgen.warmstart.gpt import meta_gpt2
 from bertgen.warmstart.pretrained import meta_checkpoint, read_pretrained
 from bertgen.warmstart.reference import reference_hidden_states
-from bertgen.tokenization import load_tokenizer
+from bertgen.tokenization import SAMPLE_CORPUS, load_tokenizer
 from bertgen.teaching import RUNNING_EXAMPLE, draw_scheme, folded, scheme_legend
 from bertgen.warmstart import SCHEMES
 from bertgen.modeling.warm_start import warm_start
-from bertgen.experiments.table1 import table1
+from bertgen.experiments.table1 import ROBERTA_BASE, table1
 
 # section 5: fine-tuning steps, and the schemes that get them
 STEPS = {"tiny": 6, "full": 100}[PRESET]
@@ -156,8 +157,8 @@ minilm = pd.DataFrame([warm_start(s, ckpt, device="meta")[1].table1_row() for s 
 ours.join(PAPER).join(minilm[["total", "from checkpoint"]].add_prefix("MiniLM "))
 
 # %% [markdown]
-# The bert-base rows land within 1% of the paper's totals and checkpoint columns. Our *random* column is about
-# 2M above the paper's for bert2bert and bertshare: it holds the whole cross-attention, 12 × 2.4M. At bert-base
+# The bert-base rows land within 1% of the paper's totals and checkpoint columns. Our *random* column is 2.4M
+# above the paper's for bert2bert and bertshare: it holds the whole cross-attention, 12 × 2.4M. At bert-base
 # size bertshare is 136/221 = 62% of bert2bert in the paper; at MiniLM size the share is larger (the right-hand
 # columns), because the embedding matrix is a bigger part of a smaller model. Without shared embeddings the count
 # is transformers' bert2bert, which keeps two copies of the 23M matrix:
@@ -168,7 +169,8 @@ warm_start("bert2bert", bert_base, device="meta", share_embeddings=False)[1].tab
 # %% [markdown]
 # ### All ten rows: RoBERTa and GPT-2
 #
-# The paper's Table 1 has ten rows: the five above, robertaShare, and four with **GPT-2** (124M, 12 layers of 768,
+# The paper's Table 1 has ten rows: the five above, robertaShare, and four with **GPT-2** (124.4M counted here,
+# 125M in the paper's Table 1; 12 layers of 768,
 # a byte-level BPE vocabulary of 50,257): `gpt` is GPT-2 alone, reading the input as a prefix and writing the
 # output after `<|endoftext|>`; `rnd2gpt`, `bert2gpt` and `roberta2gpt` put a random, BERT or RoBERTa encoder in
 # front of a GPT-2 decoder whose cross-attention is new. `bertgen.experiments.table1` builds all ten on the meta
@@ -178,8 +180,10 @@ warm_start("bert2bert", bert_base, device="meta", share_embeddings=False)[1].tab
 pd.DataFrame(table1()).set_index("scheme")
 
 # %% [markdown]
-# The GPT rows sit within 1M of the paper except bert2gpt, which is 1.7M over for the same reason as the BERT rows:
-# a 28.3M cross-attention where the paper's random column says 26M. The *embeddings* column shows the paper's
+# The GPT rows' totals sit within 1M of the paper's except bert2gpt's, 1.7M over, for the same reason as the BERT
+# rows: the random column holds the whole cross-attention, 28.4M, where the paper says 26M. roberta2gpt's random
+# column is 28.4M against 26M too, but its checkpoint column is 248.5M against the paper's 250M, and the two
+# differences (+2.4M, -1.5M) mostly cancel in its total (+0.9M). The *embeddings* column shows the paper's
 # vocabulary question. rnd2gpt's random encoder reads GPT-2's vocabulary through GPT-2's own matrix (39M, shared);
 # bert2gpt reads WordPiece and writes byte-level BPE: two matrices (23M + 39M), two tokenizers (a
 # `TokenizerPair` encodes with BERT's and decodes with GPT-2's). roberta2gpt also keeps two matrices, but RoBERTa
@@ -189,6 +193,53 @@ pd.DataFrame(table1()).set_index("scheme")
 
 # %%
 warm_start("bert2gpt", bert_base, decoder_checkpoint=meta_gpt2(), device="meta")[1]
+
+# %% [markdown]
+# ### The running example through the GPT-2 schemes
+#
+# What each GPT-2 scheme feeds its two sides for *He left early. She stayed late.* → *He left early, but she stayed
+# late.*, and what its warm start loads. No GPT-2 or RoBERTa weights can be downloaded here, so this uses what the
+# rest of the notebook uses: base-size configs on the meta device for the reports, and for the byte-level BPE side
+# a 500-piece BPE trained on bertgen's sample corpus (as in notebook 03). Its pieces show the format (`Ġ` marks a
+# leading space, capitals are kept); GPT-2's own 50,257 pieces would cut these common words far less. RoBERTa
+# splits text with GPT-2's merges, so its encoder would see the same pieces under other ids. The WordPiece side is
+# MiniLM's, which has BERT's uncased vocabulary.
+
+# %%
+bpe = ByteLevelBPETokenizer()
+bpe.train([str(SAMPLE_CORPUS)], vocab_size=500, special_tokens=["<|endoftext|>"], show_progress=False)
+EOT = "<|endoftext|>"  # GPT-2's one special token: separator, start of the output, end, padding
+source, target = RUNNING_EXAMPLE
+source_bpe, target_bpe = bpe.encode(source).tokens, bpe.encode(target).tokens
+gpt2 = meta_gpt2()
+gpt_runs = {"gpt": (gpt2, {}), "rnd2gpt": (gpt2, {}), "bert2gpt": (bert_base, dict(decoder_checkpoint=gpt2)),
+            "roberta2gpt": (meta_checkpoint(ROBERTA_BASE, "roberta-base"), dict(decoder_checkpoint=gpt2))}
+gpt_reports = {s: warm_start(s, c, device="meta", **o)[1] for s, (c, o) in gpt_runs.items()}
+encoder_reads = {"gpt": "(no encoder)", "rnd2gpt": source_bpe, "bert2gpt": tok.tokenize(source),
+                 "roberta2gpt": source_bpe}
+with pd.option_context("display.max_colwidth", 120):
+    display(pd.DataFrame({  # gpt: one causal sequence, the source as its prefix; the loss counts the target only
+        "encoder reads": {s: " ".join(t) if isinstance(t, list) else t for s, t in encoder_reads.items()},
+        "decoder reads (teacher forcing)": {s: " ".join([*source_bpe, EOT, *target_bpe] if s == "gpt"
+                                                        else [EOT, *target_bpe]) for s in gpt_runs},
+        "labels": {s: " ".join([*target_bpe, EOT]) for s in gpt_runs}}))
+for scheme, report in gpt_reports.items():
+    row = report.table1_row()
+    print(f"{scheme}: encoder <- {report.encoder_source}; decoder <- {report.decoder_source}; "
+          f"{row['from checkpoint']}M loaded, {row['random']}M new")
+    for entry in report.initialized:
+        size = f"{entry.params / 1e6:.1f}M" if entry.params >= 1e5 else f"{entry.params / 1e3:.1f}K"
+        print(f"    new:    {entry.pattern} ({size})")
+    for entry in report.shared:
+        print(f"    shared: {entry.pattern} is {entry.detail}")
+
+# %% [markdown]
+# `gpt` has no encoder and nothing new: GPT-2 reads the source, `<|endoftext|>`, and writes the target after it,
+# one causal sequence, so every output position can attend to the whole source. rnd2gpt's random encoder reads the
+# same byte-level pieces through GPT-2's own word embeddings (one vocabulary, one shared matrix), and everything
+# else in it is new. bert2gpt and roberta2gpt load both sides and start only the decoder's cross-attention at
+# random; bert2gpt's encoder reads lower-cased WordPieces while its decoder writes byte-level pieces with capitals,
+# so no id means the same thing on both sides, where roberta2gpt's two sides at least cut text the same way.
 
 # %% [markdown]
 # ## 4. Is the warm-started encoder still the pretrained encoder?
@@ -230,6 +281,29 @@ ax.set(xlabel="token position (first sentence)", ylabel="max |difference|", titl
 ax.legend();
 
 # %% [markdown]
+# The reference gives the checkpoint's output only, after its last layer. To see where the error starts and how it
+# grows, compare the dropped encoder with the folded one, which matches the checkpoint, layer by layer
+# (`output_hidden_states=True`: the embeddings' output, then each layer's):
+
+# %%
+with torch.no_grad():
+    folded_states, dropped_states = (m.encoder(batch["input_ids"], attention_mask=batch["attention_mask"],
+                                               output_hidden_states=True).hidden_states for m in (model, dropped))
+gaps = [d - f for f, d in zip(folded_states, dropped_states)]  # (B, S, H) each
+per_layer = pd.DataFrame({"max |dropped - folded|": [g[mask].abs().max().item() for g in gaps],
+                          "relative size (mean over tokens)": [(g.norm(dim=-1) / f.norm(dim=-1))[mask].mean().item()
+                                                               for g, f in zip(gaps, folded_states)]},
+                         index=["embeddings"] + [f"layer {i}" for i in range(1, len(gaps))])
+display(per_layer.round(3).T)
+relative = per_layer["relative size (mean over tokens)"]
+grows = sum(later > earlier for earlier, later in zip(relative, relative[1:]))  # layers where it grew
+Markdown(f"Relative to the hidden state it perturbs, the error is {relative.iloc[0]:.0%} after the embeddings, "
+         f"{relative.iloc[1]:.0%} after the first layer and {relative.iloc[-1]:.0%} after the last; it is largest at "
+         f"{relative.idxmax()}, and grows at {grows} of the {len(relative) - 1} layers"
+         + (": no layer absorbs the missing vector, each one carries its effect forward and adds to it." if
+            grows == len(relative) - 1 else "."))
+
+# %% [markdown]
 # Folded, the difference is float rounding (about 1e-6); dropped, it is of the order of the hidden states
 # themselves. Fine-tuning can learn the missing vector back, but the point of warm-starting is to start from what
 # pretraining learned, not from a perturbed copy of it.
@@ -265,20 +339,31 @@ train_batch = Seq2SeqCollator(tok.pad_token_id)([{"input_ids": s, "labels": t} f
 # scheme's start gives the target the lowest loss, and will any of them write a sentence?
 
 # %%
-def on_running_example(model):  # (target loss, greedy output) for the running example
+def on_running_example(model):  # (target loss, greedy output, mean p of repeating the token just given)
     first = {k: v[:1] for k, v in train_batch.items()}  # row 0: the running example
+    given = model.prepare_decoder_input_ids_from_labels(first["labels"])  # (1, T): [CLS] + the target, shifted
     with torch.no_grad():
-        loss = model.eval()(**first).loss.item()
+        out = model.eval()(**first)
         ids = model.generate(input_ids=first["input_ids"], attention_mask=first["attention_mask"], max_new_tokens=12)
-    return loss, tok.decode(ids[0, 1:])  # special tokens kept: an untrained model writes them too
+    repeat = out.logits.softmax(-1).gather(-1, given[..., None])[..., 0][first["labels"] != -100].mean().item()
+    return out.loss.item(), tok.decode(ids[0, 1:]), repeat  # special tokens kept: an untrained model writes them
 
 torch.manual_seed(0)
 at_start = pd.DataFrame({s: on_running_example(warm_start(s, ckpt)[0]) for s in SCHEMES[:5]},
-                        index=["target loss at the start", "greedy output at the start"]).T
-display(at_start)
-Markdown(f"A uniform guess over the {tok.vocab_size:,} word pieces has loss ln V = {math.log(tok.vocab_size):.2f}: "
-         f"the starts range from {at_start.iloc[:, 0].min():.2f} to {at_start.iloc[:, 0].max():.2f}. No scheme's "
-         "start knows the task; what the checkpoint gives is a starting point that fine-tuning moves faster from.")
+                        index=["target loss at the start", "greedy output at the start", "p(token just given)"]).T
+at_start = at_start.astype({"target loss at the start": float, "p(token just given)": float})
+display(at_start.round(3))
+uniform, start_loss = math.log(tok.vocab_size), at_start["target loss at the start"]
+near = start_loss[(start_loss - uniform).abs() < 0.5]
+far = start_loss.drop(near.index)
+Markdown(f"A uniform guess over the {tok.vocab_size:,} word pieces has loss ln V = {uniform:.2f}. "
+         f"{', '.join(near.index)} start within {(near - uniform).abs().max():.2f} nats of it (from {near.min():.2f} "
+         f"to {near.max():.2f}): no start knows the task, and at this one example they are as good as a "
+         "uniform guess. "
+         + "".join(f"{name} starts far above it, at {value:.2f}, and gives "
+                   f"{at_start.loc[name, 'p(token just given)']:.0%} of its probability to the token it was just "
+                   "given. " for name, value in far.items())
+         + "What the checkpoint gives is a starting point that fine-tuning moves faster from, not a lower first loss.")
 
 
 # %%
@@ -306,16 +391,25 @@ for scheme, losses in curves.items():
 ax.set(xlabel="step", ylabel="training loss (cross-entropy)", title=f"{len(PAIRS)} sentence pairs, MiniLM-L6")
 ax.legend();
 display(pd.DataFrame(curves).iloc[[0, -1]].rename(index=lambda i: f"loss at step {i + 1}"))
-at_start.dropna()[at_start.columns[1:]]  # the running example, written before and after (it is a training pair)
+at_start.dropna().filter(like="greedy output")  # the running example, written before and after (it is a training pair)
 
 # %% [markdown]
-# The warm-started model starts lower than `rnd2rnd` and fits faster: the pretrained encoder already represents
-# the input, and the pretrained decoder already knows which tokens follow which. (`PRESET = "full"` trains all
-# five schemes for longer.) The paper finds the same at full scale, with the encoder mattering most.
+# The warm-started model does not start lower than `rnd2rnd`: both start at about the uniform loss (the table
+# before training). It fits faster: the pretrained encoder already represents the input, and the pretrained decoder
+# already knows which tokens follow which. (`PRESET = "full"` trains all five schemes for longer.) The paper finds
+# the same at full scale, with the encoder mattering most.
 #
-# The running example's row shows the other side. Before training, every scheme's decoder writes `[CLS]` again and
-# again: the token it was just given is, to an untrained model, the likeliest next one. After a few steps a model
-# learns what is frequent in the targets (a common word, or ending at once) long before it learns to read its input.
+# Before training, every scheme's decoder writes `[CLS]` again and again: the token it was just given is, to an
+# untrained model, the likeliest next one. How *sure* it is of that explains bert2rnd's high start. Its encoder and
+# decoder share one word-embedding matrix, BERT's, and the decoder's output layer is tied to it. A random decoder's
+# output at a position is still mostly its input token's embedding (the residual connections carry it through
+# layers that have learned nothing), and the tied output layer scores every word by its dot product with that
+# output, so the token just given wins. With BERT's trained embeddings, larger and more distinct than a random
+# start's, it wins by far: the start bets nearly everything on a repeat (the `p(token just given)` column) and pays
+# for it at every target token that is not one. rnd2rnd's small random embeddings make the same bet weakly, and the
+# schemes with a pretrained decoder have pretrained layers between input and output; both stay near uniform.
+# After a few steps a model learns what is frequent in the targets (a common word, or ending at once) long before
+# it learns to read its input.
 #
 # ## The paper's ablations, as options
 #
@@ -335,10 +429,11 @@ pd.DataFrame({name: warm_start("bertshare", ckpt, device="meta", **options)[1].t
 # In every scheme the decoder's cross-attention is new: the paper (and transformers) start it at random. It is
 # the one part that must learn to read the source, and until it has, the decoder is an unconditional language
 # model. `cross_attention="self"` starts each decoder layer's cross-attention as a copy of that layer's
-# pretrained self-attention instead: the query and key projections already match tokens and positions, now
-# across the two stacks. Nothing else changes; the parameters it copies move from the "random" to the "from
-# checkpoint" column. Notebook 03 measures how much more the decoder depends on its input at the start, and notebook
-# 05 what it did to the workbench's runs.
+# pretrained self-attention instead: trained projections whose attention is not uniform and whose values are as
+# large as self-attention's, so the input moves the output from the first step, though they do not yet attend
+# where the task needs (notebook 03's maps: no more weight on the diagonal than a random start). Nothing else
+# changes; the parameters it copies move from the "random" to the "from checkpoint" column. Notebook 03 measures
+# how much more the decoder depends on its input at the start, and notebook 05 what it did to the workbench's runs.
 
 # %%
 starts = {"cross-attention at random (the paper)": {},

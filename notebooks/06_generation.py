@@ -20,11 +20,13 @@
 # Tasks*](https://arxiv.org/abs/1907.12461), the experimental setup of *Experiments and Results* (beam search
 # with 4 beams and length penalty α = 0.6 for translation) and the decoding of every table.
 # **Code:** `bertgen/generation/search.py` (greedy, beam, sampling), `bertgen/generation/processors.py`
-# (length penalty, n-gram blocking), `bertgen/cache.py` (the KV cache), `bertgen/teaching/__init__.py` (the model taught on).
+# (length penalty, n-gram blocking), `bertgen/cache.py` (the KV cache), `bertgen/teaching/__init__.py` (the model taught
+# on).
 #
 # **After this notebook you can**
 # - say what greedy search, beam search and sampling each do with the decoder's next-token distributions;
-# - find an input where beam search fixes a greedy mistake, and explain it with sequence log-probabilities;
+# - compare greedy and beam search by the sequence log-probability of what they write, and say why beam search's
+#   likelier output need not be the more correct one;
 # - read a cross-attention map and see the alignment between output and input words a trained model learns;
 # - choose `num_beams`, `length_penalty` and `no_repeat_ngram_size`, and explain what the KV cache saves.
 #
@@ -122,12 +124,13 @@ for name, special, position in (("bare text (the paper)", False, 0), ("after [CL
 pd.Series(similarity, name="first word's encoder output: mean cosine similarity between inputs").round(3).to_frame()
 
 # %% [markdown]
-# ### Beam search fixing a greedy mistake
+# ### What beam search finds: likelier outputs, not necessarily better ones
 #
 # Score every output by its summed log-probability under the model, $\log p(y \mid x) = \sum_t \log p(y_t \mid
 # y_{<t}, x)$, and count how many reference words it reproduces in order. Where beam search finds an output the
 # model itself rates as more likely, greedy search made a mistake *by the model's own standard*: it committed to
-# a token whose continuation turned out worse.
+# a token whose continuation turned out worse. Whether the likelier output is also more *correct* is a different
+# question, which only the reference answers.
 #
 # On inputs like those it was trained on, the copy model is sure of every step and greedy is already right (the
 # table above). Search matters where a model is unsure, so the inputs here are harder: strings of 30 random words,
@@ -143,22 +146,32 @@ with pd.option_context("display.max_colwidth", 60):
     display(table[["greedy", "beam", "log p greedy", "log p beam", "words right greedy", "words right beam"]].round(2))
 
 # %%
-fixed = table[(table["words right beam"] > table["words right greedy"]) & (table["beam gains"] > 0)]
-best = (fixed if len(fixed) else table).sort_values("beam gains").iloc[-1]
-Markdown(f"Beam search changes {int((table['greedy'] != table['beam']).sum())} of {len(table)} outputs and "
-         f"gets more reference words right on {len(fixed)} of them. "
-         + ("The clearest case:" if len(fixed) else "Where it gains most in log-probability:")
-         + f"\n\n- input: *{best['source']}*\n- greedy: *{best['greedy']}* (log p {best['log p greedy']:.2f})\n"
-         f"- beam: *{best['beam']}* (log p {best['log p beam']:.2f})\n\n"
-         f"Beam search's output is {best['beam gains']:.2f} nats more likely, i.e. "
-         f"{torch.tensor(best['beam gains']).exp().item():.1f}× as probable under the model.")
+changed = table[table["greedy"] != table["beam"]]
+counts = {"likelier under the model": int((changed["beam gains"] > 0).sum()),
+          "more reference words right": int((changed["words right beam"] > changed["words right greedy"]).sum()),
+          "fewer reference words right": int((changed["words right beam"] < changed["words right greedy"]).sum())}
+best = (changed if len(changed) else table).sort_values("beam gains").iloc[-1]  # the largest change in log p
+gain = best["beam gains"]
+Markdown(f"Beam search changes {len(changed)} of {len(table)} outputs. Of those, its output is "
+         + ", ".join(f"{name} on {n}" for name, n in counts.items())
+         + (". The change with the largest gain in log-probability:" if len(changed) else
+            ". Where the two differ least badly in log-probability:")
+         + f"\n\n- input: *{best['source']}*\n- greedy: *{best['greedy']}* (log p {best['log p greedy']:.2f}, "
+         f"{best['words right greedy']} words right)\n- beam: *{best['beam']}* (log p {best['log p beam']:.2f}, "
+         f"{best['words right beam']} words right)\n\n"
+         f"Beam search's output is {abs(gain):.2f} nats {'more' if gain >= 0 else 'less'} likely, i.e. "
+         f"{torch.tensor(gain).exp().item():.2f}× as probable under the model.")
 
 # %% [markdown]
-# Where beam search fixes greedy, the fix happens at one token: greedy took the most likely word at that step, beam
-# search kept the runner-up alive as a second hypothesis, and the runner-up's continuation scored better. A model sure
-# of every step (as a copy model is on most inputs) leaves it nothing to fix: greedy's output is then the likeliest
-# too. And where the model's best guess is wrong everywhere (a word it never learned), no search helps: beam search
-# finds the model's mistakes more reliably, it does not correct the model.
+# Beam search answers the model's question, *which output is likeliest?*, better than greedy does; it does not
+# answer the reader's, *which output is right?* Where the two searches part, they part at one token: greedy took the
+# most likely word at that step, beam search kept the runner-up alive as a second hypothesis, and the runner-up's
+# continuation scored better as a whole. If the model's preference there is wrong (a rare word it copies badly),
+# beam search follows the preference more faithfully and can trade a right word for a wrong one: count the rows
+# above where it writes fewer reference words. A model sure of every step (as a copy model is on most inputs)
+# leaves it nothing to change: greedy's output is then the likeliest too. (By default beam search ranks finished
+# hypotheses by log p divided by length, section 2, so its pick can even be less likely by the raw sum.) Beam
+# search finds the model's own best guess more reliably; it does not correct the model.
 #
 # **Live:** drag the sliders to rerun the search on one input (in JupyterLab; a rendered page shows the
 # default).
@@ -294,7 +307,8 @@ Markdown(f"Averaged over heads, {diagonality(attention, shift):.0%} of each row'
 # the source word it is about to write: the decoder *reads its input* at the right place. This is the alignment a
 # translation model learns between the two languages' words, here for a copy task, where it is the diagonal. (On
 # the `make demo` model, which rewrites King James verses in modern English, look for where the diagonal bends: the
-# words it inserts, drops or reorders.) Notebook 03 shows the same map before fine-tuning: flat. Where the source
+# words it inserts, drops or reorders.) Notebook 03 shows this model's map at its start, cross-attention copied from
+# self-attention (its middle map), and the paper's random start, which is flat. Where the source
 # starts with `[CLS]` (the copy model's input), the diagonal sits one key to the right of the square's, and the
 # `[CLS]` column collects the weight of heads with nothing to read there: an *attention sink*, the same habit that
 # empties position 0 of meaning (section 1).
@@ -335,16 +349,16 @@ pd.DataFrame(timings).T.round(2)  # medians of REPEATS runs each
 # * `bertgen generate --model DIR --num-beams 4 < inputs.txt` (or transformers' spelling,
 #   `bertgen run --task text2text-generation --model DIR`) writes one output line per input line.
 # * `pipeline("text2text-generation", model=DIR, num_beams=4)("...")` returns `[{"generated_text": ...}]`.
-# * `quantize="int8"` (pipeline, CLI, or `bertgen.generation.quantization.quantize`) roughly halves CPU decoding time for
-#   a few percent of changed choices; `benchmarks/RESULTS.md` has the numbers.
+# * `quantize="int8"` (pipeline, CLI, or `bertgen.generation.quantization.quantize`) makes CPU decoding faster at
+#   the price of a small share of changed next-token choices; `benchmarks/RESULTS.md` has the measured speed-ups.
 
 # %% [markdown]
 # ## Summary
 #
-# > - Greedy search takes the likeliest token at each step; beam search keeps several partial outputs and can repair a
-# >   greedy mistake by the model's own standard; sampling trades likelihood for variety.
-# > - Beam search ranks by summed log-probability, which favours short outputs (at the extreme, the empty one): the
-# >   length penalty and `min_new_tokens` correct for it.
+# > - Greedy search takes the likeliest token at each step; beam search keeps several partial outputs and finds
+# >   outputs the model rates likelier, which are not always more correct; sampling trades likelihood for variety.
+# > - Beam search ranks by summed log-probability, in which every token costs: left alone it favours shorter
+# >   outputs, and the length penalty and `min_new_tokens` correct for it.
 # > - A trained model's cross-attention aligns each output word with the source word it reads.
 # > - The KV cache makes each step compute one position instead of all of them.
 #
@@ -373,15 +387,18 @@ for name, beams in (("greedy", 1), ("beam", 4)):
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: length_penalty=0 ranks finished hypotheses by the raw sum of log-probabilities, and each token adds
-# a negative term: shorter outputs are favoured, and the shortest of all is the empty output (the end token at once),
-# whose log p is one step's. Whether it wins depends on the probability the model gives the end token at the first
-# step: a model sure of its task gives it almost none, a less sure one enough that the likeliest output is the empty
-# string, the classic reason beam search needs a length penalty or min_new_tokens. The counts below say which this
-# model is. And a wider beam is not always better: it keeps different hypotheses alive, and can finish a worse one
-# first.
+# a negative term, so shorter outputs are favoured. The extreme case, the empty output (the end token at once)
+# winning, needs a model that gives the end token real probability at the first step; the copy model, sure of its
+# task, gives it almost none (printed below), so none of its outputs is empty and all are about as long as greedy's.
+# Nor is a wider beam guaranteed to do better: it keeps different hypotheses alive, and can finish a worse one
+# first; the last line counts the inputs where that happened.
 found = {k: compare_decoding(teaching, num_beams=k, max_new_tokens=HARD_TOKENS, length_penalty=0.0, examples=hard)
          for k in (1, 2, 4, 8)}
 display(pd.DataFrame({f"log p, {k} beams": t["log p beam"] for k, t in found.items()}).round(2))
+start = torch.full((len(hard), 1), model.config.decoder_start_token_id)
+with torch.no_grad():  # p(end token | start token, x) for each hard input
+    p_end = model(**teaching.encode([s for s, _ in hard]), decoder_input_ids=start).logits[:, 0].softmax(-1)
+print(f"the end token's probability at the first step: at most {p_end[:, model.config.eos_token_id].max():.1e}")
 print("empty outputs:", {f"{k} beams": int((t["beam"] == "").sum()) for k, t in found.items()}, "of", len(hard))
 print("mean words written:", {f"{k} beams": t["beam"].str.split().str.len().mean() for k, t in found.items()})
 print("inputs where a wider beam found a less likely output than the next narrower one:",

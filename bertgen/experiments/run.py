@@ -16,6 +16,7 @@ import datasets
 import torch
 
 from bertgen.data import load_task, tokenize_task
+from bertgen.data.registry import datasets_progress
 from bertgen.evaluation import SourceReading, collapse_diagnostics, evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.experiments.ledger import append_row, git_commit
@@ -32,15 +33,17 @@ from bertgen.modeling.warm_start import warm_start
 
 # -------------------------------------------------------------------------------------------------- data
 
-def prepare_data(config: ExperimentConfig, tokenizer) -> dict[str, datasets.Dataset]:
-    """Tokenized train / validation / test splits at the config's scale (see ExperimentConfig)."""
-    dsd = load_task(config.task, data_dir=config.data_dir or None)
+def prepare_data(config: ExperimentConfig, tokenizer, progress: bool = True) -> dict[str, datasets.Dataset]:
+    """Tokenized train / validation / test splits at the config's scale (see ExperimentConfig); `progress=False`
+    hides datasets' progress bars (tokenizing, length filter)."""
     source_length = max_source_ids(config, tokenizer)
-    # +1: a side that reaches the limit may have been truncated by it, and then does not fit
-    tokenized = tokenize_task(dsd, tokenizer, source_length + 1, config.max_target_length + 1,
-                              source_special_tokens=config.source_special_tokens)
-    fits = tokenized.filter(lambda ex: len(ex["input_ids"]) <= source_length
-                            and len(ex["labels"]) <= config.max_target_length, desc="length filter")
+    with datasets_progress(progress):
+        dsd = load_task(config.task, data_dir=config.data_dir or None)
+        # +1: a side that reaches the limit may have been truncated by it, and then does not fit
+        tokenized = tokenize_task(dsd, tokenizer, source_length + 1, config.max_target_length + 1,
+                                  source_special_tokens=config.source_special_tokens)
+        fits = tokenized.filter(lambda ex: len(ex["input_ids"]) <= source_length
+                                and len(ex["labels"]) <= config.max_target_length, desc="length filter")
 
     def subset(split: str, n: int) -> datasets.Dataset:
         ds = fits[split].shuffle(seed=0)
@@ -148,7 +151,7 @@ def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = Tru
     `extra` goes to `training_arguments`."""
     checkpoint = read_checkpoint(config)
     tokenizer = checkpoint.tokenizer
-    data = prepare_data(config, tokenizer)
+    data = prepare_data(config, tokenizer, progress)
     model, report = build_model(config, checkpoint)
     trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
                       pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"],

@@ -4,7 +4,7 @@ as its scheme says, and counted as the paper counts (a shared tensor once).
 
 Two conventions set bertgen's BERT counts about 2M above the paper's: the segment embedding is folded into the
 positions and the pooler dropped (BERT brings 108.9M, the paper counts 109.5M), and a decoder's cross-attention
-has its output projection and LayerNorm (28.3M at 12 x 768; the paper's random column says 26M).
+has its output projection and LayerNorm (28.4M at 12 x 768; the paper's random column says 26M).
 """
 from __future__ import annotations
 

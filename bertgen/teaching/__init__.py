@@ -182,7 +182,8 @@ def teaching_model(use_demo: bool = True, progress: bool = True, **settings) -> 
         test = load_task("bible-modern")["test"]
         examples = [(a, b) for a, b in zip(test["source"], test["target"]) if len(a.split()) <= 16][:COPY["held_out"]]
         return TeachingModel(EncoderDecoderModel.from_pretrained(demo).eval(), load_tokenizer(demo), "demo",
-                             f"the `make demo` model ({demo}): bert2bert from MiniLM-L6 fine-tuned on bible-modern "
+                             f"the `make demo` model (`$BERTGEN_HOME/{DEMO_MODEL.as_posix()}`): bert2bert from "
+                             "MiniLM-L6 fine-tuned on bible-modern "
                              "(King James English -> modern English)",
                              examples, demo)
     directory = copy_model_dir(**settings)
@@ -193,7 +194,8 @@ def teaching_model(use_demo: bool = True, progress: bool = True, **settings) -> 
     return TeachingModel(EncoderDecoderModel.from_pretrained(directory).eval(), tokenizer, "copy",
                          f"a bert2bert from MiniLM-L6 ({s['layers']} layers per stack, cross-attention copied from "
                          f"self-attention) fine-tuned for {s['steps']} steps to copy short sentences (one or two) and "
-                         f"strings of random words, reading them as `[CLS] ... [SEP]`, cached in {directory}",
+                         f"strings of random words, reading them as `[CLS] ... [SEP]`, cached under "
+                         "`$BERTGEN_HOME/teaching/`",
                          copy_task(tokenizer, s["max_tokens"], s["held_out"])[1], directory, s["source_special_tokens"])
 
 

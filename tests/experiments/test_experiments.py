@@ -303,6 +303,25 @@ def test_another_subset_draw_is_another_tenth_of_the_same_pairs_and_the_same_con
     assert config.hash() == dataclasses.replace(config, subset_seed=1).hash()  # a draw is spread, like a seed
 
 
+def test_prepare_data_shows_datasets_progress_bars_only_when_asked(project, capfd):
+    import datasets
+
+    from bertgen.experiments.run import prepare_data, read_checkpoint
+
+    config = ExperimentConfig.from_toml(project / "experiments" / "configs" / "brown-fusion" / "tiny.toml")
+    tokenizer = read_checkpoint(config).tokenizer
+    capfd.readouterr()
+    # two source lengths: two tokenizations, neither read back from datasets' cache
+    quiet = prepare_data(dataclasses.replace(config, max_source_length=40), tokenizer, progress=False)
+    hidden = capfd.readouterr().err
+    shown_data = prepare_data(dataclasses.replace(config, max_source_length=41), tokenizer)
+    shown = capfd.readouterr().err
+    assert "tokenizing" in shown and "length filter" in shown
+    assert "tokenizing" not in hidden and "length filter" not in hidden
+    assert len(quiet["train"]) and len(shown_data["train"])
+    assert not datasets.utils.are_progress_bars_disabled()  # the global setting is back as it was
+
+
 def test_source_special_tokens_wrap_the_same_pairs_in_cls_and_sep(project, monkeypatch):
     import bertgen.evaluation.decoding as decoding
     from bertgen.experiments.run import build_model, evaluate_kwargs, prepare_data, read_checkpoint
