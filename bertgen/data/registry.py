@@ -19,7 +19,6 @@ import inspect
 import random
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -208,24 +207,15 @@ def _cache_key(task: Task, roots: Roots) -> str:
     return h.hexdigest()[:16]
 
 
-@contextmanager
-def datasets_progress(enabled: bool) -> Iterator[None]:
-    """Within the block, `datasets` shows its progress bars (map, filter, save) only if `enabled`; the global
-    setting is restored after it."""
-    was_enabled = not datasets.utils.are_progress_bars_disabled()
-    if not enabled:
-        datasets.utils.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_enabled and not enabled:
-            datasets.utils.enable_progress_bars()
-
-
 def _save_quietly(dsd: datasets.DatasetDict, path: Path) -> None:
     """save_to_disk without its per-split progress bars: saving takes a moment, the bars add noise."""
-    with datasets_progress(False):
+    was_enabled = not datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()
+    try:
         dsd.save_to_disk(str(path))
+    finally:
+        if was_enabled:
+            datasets.utils.enable_progress_bars()
 
 
 def _cached(task: Task, roots: Roots) -> datasets.DatasetDict:

@@ -16,7 +16,7 @@ import datasets
 import torch
 
 from bertgen.data import load_task, tokenize_task
-from bertgen.data.registry import datasets_progress
+from bertgen.data.progress import datasets_progress
 from bertgen.evaluation import SourceReading, collapse_diagnostics, evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.experiments.ledger import append_row, git_commit
