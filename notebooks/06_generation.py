@@ -56,7 +56,7 @@ HARD_TOKENS = 40  # section 1's harder inputs are 30 words long
 TOY_INPUTS = {"tiny": 16, "full": 256}[PRESET]
 REPEATS = {"tiny": 3, "full": 5}[PRESET]
 torch.set_num_threads(1)  # small batches gain little from a second core; one keeps the timings steady
-teaching = teaching_model()  # the `make demo` model if present, else a few-minute fine-tune cached in $BERTGEN_HOME
+teaching = teaching_model()  # a few-minute fine-tune, cached in $BERTGEN_HOME (use_demo=True: the `make demo` model)
 model, tok = teaching.model, teaching.tokenizer
 Markdown(f"**The model on this page** is {teaching.description}. Greedy search copies its held-out sentences; "
          "where the search methods differ shows in the log-probabilities they find and in what sampling writes.")

@@ -174,9 +174,10 @@ def copy_model_dir(**settings) -> Path:
     return bertgen_home() / "teaching" / ("copy-minilm-l6-" + "-".join(f"{k}{v}" for k, v in s.items()))
 
 
-def teaching_model(use_demo: bool = True, progress: bool = True, **settings) -> TeachingModel:
-    """The model the notebooks teach on: the `make demo` model where present (and `use_demo`), else the
-    cached copy model, trained first if it is not cached yet (see the module docstring)."""
+def teaching_model(use_demo: bool = False, progress: bool = True, **settings) -> TeachingModel:
+    """The model the notebooks teach on: the cached copy model, trained first if it is not cached yet (see the
+    module docstring); with `use_demo`, the `make demo` model instead where one is present (the notebooks' prose
+    describes the copy model)."""
     demo = bertgen_home() / DEMO_MODEL
     if use_demo and (demo / "config.json").is_file():
         test = load_task("bible-modern")["test"]
