@@ -497,15 +497,18 @@ def decoder_from_checkpoint(model):
             if any(t.shape == p.shape and torch.equal(t, p.detach()) for t in ckpt.state.values())}
 
 for share in (True, False):
-    print(f"share_embeddings={share}:", decoder_from_checkpoint(warm_start("bert2rnd", ckpt, share_embeddings=share)[0]))
+    model_share, _ = warm_start("bert2rnd", ckpt, share_embeddings=share)
+    print(f"share_embeddings={share}:", decoder_from_checkpoint(model_share))
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3: + vocab x hidden (23.4M), in "embeddings" and "from checkpoint": the decoder gets its own copy of the
 # matrix, and a copy of a checkpoint tensor is loaded, not random. The tied output layer follows the decoder's copy.
-counts = pd.DataFrame([warm_start("bert2bert", bert_base, device="meta", share_embeddings=shared)[1].table1_row()
-                       for shared in (True, False)], index=["shared", "separate"]).drop(columns="scheme")
-display(counts.loc["separate"] - counts.loc["shared"])
-print(f"vocab x hidden = {BERT_BASE['vocab_size'] * BERT_BASE['hidden_size'] / 1e6:.1f}M")
-separate = warm_start("bert2bert", bert_base, device="meta", share_embeddings=False)[1]
-print("\n".join(f"loaded: {e.pattern} <- {e.detail}" for e in separate.loaded if "word_embeddings" in e.pattern))
-print("\n".join(f"shared: {e.pattern} is {e.detail}" for e in separate.shared if "lm_head.decoder.weight" in e.pattern))
+reports = {shared: warm_start("bert2bert", bert_base, device="meta", share_embeddings=shared)[1]
+           for shared in (True, False)}
+columns = {"total": "total", "embeddings": "embeddings", "from checkpoint": "from_checkpoint", "random": "random"}
+display(pd.Series({column: getattr(reports[False], attr) - getattr(reports[True], attr)
+                   for column, attr in columns.items()}, name="separate - shared (parameters)"))
+print(f"vocab x hidden = {BERT_BASE['vocab_size'] * BERT_BASE['hidden_size']:,}")
+print("\n".join(f"loaded: {e.pattern} <- {e.detail}" for e in reports[False].loaded if "word_embeddings" in e.pattern))
+print("\n".join(f"shared: {e.pattern} is {e.detail}" for e in reports[False].shared
+                 if "lm_head.decoder.weight" in e.pattern))

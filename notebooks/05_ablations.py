@@ -420,15 +420,15 @@ display(pd.DataFrame({f"{row} - rnd2rnd": {f"{fraction:.0%}": paper.loc[row, c] 
                                            for fraction, c in columns.items()} for row in ("bert2bert", "bert2rnd")})
         .rename_axis("paper, SARI").round(1))
 
-def lead(metric, fraction, sign=1):  # bert2bert's lead over rnd2rnd, and the two rows' seed spreads combined
+def lead(metric, fraction, lower_is_better=False):  # bert2bert's lead over rnd2rnd, and their seed spreads combined
     a, b = fusion.loc[("bert2bert", fraction)], fusion.loc[("rnd2rnd", fraction)]
-    return sign * (a[f"{metric}_mean"] - b[f"{metric}_mean"]), (a[f"{metric}_std"] ** 2 + b[f"{metric}_std"] ** 2) ** 0.5
+    difference = a[f"{metric}_mean"] - b[f"{metric}_mean"]
+    spread = (a[f"{metric}_std"] ** 2 + b[f"{metric}_std"] ** 2) ** 0.5
+    return {"lead": -difference if lower_is_better else difference, "spread": spread}
 
-fractions = sorted({f for row, f in fusion.index if row == "bert2bert"} & {f for row, f in fusion.index if row == "rnd2rnd"},
-                   reverse=True)
-workbench = pd.DataFrame({f"{fraction:.0%}": {f"{name}: lead": lead(metric, fraction, sign)[0] for name, metric, sign
-                                              in [("SARI", "sari", 1), ("test loss (nats, lower is better)", "loss", -1)]}
-                          | {f"{name}: spread": lead(metric, fraction)[1] for name, metric in
-                             [("SARI", "sari"), ("test loss (nats, lower is better)", "loss")]}
-                          for fraction in fractions}).sort_index()
-workbench.rename_axis("workbench, bert2bert over rnd2rnd").round(3)
+trained = {fraction for row, fraction in fusion.index if row == "bert2bert"}
+fractions = sorted(trained & {fraction for row, fraction in fusion.index if row == "rnd2rnd"}, reverse=True)
+pd.DataFrame({f"{fraction:.0%}": {(name, k): v for name, metric, lower in [("SARI", "sari", False),
+                                                                           ("test loss (nats)", "loss", True)]
+                                  for k, v in lead(metric, fraction, lower).items()}
+              for fraction in fractions}).rename_axis(["workbench: bert2bert over rnd2rnd", ""]).round(3)
