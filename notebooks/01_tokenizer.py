@@ -261,8 +261,8 @@ for size in (300, 1000):
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 3: max_length labels, the first max_length - 1 pieces and then the end token, so the decoder is taught to
-# stop in mid-sentence (after a word that cannot end one). Cut after the end token, the labels would hold no end
-# token at all: the model would never learn to stop on a long target and would run on to the length limit.
+# stop in mid-sentence. Cut after the end token, the labels would hold no end token at all: a long target would
+# never teach the model to stop, and long outputs would run on to the length limit.
 # encode_targets keeps the end token, so every example teaches when to stop; choose max_length so few are cut.
 from bertgen.data.collate import encode_targets
 
