@@ -241,16 +241,46 @@ for name, prediction in (("copy the input", source), ("the target", target)):
 #
 # ## Exercises
 #
-# 1. Which rule fires least on the Brown *sample*? Predict it first from what each rule needs in a sentence (the
-#    list above), then check with the counts: was your reason the right one?
+# 1. Which rule fires least on the corpus this notebook read (`docs`)? Predict it, and why, from what each rule
+#    needs in a sentence (the list above) and from how the rules fire: `fuse` tries the single-sentence rules in the
+#    order of `fusion_rules.SINGLE_RULES` and keeps the first that fires. Is your rule rare because an earlier rule
+#    takes its sentences, because the construction is rare in Brown, or because the rule's guards reject most of
+#    it? Check: count the rules, apply each single-sentence rule *alone* to every sentence, and follow the rarest
+#    rule's candidate sentences through its conditions one at a time.
 # 2. Fuse a sentence of your own with `fusion_rules.fuse` (tag it by hand in `word/tag` form). Which tags must be there
 #    for the rule to fire?
 # 3. Copying the input scores far above 0 in SARI but 0 in exact match. Explain both from the definitions (SARI: the
 #    mean of keep F1, delete precision and add F1 over n-grams), then check on the first 20 validation pairs.
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
-# Solution 1: the counts, fewest last; a rule fires as often as the construction it undoes occurs in Brown's prose
-made["rule"].value_counts()
+# Solution 1: SINGLE_CATAPHORA. It is tried first, so no rule takes its sentences (alone it fires as often); its
+# construction is rare: it needs all that SINGLE_CONN_START needs (an opening subordinate clause), then he/she as
+# that clause's subject, then a name as the main clause's subject; the guard (nothing else the pronoun could mean)
+# takes the last few.
+from bertgen.data.fusion.clauses import name_length, pronoun_subject
+
+fused = [s for d in docs for s in d.sentences if fusion_rules.fuse(s)]  # fuse also checks a sentence is eligible
+single = [r for r in fusion_rules.DISCOURSE_TYPES if r.startswith("SINGLE_")]
+alone = pd.Series([m[2] for apply in fusion_rules.SINGLE_RULES for s in fused if (m := apply(s))]).value_counts()
+display(pd.DataFrame({"in the task (first rule wins)": made["rule"].value_counts(),
+                      "each single-sentence rule alone": alone.reindex(single, fill_value=0)})
+        .reindex(fusion_rules.DISCOURSE_TYPES).fillna({"in the task (first rule wins)": 0}).astype("Int64")
+        .sort_values("in the task (first rule wins)"))
+
+def halves(tokens):  # "When he came, John sat." -> (he came), (John sat)
+    body = tokens[:-1]
+    comma = next(i for i, (w, _) in enumerate(body) if w == ",")
+    return body[1 + (body[0][0].lower() == "even"):comma], body[comma + 1:]
+
+opening = [s for s in fused if fusion_rules.single_conn_start(s)]
+he_she = [s for s in opening if pronoun_subject(halves(s)[0]) in {"he", "she"}]
+named = [s for s in he_she if 1 <= name_length(halves(s)[1]) <= 3]
+fired = [s for s in named if fusion_rules.single_cataphora(s)]
+display(pd.Series({"an opening subordinate clause (SINGLE_CONN_START fires)": len(opening),
+                   "... whose subject is he/she": len(he_she), "... and the main clause's subject a name": len(named),
+                   "... and nothing else the pronoun could mean (SINGLE_CATAPHORA)": len(fired)}, name="sentences"))
+for s in [s for s in named if s not in fired][:SHOW]:
+    print("rejected by the guard:", brown.text(s))
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 2: a subject pronoun (pps) and a past-tense verb (vbd) on both sides of ", but"

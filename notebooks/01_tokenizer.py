@@ -240,7 +240,11 @@ print(type(again).__name__, again.encode(SENTENCES[1]) == sp.encode(SENTENCES[1]
 # 1. A 300-piece and a 1,000-piece unigram vocabulary: predict which needs more pieces per corpus sentence, and what a
 #    larger vocabulary costs the model (think of the embedding matrix and the tied output layer). Then train both.
 # 2. Which of the example sentences changes when it goes through WordPiece and back (`decode(encode(...))`), and why?
-# 3. Write the decoder input and labels for "Good morning." with the SentencePiece tokenizer.
+# 3. Training cuts long targets: its labels come from `encode_targets(tok, targets, max_length)`
+#    (`bertgen/data/collate.py`). For a target longer than `max_length`, *predict* how long its labels are, what
+#    their last token is, and what the decoder is taught at that last position. What would it learn instead if the
+#    end token were added first and the cut made after it? Check with the SentencePiece tokenizer and
+#    `max_length=8` on the running example's target, both ways.
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: the smaller vocabulary cuts words into more, shorter pieces (longer sequences, and attention's cost grows
@@ -256,5 +260,17 @@ for size in (300, 1000):
 [t for t in SENTENCES if bert.decode(bert.encode(t, add_special_tokens=False)) != t]
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
-# Solution 3
-teacher_forcing(sp, "Good morning.")
+# Solution 3: max_length labels, the first max_length - 1 pieces and then the end token, so the decoder is taught to
+# stop in mid-sentence. Cut after the end token, the labels would hold no end token at all: a long target would
+# never teach the model to stop, and long outputs would run on to the length limit.
+# encode_targets keeps the end token, so every example teaches when to stop; choose max_length so few are cut.
+from bertgen.data.collate import encode_targets
+
+labels = encode_targets(sp, [target], max_length=8)[0]
+cut_after = (sp.encode(target, add_special_tokens=False) + [sp.eos_token_id])[:8]
+print(f"{len(sp.encode(target, add_special_tokens=False))} pieces in the target, max_length 8")
+display(pd.DataFrame({"decoder input": sp.convert_ids_to_tokens([sp.decoder_start_token_id] + labels[:-1]),
+                      "labels (encode_targets)": sp.convert_ids_to_tokens(labels),
+                      "labels (end token, then the cut)": sp.convert_ids_to_tokens(cut_after)}).T)
+print("ends with the end token:", labels[-1] == sp.eos_token_id, "(encode_targets)",
+      cut_after[-1] == sp.eos_token_id, "(cut after it)")

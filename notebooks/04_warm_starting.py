@@ -456,22 +456,59 @@ pd.DataFrame({name: warm_start("bert2bert", ckpt, device="meta", **options)[1].t
 #
 # ## Exercises
 #
-# 1. Build `bert2bert` with `layers=[0, 5]` (the first and last of MiniLM's layers) and check in its report which
-#    checkpoint layers went where.
-# 2. Without folding (`fold_token_type=False`), which part of the encoder's output differs from the checkpoint's, and
-#    by how much at the first position of the first sentence?
-# 3. Count the parameters of `bert2bert` with and without `share_embeddings` at bert-base size; where does the
-#    difference go?
+# 1. Under `bertshare`, *predict* which parts of the decoder are the encoder's own tensors and which belong to the
+#    decoder alone, and from the config alone (6 layers, hidden 384, vocabulary 30,522) how many parameters the
+#    decoder owns. Then check: two parameters are one tensor exactly when they share storage, so compare the
+#    `data_ptr()` of the decoder's parameters with the encoder's.
+# 2. `bert2rnd` has a random decoder. *Predict* how many of its decoder's parameters come from the checkpoint, and
+#    explain why the answer is not zero. Check by comparing every distinct decoder tensor with every checkpoint
+#    tensor (`ckpt.state`), then predict and check what changes with `share_embeddings=False`.
+# 3. At bert-base size, *predict* how many parameters `bert2bert` gains with `share_embeddings=False`, and in which
+#    Table 1 columns (embeddings, from checkpoint, random) the difference lands. Why there and not under *random*?
+#    Check with the reports, and find the tensor the extra parameters belong to.
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
-# Solution 1
-print(warm_start("bert2bert", ckpt, device="meta", layers=[0, 5])[1])
+# Solution 1: the decoder shares embeddings, self-attention and feed-forward; it owns cross-attention and lm_head.bias
+import re
+
+shared_model, _ = warm_start("bertshare", ckpt)
+encoder_storage = {p.data_ptr() for p in shared_model.encoder.parameters()}
+parts = {}
+for name, p in shared_model.decoder.named_parameters():  # each distinct tensor once (tied aliases left out)
+    part = ".".join(re.sub(r"^encoder\.layer\.\d+\.", "layer.", name.removeprefix("bert.")).split(".")[:2])
+    row = parts.setdefault(part, {"tensors": 0, "parameters": 0, "of them the encoder's": 0})
+    row["tensors"] += 1
+    row["parameters"] += p.numel()
+    row["of them the encoder's"] += p.data_ptr() in encoder_storage
+sharing = pd.DataFrame(parts).T
+display(sharing)
+own = sharing.loc[sharing["of them the encoder's"] == 0, "parameters"].sum()
+c = ckpt.config
+h = c.hidden_size  # per layer, cross-attention: 4 projections (h x h + h) and a LayerNorm (2h); plus the output bias
+predicted = c.num_hidden_layers * (4 * (h * h + h) + 2 * h) + c.vocab_size
+print(f"the decoder owns {own:,} parameters; predicted from the config: {predicted:,}")
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
-# Solution 2: every position differs, by the order of the hidden states themselves
-print({name: round(d[0].item(), 3) for name, d in difference.items()})
+# Solution 2: the word embeddings. share_embeddings=True makes the decoder's matrix (and its tied output layer) the
+# encoder's, which is loaded; with separate embeddings nothing in a random decoder comes from the checkpoint.
+def decoder_from_checkpoint(model):
+    distinct = {p.data_ptr(): (n, p) for n, p in model.decoder.named_parameters()}.values()
+    return {n: p.numel() for n, p in distinct
+            if any(t.shape == p.shape and torch.equal(t, p.detach()) for t in ckpt.state.values())}
+
+for share in (True, False):
+    model_share, _ = warm_start("bert2rnd", ckpt, share_embeddings=share)
+    print(f"share_embeddings={share}:", decoder_from_checkpoint(model_share))
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
-# Solution 3
-pd.DataFrame([warm_start("bert2bert", bert_base, device="meta", share_embeddings=shared)[1].table1_row()
-              for shared in (True, False)], index=["shared embeddings", "separate embeddings"])
+# Solution 3: + vocab x hidden (23.4M), in "embeddings" and "from checkpoint": the decoder gets its own copy of the
+# matrix, and a copy of a checkpoint tensor is loaded, not random. The tied output layer follows the decoder's copy.
+reports = {shared: warm_start("bert2bert", bert_base, device="meta", share_embeddings=shared)[1]
+           for shared in (True, False)}
+columns = {"total": "total", "embeddings": "embeddings", "from checkpoint": "from_checkpoint", "random": "random"}
+display(pd.Series({column: getattr(reports[False], attr) - getattr(reports[True], attr)
+                   for column, attr in columns.items()}, name="separate - shared (parameters)"))
+print(f"vocab x hidden = {BERT_BASE['vocab_size'] * BERT_BASE['hidden_size']:,}")
+print("\n".join(f"loaded: {e.pattern} <- {e.detail}" for e in reports[False].loaded if "word_embeddings" in e.pattern))
+print("\n".join(f"shared: {e.pattern} is {e.detail}" for e in reports[False].shared
+                 if "lm_head.decoder.weight" in e.pattern))
