@@ -253,10 +253,10 @@ for name, prediction in (("copy the input", source), ("the target", target)):
 #    mean of keep F1, delete precision and add F1 over n-grams), then check on the first 20 validation pairs.
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
-# Solution 1: SINGLE_CATAPHORA. It is tried first, so no rule takes its sentences (alone it fires as often); its
-# construction is rare: it needs all that SINGLE_CONN_START needs (an opening subordinate clause), then he/she as
-# that clause's subject, then a name as the main clause's subject; the guard (nothing else the pronoun could mean)
-# takes the last few.
+# Solution 1: on the full Brown corpus, SINGLE_CATAPHORA (the first table says which on the corpus read here). It is
+# tried first, so no rule takes its sentences (alone it fires as often); its construction is rare: it needs all that
+# SINGLE_CONN_START needs (an opening subordinate clause), then he/she as that clause's subject, then a name as the
+# main clause's subject; the guard (nothing else the pronoun could mean) takes the last few.
 from bertgen.data.fusion.clauses import name_length, pronoun_subject
 
 fused = [s for d in docs for s in d.sentences if fusion_rules.fuse(s)]  # fuse also checks a sentence is eligible
