@@ -145,10 +145,18 @@ def run_sweep(args) -> int:
     return 1 if failed else 0
 
 
-def _commit_results(results: Path, what: str) -> None:
-    """`--commit`: each finished run's results are committed at once (only the results folder is staged)."""
-    subprocess.run(["git", "add", "--", str(results)], cwd=results, check=False)
-    subprocess.run(["git", "commit", "-q", "-m", f"Results: {what}", "--", str(results)], cwd=results, check=False)
+def _commit_results(results: Path, what: str) -> bool:
+    """`--commit`: each finished run's results are committed at once (only the results folder is staged). Says so
+    when git refuses (not a checkout, another commit holding the index), leaving the files for the next commit."""
+    results = results.resolve()  # git runs inside the folder: a relative path would point below it
+    for command in (["git", "add", "--", str(results)],
+                    ["git", "commit", "-q", "-m", f"Results: {what}", "--", str(results)]):
+        done = subprocess.run(command, cwd=results, capture_output=True, text=True)
+        if done.returncode:
+            print(f"[sweep] not committed ({' '.join(command[:2])}: {(done.stderr or done.stdout).strip()}); the "
+                  f"results stay in {results} for the next commit", flush=True)
+            return False
+    return True
 
 
 def run_table(args) -> int:
