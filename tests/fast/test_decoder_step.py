@@ -31,15 +31,19 @@ def model(request, tmp_path_factory):
     return ours
 
 
+def _encoder_states(model, ids, mask):
+    """What the decoder's cross-attention reads: the encoder's output, projected to the decoder's width if needed."""
+    states = model.encoder(ids, attention_mask=mask).last_hidden_state
+    return model.enc_to_dec_proj(states) if hasattr(model, "enc_to_dec_proj") else states
+
+
 def _steps_both_ways(model, dtype, steps=6):
     """Hidden states of `steps` cached steps, through the modules and through FastDecoder, with a row
     reorder (as beam search does) after step 2 and an input leaving after step 4."""
     model = model.to(dtype)
     ids, mask = padded_batch(seed=0)
     with torch.inference_mode():
-        states = model.encoder(ids, attention_mask=mask).last_hidden_state  # (B, S, H)
-        if hasattr(model, "enc_to_dec_proj"):
-            states = model.enc_to_dec_proj(states)
+        states = _encoder_states(model, ids, mask)  # (B, S, H)
         fast = FastDecoder.get(model.decoder)
         assert fast is not None
         tokens = torch.randint(5, 40, (ids.shape[0], steps), generator=torch.Generator().manual_seed(0))
@@ -77,9 +81,7 @@ def test_rows_grouped_by_input_equal_rows_with_their_own_encoder_copies(model):
     cross-attention keys/values, and get what rows with a copy each get (the step checked above)."""
     ids, mask = padded_batch(seed=0)
     with torch.inference_mode():
-        states = model.encoder(ids, attention_mask=mask).last_hidden_state  # (B, S, H)
-        if hasattr(model, "enc_to_dec_proj"):
-            states = model.enc_to_dec_proj(states)
+        states = _encoder_states(model, ids, mask)  # (B, S, H)
         fast = FastDecoder.get(model.decoder)
         rows = torch.arange(len(ids)).repeat_interleave(2)  # (2B,) the input of each row
         tokens = torch.randint(5, 40, (len(rows), 4), generator=torch.Generator().manual_seed(1))
