@@ -233,9 +233,8 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
            "test_examples": len(data["test"]), "max_length": f"{config.max_source_length}/{config.max_target_length}",
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
            "train_loss": round(trained.train_loss, 4), "best_step": trained.best_step,
-           "val_loss": _round(trained.best_metric, 4), "val_source_gap": _round(last_eval(trained).get("val_source_gap"), 4),
+           **kept_validation(trained, config.early_stopping_metric), "val_source_gap": _round(last_eval(trained).get("val_source_gap"), 4),
            "val_encoder_spread": _round(last_eval(trained).get("val_encoder_spread"), 3),
-           **{f"val_{name}": value for name, value in best_eval_collapse(trained).items()},
            "hardware": hardware(next(model.parameters()).device), "precision": trained.precision, "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
            **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()},
            **{f"copy_{name}": round(value, 2) for name, value in copy.items()}}
@@ -265,12 +264,18 @@ def last_eval(result: TrainResult) -> dict[str, float]:
     return records[-1] if records else {}
 
 
-def best_eval_collapse(result: TrainResult) -> dict[str, float]:
-    """The collapse diagnostics of the validation outputs decoded at the kept weights' evaluation: a run is judged
-    collapsed on these, before its test set is decoded."""
+def kept_validation(result: TrainResult, metric: str | None) -> dict[str, float]:
+    """The validation figures of the kept weights' evaluation: the loss, the early-stopping metric (e.g. val_sari),
+    and the collapse diagnostics of the outputs decoded there, on which a run is judged collapsed before its test
+    set is decoded."""
     records = [r for r in read_log(result.log_path) if r.get("kind") == "eval" and r.get("step") == result.best_step]
     record = records[-1] if records else {}
-    return {name: record[f"val_{name}"] for name in ("distinct", "input_dependence") if f"val_{name}" in record}
+    metric = metric or "val_loss"
+    names = dict.fromkeys(["val_loss", metric, "val_distinct", "val_input_dependence"])
+    figures = {name: record[name] for name in names if name in record}
+    if metric not in figures and result.best_metric is not None:  # a run that evaluated once, at its end
+        figures[metric] = result.best_metric
+    return {name: _round(value, 4) for name, value in figures.items()}
 
 
 def _round(value: float | None, digits: int) -> float | None:

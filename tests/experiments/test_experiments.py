@@ -14,6 +14,7 @@ import torch
 from bertgen.cli.main import main
 from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import ExperimentConfig, append_row
+from bertgen.experiments.frames import learning_curves
 from bertgen.evaluation import SourceIgnoredWarning
 from bertgen.training.trainer import read_log
 
@@ -260,7 +261,6 @@ def test_a_copy_of_the_tree_without_git_takes_its_commit_from_the_environment(tm
 
 
 def test_learning_curves_carry_the_decoded_validation_metrics(project):
-    from bertgen.experiments.frames import learning_curves
 
     config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
     results = project / "experiments" / "results"
@@ -269,6 +269,21 @@ def test_learning_curves_carry_the_decoded_validation_metrics(project):
     evals = learning_curves("brown-fusion", results).query("kind == 'eval'")
     assert list(evals["step"]) == [1, 2, 3]
     assert evals[["val_loss", "val_source_gap", "val_encoder_spread", "val_sari", "val_distinct", "val_input_dependence"]].notna().all().all()
+
+
+def test_a_row_kept_by_validation_sari_records_that_evaluations_loss_and_sari(project):
+    """The row's val_loss is the loss at the kept weights' evaluation, whatever metric chose them (it once held the
+    best metric's value: a SARI of 75 in a loss column)."""
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    results = project / "experiments" / "results"
+    with pytest.warns(SourceIgnoredWarning):
+        main(["experiment", "run", str(config), "--set", "eval_generate_examples=3", "--set", "eval_every=1",
+              "--set", 'early_stopping_metric="val_sari"'])
+    row = pd.read_csv(results / "brown-fusion.csv").iloc[-1]
+    kept = learning_curves("brown-fusion", results).query(f"kind == 'eval' and step == {row['best_step']}").iloc[0]
+    assert row["val_loss"] == pytest.approx(kept["val_loss"], abs=1e-4)
+    assert row["val_sari"] == pytest.approx(kept["val_sari"], abs=1e-4)
+    assert row["val_input_dependence"] == pytest.approx(kept["val_input_dependence"], abs=1e-4)
 
 
 def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
