@@ -42,14 +42,21 @@ bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
 
-# The paper's tables at workbench scale: every config of TASK x 3 seeds, one run at a time on one thread, in the
-# background (hours of CPU). Each finished run is appended to experiments/results/TASK.csv and committed at once;
-# running it again skips the runs already there, so an interrupted sweep resumes. Watch the log.
+# The paper's tables at workbench scale, in the background (days of CPU). A task with a sweep script
+# (experiments/sweep/TASK.sh: its rows, seeds and order, two lanes of one thread) runs that; any other task every
+# config of TASK x 3 seeds, one run at a time on one thread. Each finished run's row is appended to the results CSV
+# and committed at once; running it again skips the runs already there, so an interrupted sweep resumes.
 TASK ?= bible-modern
 reproduce: setup
-	nohup $(VENV)/bin/bertgen experiment sweep experiments/configs/$(TASK)/*.toml --seeds 0 1 2 --jobs 1 \
-		--threads 1 --commit > experiments/results/$(TASK)-sweep.log 2>&1 &
-	@echo "sweep of $(TASK) started in the background: tail -f experiments/results/$(TASK)-sweep.log"
+	@if [ -x experiments/sweep/$(TASK).sh ]; then \
+		mkdir -p experiments/results/converged; \
+		nohup experiments/sweep/$(TASK).sh > experiments/results/converged/$(TASK)-sweep.log 2>&1 & \
+		echo "sweep of $(TASK) started in the background: tail -f experiments/results/converged/$(TASK)-lane-*.log"; \
+	else \
+		nohup $(VENV)/bin/bertgen experiment sweep experiments/configs/$(TASK)/*.toml --seeds 0 1 2 --jobs 1 \
+			--threads 1 --commit > experiments/results/$(TASK)-sweep.log 2>&1 & \
+		echo "sweep of $(TASK) started in the background: tail -f experiments/results/$(TASK)-sweep.log"; \
+	fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info
