@@ -93,7 +93,9 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     for r in frame.itertuples():
         if scores.get(r.run_id) is not None:
             runs.setdefault((r.platform, r.row, r.fraction), []).append(scores[r.run_id])
-    minutes = frame["wall_s"].sum() / 60
+    # training (summed over a resumed run's processes) and test evaluation; wall_s is the last process's alone
+    run_s = (frame["train_s"] + frame["eval_s"]).fillna(frame["wall_s"]) if "train_s" in frame else frame["wall_s"]
+    minutes = run_s.sum() / 60
     first = frame.iloc[0]
     full_data = frame.loc[frame["fraction"] == frame["fraction"].max(), "train_examples"].max()
     failed = int(frame["collapsed"].sum())
@@ -109,8 +111,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"{', '.join(sorted(set(str(b) for b in frame['batch_size'])))} (the paper: 300k steps of 256), "
         f"lengths {first['max_length']} tokens (the paper: 128), {full_data} training examples at "
         f"100%, {test_sizes} test examples, {first['decoding']} decoding; trained on {_hardware(frame)}. "
-        f"{len(frame)} runs took {minutes:.0f} minutes of wall clock summed over runs (a sweep runs some side by "
-        f"side), median {frame['wall_s'].median():.0f} s per run for training and test evaluation."
+        f"{len(frame)} run{'s' if len(frame) != 1 else ''} took {minutes:.0f} minutes of training and test evaluation summed over runs (a sweep "
+        f"runs some side by side; a resumed run counts all its processes), median {run_s.median():.0f} s per run."
         + (f" The CSV also keeps {stale} runs of rows' earlier configs, left out here." if stale else ""),
         "",
         f"**Paper column**: {paper.get('paper_task', 'no comparable task in the paper')}. "

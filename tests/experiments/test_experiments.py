@@ -91,6 +91,20 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
     assert "2 of 2 runs collapsed" in table and "## The paper's claims" in table
 
 
+def test_the_tables_time_counts_every_process_of_a_resumed_run(project):
+    """A resumed run's wall_s is its last process's; its train_s sums every process's training time."""
+    from bertgen.experiments.tables import render_table
+
+    results = project / "experiments" / "results"
+    row = {"run_id": "x", "date": "d", "row": "bert2bert", "scheme": "bert2bert", "paper_row": "bert2bert",
+           "fraction": 1.0, "seed": 0, "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8,
+           "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0,
+           "train_s": 3000.0, "eval_s": 600.0, "wall_s": 900.0, "exact": 0.0, "sari": 0.0}
+    append_row(results / "brown-fusion.csv", row)
+    table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
+    assert "1 run took 60 minutes of training and test evaluation" in table and "median 3600 s per run" in table
+
+
 def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     from bertgen.experiments.tables import render_table
 
