@@ -210,14 +210,15 @@ def main() -> None:
           f"sources and targets up to {MAX_LENGTH} tokens; {shapes} distinct padded shapes), {torch.get_num_threads()}"
           f" thread(s), torch {torch.__version__}. Each compiled variant (inductor) in a process of its own, cold "
           f"(inductor's caches off), beside an eager copy of the model on the same batches, the order alternating. "
-          f"First step: seconds of the first forward and backward (compiled: tracing and compiling). Recompiles: "
+          f"First step: seconds of the first forward and backward (compiled: tracing and compiling), and the graphs "
+          f"dynamo compiled for it (every graph break starts another). Recompiles: "
           f"graphs compiled after the first step, and in how many steps. Steady: median over the second half of "
           f"the stream of compiled / eager time on the same batch (< 1: compiled faster). {RUN_STEPS:,}-step run: "
           f"that ratio with the compilation the stream paid added once. Agreement, one step from the same weights, "
           f"batch and dropout masks: the loss's relative difference, and the largest over the parameters of max "
           f"|grad difference| / max |eager grad|. Load average (1/5/15 min) before: {load_before}, after: "
           f"{loadavg()}.\n")
-    print("| precision | variant | first step s (eager) | graphs per step | recompiles (steps) | eager ms | "
+    print("| precision | variant | first step s (eager) | graphs, first step | recompiles (steps) | eager ms | "
           f"compiled ms | steady compiled / eager | {RUN_STEPS:,}-step run compiled / eager | loss rel. diff | "
           "grad rel. diff |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -225,7 +226,8 @@ def main() -> None:
         s = summary(m)
         print(f"| {precision} | {name} | {m['compiled_first']:.0f} ({m['eager_first']:.1f}) | {m['graphs_first']} | "
               f"{m['graphs_after']} ({m['recompiling_steps']}) | {s['eager_ms']:.0f} | {s['compiled_ms']:.0f} | "
-              f"{s['ratio']:.3f} | {s['run_ratio']:.3f} | {scientific(m['loss_diff'])} | {scientific(m['grad_diff'])} |")
+              f"{s['ratio']:.3f} | {s['run_ratio']:.3f} | {scientific(m['loss_diff'])} | "
+              f"{scientific(m['grad_diff'])} |")
 
 
 if __name__ == "__main__":
