@@ -24,7 +24,7 @@ the relative difference of the loss and the largest relative difference of a par
 difference over the eager gradient's max abs value; the attention keys' biases left out, whose true
 gradient is 0).
 
-    python benchmarks/bench_compile.py        # BENCH_STREAM batches per variant (default 40), BENCH_PRECISIONS
+    python benchmarks/compile_step.py        # BENCH_STREAM batches per variant (default 40), BENCH_PRECISIONS
 """
 from __future__ import annotations
 
