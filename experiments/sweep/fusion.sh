@@ -18,7 +18,9 @@ RESULTS=experiments/results/converged
 
 run() {  # run CONFIG SEED OVERRIDES...: waits while another process trains the same run (a lane restarted mid-run)
   local config=$1 seed=$2; shift 2
-  while pgrep -f "experiment run $CONFIGS/$config.toml .*--set seed=$seed( |$)" > /dev/null; do sleep 60; done
+  while pgrep -f "experiment run $CONFIGS/$config.toml .*--set seed=$seed --results-dir $RESULTS( |$)" > /dev/null; do
+    sleep 60
+  done
   nice -n 10 "$BERTGEN" experiment sweep "$CONFIGS/$config.toml" --seeds "$seed" --threads 1 --commit \
     --results-dir "$RESULTS" "$@"
 }
