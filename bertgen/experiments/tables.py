@@ -5,6 +5,7 @@ and the README's results block cut from it.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import re
@@ -110,7 +111,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"{', '.join(sorted(set(str(s) for s in frame['steps'])))} steps of batch "
         f"{', '.join(sorted(set(str(b) for b in frame['batch_size'])))} (the paper: 300k steps of 256), "
         f"lengths {first['max_length']} tokens (the paper: 128), {full_data} training examples at "
-        f"100%, {test_sizes} test examples, {first['decoding']} decoding; trained on {_hardware(frame)}. "
+        f"100%, {test_sizes} test examples, {first['decoding']} decoding; the encoder reads "
+        f"{_encoder_inputs(results_dir, task, frame['run_id'])}; trained on {_hardware(frame)}. "
         f"{len(frame)} run{'s' if len(frame) != 1 else ''} took {minutes:.0f} minutes of training and test evaluation summed over runs (a sweep "
         f"runs some side by side; a resumed run counts all its processes), median {run_s.median():.0f} s per run."
         + (f" The CSV also keeps {stale} runs of rows' earlier configs, left out here." if stale else ""),
@@ -182,6 +184,22 @@ def _judged(tests, summary: pd.DataFrame, metric: str, runs: dict) -> list[str]:
     intervals = {t.key: interval for t in tests
                  if (interval := bootstrap_terms(t.terms, runs, metric, 0.90 if t.kind == "same" else 0.95))}
     return judge(tests, summary, metric, intervals)
+
+
+def _encoder_inputs(results_dir: Path, task: str, run_ids) -> str:
+    """How the runs' encoders read their input, from each run's config.json: bare text as the paper's configs, or
+    [CLS] text [SEP] as BERT was pretrained (`source_special_tokens`)."""
+    kinds = {}
+    for run_id in run_ids:
+        path = results_dir / task / "runs" / run_id / "config.json"
+        if path.is_file():
+            special = json.loads(path.read_text(encoding="utf-8")).get("source_special_tokens", False)
+            kinds[special] = kinds.get(special, 0) + 1
+    names = {False: "bare text (the paper's configs)",
+             True: "[CLS] text [SEP], as BERT was pretrained (beyond the paper's configs; experiments/RECIPE.md, stage 5)"}
+    if len(kinds) == 1:
+        return names[next(iter(kinds))]
+    return ", ".join(f"{names[k]} in {n} run{'s' if n > 1 else ''}" for k, n in sorted(kinds.items()))
 
 
 def _hardware(frame: pd.DataFrame) -> str:

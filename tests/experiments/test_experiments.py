@@ -105,6 +105,27 @@ def test_the_tables_time_counts_every_process_of_a_resumed_run(project):
     assert "1 run took 60 minutes of training and test evaluation" in table and "median 3600 s per run" in table
 
 
+def test_the_table_says_how_the_encoders_read_their_input(project):
+    from bertgen.experiments.tables import render_table
+
+    results = project / "experiments" / "results"
+    base = {"date": "d", "row": "bert2bert", "scheme": "bert2bert", "paper_row": "bert2bert", "fraction": 1.0,
+            "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8, "train_examples": 100,
+            "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0, "train_s": 1.0,
+            "eval_s": 1.0, "wall_s": 2.0, "exact": 0.0, "sari": 0.0}
+    paper = project / "experiments" / "paper_results.toml"
+    for seed, special in enumerate((True, False)):
+        run = results / "brown-fusion" / "runs" / f"run{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"source_special_tokens": special}), encoding="utf-8")
+        append_row(results / "brown-fusion.csv", {**base, "run_id": f"run{seed}", "seed": seed})
+        table = render_table("brown-fusion", results, paper)
+        if seed == 0:
+            assert "the encoder reads [CLS] text [SEP], as BERT was pretrained (beyond the paper's configs" in table
+    assert ("the encoder reads bare text (the paper's configs) in 1 run, [CLS] text [SEP], as BERT was pretrained "
+            "(beyond the paper's configs; experiments/RECIPE.md, stage 5) in 1 run;") in table
+
+
 def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     from bertgen.experiments.tables import render_table
 
