@@ -78,8 +78,14 @@ def test_a_gpt_row_runs_end_to_end(checkpoints, tmp_path, monkeypatch, scheme):
     config = write_config(tmp_path, scheme, str(checkpoints / encoder), decoder)
     tokenizer = read_checkpoint(ExperimentConfig.from_toml(config)).tokenizer
     assert isinstance(tokenizer, TokenizerPair) == (decoder is not None)
+    # the encoder reads its input as the shipped config says: [CLS] text [SEP] (<s> text </s>) before BERT and
+    # RoBERTa, GPT-2's bare text otherwise
+    shipped = ExperimentConfig.from_toml(Path(__file__).resolve().parents[2] / "experiments" / "configs" / "fusion"
+                                         / f"{scheme}.toml")
+    assert shipped.source_special_tokens == (scheme in ("bert2gpt", "roberta2gpt"))
     with pytest.warns(SourceIgnoredWarning):  # 2 steps teach a random tiny model nothing about its input
-        assert main(["experiment", "run", str(config), "--threads", "1"]) == 0
+        assert main(["experiment", "run", str(config), "--threads", "1",
+                     "--set", f"source_special_tokens={str(shipped.source_special_tokens).lower()}"]) == 0
     (row,) = list(csv.DictReader(open(tmp_path / "experiments" / "results" / "brown-fusion.csv")))
     assert row["scheme"] == scheme and row["steps"] == "2"
     assert 0 <= float(row["sari"]) <= 100 and float(row["val_loss"]) > 0
