@@ -272,10 +272,7 @@ def kept_validation(result: TrainResult, metric: str | None) -> dict[str, float]
     record = records[-1] if records else {}
     metric = metric or "val_loss"
     names = dict.fromkeys(["val_loss", metric, "val_distinct", "val_input_dependence"])
-    figures = {name: record[name] for name in names if name in record}
-    if metric not in figures and result.best_metric is not None:  # a run that evaluated once, at its end
-        figures[metric] = result.best_metric
-    return {name: _round(value, 4) for name, value in figures.items()}
+    return {name: _round(record[name], 4) for name in names if name in record}
 
 
 def _round(value: float | None, digits: int) -> float | None:

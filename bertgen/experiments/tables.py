@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,12 +190,10 @@ def _judged(tests, summary: pd.DataFrame, metric: str, runs: dict) -> list[str]:
 def _encoder_inputs(results_dir: Path, task: str, run_ids) -> str:
     """How the runs' encoders read their input, from each run's config.json: bare text as the paper's configs, or
     [CLS] text [SEP] as BERT was pretrained (`source_special_tokens`)."""
-    kinds = {}
-    for run_id in run_ids:
-        path = results_dir / task / "runs" / run_id / "config.json"
-        if path.is_file():
-            special = json.loads(path.read_text(encoding="utf-8")).get("source_special_tokens", False)
-            kinds[special] = kinds.get(special, 0) + 1
+    configs = [results_dir / task / "runs" / run_id / "config.json" for run_id in run_ids]
+    # runs without a config.json, or from before the field, read bare text
+    kinds = Counter(json.loads(path.read_text(encoding="utf-8")).get("source_special_tokens", False)
+                    if path.is_file() else False for path in configs)
     names = {False: "bare text (the paper's configs)",
              True: "[CLS] text [SEP], as BERT was pretrained (beyond the paper's configs; experiments/RECIPE.md, stage 5)"}
     if len(kinds) == 1:
