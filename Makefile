@@ -42,11 +42,12 @@ bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
 
-# The paper's tables at workbench scale, in the background (days of CPU). A task with a sweep script
-# (experiments/sweep/TASK.sh: its rows, seeds and order, two lanes of one thread) runs that; any other task every
-# config of TASK x 3 seeds, one run at a time on one thread. Each finished run's row is appended to the results CSV
-# and committed at once; running it again skips the runs already there, so an interrupted sweep resumes.
-TASK ?= bible-modern
+# The paper's tables at workbench scale, in the background (days of CPU). By default (TASK=all) both tasks' sweeps,
+# fusion then bible-modern on each of two lanes of one thread (experiments/sweep/all.sh). A task with a sweep script
+# (experiments/sweep/TASK.sh: its rows, seeds and order) runs that alone; any other task every config of TASK x 3
+# seeds, one run at a time on one thread. Each finished run's row is appended to the results CSV and committed at
+# once; running it again skips the runs already there, so an interrupted sweep resumes.
+TASK ?= all
 reproduce: setup
 	@if [ -x experiments/sweep/$(TASK).sh ]; then \
 		mkdir -p experiments/results/converged; \

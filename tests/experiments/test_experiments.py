@@ -13,7 +13,7 @@ import torch
 
 from bertgen.cli.main import main
 from bertgen.data.corpora.brown import SAMPLE_DIR
-from bertgen.experiments import ExperimentConfig, append_row
+from bertgen.experiments import PROJECT, ExperimentConfig, append_row
 from bertgen.experiments.frames import learning_curves
 from bertgen.evaluation import SourceIgnoredWarning
 from bertgen.training.trainer import read_log
@@ -183,6 +183,23 @@ def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
     assert "| rnd2rnd | 100% | CPU, precision unrecorded | 2 | 0/2 [0%–66%] | — | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
     assert "300 steps of batch 8" in table and "keeps 2 runs of rows' earlier configs" in table
+
+
+def test_the_shipped_paper_configs_train_with_the_searched_recipe():
+    """Every fusion and bible-modern config trains with stage 5's recipe (experiments/RECIPE.md), so the sweep's rows
+    differ only in what the tables compare: the scheme, the data fraction, the warm parts' rate, the checkpoints."""
+    root = PROJECT / "experiments" / "configs"
+    recipe = ExperimentConfig.from_toml(root / "fusion" / "bert2bert.toml")
+    same = ("steps", "batch_size", "schedule", "warmup_steps", "weight_decay", "max_grad_norm", "eval_every",
+            "early_stopping_patience", "validation_examples", "eval_generate_examples", "test_examples", "num_beams")
+    for task, metric in (("fusion", "val_sari"), ("bible-modern", "val_bleu")):
+        paths = sorted((root / task).glob("*.toml"))
+        assert len(paths) >= 6
+        for path in paths:
+            config = ExperimentConfig.from_toml(path)
+            assert {k: getattr(config, k) for k in same} == {k: getattr(recipe, k) for k in same}, path
+            assert (config.task, config.early_stopping_metric) == (task, metric), path
+            assert config.learning_rate == (1e-4 if "warm1e-4" in path.name else 3e-4), path
 
 
 def test_bad_configs_and_overrides_say_what_is_wrong(tmp_path):

@@ -112,8 +112,8 @@ def test_the_shipped_gpt_configs_read_and_name_their_checkpoints():
         bert2bert = ExperimentConfig.from_toml(root / "bert2bert.toml")
         assert (config.scheme, config.checkpoint, config.warm_start.get("decoder_checkpoint")) == \
             (scheme, checkpoint, decoder)
-        same = ("steps", "batch_size", "learning_rate", "schedule", "max_source_length", "max_target_length",
-                "eval_every", "num_beams", "max_new_tokens")
+        # the training recipe: test_the_shipped_paper_configs_train_with_the_searched_recipe
+        same = ("max_source_length", "max_target_length", "max_new_tokens")
         assert all(getattr(config, k) == getattr(bert2bert, k) for k in same)
 
 

@@ -1,0 +1,25 @@
+# Sourced by the task sweeps (fusion.sh, bible-modern.sh): one run, and the two CPU lanes. A sweep sets TASK and
+# defines lane_a and lane_b, then calls start_lanes "$@". Each run is resumable (a checkpoint at every evaluation
+# under $BERTGEN_HOME/experiments) and skipped once its row is in experiments/results/converged/$TASK.csv, so
+# running a sweep again resumes it; each finished run is committed.
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+BERTGEN=.venv/bin/bertgen
+RESULTS=experiments/results/converged
+
+run() {  # run CONFIG SEED OVERRIDES...: waits while another process trains the same run (a lane restarted mid-run)
+  local config=experiments/configs/$TASK/$1.toml seed=$2; shift 2
+  while pgrep -f "experiment run $config .*--set seed=$seed --results-dir $RESULTS( |$)" > /dev/null; do
+    sleep 60
+  done
+  nice -n 10 "$BERTGEN" experiment sweep "$config" --seeds "$seed" --threads 1 --commit --results-dir "$RESULTS" "$@"
+}
+
+start_lanes() {  # start_lanes [LANE...]: the lanes named (default a and b) side by side, one thread each
+  local lanes=("$@") lane
+  [ ${#lanes[@]} -gt 0 ] || lanes=(a b)
+  mkdir -p "$RESULTS"
+  for lane in "${lanes[@]}"; do
+    "lane_$lane" >> "$RESULTS/$TASK-lane-$lane.log" 2>&1 &
+  done
+  wait
+}
