@@ -103,6 +103,9 @@ def test_the_tables_time_counts_every_process_of_a_resumed_run(project):
     append_row(results / "brown-fusion.csv", row)
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
     assert "1 run took 60 minutes of training and test evaluation" in table and "median 3600 s per run" in table
+    # one row: no ordering to judge yet, and the table says so rather than leaving the section empty
+    orderings = table.split("## The paper's orderings")[1].split("\n## ")[0]
+    assert "None yet: no data size has runs of two rows the paper scores." in orderings
 
 
 def test_the_table_says_how_the_encoders_read_their_input(project):
