@@ -70,6 +70,12 @@ def results_dir_for(config_path: Path) -> Path:
     return config_path.resolve().parent.parent.parent / "results"
 
 
+def run_id_for(config: ExperimentConfig) -> str:
+    """A run's id, its row in the CSV and its folder: `<row>-seed<seed>[-draw<subset seed>]-<config hash>`."""
+    draw = f"-draw{config.subset_seed}" if config.subset_seed else ""
+    return f"{config.row}-seed{config.seed}{draw}-{config.hash()}"
+
+
 def work_dir() -> Path:
     return bertgen_home() / "experiments"
 
@@ -208,8 +214,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
         config_path = Path(config)
         config = ExperimentConfig.from_toml(config_path, list(overrides))
         results = Path(results_dir) if results_dir is not None else results_dir_for(config_path)
-    draw = f"-draw{config.subset_seed}" if config.subset_seed else ""
-    run_id = f"{config.row}-seed{config.seed}{draw}-{config.hash()}"
+    run_id = run_id_for(config)
     scratch = work_dir() / config.task / run_id
     start = time.perf_counter()
     model, tokenizer, data, trained = train_model(config, scratch, progress)
