@@ -42,7 +42,7 @@
 # %% tags=["parameters"]
 PRESET = "tiny"  # "tiny": the runner demo trains a 1-layer, hidden-32 model for 3 steps (seconds);
 # "full": the real bible-modern bert2bert config (up to 4,000 steps of batch 32 on 21k verse pairs, early stopping
-# on validation BLEU): 1-2 hours on 2 CPU cores, a few minutes on a GPU; it needs the Bibles fetched
+# on validation BLEU): 2-3 hours on the CPU, a few minutes on a GPU; it needs the Bibles fetched
 # (`bertgen data fetch bible`)
 
 # %%
@@ -59,8 +59,8 @@ from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
 from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.experiments.tables import claims_section
-from bertgen.experiments.frames import (RESULTS, learning_curves, load_results, logged_curves, paper_results, run_label,
-                                       summary)
+from bertgen.experiments.frames import (RESULTS, learning_curves, load_results, logged_curves, order_key,
+                                       paper_results, summary, sweep_runs)
 
 # %% [markdown]
 # ## 1. One table row, end to end
@@ -68,8 +68,9 @@ from bertgen.experiments.frames import (RESULTS, learning_curves, load_results, 
 # A row of the paper's table is an `ExperimentConfig` (on disk, a TOML file): the task, the scheme, how much data,
 # the model's size, the optimizer and schedule, the decoding, the seed. `run_experiment` warm-starts the model
 # (`bertgen.warm_start`), trains it with `Trainer` (AdamW, the config's schedule: the committed configs use a
-# linear warmup to 3e-4 and a cosine decay, `schedule = "rsqrt"` is the paper's inverse square root; resumable checkpoints), decodes the test split, scores it, and appends one CSV row: config hash, git commit,
-# seed, steps, wall time, metrics. The tiny preset runs a one-layer rnd2rnd for three steps on the Brown sample
+# linear warmup to 3e-4 and a cosine decay, `schedule = "rsqrt"` is the paper's inverse square root; resumable
+# checkpoints), decodes the test split, scores it, and appends one CSV row: config hash, git commit, seed, steps,
+# wall time, metrics. The tiny preset runs a one-layer rnd2rnd for three steps on the Brown sample
 # shipped with bertgen, into a temporary directory; its numbers mean nothing, the mechanics are the point. Three
 # steps teach the decoder nothing about its input, and the Trainer says so with a `SourceIgnoredWarning` (section
 # 3's failure): the cell catches it and lists it in its table's last row.
@@ -367,32 +368,41 @@ for task, metric in TASKS.items():
 # %%
 CONVERGED = RESULTS / "converged"
 for task, metric in TASKS.items():
-    if not (CONVERGED / f"{task}.csv").is_file():
+    if not all((CONVERGED / f"{task}.{kind}").is_file() for kind in ("csv", "md")):
         display(Markdown(f"**{task}**: no run of the sweep has landed yet."))
         continue
     sweep = summary(task, CONVERGED).set_index(["row", "fraction"])
-    copy = load_results(task, CONVERGED)[f"copy_{metric}"].iloc[0]
-    display(Markdown(f"**{task}** at the searched recipe: copying the input scores {metric.upper()} {copy:.1f}"))
+    copy_score = load_results(task, CONVERGED)[f"copy_{metric}"].iloc[0]
+    display(Markdown(f"**{task}** at the searched recipe: copying the input scores {metric.upper()} {copy_score:.1f}"))
     display(sweep[["seeds", "collapsed", "stopped_early", f"{metric}_mean", f"{metric}_std", f"{metric}_paper"]]
             .rename(columns=PAPER_COLUMN[task]).round(2))
     display(Markdown(claims_section(task, CONVERGED)))
 
-# %% alt="Validation SARI against training step for each fusion run of the sweep so far, finished runs solid, runs still training dashed."
-curves = logged_curves(CONVERGED).query("task == 'fusion'").dropna(subset=["val_sari"])
-finished = {r.run_id: f"{r.row} seed {r.seed}" + ("" if r.fraction == 1 else f" at {r.fraction:.0%}")
-            for r in load_results("fusion", CONVERGED).itertuples()}  # a row's run may keep another run's id
-fig, ax = plt.subplots(figsize=(8, 3.6))
-for run, run_curve in curves.groupby("run"):
-    ax.plot(run_curve["step"], run_curve["val_sari"], marker=".", linestyle="-" if run in finished else "--",
-            label=finished.get(run, f"{run_label(run)} (still training)"))
-ax.set(title="fusion at the searched recipe: validation SARI (200 decoded pairs)", xlabel="step", ylabel="SARI")
-ax.legend(fontsize=8); fig.tight_layout()
+# %% alt="Validation SARI against training step for each fusion run of the sweep so far, one panel per data size, one colour per row, finished runs solid, runs still training dashed."
+runs = sweep_runs("fusion", CONVERGED)
+if runs.empty:
+    display(Markdown("No fusion run of the sweep has started."))
+else:
+    curves = logged_curves(CONVERGED).merge(runs, left_on="run", right_on="run_id").dropna(subset=["val_sari"])
+    rows = sorted(runs["row"].unique(), key=order_key)
+    colour = dict(zip(rows, plt.cm.tab10.colors))
+    fractions = sorted(runs["fraction"].unique(), reverse=True)
+    fig, axes = plt.subplots(1, len(fractions), figsize=(6.5 * len(fractions), 3.8), sharey=True, squeeze=False)
+    for ax, fraction in zip(axes[0], fractions):
+        for (row, _), curve in curves[curves["fraction"] == fraction].groupby(["row", "run"]):
+            ax.plot(curve["step"], curve["val_sari"], color=colour[row], marker=".",
+                    linestyle="-" if curve["landed"].iloc[0] else "--", label=row)
+        by_label = dict(zip(*ax.get_legend_handles_labels()[::-1]))  # one legend entry a row
+        ax.legend(by_label.values(), by_label.keys(), fontsize=8, loc="lower right")
+        ax.set(title=f"{fraction:.0%} of the training pairs", xlabel="step", ylabel="validation SARI (200 pairs)")
+    fig.suptitle("fusion at the searched recipe: each run's validation SARI (dashed: still training)")
+    fig.tight_layout()
 
 # %% [markdown]
 # Early stopping keeps each run's best evaluation, and the cosine decay brings the rate to 0 at the budget, so a run
 # that reaches it has stopped changing. What one curve a row cannot show is a *difference between rows* that holds
-# across seeds. The claims above stay "cannot judge yet"
-# until each row has its seeds; `experiments/RECIPE.md`, stage 6, keeps the sweep's order and progress.
+# across seeds: the claims above stay "cannot judge yet" until each row has its seeds. `experiments/RECIPE.md`,
+# stage 6, keeps the sweep's order and progress.
 #
 # ## 10. What this scale can and cannot say
 #

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -114,6 +115,8 @@ def run_sweep(args) -> int:
     tasks = sorted({ExperimentConfig.from_toml(c).task for c in args.configs})
     results = args.results_dir or results_dir_for(args.configs[0])
 
+    committing = threading.Lock()
+
     def launch(job) -> tuple[str, int, float]:
         config, seed = job
         overrides = [*args.overrides, f"seed={seed}"]
@@ -133,7 +136,9 @@ def run_sweep(args) -> int:
         print(f"[sweep] {config} seed {seed}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {elapsed:.0f} s",
               flush=True)
         if code == 0 and args.commit:
-            _commit_results(results, f"{Path(config).stem} seed {seed}")
+            with committing:  # the run's table before its commit, one run at a time
+                write_table(ExperimentConfig.from_toml(config).task, results)
+                _commit_results(results, f"{Path(config).stem} seed {seed}")
         return str(config), code, elapsed
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:

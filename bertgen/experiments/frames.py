@@ -4,6 +4,7 @@ and the paper's numbers; what the tables (tables.py) and notebook 05 read.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -15,7 +16,7 @@ import pandas as pd
 from bertgen.data import get_task
 from bertgen.evaluation import breakdown
 from bertgen.evaluation.diagnostics import collapsed
-from bertgen.experiments.config import PROJECT, SCHEME_ORDER
+from bertgen.experiments.config import PROJECT, SCHEME_ORDER, ExperimentConfig
 
 RESULTS = PROJECT / "experiments" / "results"
 DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.evaluation.diagnostics, recorded by every run
@@ -172,13 +173,33 @@ def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
     directory = Path(directory)
     frames = []
     for log in sorted(directory.glob("*/**/log.jsonl")):
+        task, run = log.relative_to(directory).parts[0], log.parent.name
+        if log.parent.parent.name != "runs" and (directory / task / "runs" / run / "log.jsonl").is_file():
+            continue  # a copy taken while the run trained, which has landed since: its own log is whole
         records = pd.read_json(log, lines=True)
         if "kind" in records.columns:
             evals = records[records["kind"] == "eval"]
-            frames.append(evals.assign(task=log.relative_to(directory).parts[0], run=log.parent.name))
+            frames.append(evals.assign(task=task, run=run))
     if not frames:
         raise FileNotFoundError(f"{directory}: no <task>/.../<run>/log.jsonl with evaluations")
     return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")
+
+
+def sweep_runs(task: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every run of `task` under `results_dir`, landed (its CSV row) or still training (the config.json that
+    experiments/sweep/snapshot.py copies into `<task>/running/<run>/`): run_id, row, fraction, seed, subset_seed,
+    landed."""
+    results = Path(results_dir or RESULTS)
+    columns = ["run_id", "row", "fraction", "seed", "subset_seed"]
+    landed = load_results(task, results)[columns] if (results / f"{task}.csv").is_file() else pd.DataFrame()
+    training = []
+    for path in sorted((results / task / "running").glob("*/config.json")):
+        config = ExperimentConfig.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+        training.append({"run_id": path.parent.name, "row": config.row, "fraction": config.fraction,
+                         "seed": config.seed, "subset_seed": config.subset_seed})
+    training = pd.DataFrame(training, columns=columns)
+    training = training[~training["run_id"].isin(landed.get("run_id", []))]
+    return pd.concat([landed.assign(landed=True), training.assign(landed=False)], ignore_index=True)
 
 
 def run_label(run_id: str) -> str:

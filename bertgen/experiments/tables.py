@@ -165,16 +165,16 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         lines += ["", f"## The paper's orderings{title}", "",
                   "Every pair of rows the paper scores, at each data size: an ordering where the paper's scores "
                   "differ by 0.5 or more, a tie (\"the same\") under it; Holm's correction over each list.", ""]
-        judged_orderings = 0
+        sizes_judged = 0
         for fraction in sorted(on["fraction"].unique(), reverse=True):
             scored = [(row, value) for row in SCHEME_ORDER if (row in set(on.loc[on["fraction"] == fraction, "row"]))
                       and (value := paper_value(paper, row, headline, fraction)) is not None]
             if len(scored) < 2:
                 continue
-            judged_orderings += 1
+            sizes_judged += 1
             lines += [f"**{fraction:.0%} data**:", ""] + _judged(ordering_tests(scored, fraction), on, headline,
                                                                 own_runs) + [""]
-        if not judged_orderings:
+        if not sizes_judged:
             lines += ["None yet: no data size has runs of two rows the paper scores.", ""]
         if headline != "loss" and "loss" in metrics:
             lines += [f"## The paper's claims on the teacher-forced test loss{title}", "",

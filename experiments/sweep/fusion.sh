@@ -2,7 +2,7 @@
 # Stage 6 of experiments/RECIPE.md: the paper's DiscoFuse table at the searched recipe, on the 2 CPU cores. Two
 # lanes, one thread each under nice, side by side (experiments/sweep/lanes.sh). The configs in
 # experiments/configs/fusion/ carry the recipe the search chose (experiments/RECIPE.md, stage 5). Its table is
-# written to experiments/results/converged/ until it is whole.
+# written to experiments/results/converged/, beside stage 3's results/fusion.md until it is whole.
 #
 #   nohup experiments/sweep/fusion.sh > experiments/results/converged/fusion-sweep.log 2>&1 &     both lanes
 #   nohup experiments/sweep/fusion.sh b > ... &                                                     lane b only

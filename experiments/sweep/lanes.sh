@@ -2,6 +2,7 @@
 # defines lane_a and lane_b, then calls start_lanes "$@". Each run is resumable (a checkpoint at every evaluation
 # under $BERTGEN_HOME/experiments) and skipped once its row is in experiments/results/converged/$TASK.csv, so
 # running a sweep again resumes it; each finished run is committed.
+# from the checkout's root: the runs are started with repo-relative paths, which run's pgrep matches
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BERTGEN=.venv/bin/bertgen
 RESULTS=experiments/results/converged
@@ -19,7 +20,10 @@ start_lanes() {  # start_lanes [LANE...]: the lanes named (default a and b) side
   [ ${#lanes[@]} -gt 0 ] || lanes=(a b)
   mkdir -p "$RESULTS"
   for lane in "${lanes[@]}"; do
-    "lane_$lane" >> "$RESULTS/$TASK-lane-$lane.log" 2>&1 &
+    (  # a lane already running (a second `make reproduce`) is not started twice
+      flock -n 9 || { echo "$TASK lane $lane is already running; not started again"; exit 0; }
+      "lane_$lane" >> "$RESULTS/$TASK-lane-$lane.log" 2>&1
+    ) 9> "$RESULTS/.$TASK-lane-$lane.lock" &
   done
   wait
 }

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import re
+import subprocess
 
 import pandas as pd
 import pytest
@@ -103,9 +104,24 @@ def test_the_tables_time_counts_every_process_of_a_resumed_run(project):
     append_row(results / "brown-fusion.csv", row)
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
     assert "1 run took 60 minutes of training and test evaluation" in table and "median 3600 s per run" in table
-    # one row: no ordering to judge yet, and the table says so rather than leaving the section empty
+
+
+def test_a_table_of_one_row_says_no_ordering_is_judged_yet_and_keeps_the_loss_claims_apart(project):
+    from bertgen.experiments.tables import claims_section, write_table
+
+    results = project / "experiments" / "results"
+    row = {"run_id": "x", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd",
+           "fraction": 1.0, "seed": 0, "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8,
+           "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0,
+           "wall_s": 1.0, "exact": 0.0, "sari": 0.0, "loss": 2.0}
+    append_row(results / "brown-fusion.csv", row)
+    table = write_table("brown-fusion", results, project / "experiments" / "paper_results.toml").read_text()
     orderings = table.split("## The paper's orderings")[1].split("\n## ")[0]
     assert "None yet: no data size has runs of two rows the paper scores." in orderings
+    loss_claims = table.split("## The paper's claims on the teacher-forced test loss")[1]
+    assert loss_claims.count("- **") == 3
+    # the README and notebook 05 read the headline claims alone
+    assert claims_section("brown-fusion", results).count("- **") == 3
 
 
 def test_the_table_says_how_the_encoders_read_their_input(project):
@@ -203,6 +219,8 @@ def test_the_shipped_paper_configs_train_with_the_searched_recipe():
             assert {k: getattr(config, k) for k in same} == {k: getattr(recipe, k) for k in same}, path
             assert (config.task, config.early_stopping_metric) == (task, metric), path
             assert config.learning_rate == (1e-4 if "warm1e-4" in path.name else 3e-4), path
+            # the encoder reads [CLS] text [SEP] (<s> text </s>), but where its input is GPT-2's
+            assert config.source_special_tokens == (config.scheme not in ("gpt", "rnd2gpt")), path
 
 
 def test_bad_configs_and_overrides_say_what_is_wrong(tmp_path):
@@ -291,6 +309,23 @@ def test_a_sweep_run_again_skips_the_runs_it_has(project, capsys):
     assert [r["steps"] for r in rows] == ["3", "2"]
 
 
+def test_a_committing_sweep_commits_each_run_with_its_table(project):
+    """`--commit` commits a finished run's row together with the table it changes, so the committed table is never
+    a run behind its CSV."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    results = project / "experiments" / "results"
+    assert main(["experiment", "sweep", str(config), "--seeds", "0", "--commit", "--results-dir", str(results)]) == 0
+    assert git("log", "--format=%s").splitlines() == ["Results: tiny seed 0"]
+    committed = git("show", "HEAD:experiments/results/brown-fusion.md")
+    assert "| tiny | 100% |" in committed and committed == (results / "brown-fusion.md").read_text()
+
+
 def test_a_sweep_by_config_keeps_the_configs_order_and_stops_launching_after_its_deadline(project, capsys):
     config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
     other = config.with_name("tiny2.toml")
@@ -341,10 +376,32 @@ def test_a_row_kept_by_validation_sari_records_that_evaluations_loss_and_sari(pr
     assert row["val_input_dependence"] == pytest.approx(kept["val_input_dependence"], abs=1e-4)
 
 
+def test_sweep_runs_lists_the_landed_runs_and_those_still_training(project):
+    from bertgen.experiments.frames import sweep_runs
+
+    results = project / "experiments" / "results"
+    row = {"run_id": "a", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd", "fraction": 1.0,
+           "seed": 0, "subset_seed": 0, "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8,
+           "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy",
+           "train_loss": 1.0, "wall_s": 1.0, "exact": 0.0, "sari": 0.0}
+    append_row(results / "brown-fusion.csv", row)
+    config = ExperimentConfig.from_toml(project / "experiments" / "configs" / "brown-fusion" / "tiny.toml",
+                                        ["fraction=0.1", "seed=2", "subset_seed=1"])
+    for run_id in ("b", "a"):  # a's copy from while it trained stays listed once, as landed
+        (results / "brown-fusion" / "running" / run_id).mkdir(parents=True)
+        (results / "brown-fusion" / "running" / run_id / "config.json").write_text(json.dumps(config.to_dict()))
+    runs = sweep_runs("brown-fusion", results)
+    assert runs.to_dict("records") == [
+        {"run_id": "a", "row": "rnd2rnd", "fraction": 1.0, "seed": 0, "subset_seed": 0, "landed": True},
+        {"run_id": "b", "row": "tiny", "fraction": 0.1, "seed": 2, "subset_seed": 1, "landed": False}]
+
+
 def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
     from bertgen.experiments.frames import curves_table, logged_curves
 
-    for run, steps in (("runs/a-seed1-8a4119b8e9df", (10, 20)), ("running/b", (10,))):
+    # a-seed1's copy from while it trained (step 10) is left out once its own log has landed
+    for run, steps in (("runs/a-seed1-8a4119b8e9df", (10, 20)), ("running/b", (10,)),
+                       ("running/a-seed1-8a4119b8e9df", (10,))):
         log = tmp_path / "fusion" / run / "log.jsonl"
         log.parent.mkdir(parents=True)
         lines = [{"kind": "train", "step": s, "loss": 5.0} for s in steps]
