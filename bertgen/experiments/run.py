@@ -216,6 +216,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
         results = Path(results_dir) if results_dir is not None else results_dir_for(config_path)
     run_id = run_id_for(config)
     scratch = work_dir() / config.task / run_id
+    commits = record_commit(scratch)
     start = time.perf_counter()
     model, tokenizer, data, trained = train_model(config, scratch, progress)
     eval_start = time.perf_counter()
@@ -233,7 +234,7 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     predictions.to_csv(run_dir / "predictions.csv", index=False)
     row = {"run_id": run_id, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "row": config.row,
            "scheme": config.scheme, "paper_row": config.paper_row or config.scheme, "fraction": config.fraction,
-           "seed": config.seed, "subset_seed": config.subset_seed, "config_hash": config.hash(), "git_commit": git_commit(),
+           "seed": config.seed, "subset_seed": config.subset_seed, "config_hash": config.hash(), "git_commit": "..".join(dict.fromkeys([commits[0], commits[-1]])),
            "steps": trained.steps, "stop_reason": trained.stop_reason, "batch_size": config.batch_size, "train_examples": len(data["train"]),
            "test_examples": len(data["test"]), "max_length": f"{config.max_source_length}/{config.max_target_length}",
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
@@ -246,6 +247,18 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     append_row(results / f"{config.task}.csv", row)
     shutil.rmtree(scratch / CHECKPOINT, ignore_errors=True)  # finished: the resumable state is no longer needed
     return row
+
+
+def record_commit(scratch: Path) -> list[str]:
+    """The commits a run has trained under, oldest first, kept in its scratch folder: the processes of a resumed
+    run may have run different code, and its row then says so (`<first>..<last>`). A run starting afresh (no
+    checkpoint to resume) forgets an earlier attempt's."""
+    path = scratch / "commits.txt"
+    earlier = path.read_text(encoding="utf-8").split() if (scratch / CHECKPOINT).is_dir() and path.is_file() else []
+    commits = list(dict.fromkeys([*earlier, git_commit()]))
+    scratch.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(commits) + "\n", encoding="utf-8")
+    return commits
 
 
 def hardware(device: torch.device) -> str:

@@ -341,6 +341,20 @@ def test_a_sweep_by_config_keeps_the_configs_order_and_stops_launching_after_its
     assert [(r["row"], r["seed"]) for r in rows] == [("tiny", "0"), ("tiny", "1"), ("tiny2", "0"), ("tiny2", "1")]
 
 
+def test_a_resumed_run_keeps_every_commit_it_trained_under(tmp_path, monkeypatch):
+    from bertgen.experiments import run
+
+    scratch = tmp_path / "fusion" / "bert2bert-seed0-abc"
+    monkeypatch.setattr(run, "git_commit", lambda: "c1")
+    assert run.record_commit(scratch) == ["c1"]
+    (scratch / run.CHECKPOINT).mkdir()  # the first process saved a checkpoint, then stopped
+    assert run.record_commit(scratch) == ["c1"]  # resumed under the same code
+    monkeypatch.setattr(run, "git_commit", lambda: "c2")
+    assert run.record_commit(scratch) == ["c1", "c2"]  # resumed after a commit: the row says c1..c2
+    (scratch / run.CHECKPOINT).rmdir()  # no checkpoint left: the run starts afresh, under c2 alone
+    assert run.record_commit(scratch) == ["c2"]
+
+
 def test_a_copy_of_the_tree_without_git_takes_its_commit_from_the_environment(tmp_path, monkeypatch):
     from bertgen.experiments.ledger import git_commit
 
