@@ -37,7 +37,8 @@
 # > per row, trained on a lent H200 GPU (the same recipe takes 40-70 minutes a run on the workbench's 2 CPU cores).
 # > Every run of the paper's rows reads its input except bert2rnd in 3 of its 6 runs; section 4 reads the tables as
 # > evidence, section 5 shows how the runs learned. The first workbench tables (1,000 pairs, 300 steps) collapsed:
-# > section 3 keeps them as the failure to learn to recognise.
+# > section 3 keeps them as the failure to learn to recognise. These runs were still improving when they stopped;
+# > section 9 reads the tables at a recipe whose runs converge, as their runs land.
 
 # %% tags=["parameters"]
 PRESET = "tiny"  # "tiny": the runner demo trains a 1-layer, hidden-32 model for 3 steps (seconds);
