@@ -49,6 +49,16 @@ sari = 86.9
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+def ledger_row(**fields) -> dict:
+    """A results-CSV row for the table tests: one run of `row` (default bert2bert, its scheme and paper row too) at
+    100% data, every column a table reads, then `fields`."""
+    row = fields.get("row", "bert2bert")
+    return {"run_id": "x", "date": "d", "row": row, "scheme": row, "paper_row": row, "fraction": 1.0, "seed": 0,
+            "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8, "train_examples": 100,
+            "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0, "train_s": 1.0,
+            "eval_s": 1.0, "wall_s": 2.0, "exact": 0.0, "sari": 0.0, **fields}
+
+
 @pytest.fixture()
 def project(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTGEN_HOME", str(tmp_path / "home"))  # task cache and run scratch
@@ -97,11 +107,7 @@ def test_the_tables_time_counts_every_process_of_a_resumed_run(project):
     from bertgen.experiments.tables import render_table
 
     results = project / "experiments" / "results"
-    row = {"run_id": "x", "date": "d", "row": "bert2bert", "scheme": "bert2bert", "paper_row": "bert2bert",
-           "fraction": 1.0, "seed": 0, "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8,
-           "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0,
-           "train_s": 3000.0, "eval_s": 600.0, "wall_s": 900.0, "exact": 0.0, "sari": 0.0}
-    append_row(results / "brown-fusion.csv", row)
+    append_row(results / "brown-fusion.csv", ledger_row(train_s=3000.0, eval_s=600.0, wall_s=900.0))
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
     assert "1 run took 60 minutes of training and test evaluation" in table and "median 3600 s per run" in table
 
@@ -110,11 +116,7 @@ def test_a_table_of_one_row_says_no_ordering_is_judged_yet_and_keeps_the_loss_cl
     from bertgen.experiments.tables import claims_section, write_table
 
     results = project / "experiments" / "results"
-    row = {"run_id": "x", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd",
-           "fraction": 1.0, "seed": 0, "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8,
-           "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0,
-           "wall_s": 1.0, "exact": 0.0, "sari": 0.0, "loss": 2.0}
-    append_row(results / "brown-fusion.csv", row)
+    append_row(results / "brown-fusion.csv", ledger_row(row="rnd2rnd", loss=2.0))
     table = write_table("brown-fusion", results, project / "experiments" / "paper_results.toml").read_text()
     orderings = table.split("## The paper's orderings")[1].split("\n## ")[0]
     assert "None yet: no data size has runs of two rows the paper scores." in orderings
@@ -128,16 +130,12 @@ def test_the_table_says_how_the_encoders_read_their_input(project):
     from bertgen.experiments.tables import render_table
 
     results = project / "experiments" / "results"
-    base = {"date": "d", "row": "bert2bert", "scheme": "bert2bert", "paper_row": "bert2bert", "fraction": 1.0,
-            "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8, "train_examples": 100,
-            "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0, "train_s": 1.0,
-            "eval_s": 1.0, "wall_s": 2.0, "exact": 0.0, "sari": 0.0}
     paper = project / "experiments" / "paper_results.toml"
     for seed, special in enumerate((True, False)):
         run = results / "brown-fusion" / "runs" / f"run{seed}"
         run.mkdir(parents=True)
         (run / "config.json").write_text(json.dumps({"source_special_tokens": special}), encoding="utf-8")
-        append_row(results / "brown-fusion.csv", {**base, "run_id": f"run{seed}", "seed": seed})
+        append_row(results / "brown-fusion.csv", ledger_row(run_id=f"run{seed}", seed=seed))
         table = render_table("brown-fusion", results, paper)
         if seed == 0:
             assert "the encoder reads [CLS] text [SEP], as BERT was pretrained (beyond the paper's configs" in table
@@ -149,13 +147,9 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     from bertgen.experiments.tables import render_table
 
     results = project / "experiments" / "results"
-    base = {"run_id": "x", "date": "d", "row": "", "scheme": "", "paper_row": "", "fraction": 1.0, "seed": 0,
-            "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8, "train_examples": 100,
-            "test_examples": 50, "max_length": "32/32", "decoding": "greedy", "train_loss": 1.0, "train_s": 1,
-            "eval_s": 1, "wall_s": 60.0, "exact": 0.0, "sari": 0.0}
     csv_path = results / "brown-fusion.csv"
     for scheme, sari in (("rnd2rnd", 30.0), ("bert2bert", 40.0)):
-        append_row(csv_path, {**base, "row": scheme, "scheme": scheme, "paper_row": scheme, "sari": sari})
+        append_row(csv_path, ledger_row(row=scheme, sari=sari, train_s=1, eval_s=1, wall_s=60.0))
     paper = project / "experiments" / "paper_results.toml"
     paper.write_text(PAPER + '["brown-fusion".rows.bert2bert]\nexact = 63.9\nsari = 89.3\n')
     table = render_table("brown-fusion", results, paper)
@@ -168,8 +162,7 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
         csv_path.write_text("")
         for seed, (cold, warm) in enumerate(zip(rnd2rnd, bert2bert)):
             for scheme, sari in (("rnd2rnd", cold), ("bert2bert", warm)):
-                append_row(csv_path, {**base, "row": scheme, "scheme": scheme, "paper_row": scheme, "seed": seed,
-                                      "sari": sari})
+                append_row(csv_path, ledger_row(row=scheme, seed=seed, sari=sari, train_s=1, eval_s=1, wall_s=60.0))
         return render_table("brown-fusion", results, paper).split("## The paper's orderings")[1]
 
     assert ("**bert2bert > rnd2rnd (paper 89.3 vs 86.9)** (sari): +10.00 sari; Welch t(2.0) across seeds 2/2, "
@@ -188,10 +181,7 @@ def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     from bertgen.experiments.tables import render_table
 
     results = project / "experiments" / "results"
-    base = {"run_id": "x", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd",
-            "fraction": 1.0, "seed": 0, "config_hash": "old", "git_commit": "c", "steps": 70, "batch_size": 8,
-            "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy",
-            "train_loss": 1.0, "train_s": 1, "eval_s": 1, "wall_s": 60.0, "exact": 0.0, "sari": 10.0}
+    base = ledger_row(row="rnd2rnd", config_hash="old", steps=70, train_s=1, eval_s=1, wall_s=60.0, sari=10.0)
     for seed in (0, 1):
         append_row(results / "brown-fusion.csv", {**base, "seed": seed})
     for seed, sari in ((0, 50.0), (1, 60.0)):
@@ -394,11 +384,7 @@ def test_sweep_runs_lists_the_landed_runs_and_those_still_training(project):
     from bertgen.experiments.frames import sweep_runs
 
     results = project / "experiments" / "results"
-    row = {"run_id": "a", "date": "d", "row": "rnd2rnd", "scheme": "rnd2rnd", "paper_row": "rnd2rnd", "fraction": 1.0,
-           "seed": 0, "subset_seed": 0, "config_hash": "h", "git_commit": "c", "steps": 10, "batch_size": 8,
-           "train_examples": 100, "test_examples": 50, "max_length": "32/32", "decoding": "greedy",
-           "train_loss": 1.0, "wall_s": 1.0, "exact": 0.0, "sari": 0.0}
-    append_row(results / "brown-fusion.csv", row)
+    append_row(results / "brown-fusion.csv", ledger_row(run_id="a", row="rnd2rnd", subset_seed=0))
     config = ExperimentConfig.from_toml(project / "experiments" / "configs" / "brown-fusion" / "tiny.toml",
                                         ["fraction=0.1", "seed=2", "subset_seed=1"])
     for run_id in ("b", "a"):  # a's copy from while it trained stays listed once, as landed
