@@ -363,7 +363,8 @@ for task, metric in TASKS.items():
 # bible-modern) has not improved for 3 evaluations, the encoder reading `[CLS] text [SEP]` as BERT was pretrained
 # to. Its bert2bert beats copying the input by 9 SARI on 1,000 test pairs. The paper's tables at that recipe are
 # being trained two runs at a time (`make reproduce`, stage 6) into `experiments/results/converged/`, and this
-# section reads whatever has landed: each row's seeds and how many stopped early, the claims as the table judges
+# section reads whatever has landed: each row's seeds, how many stopped early and how many were still improving
+# when they stopped (kept at their last evaluation: not yet a result), the claims as the table judges
 # them now (with what would decide the rest), and the validation curves, the runs still training included.
 
 # %%
@@ -375,7 +376,7 @@ for task, metric in TASKS.items():
     sweep = summary(task, CONVERGED).set_index(["row", "fraction"])
     copy_score = load_results(task, CONVERGED)[f"copy_{metric}"].iloc[0]
     display(Markdown(f"**{task}** at the searched recipe: copying the input scores {metric.upper()} {copy_score:.1f}"))
-    display(sweep[["seeds", "collapsed", "stopped_early", f"{metric}_mean", f"{metric}_std", f"{metric}_paper"]]
+    display(sweep[["seeds", "collapsed", "stopped_early", "still_improving", f"{metric}_mean", f"{metric}_std", f"{metric}_paper"]]
             .rename(columns=PAPER_COLUMN[task]).round(2))
     display(Markdown(claims_section(task, CONVERGED)))
 

@@ -130,12 +130,14 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         "",
         f"**{headline} − copy**: the row's mean over its seeds minus copying the input, on the same test examples, "
         "with the 95% paired bootstrap interval over test examples (every seed kept). **stopped early**: runs that "
-        "early stopping on validation ended, of the runs whose stop was recorded.",
+        "early stopping on validation ended, of the runs whose stop was recorded. **still improving**: runs whose "
+        "last evaluation was their best, so their validation curve had not flattened when they stopped: not yet a "
+        "result (they stay in the means, flagged here).",
         "",
-        "| row | data | platform | seeds | collapsed | stopped early | "
+        "| row | data | platform | seeds | collapsed | stopped early | still improving | "
         + " | ".join(f"{m} (ours) | {paper_column(m, paper)}" for m in metrics) + f" | {headline} − copy"
         + "".join(f" | {d}" for d in diagnostics) + " |",
-        "|---|---|---|---|---|---|" + "---|---|" * len(metrics) + "---|" + "---|" * len(diagnostics),
+        "|---|---|---|---|---|---|---|" + "---|---|" * len(metrics) + "---|" + "---|" * len(diagnostics),
     ]
     lines += _copy_rows(frame, metrics, diagnostics)
     for _, r in summary.iterrows():
@@ -151,7 +153,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         low, high = wilson_interval(int(r.collapsed), int(r.runs))
         collapse = f"{int(r.collapsed)}/{int(r.runs)} [{low:.0%}–{high:.0%}]"
         stopped = f"{int(r.stopped_early)}/{int(r.stop_recorded)}" if r.stop_recorded else "—"
-        lines.append(f"| {r.row} | {r.fraction:.0%} | {r.platform} | {r.seeds} | {collapse} | {stopped} | "
+        improving = f"{int(r.still_improving)}/{int(r.runs)}"
+        lines.append(f"| {r.row} | {r.fraction:.0%} | {r.platform} | {r.seeds} | {collapse} | {stopped} | {improving} | "
                      + " | ".join(cells) + " |")
     lines += ["", "Mean ± sample standard deviation over the seeds that read their input."]
     platforms = frame["platform"].value_counts().index.tolist()
@@ -237,7 +240,7 @@ def _copy_rows(frame: pd.DataFrame, metrics: list[str], diagnostics: list[str]) 
         cells.append("—")  # the row minus copying
         cells += [f"{b[f'copy_{d}']:.{2 if d == 'input_dependence' else 1}f}" if f"copy_{d}" in b else "—"
                   for d in diagnostics]
-        rows.append("| copy the input (no model) | test set | — | — | — | — | " + " | ".join(cells) + " |")
+        rows.append("| copy the input (no model) | test set | — | — | — | — | — | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -253,7 +256,7 @@ def write_table(task: str, results_dir: str | os.PathLike | None = None, paper_p
 # ------------------------------------------------------------------------------------------- the README
 
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
-README_COLUMNS = ("row", "data", "platform", "seeds", "collapsed")
+README_COLUMNS = ("row", "data", "platform", "seeds", "collapsed", "still improving")
 
 
 def markdown_rows(text: str) -> list[dict[str, str]]:

@@ -97,8 +97,9 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
     assert "2 runs took" in table and "3 steps of batch 4" in table and "trained on CPU, 1 thread (2 runs)" in table
     assert "| copy the input (no model) | test set |" in table
     line = next(l for l in table.splitlines() if l.startswith("| tiny |"))
-    # what 3 steps produce does not read its input: counted as failed (with the rate's interval), no means
-    assert re.match(r"\| tiny \| 100% \| CPU, (fp32|bf16) \| 0 \| 2/2 \[34%–100%\] \| 0/2 \| collapsed \|", line)
+    # what 3 steps produce does not read its input: counted as failed (with the rate's interval), no means;
+    # kept at their last evaluation, both were still improving
+    assert re.match(r"\| tiny \| 100% \| CPU, (fp32|bf16) \| 0 \| 2/2 \[34%–100%\] \| 0/2 \| 2/2 \| collapsed \|", line)
     assert "2 of 2 runs collapsed" in table and "## The paper's claims" in table
 
 
@@ -110,6 +111,19 @@ def test_the_tables_time_counts_every_process_of_a_resumed_run(project):
     append_row(results / "brown-fusion.csv", ledger_row(train_s=3000.0, eval_s=600.0, wall_s=900.0))
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
     assert "1 run took 60 minutes of training and test evaluation" in table and "median 3600 s per run" in table
+
+
+def test_the_table_counts_the_runs_stopped_early_and_those_still_improving(project):
+    """A run kept at its last evaluation was still improving; one kept earlier had flattened, early stopping or not."""
+    from bertgen.experiments.tables import markdown_rows, render_table
+
+    results = project / "experiments" / "results"
+    stops = [("early_stopping", 750, 1000), ("max_steps", 1000, 1000), ("max_steps", 750, 1000), ("", 1000, 1000)]
+    for seed, (reason, best, steps) in enumerate(stops):
+        append_row(results / "brown-fusion.csv", ledger_row(run_id=f"run{seed}", seed=seed, stop_reason=reason,
+                                                             best_step=best, steps=steps))
+    [row] = markdown_rows(render_table("brown-fusion", results, project / "experiments" / "paper_results.toml"))
+    assert row["row"] == "bert2bert" and row["stopped early"] == "1/3" and row["still improving"] == "2/4"
 
 
 def test_a_table_of_one_row_says_no_ordering_is_judged_yet_and_keeps_the_loss_claims_apart(project):
@@ -153,7 +167,7 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     paper = project / "experiments" / "paper_results.toml"
     paper.write_text(PAPER + '["brown-fusion".rows.bert2bert]\nexact = 63.9\nsari = 89.3\n')
     table = render_table("brown-fusion", results, paper)
-    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 1 | 0/1 [0%–79%] | — | 0.0 | 58.3 | 30.0 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 1 | 0/1 [0%–79%] | — | 0/1 | 0.0 | 58.3 | 30.0 | 86.9 |" in table
     assert table.index("| rnd2rnd |") < table.index("| bert2bert |")  # the paper's row order
     # one seed a row: no spread to judge an order by
     assert "**bert2bert > rnd2rnd (paper 89.3 vs 86.9)**: cannot judge yet: needs bert2bert, rnd2rnd" in table
@@ -190,7 +204,7 @@ def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     assert len(load_results("brown-fusion", results, history=True)) == 4
     assert list(load_results("brown-fusion", results)["sari"]) == [50.0, 60.0]
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
-    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 2 | 0/2 [0%–66%] | — | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 2 | 0/2 [0%–66%] | — | 0/2 | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
     assert "300 steps of batch 8" in table and "keeps 2 runs of rows' earlier configs" in table
 
 
