@@ -92,19 +92,22 @@ def mark_collapsed(frame: pd.DataFrame) -> pd.DataFrame:
 def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Mean and sample std over seeds of each metric, per (fraction, row, platform), over the runs that read their
     input; `seeds` counts those, `collapsed` the others, `stopped_early` the runs early stopping ended and
-    `still_improving` the runs whose last evaluation was their best (their curve had not flattened)."""
+    `still_improving` the runs whose last evaluation was their best (their curve had not flattened), of the
+    `best_recorded` runs that evaluated."""
     frame = mark_collapsed(frame).assign(platform=platform(frame))
     if "stop_reason" not in frame.columns:
         frame = frame.assign(stop_reason=np.nan)
+    if "best_step" not in frame.columns:  # no evaluation recorded
+        frame = frame.assign(best_step=np.nan)
     # the weights kept are the last evaluation's: validation was still rising when the run stopped
-    best_step = frame["best_step"] if "best_step" in frame.columns else np.nan
-    frame = frame.assign(still_improving=best_step == frame["steps"])
+    frame = frame.assign(still_improving=frame["best_step"] == frame["steps"])
     keys = ["fraction", "row", "platform"]
     grouped = frame.groupby(keys, sort=False)
     out = grouped.agg(paper_row=("paper_row", "first"), scheme=("scheme", "first"), runs=("seed", "size"),
                       collapsed=("collapsed", "sum"), collapse_on=("collapse_on", "first"),
                       stopped_early=("stop_reason", lambda r: int((r == "early_stopping").sum())),
-                      stop_recorded=("stop_reason", "count"), still_improving=("still_improving", "sum"))
+                      stop_recorded=("stop_reason", "count"), still_improving=("still_improving", "sum"),
+                      best_recorded=("best_step", "count"))
     good = frame[~frame["collapsed"]].groupby(keys, sort=False)
     stats = good.agg(seeds=("seed", "size"), **{f"{m}_mean": (m, "mean") for m in metrics},
                      **{f"{m}_std": (m, "std") for m in metrics}, **{f"{m}_n": (m, "count") for m in metrics})

@@ -4,29 +4,37 @@ scored with the paired bootstrap of the tables (statistics.py), from the runs' s
 Every fusion rule (bertgen/data/fusion/rules.py) joins two sentences. Most keep every word and add a connective
 ("X. Y." -> "X, but y."); the others also rewrite a mention the two sentences repeat: a pronoun for the repeated
 name (anaphora, cataphora), a relative pronoun, an apposition, or a subject dropped in a verb-phrase coordination.
-The split is fixed by the rules, not by the scores; it is an exploratory reading of a table, not one of the paper's
-claims, so its intervals are not corrected for multiplicity.
+Which rule is which follows from the rules' definitions, but the split itself was chosen after looking at per-rule
+scores: an exploratory reading of a table, not one of the paper's claims, so its intervals are not corrected for
+that choice or for multiplicity.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bertgen.experiments.frames import RESULTS, load_results, mark_collapsed, platform
-from bertgen.experiments.statistics import Interval, example_statistics, paired_bootstrap
+from bertgen.experiments.statistics import example_statistics, paired_bootstrap
 
-# the rules whose target rewrites a mention the two sentences repeat (rules.py's table, the *_ANAPHORA rules
-# and the four that replace or drop the repeated noun phrase)
+# rules.py's table: the rules whose target only adds a connective, and those that also replace or drop a
+# mention the two sentences repeat (every *_ANAPHORA rule, cataphora, relative clause, apposition, VP coordination)
+CONNECTIVE_RULES = frozenset({"PAIR_CONN", "SINGLE_S_COORD", "SINGLE_CONN_INNER", "SINGLE_CONN_START"})
 MENTION_RULES = frozenset({"PAIR_CONN_ANAPHORA", "PAIR_ANAPHORA", "SINGLE_S_COORD_ANAPHORA",
                            "SINGLE_CONN_INNER_ANAPHORA", "SINGLE_CATAPHORA", "SINGLE_VP_COORD", "SINGLE_RELATIVE",
                            "SINGLE_APPOSITION"})
-REWRITES, KEEPS = "rewrites a repeated mention", "keeps the words, adds a connective"
+KEEPS, REWRITES = "keeps the words, adds a connective", "rewrites a repeated mention"
 
 
 def rule_group(rule: str) -> str:
-    return REWRITES if rule in MENTION_RULES else KEEPS
+    if rule in CONNECTIVE_RULES:
+        return KEEPS
+    if rule in MENTION_RULES:
+        return REWRITES
+    raise ValueError(f"fusion rule {rule!r} is in neither group; add it to CONNECTIVE_RULES or MENTION_RULES "
+                     "in bertgen/experiments/subgroups.py")
 
 
 def _predictions(results: Path, task: str, runs: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
@@ -40,42 +48,42 @@ def _predictions(results: Path, task: str, runs: pd.DataFrame) -> dict[str, list
     return out
 
 
+def _statistics(metric: str, frame: pd.DataFrame, mask: np.ndarray, copy: bool = False) -> np.ndarray:
+    """Per-example statistics of the masked pairs: the run's predictions, or copying the source."""
+    frame = frame[mask]
+    return example_statistics(metric, frame["source"], frame["source" if copy else "prediction"], frame["target"])
+
+
 def group_contrasts(pairs: list[tuple[str, str]], task: str = "fusion", results_dir: str | os.PathLike | None = None,
                     fraction: float = 1.0, metric: str = "sari") -> pd.DataFrame:
-    """Per rule group (and all pairs): each row against copying the input, and each (a, b) of `pairs` as a − b,
-    over the runs of one platform that read their input; columns group, examples, contrast, runs, estimate,
-    low, high (the 95% paired bootstrap interval over that group's test pairs)."""
+    """Per rule group (and all pairs): each row of `pairs` against copying the input, and each (a, b) as a − b,
+    over the runs that read their input; columns group, examples, contrast, runs (per side), estimate, low, high
+    (the 95% paired bootstrap interval over that group's test pairs)."""
     results = Path(results_dir or RESULTS)
+    rows = list(dict.fromkeys(row for pair in pairs for row in pair))
     frame = mark_collapsed(load_results(task, results))
-    frame = frame[(frame["fraction"] == fraction) & ~frame["collapsed"]].assign(platform=platform)
-    if frame.empty:
-        raise ValueError(f"{results / task}.csv: no run at {fraction:.0%} of the data that reads its input")
-    if frame["platform"].nunique() > 1:  # the tables' rule: runs of different platforms are never pooled
-        frame = frame[frame["platform"] == frame["platform"].mode()[0]]
+    frame = frame[(frame["fraction"] == fraction) & frame["row"].isin(rows) & ~frame["collapsed"]]
+    if missing := [row for row in rows if row not in set(frame["row"])]:
+        raise ValueError(f"{results / task}.csv: no run of {', '.join(missing)} at {fraction:.0%} that reads its "
+                         "input")
+    if (platforms := platform(frame).unique()).size > 1:  # the tables' rule: never pooled across platforms
+        raise ValueError(f"{results / task}.csv: the rows' runs come from {', '.join(platforms)}; compare runs of "
+                         "one platform (a results directory per platform)")
     predictions = _predictions(results, task, frame)
-    rows = [row for pair in pairs for row in pair]
-    if missing := sorted(set(rows) - set(predictions)):
-        raise ValueError(f"{results / task}.csv: no run of {', '.join(missing)} at {fraction:.0%} to compare "
-                         f"(rows with runs: {', '.join(sorted(predictions))})")
-    first = next(iter(predictions.values()))[0]
+    first = predictions[rows[0]][0]
     if any(len(p) != len(first) or not p["source"].equals(first["source"]) for ps in predictions.values() for p in ps):
         raise ValueError(f"{results / task}: the runs were scored on different test pairs; split runs of one test set")
-    groups = first["rule"].map(rule_group)
+    groups = first["rule"].map(rule_group).to_numpy()
     records = []
-    for group, mask in [("all pairs", groups.notna()), *((g, groups == g) for g in (KEEPS, REWRITES))]:
-        picked = first[mask.to_numpy()]
-
-        def stats(p: pd.DataFrame, source: bool = False):
-            p = p[mask.to_numpy()]
-            return example_statistics(metric, p["source"], p["source"] if source else p["prediction"], p["target"])
-
-        scored = {row: [stats(p) for p in predictions[row]] for row in dict.fromkeys(rows)}
-        copy = [stats(first, source=True)]
-        contrasts = [(f"{row} − copy", (1, scored[row]), (-1, copy)) for row in scored]
-        contrasts += [(f"{a} − {b}", (1, scored[a]), (-1, scored[b])) for a, b in pairs]
-        for name, *terms in contrasts:
-            interval: Interval = paired_bootstrap(metric, terms)
-            runs = "/".join(str(len(t[1])) for t in terms if t[1] is not copy)
-            records.append({"group": group, "examples": len(picked), "contrast": name, "runs": runs,
+    for group, mask in [("all pairs", np.ones(len(first), dtype=bool)), (KEEPS, groups == KEEPS),
+                        (REWRITES, groups == REWRITES)]:
+        scored = {row: [_statistics(metric, p, mask) for p in predictions[row]] for row in rows}
+        copy = [_statistics(metric, first, mask, copy=True)]
+        contrasts = [(f"{row} − copy", str(len(scored[row])), [(1, scored[row]), (-1, copy)]) for row in rows]
+        contrasts += [(f"{a} − {b}", f"{len(scored[a])}/{len(scored[b])}", [(1, scored[a]), (-1, scored[b])])
+                      for a, b in pairs]
+        for name, runs, terms in contrasts:
+            interval = paired_bootstrap(metric, terms)
+            records.append({"group": group, "examples": int(mask.sum()), "contrast": name, "runs": runs,
                             "estimate": interval.estimate, "low": interval.low, "high": interval.high})
     return pd.DataFrame(records)

@@ -114,16 +114,18 @@ def test_the_tables_time_counts_every_process_of_a_resumed_run(project):
 
 
 def test_the_table_counts_the_runs_stopped_early_and_those_still_improving(project):
-    """A run kept at its last evaluation was still improving; one kept earlier had flattened, early stopping or not."""
+    """A run kept at its last evaluation was still improving; one kept earlier had flattened, early stopping or not;
+    a run that never evaluated is not counted either way."""
     from bertgen.experiments.tables import markdown_rows, render_table
 
     results = project / "experiments" / "results"
-    stops = [("early_stopping", 750, 1000), ("max_steps", 1000, 1000), ("max_steps", 750, 1000), ("", 1000, 1000)]
+    stops = [("early_stopping", 750, 1000), ("max_steps", 1000, 1000), ("max_steps", 750, 1000), ("", 1000, 1000),
+             ("max_steps", "", 1000)]
     for seed, (reason, best, steps) in enumerate(stops):
         append_row(results / "brown-fusion.csv", ledger_row(run_id=f"run{seed}", seed=seed, stop_reason=reason,
                                                              best_step=best, steps=steps))
     [row] = markdown_rows(render_table("brown-fusion", results, project / "experiments" / "paper_results.toml"))
-    assert row["row"] == "bert2bert" and row["stopped early"] == "1/3" and row["still improving"] == "2/4"
+    assert row["row"] == "bert2bert" and row["stopped early"] == "1/4" and row["still improving"] == "2/4"
 
 
 def test_a_table_of_one_row_says_no_ordering_is_judged_yet_and_keeps_the_loss_claims_apart(project):
@@ -167,7 +169,7 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     paper = project / "experiments" / "paper_results.toml"
     paper.write_text(PAPER + '["brown-fusion".rows.bert2bert]\nexact = 63.9\nsari = 89.3\n')
     table = render_table("brown-fusion", results, paper)
-    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 1 | 0/1 [0%–79%] | — | 0/1 | 0.0 | 58.3 | 30.0 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 1 | 0/1 [0%–79%] | — | — | 0.0 | 58.3 | 30.0 | 86.9 |" in table
     assert table.index("| rnd2rnd |") < table.index("| bert2bert |")  # the paper's row order
     # one seed a row: no spread to judge an order by
     assert "**bert2bert > rnd2rnd (paper 89.3 vs 86.9)**: cannot judge yet: needs bert2bert, rnd2rnd" in table
@@ -204,7 +206,7 @@ def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     assert len(load_results("brown-fusion", results, history=True)) == 4
     assert list(load_results("brown-fusion", results)["sari"]) == [50.0, 60.0]
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
-    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 2 | 0/2 [0%–66%] | — | 0/2 | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
+    assert "| rnd2rnd | 100% | CPU, precision unrecorded | 2 | 0/2 [0%–66%] | — | — | 0.0 ± 0.0 | 58.3 | 55.0 ± 7.1 | 86.9 |" in table
     assert "300 steps of batch 8" in table and "keeps 2 runs of rows' earlier configs" in table
 
 

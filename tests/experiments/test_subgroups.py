@@ -6,35 +6,47 @@ import pytest
 
 from bertgen.data.fusion.rules import DISCOURSE_TYPES
 from bertgen.experiments import append_row
-from bertgen.experiments.subgroups import KEEPS, MENTION_RULES, REWRITES, group_contrasts, rule_group
+from bertgen.experiments.subgroups import (CONNECTIVE_RULES, KEEPS, MENTION_RULES, REWRITES, group_contrasts,
+                                           rule_group)
 
-# (rule, source, target): a connective pair and a pair whose fusion puts a pronoun for the repeated name
+# (rule, source, target): two pairs fused by a connective, two whose fusion rewrites the repeated name
 PAIRS = [("PAIR_CONN", "the rain fell . the roads stayed dry .", "the rain fell . however , the roads stayed dry ."),
          ("SINGLE_S_COORD", "she sang . he danced .", "she sang , and he danced ."),
          ("PAIR_ANAPHORA", "john left early . john was tired .", "john left early . he was tired ."),
          ("SINGLE_RELATIVE", "we met anna . anna was ill .", "we met anna , who was ill .")] * 10
+CONNECTIVE = {"PAIR_CONN", "SINGLE_S_COORD"}  # the first two, named here rather than taken from the module
 
 
-def write_run(results, run_id: str, row: str, predict) -> None:
+def write_run(results, run_id: str, row: str, predict, **fields) -> None:
     """One run of `row` whose prediction for each pair is predict(rule, source, target)."""
     append_row(results / "fusion.csv", {"run_id": run_id, "row": row, "scheme": row, "paper_row": row,
-                                        "fraction": 1.0, "seed": 0, "config_hash": "h", "steps": 10, "sari": 0.0})
+                                        "fraction": 1.0, "seed": 0, "config_hash": "h", "steps": 10, "sari": 0.0,
+                                        **fields})
     run = results / "fusion" / "runs" / run_id
     run.mkdir(parents=True)
     pd.DataFrame([{"source": s, "target": t, "prediction": predict(rule, s, t), "rule": rule}
                   for rule, s, t in PAIRS]).to_csv(run / "predictions.csv", index=False)
 
 
-def test_every_mention_rule_is_a_rule_the_fusion_data_gives():
-    assert MENTION_RULES < set(DISCOURSE_TYPES)
+def fuses_connectives(rule, source, target):
+    return target if rule in CONNECTIVE else source
+
+
+def fuses_mentions(rule, source, target):
+    return source if rule in CONNECTIVE else target
+
+
+def test_every_rule_the_fusion_data_gives_is_in_exactly_one_group():
+    assert CONNECTIVE_RULES | MENTION_RULES == set(DISCOURSE_TYPES) and not CONNECTIVE_RULES & MENTION_RULES
     assert rule_group("PAIR_ANAPHORA") == REWRITES and rule_group("PAIR_CONN") == KEEPS
+    with pytest.raises(ValueError, match="'PAIR_NEW' is in neither group"):
+        rule_group("PAIR_NEW")
 
 
 def test_each_group_credits_the_row_that_gets_its_pairs_right(tmp_path):
     results = tmp_path / "results"
-    # `connectives` fuses the connective pairs and copies the rest; `mentions` does the opposite
-    write_run(results, "a", "connectives", lambda rule, s, t: s if rule in MENTION_RULES else t)
-    write_run(results, "b", "mentions", lambda rule, s, t: t if rule in MENTION_RULES else s)
+    write_run(results, "a", "connectives", fuses_connectives)
+    write_run(results, "b", "mentions", fuses_mentions)
     table = group_contrasts([("connectives", "mentions")], results_dir=results).set_index(["group", "contrast"])
     keeps, rewrites = table.loc[KEEPS, "connectives − mentions"], table.loc[REWRITES, "connectives − mentions"]
     assert keeps["examples"] == rewrites["examples"] == 20 and table.loc[("all pairs", "mentions − copy"), "examples"] == 40
@@ -43,14 +55,28 @@ def test_each_group_credits_the_row_that_gets_its_pairs_right(tmp_path):
     assert table.loc[("all pairs", "connectives − mentions"), "runs"] == "1/1"
 
 
-def test_runs_scored_on_different_test_pairs_are_not_compared(tmp_path):
+def test_collapsed_runs_are_left_out(tmp_path):
     results = tmp_path / "results"
-    write_run(results, "a", "connectives", lambda rule, s, t: t)
-    write_run(results, "b", "mentions", lambda rule, s, t: t)
-    predictions = results / "fusion" / "runs" / "b" / "predictions.csv"
-    frame = pd.read_csv(predictions)
-    frame.iloc[:-1].to_csv(predictions, index=False)
-    with pytest.raises(ValueError, match="different test pairs"):
-        group_contrasts([("connectives", "mentions")], results_dir=results)
+    write_run(results, "a", "connectives", fuses_connectives)
+    write_run(results, "b", "mentions", fuses_mentions, seed=0)
+    # a second seed that writes one sentence whatever its input: a failed run, not a result
+    write_run(results, "c", "mentions", lambda rule, s, t: "he was tired .", seed=1, val_distinct=5.0,
+              val_input_dependence=0.0)
+    table = group_contrasts([("connectives", "mentions")], results_dir=results).set_index(["group", "contrast"])
+    assert table.loc[("all pairs", "connectives − mentions"), "runs"] == "1/1"
+    assert table.loc[(REWRITES, "mentions − copy"), "low"] > 0
+
+
+def test_rows_without_runs_platforms_and_test_sets_that_differ_are_refused(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "a", "connectives", fuses_connectives, hardware="CPU, 1 thread", precision="bf16")
+    write_run(results, "b", "mentions", fuses_mentions, hardware="NVIDIA H200", precision="bf16")
     with pytest.raises(ValueError, match="no run of absent at 100%"):
         group_contrasts([("connectives", "absent")], results_dir=results)
+    with pytest.raises(ValueError, match="come from CPU, bf16, NVIDIA H200, bf16"):
+        group_contrasts([("connectives", "mentions")], results_dir=results)
+    write_run(results, "c", "shorter", fuses_mentions, hardware="CPU, 1 thread", precision="bf16")
+    predictions = results / "fusion" / "runs" / "c" / "predictions.csv"
+    pd.read_csv(predictions).iloc[:-1].to_csv(predictions, index=False)
+    with pytest.raises(ValueError, match="different test pairs"):
+        group_contrasts([("connectives", "shorter")], results_dir=results)
