@@ -414,6 +414,8 @@ else:
 # should count most, and they are few here: about 4% of the training pairs. The split is fixed by the rules
 # (`bertgen/experiments/subgroups.py`), but it was chosen after looking at per-rule scores, so read it as an
 # exploration: its intervals (the tables' paired bootstrap, within each part) are not corrected for that choice.
+# `experiments/heldout_mentions.py` checks it on test pairs the tables never scored (`experiments/RECIPE.md`,
+# stage 6, has what it found).
 
 # %%
 landed = summary("fusion", CONVERGED) if (CONVERGED / "fusion.csv").is_file() else pd.DataFrame(columns=["row"])
