@@ -3,11 +3,11 @@ table has scored (experiments/RECIPE.md, stage 6).
 
 The tables score the first 1,000 length-fitting test pairs (shuffled with seed 0). Split by rule
 (`bertgen.experiments.subgroups`), rnd2rnd led bert2bert on the pairs that keep their words and trailed it on the
-62 that rewrite a repeated mention, a split chosen after seeing per-rule scores. This script decodes, with each
-landed run's kept weights ($BERTGEN_HOME/experiments/<task>/<run>/best.safetensors), the mention pairs of the test
-split from position 1,000 on, which that reading never saw, and reports the one contrast it predicts, rnd2rnd −
-bert2bert (below 0), with the other rows' contrasts beside it. Before that it decodes the first pairs of the tables'
-test set and checks that they reproduce each run's saved predictions.
+few that rewrite a repeated mention, a split chosen after seeing per-rule scores. This script decodes, with each
+landed run's kept weights ($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), the mention pairs of the test
+split from position 1,000 on, which that reading never saw, and reports the contrast it predicts, rnd2rnd −
+bert2bert (below 0), with the other rows' contrasts beside it. It also decodes the first pairs of the tables' test
+set again and stops unless they reproduce each run's saved predictions.
 
     python experiments/heldout_mentions.py [--results-dir experiments/results/converged] [--threads 1]
 """
@@ -24,78 +24,93 @@ from safetensors.torch import load_file
 
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
-from bertgen.experiments.frames import load_results, mark_collapsed
+from bertgen.experiments.frames import load_results, mark_collapsed, platform
 from bertgen.experiments.run import build_model, evaluate_kwargs, prepare_data, read_checkpoint, work_dir
 from bertgen.experiments.statistics import example_statistics, paired_bootstrap
 from bertgen.experiments.subgroups import MENTION_RULES
 
+TASK = "fusion"
 ROWS = ("rnd2rnd", "bert2bert", "bertshare", "bert2rnd")
 PREDICTED = ("rnd2rnd", "bert2bert")  # the contrast stated before decoding: below 0
+CONTRASTS = (PREDICTED, ("rnd2rnd", "bertshare"), ("rnd2rnd", "bert2rnd"), ("bertshare", "bert2bert"),
+             ("bert2rnd", "bert2bert"))
 CHECKED = 32  # pairs of the tables' test set decoded again to check each run's weights
+SPLIT_FIELDS = ("checkpoint", "data_dir", "max_source_length", "max_target_length", "source_special_tokens",
+                "test_examples")  # what decides which pairs the test set holds, and how they are read
 
 
-def decode(config: ExperimentConfig, run_id: str, pairs, tokenizer) -> list[str]:
-    """The run's kept weights' greedy outputs for `pairs`, decoded as its test evaluation decoded them."""
-    weights = work_dir() / config.task / run_id / "best.safetensors"
+def decode(config: ExperimentConfig, run_id: str, pairs, tokenizer) -> pd.DataFrame:
+    """The run's kept weights' greedy outputs for `pairs`, decoded and round-tripped as its test evaluation was
+    (`evaluate`'s frame: source, target and prediction as scored)."""
+    weights = work_dir() / TASK / run_id / "best.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: run {run_id}'s kept weights are gone; rerun it to decode new pairs")
     model, _ = build_model(config, read_checkpoint(config))
     model.load_state_dict(load_file(weights))
-    _, predictions = evaluate(model, tokenizer, pairs, config.task, progress=False,
-                              **evaluate_kwargs(config, tokenizer))
-    return list(predictions["prediction"])
+    return evaluate(model, tokenizer, pairs, TASK, progress=False, **evaluate_kwargs(config, tokenizer))[1]
+
+
+def landed_runs(results: Path) -> tuple[pd.DataFrame, dict[str, ExperimentConfig]]:
+    """The rows' runs at 100% that read their input, one platform, and their configs, which must agree on the
+    test set."""
+    runs = mark_collapsed(load_results(TASK, results))
+    runs = runs[(runs["fraction"] == 1) & runs["row"].isin(ROWS) & ~runs["collapsed"]]
+    if missing := [row for row in PREDICTED if row not in set(runs["row"])]:
+        raise SystemExit(f"{results / TASK}.csv: no run of {', '.join(missing)} at 100% that reads its input yet")
+    if (platforms := platform(runs).unique()).size > 1:
+        raise SystemExit(f"{results / TASK}.csv: runs of {', '.join(platforms)}; the rows are never pooled across "
+                         "platforms: point --results-dir at one platform's results")
+    configs = {run: ExperimentConfig.from_dict(json.loads(
+        (results / TASK / "runs" / run / "config.json").read_text(encoding="utf-8"))) for run in runs["run_id"]}
+    for field in SPLIT_FIELDS:
+        if len({getattr(c, field) for c in configs.values()}) > 1:
+            raise SystemExit(f"the runs' configs differ in {field}, so their test sets differ; compare runs of one")
+    return runs, configs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", type=Path, default=Path("experiments/results/converged"))
-    parser.add_argument("--task", default="fusion")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    runs = mark_collapsed(load_results(args.task, args.results_dir))
-    runs = runs[(runs["fraction"] == 1) & runs["row"].isin(ROWS) & ~runs["collapsed"]]
-    configs = {run: ExperimentConfig.from_dict(json.loads(
-        (args.results_dir / args.task / "runs" / run / "config.json").read_text(encoding="utf-8")))
-        for run in runs["run_id"]}
+    runs, configs = landed_runs(args.results_dir)
     first = next(iter(configs.values()))
     tokenizer = read_checkpoint(first).tokenizer
     # every length-fitting test pair, in the order whose first `test_examples` the tables score
     whole = prepare_data(dataclasses.replace(first, test_examples=0), tokenizer,
                          progress=False)["test"].remove_columns(["input_ids", "labels", "length"])
     tables = first.test_examples
-    held_out = whole.select([i for i in range(tables, len(whole)) if whole[i]["rule"] in MENTION_RULES])
-    checked = whole.select(range(CHECKED))
-    print(f"{args.task}: {len(whole):,} length-fitting test pairs; the tables score the first {tables:,}; "
+    held_out = [i for i in range(tables, len(whole)) if whole[i]["rule"] in MENTION_RULES]
+    print(f"{TASK}: {len(whole):,} length-fitting test pairs; the tables score the first {tables:,}; "
           f"{len(held_out)} of the other {len(whole) - tables:,} rewrite a repeated mention")
 
-    outputs: dict[str, list[list[str]]] = {}
+    decoded: dict[str, list[pd.DataFrame]] = {}
     for run in runs.itertuples():
-        config = configs[run.run_id]
-        saved = pd.read_csv(args.results_dir / args.task / "runs" / run.run_id / "predictions.csv",
-                            keep_default_na=False)["prediction"][:CHECKED].tolist()
-        again = decode(config, run.run_id, checked, tokenizer)
-        same = sum(a == b for a, b in zip(again, saved))
-        print(f"{run.run_id}: {same}/{CHECKED} of its saved test predictions decoded again")
-        outputs.setdefault(run.row, []).append(decode(config, run.run_id, held_out, tokenizer))
+        frame = decode(configs[run.run_id], run.run_id, whole.select([*range(CHECKED), *held_out]), tokenizer)
+        saved = pd.read_csv(args.results_dir / TASK / "runs" / run.run_id / "predictions.csv",
+                            keep_default_na=False)["prediction"][:CHECKED]
+        if (same := int((frame["prediction"][:CHECKED].to_numpy() == saved.to_numpy()).sum())) < CHECKED:
+            raise SystemExit(f"{run.run_id}: its kept weights reproduce {same} of {CHECKED} saved test predictions; "
+                             "they are not the weights its row was scored with")
+        print(f"{run.run_id}: {CHECKED} of {CHECKED} saved test predictions decoded again")
+        decoded.setdefault(run.row, []).append(frame[CHECKED:].reset_index(drop=True))
 
-    sources, targets = held_out["source"], held_out["target"]
-    scored = {row: [example_statistics("sari", sources, p, targets) for p in runs_of_row]
-              for row, runs_of_row in outputs.items()}
+    scored_text = next(iter(decoded.values()))[0]  # as scored: the source and target after the tokenizer's trip
+    sources, targets = scored_text["source"], scored_text["target"]
+    scored = {row: [example_statistics("sari", sources, f["prediction"], targets) for f in frames]
+              for row, frames in decoded.items()}
     copy = [example_statistics("sari", sources, sources, targets)]
     print(f"\nSARI on the {len(held_out)} held-out mention pairs, 95% paired bootstrap intervals:")
     print("| contrast | runs | SARI |\n|---|---|---|")
-    for row in ROWS:
-        if row in scored:
-            print(f"| {row} − copy | {len(scored[row])} | {paired_bootstrap('sari', [(1, scored[row]), (-1, copy)])} |")
-    for a, b in [PREDICTED, ("rnd2rnd", "bertshare"), ("rnd2rnd", "bert2rnd"), ("bertshare", "bert2bert"),
-                 ("bert2rnd", "bert2bert")]:
-        if a in scored and b in scored:
-            interval = paired_bootstrap("sari", [(1, scored[a]), (-1, scored[b])])
-            note = " (the predicted contrast)" if (a, b) == PREDICTED else ""
-            print(f"| {a} − {b}{note} | {len(scored[a])}/{len(scored[b])} | {interval} |")
-    confirmed = paired_bootstrap("sari", [(1, scored[PREDICTED[0]]), (-1, scored[PREDICTED[1]])]).high < 0
-    print(f"\nrnd2rnd − bert2bert below 0 on pairs the reading never saw: {'yes' if confirmed else 'no'}")
+    for row in (r for r in ROWS if r in scored):
+        print(f"| {row} − copy | {len(scored[row])} | {paired_bootstrap('sari', [(1, scored[row]), (-1, copy)])} |")
+    for a, b in (pair for pair in CONTRASTS if set(pair) <= set(scored)):
+        interval = paired_bootstrap("sari", [(1, scored[a]), (-1, scored[b])])
+        print(f"| {a} − {b}{' (predicted)' if (a, b) == PREDICTED else ''} | {len(scored[a])}/{len(scored[b])} "
+              f"| {interval} |")
+    below = paired_bootstrap("sari", [(1, scored[PREDICTED[0]]), (-1, scored[PREDICTED[1]])]).high < 0
+    print(f"\nrnd2rnd − bert2bert below 0 on pairs the reading never saw: {'yes' if below else 'no'}")
 
 
 if __name__ == "__main__":
