@@ -6,10 +6,12 @@ The tables score the first 1,000 length-fitting test pairs (shuffled with seed 0
 few that rewrite a repeated mention, a split chosen after seeing per-rule scores. This script decodes, with each
 landed run's kept weights ($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), the mention pairs of the test
 split from position 1,000 on, which that reading never saw, and reports the contrast it predicts, rnd2rnd −
-bert2bert (below 0), with the other rows' contrasts beside it. It also decodes the first pairs of the tables' test
-set again and stops unless they reproduce each run's saved predictions.
+bert2bert (below 0), with the other rows' contrasts beside it. `--split validation` does the same with the
+validation pairs beyond those the runs validated on (the first `validation_examples`), which no run has read: a
+second held-out set, reported on its own. It also decodes the first pairs of the tables' test set again and stops
+unless they reproduce each run's saved predictions.
 
-    python experiments/heldout_mentions.py [--results-dir experiments/results/converged] [--threads 1]
+    python experiments/heldout_mentions.py [--split test|validation] [--results-dir experiments/results/converged]
 """
 from __future__ import annotations
 
@@ -36,17 +38,22 @@ CONTRASTS = (PREDICTED, ("rnd2rnd", "bertshare"), ("rnd2rnd", "bert2rnd"), ("ber
              ("bert2rnd", "bert2bert"))
 CHECKED = 32  # pairs of the tables' test set decoded again to check each run's weights
 SPLIT_FIELDS = ("checkpoint", "data_dir", "max_source_length", "max_target_length", "source_special_tokens",
-                "test_examples")  # what decides which pairs the test set holds, and how they are read
+                "test_examples", "validation_examples")  # which pairs the splits' sets hold, and how they are read
 
 
-def decode(config: ExperimentConfig, run_id: str, pairs, tokenizer) -> pd.DataFrame:
-    """The run's kept weights' greedy outputs for `pairs`, decoded and round-tripped as its test evaluation was
-    (`evaluate`'s frame: source, target and prediction as scored)."""
+def kept_model(config: ExperimentConfig, run_id: str):
+    """The run's model with the weights its row was scored with (early stopping's best evaluation)."""
     weights = work_dir() / TASK / run_id / "best.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: run {run_id}'s kept weights are gone; rerun it to decode new pairs")
     model, _ = build_model(config, read_checkpoint(config))
     model.load_state_dict(load_file(weights))
+    return model
+
+
+def decode(model, config: ExperimentConfig, pairs, tokenizer) -> pd.DataFrame:
+    """Greedy outputs for `pairs`, decoded and round-tripped as the run's test evaluation was (`evaluate`'s frame:
+    source, target and prediction as scored)."""
     return evaluate(model, tokenizer, pairs, TASK, progress=False, **evaluate_kwargs(config, tokenizer))[1]
 
 
@@ -70,6 +77,7 @@ def landed_runs(results: Path) -> tuple[pd.DataFrame, dict[str, ExperimentConfig
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("test", "validation"), default="test")
     parser.add_argument("--results-dir", type=Path, default=Path("experiments/results/converged"))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -77,31 +85,33 @@ def main() -> None:
     runs, configs = landed_runs(args.results_dir)
     first = next(iter(configs.values()))
     tokenizer = read_checkpoint(first).tokenizer
-    # every length-fitting test pair, in the order whose first `test_examples` the tables score
-    whole = prepare_data(dataclasses.replace(first, test_examples=0), tokenizer,
-                         progress=False)["test"].remove_columns(["input_ids", "labels", "length"])
-    tables = first.test_examples
-    held_out = [i for i in range(tables, len(whole)) if whole[i]["rule"] in MENTION_RULES]
-    print(f"{TASK}: {len(whole):,} length-fitting test pairs; the tables score the first {tables:,}; "
-          f"{len(held_out)} of the other {len(whole) - tables:,} rewrite a repeated mention")
+    # every length-fitting pair of each split, in the order whose first `<split>_examples` the runs used
+    data = prepare_data(dataclasses.replace(first, test_examples=0, validation_examples=0), tokenizer, progress=False)
+    test, pool = (data[split].remove_columns(["input_ids", "labels", "length"]) for split in ("test", args.split))
+    used = first.test_examples if args.split == "test" else first.validation_examples
+    held_out = [i for i in range(used, len(pool)) if pool[i]["rule"] in MENTION_RULES]
+    print(f"{TASK}: {len(pool):,} length-fitting {args.split} pairs; the runs used the first {used:,}; "
+          f"{len(held_out)} of the other {len(pool) - used:,} rewrite a repeated mention")
 
     decoded: dict[str, list[pd.DataFrame]] = {}
     for run in runs.itertuples():
-        frame = decode(configs[run.run_id], run.run_id, whole.select([*range(CHECKED), *held_out]), tokenizer)
+        config = configs[run.run_id]
+        model = kept_model(config, run.run_id)
+        checked = decode(model, config, test.select(range(CHECKED)), tokenizer)["prediction"]
         saved = pd.read_csv(args.results_dir / TASK / "runs" / run.run_id / "predictions.csv",
                             keep_default_na=False)["prediction"][:CHECKED]
-        if (same := int((frame["prediction"][:CHECKED].to_numpy() == saved.to_numpy()).sum())) < CHECKED:
+        if (same := int((checked.to_numpy() == saved.to_numpy()).sum())) < CHECKED:
             raise SystemExit(f"{run.run_id}: its kept weights reproduce {same} of {CHECKED} saved test predictions; "
                              "they are not the weights its row was scored with")
         print(f"{run.run_id}: {CHECKED} of {CHECKED} saved test predictions decoded again")
-        decoded.setdefault(run.row, []).append(frame[CHECKED:].reset_index(drop=True))
+        decoded.setdefault(run.row, []).append(decode(model, config, pool.select(held_out), tokenizer))
 
     scored_text = next(iter(decoded.values()))[0]  # as scored: the source and target after the tokenizer's trip
     sources, targets = scored_text["source"], scored_text["target"]
     scored = {row: [example_statistics("sari", sources, f["prediction"], targets) for f in frames]
               for row, frames in decoded.items()}
     copy = [example_statistics("sari", sources, sources, targets)]
-    print(f"\nSARI on the {len(held_out)} held-out mention pairs, 95% paired bootstrap intervals:")
+    print(f"\nSARI on the {len(held_out)} held-out {args.split} mention pairs, 95% paired bootstrap intervals:")
     print("| contrast | runs | SARI |\n|---|---|---|")
     for row in (r for r in ROWS if r in scored):
         print(f"| {row} − copy | {len(scored[row])} | {paired_bootstrap('sari', [(1, scored[row]), (-1, copy)])} |")
