@@ -414,7 +414,7 @@ else:
 # should count most, and they are few here: about 4% of the training pairs. The split is fixed by the rules
 # (`bertgen/experiments/subgroups.py`), but it was chosen after looking at per-rule scores, so read it as an
 # exploration: its intervals (the tables' paired bootstrap, within each part) are not corrected for that choice.
-# `experiments/heldout_mentions.py` checks it on test pairs the tables never scored (`experiments/RECIPE.md`,
+# `experiments/heldout_mentions.py` checks it on test and validation pairs no run or table used (`experiments/RECIPE.md`,
 # stage 6, has what it found).
 
 # %%
