@@ -26,10 +26,9 @@ from safetensors.torch import load_file
 
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
-from bertgen.experiments.frames import load_results, mark_collapsed, platform
 from bertgen.experiments.run import build_model, evaluate_kwargs, prepare_data, read_checkpoint, work_dir
-from bertgen.experiments.statistics import example_statistics, paired_bootstrap
-from bertgen.experiments.subgroups import MENTION_RULES
+from bertgen.experiments.statistics import example_statistics
+from bertgen.experiments.subgroups import MENTION_RULES, comparable_runs, contrasts
 
 TASK = "fusion"
 ROWS = ("rnd2rnd", "bert2bert", "bertshare", "bert2rnd")
@@ -60,13 +59,10 @@ def decode(model, config: ExperimentConfig, pairs, tokenizer) -> pd.DataFrame:
 def landed_runs(results: Path) -> tuple[pd.DataFrame, dict[str, ExperimentConfig]]:
     """The rows' runs at 100% that read their input, one platform, and their configs, which must agree on the
     test set."""
-    runs = mark_collapsed(load_results(TASK, results))
-    runs = runs[(runs["fraction"] == 1) & runs["row"].isin(ROWS) & ~runs["collapsed"]]
-    if missing := [row for row in PREDICTED if row not in set(runs["row"])]:
-        raise SystemExit(f"{results / TASK}.csv: no run of {', '.join(missing)} at 100% that reads its input yet")
-    if (platforms := platform(runs).unique()).size > 1:
-        raise SystemExit(f"{results / TASK}.csv: runs of {', '.join(platforms)}; the rows are never pooled across "
-                         "platforms: point --results-dir at one platform's results")
+    try:
+        runs = comparable_runs(TASK, results, list(ROWS), required=list(PREDICTED))
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     configs = {run: ExperimentConfig.from_dict(json.loads(
         (results / TASK / "runs" / run / "config.json").read_text(encoding="utf-8"))) for run in runs["run_id"]}
     for field in SPLIT_FIELDS:
@@ -108,18 +104,17 @@ def main() -> None:
 
     scored_text = next(iter(decoded.values()))[0]  # as scored: the source and target after the tokenizer's trip
     sources, targets = scored_text["source"], scored_text["target"]
-    scored = {row: [example_statistics("sari", sources, f["prediction"], targets) for f in frames]
-              for row, frames in decoded.items()}
-    copy = [example_statistics("sari", sources, sources, targets)]
+    scored = {row: [example_statistics("sari", sources, f["prediction"], targets) for f in decoded[row]]
+              for row in ROWS if row in decoded}
+    table = contrasts("sari", scored, example_statistics("sari", sources, sources, targets),
+                      [pair for pair in CONTRASTS if set(pair) <= set(scored)])
     print(f"\nSARI on the {len(held_out)} held-out {args.split} mention pairs, 95% paired bootstrap intervals:")
     print("| contrast | runs | SARI |\n|---|---|---|")
-    for row in (r for r in ROWS if r in scored):
-        print(f"| {row} − copy | {len(scored[row])} | {paired_bootstrap('sari', [(1, scored[row]), (-1, copy)])} |")
-    for a, b in (pair for pair in CONTRASTS if set(pair) <= set(scored)):
-        interval = paired_bootstrap("sari", [(1, scored[a]), (-1, scored[b])])
-        print(f"| {a} − {b}{' (predicted)' if (a, b) == PREDICTED else ''} | {len(scored[a])}/{len(scored[b])} "
-              f"| {interval} |")
-    below = paired_bootstrap("sari", [(1, scored[PREDICTED[0]]), (-1, scored[PREDICTED[1]])]).high < 0
+    predicted = " − ".join(PREDICTED)
+    for r in table:
+        print(f"| {r['contrast']}{' (predicted)' if r['contrast'] == predicted else ''} | {r['runs']} "
+              f"| {r['estimate']:+.1f} [{r['low']:+.1f}, {r['high']:+.1f}] |")
+    below = next(r for r in table if r["contrast"] == predicted)["high"] < 0
     print(f"\nrnd2rnd − bert2bert below 0 on pairs the reading never saw: {'yes' if below else 'no'}")
 
 

@@ -54,6 +54,36 @@ def _statistics(metric: str, frame: pd.DataFrame, mask: np.ndarray, copy: bool =
     return example_statistics(metric, frame["source"], frame["source" if copy else "prediction"], frame["target"])
 
 
+def comparable_runs(task: str, results: Path, rows: list[str], fraction: float = 1.0,
+                    required: list[str] | None = None) -> pd.DataFrame:
+    """The runs of `rows` at `fraction` that read their input, all from one platform (the tables' rule: never
+    pooled across platforms); raises ValueError if a row of `required` (default: every row) has none."""
+    frame = mark_collapsed(load_results(task, results))
+    frame = frame[(frame["fraction"] == fraction) & frame["row"].isin(rows) & ~frame["collapsed"]]
+    if missing := [row for row in (rows if required is None else required) if row not in set(frame["row"])]:
+        raise ValueError(f"{results / task}.csv: no run of {', '.join(missing)} at {fraction:.0%} that reads its "
+                         "input")
+    if (platforms := platform(frame).unique()).size > 1:
+        raise ValueError(f"{results / task}.csv: the rows' runs come from {', '.join(platforms)}; compare runs of "
+                         "one platform (a results directory per platform)")
+    return frame
+
+
+def contrasts(metric: str, scored: dict[str, list[np.ndarray]], copy: np.ndarray,
+              pairs: list[tuple[str, str]]) -> list[dict]:
+    """Each scored row against copying the input, then each (a, b) of `pairs` as a − b, from per-example
+    statistics (one array a run): contrast, runs (per side), estimate, low, high (the 95% paired bootstrap)."""
+    terms = [(f"{row} − copy", str(len(scored[row])), [(1, scored[row]), (-1, [copy])]) for row in scored]
+    terms += [(f"{a} − {b}", f"{len(scored[a])}/{len(scored[b])}", [(1, scored[a]), (-1, scored[b])])
+              for a, b in pairs]
+    records = []
+    for name, runs, sides in terms:
+        interval = paired_bootstrap(metric, sides)
+        records.append({"contrast": name, "runs": runs, "estimate": interval.estimate, "low": interval.low,
+                        "high": interval.high})
+    return records
+
+
 def group_contrasts(pairs: list[tuple[str, str]], task: str = "fusion", results_dir: str | os.PathLike | None = None,
                     fraction: float = 1.0, metric: str = "sari") -> pd.DataFrame:
     """Per rule group (and all pairs): each row of `pairs` against copying the input, and each (a, b) as a − b,
@@ -61,15 +91,7 @@ def group_contrasts(pairs: list[tuple[str, str]], task: str = "fusion", results_
     (the 95% paired bootstrap interval over that group's test pairs)."""
     results = Path(results_dir or RESULTS)
     rows = list(dict.fromkeys(row for pair in pairs for row in pair))
-    frame = mark_collapsed(load_results(task, results))
-    frame = frame[(frame["fraction"] == fraction) & frame["row"].isin(rows) & ~frame["collapsed"]]
-    if missing := [row for row in rows if row not in set(frame["row"])]:
-        raise ValueError(f"{results / task}.csv: no run of {', '.join(missing)} at {fraction:.0%} that reads its "
-                         "input")
-    if (platforms := platform(frame).unique()).size > 1:  # the tables' rule: never pooled across platforms
-        raise ValueError(f"{results / task}.csv: the rows' runs come from {', '.join(platforms)}; compare runs of "
-                         "one platform (a results directory per platform)")
-    predictions = _predictions(results, task, frame)
+    predictions = _predictions(results, task, comparable_runs(task, results, rows, fraction))
     first = predictions[rows[0]][0]
     if any(len(p) != len(first) or not p["source"].equals(first["source"]) for ps in predictions.values() for p in ps):
         raise ValueError(f"{results / task}: the runs were scored on different test pairs; split runs of one test set")
@@ -78,12 +100,6 @@ def group_contrasts(pairs: list[tuple[str, str]], task: str = "fusion", results_
     for group, mask in [("all pairs", np.ones(len(first), dtype=bool)), (KEEPS, groups == KEEPS),
                         (REWRITES, groups == REWRITES)]:
         scored = {row: [_statistics(metric, p, mask) for p in predictions[row]] for row in rows}
-        copy = [_statistics(metric, first, mask, copy=True)]
-        contrasts = [(f"{row} − copy", str(len(scored[row])), [(1, scored[row]), (-1, copy)]) for row in rows]
-        contrasts += [(f"{a} − {b}", f"{len(scored[a])}/{len(scored[b])}", [(1, scored[a]), (-1, scored[b])])
-                      for a, b in pairs]
-        for name, runs, terms in contrasts:
-            interval = paired_bootstrap(metric, terms)
-            records.append({"group": group, "examples": int(mask.sum()), "contrast": name, "runs": runs,
-                            "estimate": interval.estimate, "low": interval.low, "high": interval.high})
+        records += [{"group": group, "examples": int(mask.sum())} | record
+                    for record in contrasts(metric, scored, _statistics(metric, first, mask, copy=True), pairs)]
     return pd.DataFrame(records)
