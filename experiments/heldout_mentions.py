@@ -28,7 +28,7 @@ from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.experiments.run import build_model, evaluate_kwargs, prepare_data, read_checkpoint, work_dir
 from bertgen.experiments.statistics import example_statistics
-from bertgen.experiments.subgroups import MENTION_RULES, comparable_runs, contrasts
+from bertgen.experiments.subgroups import MENTION_RULES, comparable_runs, contrasts, difference
 
 TASK = "fusion"
 ROWS = ("rnd2rnd", "bert2bert", "bertshare", "bert2rnd")
@@ -106,8 +106,8 @@ def main() -> None:
     sources, targets = scored_text["source"], scored_text["target"]
     scored = {row: [example_statistics("sari", sources, f["prediction"], targets) for f in decoded[row]]
               for row in ROWS if row in decoded}
-    table = contrasts("sari", scored, example_statistics("sari", sources, sources, targets),
-                      [pair for pair in CONTRASTS if set(pair) <= set(scored)])
+    named = dict(difference(a, b) for a, b in CONTRASTS if {a, b} <= set(scored))
+    table = contrasts("sari", scored, example_statistics("sari", sources, sources, targets), named)
     print(f"\nSARI on the {len(held_out)} held-out {args.split} mention pairs, 95% paired bootstrap intervals:")
     print("| contrast | runs | SARI |\n|---|---|---|")
     predicted = " − ".join(PREDICTED)

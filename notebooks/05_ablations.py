@@ -62,7 +62,7 @@ from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.experiments.tables import claims_section
 from bertgen.experiments.frames import (RESULTS, learning_curves, load_results, logged_curves, order_key,
                                        paper_results, summary, sweep_runs)
-from bertgen.experiments.subgroups import group_contrasts
+from bertgen.experiments.subgroups import FACTORIAL, group_contrasts
 
 # %% [markdown]
 # ## 1. One table row, end to end
@@ -410,8 +410,23 @@ else:
 # stage 6, keeps the sweep's order and progress.
 #
 # **Where a lead comes from.** At the first runs, the random rnd2rnd scored above every warm row on fusion, the
-# reverse of the paper's DiscoFuse order; the "all pairs" lines below say whether that still holds. The test pairs carry the rule that made
-# them, so a row's score can be split by what the rule asks of the model. Most fusion rules keep every word and add
+# reverse of the paper's DiscoFuse order; the "all pairs" column below says whether that still holds.
+#
+# The paper's four 100% rows are a 2x2 design: the encoder random or warm, the decoder random or warm. So their
+# scores $S$ split into what each warm side adds, averaged over the other side, and what warm-starting both adds
+# beyond the two alone:
+#
+# $$\text{warm encoder} = \tfrac12\left[(S_\text{bert2rnd} + S_\text{bert2bert}) - (S_\text{rnd2rnd} + S_\text{rnd2bert})\right],
+# \qquad \text{warm decoder} = \tfrac12\left[(S_\text{rnd2bert} + S_\text{bert2bert}) - (S_\text{rnd2rnd} + S_\text{bert2rnd})\right],$$
+# $$\text{interaction} = (S_\text{bert2bert} + S_\text{rnd2rnd}) - (S_\text{bert2rnd} + S_\text{rnd2bert}).$$
+#
+# `subgroups.FACTORIAL` holds the weights; each effect gets the same paired bootstrap as a difference of two rows,
+# the weights applied to every resample. These three contrasts are fixed by the design, not chosen after looking;
+# the paper's own DiscoFuse scores give each of them a value too, printed under the table. Like every interval
+# here, theirs cover the sampling of test pairs, not the spread between seeds: with one seed of a row they cannot
+# say that another seed would agree (the `sari_std` column above gives each row's spread over its seeds).
+#
+# The test pairs carry the rule that made them, so a row's score can be split by what the rule asks of the model. Most fusion rules keep every word and add
 # a connective ("X. Y." becomes "X, but y."); the others also rewrite a mention the two sentences repeat: a pronoun
 # for the repeated name, a relative pronoun, an apposition, a subject dropped from a second verb phrase. Those are
 # the pairs where a pretrained model's English should count most, and they are few here: 4.4% of the training
@@ -431,12 +446,14 @@ else:
 landed = summary("fusion", CONVERGED) if (CONVERGED / "fusion.csv").is_file() else pd.DataFrame(columns=["row"])
 have = set(landed.loc[(landed["fraction"] == 1) & (landed["seeds"] > 0), "row"])
 candidates = [("rnd2rnd", "bert2bert"), ("rnd2rnd", "bertshare"), ("rnd2rnd", "bert2rnd"), ("bertshare", "bert2bert"),
-              ("bert2rnd", "bert2bert")]
+              ("bert2rnd", "bert2bert"), ("bert2rnd", "rnd2bert")]
 pairs = [(a, b) for a, b in candidates if {a, b} <= have]
+effects = FACTORIAL if set(FACTORIAL["interaction"]) <= have else {}
 if not pairs:
-    display(Markdown("Not yet: the split needs runs of two of rnd2rnd, bert2rnd, bert2bert and bertshare at 100%."))
+    display(Markdown("Not yet: the split needs runs of two of rnd2rnd, bert2rnd, rnd2bert, bert2bert and bertshare "
+                     "at 100%."))
 else:
-    split = group_contrasts(pairs, "fusion", CONVERGED)
+    split = group_contrasts(pairs, "fusion", CONVERGED, effects=effects)
     split["SARI, 95% interval"] = [f"{r.estimate:+.1f} [{r.low:+.1f}, {r.high:+.1f}]" for r in split.itertuples()]
     sizes = split.groupby("group", sort=False)["examples"].first()
     table = (split.pivot(index="contrast", columns="group", values="SARI, 95% interval")
@@ -444,12 +461,17 @@ else:
     table.columns = [f"{group} ({count:,} pairs)" for group, count in sizes.items()]
     display(table)
     where = {1: "above 0", -1: "below 0", 0: "spans 0"}
-    lines = ["Each interval alone (uncorrected; runs per side in brackets):", ""]
-    for r in split[~split["contrast"].str.endswith("− copy")].itertuples():
+    lines = ["The 2x2 design's effects, each interval alone (uncorrected; the runs of each row in brackets):", ""]
+    for r in split[split["contrast"].isin(effects)].itertuples():
         side = 1 if r.low > 0 else -1 if r.high < 0 else 0
+        runs = ", ".join(f"{row} {n}" for row, n in zip(effects[r.contrast], r.runs.split("/")))
         lines.append(f"- {r.group}: {r.contrast} {r.estimate:+.1f} SARI [{r.low:+.1f}, {r.high:+.1f}], "
-                     f"{where[side]} (runs {r.runs})")
-    display(Markdown("\n".join(lines)))
+                     f"{where[side]} ({runs})")
+    paper_sari = {row: scores["sari"] for row, scores in paper_results()["fusion"]["rows"].items()}
+    lines += ["", "The same weights on the paper's DiscoFuse SARI: " + ", ".join(
+        f"{name} {sum(w * paper_sari[row] for row, w in weights.items()):+.2f}" for name, weights in FACTORIAL.items())]
+    display(Markdown("\n".join(lines) if effects else "The 2x2 design's effects need runs of all four of rnd2rnd, "
+                     "bert2rnd, rnd2bert and bert2bert at 100%."))
 
 # %% [markdown]
 # ## 10. What this scale can and cannot say

@@ -6,8 +6,8 @@ import pytest
 
 from bertgen.data.fusion.rules import DISCOURSE_TYPES
 from bertgen.experiments import append_row
-from bertgen.experiments.subgroups import (CONNECTIVE_RULES, KEEPS, MENTION_RULES, REWRITES, group_contrasts,
-                                           rule_group)
+from bertgen.experiments.subgroups import (CONNECTIVE_RULES, FACTORIAL, KEEPS, MENTION_RULES, REWRITES,
+                                           group_contrasts, rule_group)
 
 # (rule, source, target): two pairs fused by a connective, two whose fusion rewrites the repeated name
 PAIRS = [("PAIR_CONN", "the rain fell . the roads stayed dry .", "the rain fell . however , the roads stayed dry ."),
@@ -53,6 +53,26 @@ def test_each_group_credits_the_row_that_gets_its_pairs_right(tmp_path):
     assert keeps["low"] > 0 and rewrites["high"] < 0  # each row wins where it fuses, with its interval
     assert table.loc[(REWRITES, "connectives − copy"), "estimate"] == 0  # it copied those pairs
     assert table.loc[("all pairs", "connectives − mentions"), "runs"] == "1/1"
+
+
+def test_a_weighted_effect_is_the_same_weights_on_the_rows_scores(tmp_path):
+    # the 2x2 design: a warm encoder fuses the connective pairs, a warm decoder the mention pairs, both fuse all
+    results = tmp_path / "results"
+    for run_id, row, predict in [("a", "rnd2rnd", lambda rule, s, t: s), ("b", "bert2rnd", fuses_connectives),
+                                 ("c", "rnd2bert", fuses_mentions), ("d", "bert2bert", lambda rule, s, t: t)]:
+        write_run(results, run_id, row, predict)
+    table = group_contrasts([], results_dir=results, effects=FACTORIAL).set_index(["group", "contrast"])
+    for group in ("all pairs", KEEPS, REWRITES):
+        above_copy = {row: table.loc[(group, f"{row} − copy"), "estimate"] for row in FACTORIAL["interaction"]}
+        for name, weights in FACTORIAL.items():
+            effect = table.loc[(group, name)]
+            assert effect["estimate"] == pytest.approx(sum(w * above_copy[row] for row, w in weights.items()))
+            assert effect["low"] <= effect["estimate"] <= effect["high"] and effect["runs"] == "1/1/1/1"
+    # each warm side helps only on the pairs it fuses; the rnd2rnd row copies, so it scores as copying does
+    assert table.loc[(KEEPS, "warm encoder (main effect)"), "low"] > 0
+    assert table.loc[(REWRITES, "warm encoder (main effect)"), "estimate"] == pytest.approx(0, abs=1e-9)
+    assert table.loc[(REWRITES, "warm decoder (main effect)"), "low"] > 0
+    assert table.loc[("all pairs", "rnd2rnd − copy"), "estimate"] == pytest.approx(0, abs=1e-9)
 
 
 def test_collapsed_runs_are_left_out(tmp_path):
