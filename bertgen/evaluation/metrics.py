@@ -99,13 +99,20 @@ def _normalize(sentence: str) -> list[str]:
     return _TOKENIZE_13A(sentence.lower()).split(" ")
 
 
-def sari_sentence(source: str, prediction: str, references: Sequence[str]) -> float:
-    """SARI of one example in [0, 1] (the mean over n = 1..4 of (keep + delete + add) / 3)."""
+def sari_operations(source: str, prediction: str, references: Sequence[str]) -> tuple[float, float, float]:
+    """SARI's three operation scores for one example, each in [0, 1] and the mean over n = 1..4: keep F1 (the
+    source n-grams the references keep, kept), delete precision (the source n-grams dropped, rightly) and add F1
+    (the new n-grams, right). SARI is their mean; apart, they say which operation a system gets wrong."""
     src, pred = _normalize(source), _normalize(prediction)
     refs = [_normalize(r) for r in references]
     scores = [_sari_ngram(_ngrams(src, n), _ngrams(pred, n), [_ngrams(r, n) for r in refs]) for n in range(1, 5)]
     keep, delete, add = (sum(s[k] for s in scores) / 4 for k in range(3))
-    return (keep + delete + add) / 3
+    return keep, delete, add
+
+
+def sari_sentence(source: str, prediction: str, references: Sequence[str]) -> float:
+    """SARI of one example in [0, 1] (the mean over n = 1..4 of (keep + delete + add) / 3)."""
+    return sum(sari_operations(source, prediction, references)) / 3
 
 
 def sari(sources: Sequence[str], predictions: Sequence[str], references: References) -> float:

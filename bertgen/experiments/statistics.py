@@ -24,11 +24,12 @@ import numpy as np
 from sacrebleu.metrics import BLEU
 from scipy import stats
 
-from bertgen.evaluation.metrics import exact_match, sari_sentence
+from bertgen.evaluation.metrics import exact_match, sari_operations, sari_sentence
 
 ALPHA = 0.05
 POWER = 0.8  # for "how many more seeds or examples would decide it"
 BOOTSTRAP_RESAMPLES = 2000
+SARI_OPERATIONS = ("sari_keep", "sari_delete", "sari_add")  # metrics.sari_operations' order
 _BLEU = BLEU()
 
 
@@ -40,6 +41,9 @@ def example_statistics(metric: str, sources: Sequence[str], predictions: Sequenc
     metric without them (its rows get no bootstrap interval)."""
     if metric == "sari":
         return np.array([[100 * sari_sentence(s, p, [r])] for s, p, r in zip(sources, predictions, references)])
+    if metric in SARI_OPERATIONS:  # one of SARI's three parts, whose mean is SARI
+        part = SARI_OPERATIONS.index(metric)
+        return np.array([[100 * sari_operations(s, p, [r])[part]] for s, p, r in zip(sources, predictions, references)])
     if metric == "exact":
         return np.array([[exact_match([p], [r])] for p, r in zip(predictions, references)])
     if metric == "bleu":

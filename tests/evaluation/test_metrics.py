@@ -28,6 +28,19 @@ def test_sari_of_a_wrong_deletion_by_hand():
     assert metrics.sari(["a b"], ["a"], [["a b"]]) == pytest.approx(100 * 13 / 18)
 
 
+def test_sari_operations_split_the_hand_computed_example_and_average_to_sari():
+    # the example above: keep 2/3, delete 1/2, add 1
+    assert metrics.sari_operations("a b", "a", ["a b"]) == pytest.approx((2 / 3, 1 / 2, 1))
+    # copying a source the reference adds a word to: every n-gram kept rightly, nothing deleted, the new one missed
+    assert metrics.sari_operations("a b c", "a b c", ["a b c d"]) == pytest.approx((1, 1, 0))
+    # a substituted word ("x" for "b") is a wrong deletion and a wrong addition
+    keep, delete, add = metrics.sari_operations("a b c", "a x c", ["a b c"])
+    assert keep < 1 and delete < 1 and add < 1
+    for source, prediction, reference in [("a b", "a", "a b"), (CARD_SOURCE, CARD_PREDICTION, CARD_REFERENCES[0])]:
+        operations = metrics.sari_operations(source, prediction, [reference])
+        assert sum(operations) / 3 == pytest.approx(metrics.sari_sentence(source, prediction, [reference]))
+
+
 def test_sari_scales_counts_by_the_number_of_references():
     # source "a", prediction "a", references "a" and "b" (numref 2, so source and prediction count a twice):
     #   unigrams: kept {a: 2}, of which the references hold 1 -> P 1/2; R = 1/1 -> F1 2/3;

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bertgen.experiments.statistics import (contrast, corpus_score, example_statistics, examples_to_exclude_zero,
-                                            holm, paired_bootstrap, wilson_interval)
+from bertgen.experiments.statistics import (SARI_OPERATIONS, contrast, corpus_score, example_statistics,
+                                            examples_to_exclude_zero, holm, paired_bootstrap, wilson_interval)
 from bertgen.evaluation.metrics import bleu, exact_match, sari
 
 
@@ -89,6 +89,17 @@ def test_example_statistics_sum_to_the_corpus_score(metric):
     expected = {"sari": lambda: sari(SOURCES, PREDICTIONS, REFERENCES), "exact": lambda: exact_match(PREDICTIONS, REFERENCES),
                 "bleu": lambda: bleu(PREDICTIONS, REFERENCES)}[metric]()
     assert corpus_score(metric, totals, np.array(len(SOURCES))) == pytest.approx(expected)
+
+
+def test_sari_operations_average_to_sari_in_every_resample():
+    a, b = (example_statistics("sari", SOURCES, side, REFERENCES) for side in (PREDICTIONS, SOURCES))
+    parts = [[example_statistics(m, SOURCES, side, REFERENCES) for side in (PREDICTIONS, SOURCES)]
+             for m in SARI_OPERATIONS]
+    whole = paired_bootstrap("sari", [(1, [a]), (-1, [b])])
+    split = [paired_bootstrap(m, [(1, [pa]), (-1, [pb])]) for m, (pa, pb) in zip(SARI_OPERATIONS, parts)]
+    assert whole.estimate == pytest.approx(sum(i.estimate for i in split) / 3)
+    # over copying, the predictions add connectives and drop periods the references drop, as copying cannot
+    assert split[0].estimate > 0 and split[2].estimate > 0
 
 
 def test_paired_bootstrap_of_identical_sides_is_zero_and_of_a_shift_is_the_shift():
