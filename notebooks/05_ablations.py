@@ -47,6 +47,7 @@ PRESET = "tiny"  # "tiny": the runner demo trains a 1-layer, hidden-32 model for
 # (`bertgen data fetch bible`)
 
 # %%
+import functools
 import tempfile
 import warnings
 from collections import Counter
@@ -64,7 +65,8 @@ from bertgen.experiments.tables import claims_section
 from bertgen.experiments.frames import (RESULTS, learning_curves, load_results, logged_curves, order_key,
                                        paper_results, summary, sweep_runs)
 from bertgen.experiments.statistics import SARI_OPERATIONS
-from bertgen.experiments.subgroups import FACTORIAL, group_contrasts
+from bertgen.experiments.subgroups import FACTORIAL, comparable_runs, group_contrasts, kept_words_lost
+from bertgen.tokenization import load_tokenizer
 
 # %% [markdown]
 # ## 1. One table row, end to end
@@ -542,8 +544,27 @@ else:
         for p in wrong[:4])))
 
 # %% [markdown]
-# A reading, which these runs do not test: a warm encoder hands the decoder contextual vectors in which a rare word
-# sits near related words, and cross-attention, trained from scratch in bert2rnd and bert2bert, then copies a
+# Which words go: of the source words the targets keep, the share each row's outputs drop or replace, by how many
+# pieces MiniLM's WordPiece tokenizer cuts the word into (a rough gauge of how rare it is; a word's attached
+# punctuation is not counted; `subgroups.kept_words_lost`), each row's runs pooled.
+
+# %%
+wordpiece = load_tokenizer("minilm-l6")
+word_pieces = functools.lru_cache(maxsize=None)(lambda word: len(wordpiece.tokenize(word)))
+full_rows = sorted(have, key=order_key)
+lost, words = {}, None
+for row, row_runs in comparable_runs("fusion", CONVERGED, full_rows, required=[]).groupby("row"):
+    tables = [kept_words_lost(pd.read_csv(CONVERGED / "fusion" / "runs" / run / "predictions.csv", keep_default_na=False),
+                              word_pieces).set_index("pieces") for run in row_runs["run_id"]]
+    lost[row] = 100 * sum(t["lost"] for t in tables) / sum(t["kept"] for t in tables)
+    words = tables[0]["kept"]  # the same test pairs for every run
+if lost:
+    display(pd.DataFrame(lost).T.reindex(full_rows).round(2)
+            .rename(columns=lambda size: f"{size} pieces ({words[size]:,} words): % lost").rename_axis(columns=None))
+
+# %% [markdown]
+# A reading, which these runs do not test (a warm encoder that loses mostly words of several pieces fits it): a
+# warm encoder hands the decoder contextual vectors in which a rare word sits near related words, and cross-attention, trained from scratch in bert2rnd and bert2bert, then copies a
 # neighbour (*waterfalls* for *cheyennes*, *gravel* for *pebbles*). A random encoder trained on this task keeps
 # each word's identity, since copying is most of what the task rewards. The paper's 300k steps of 256 leave a warm
 # encoder far longer to relearn that than 4,000 steps of 32. Two rows of the sweep bear on it:

@@ -11,10 +11,15 @@ that choice or for multiplicity.
 The paper's four 100% schemes also form a 2x2 design, the encoder random or warm and the decoder random or warm,
 so their scores split into the effect of each warm side averaged over the other and their interaction
 (`FACTORIAL`); those contrasts are fixed by the design, not chosen after looking.
+
+`kept_words_lost` splits the other way, by word: of the source words a target keeps, how many an output leaves out
+or replaces, by how many tokenizer pieces the word takes (a rough gauge of how rare it is).
 """
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +130,21 @@ def group_contrasts(pairs: list[tuple[str, str]], task: str = "fusion", results_
         records += [{"group": group, "examples": int(mask.sum())} | record
                     for record in contrasts(metric, scored, _statistics(metric, first, mask, copy=True), named)]
     return pd.DataFrame(records)
+
+
+def kept_words_lost(frame: pd.DataFrame, pieces: Callable[[str], int], most: int = 3) -> pd.DataFrame:
+    """Of the source words each target keeps (whitespace-split, with their counts), how many the prediction leaves
+    out, by the word's number of tokenizer pieces (`pieces` of the word without the punctuation attached to it;
+    `most` counts `most` or more); columns pieces, kept (the words the targets keep), lost, lost_percent."""
+    kept, lost = Counter(), Counter()
+    for source, target, prediction in zip(frame["source"], frame["target"], frame["prediction"]):
+        should = Counter(source.split()) & Counter(target.split())
+        got = should & Counter(prediction.split())
+        for word, count in should.items():
+            size = min(max(pieces(word.strip(".,;:?!'\"")), 1), most)
+            kept[size] += count
+            lost[size] += count - got[word]
+    sizes = sorted(kept)
+    return pd.DataFrame({"pieces": [f"{size}+" if size == most else str(size) for size in sizes],
+                         "kept": [kept[size] for size in sizes], "lost": [lost[size] for size in sizes],
+                         "lost_percent": [100 * lost[size] / kept[size] for size in sizes]})
