@@ -564,8 +564,9 @@ if lost:
 
 # %% [markdown]
 # A reading, which these runs do not test (a warm encoder that loses mostly words of several pieces fits it): a
-# warm encoder hands the decoder contextual vectors in which a rare word sits near related words, and cross-attention, trained from scratch in bert2rnd and bert2bert, then copies a
-# neighbour (*waterfalls* for *cheyennes*, *gravel* for *pebbles*). A random encoder trained on this task keeps
+# warm encoder hands the decoder contextual vectors in which a rare word sits near related words, and
+# cross-attention, trained from scratch in bert2rnd and bert2bert, then copies a neighbour (*waterfalls* for
+# *cheyennes*, *gravel* for *pebbles*). A random encoder trained on this task keeps
 # each word's identity, since copying is most of what the task rewards. The paper's 300k steps of 256 leave a warm
 # encoder far longer to relearn that than 4,000 steps of 32. Two rows of the sweep bear on it:
 # bert2rnd-warm1e-4 (the warm parts at a third of the rate) and bert2bert-xattn (cross-attention warm-started from
