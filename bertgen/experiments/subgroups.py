@@ -13,11 +13,12 @@ so their scores split into the effect of each warm side averaged over the other 
 (`FACTORIAL`); those contrasts are fixed by the design, not chosen after looking.
 
 `kept_words_lost` splits the other way, by word: of the source words a target keeps, how many an output leaves out
-or replaces, by how many tokenizer pieces the word takes (a rough gauge of how rare it is).
+or replaces (`lost_words`), by how many tokenizer pieces the word takes (a rough gauge of how rare it is).
 """
 from __future__ import annotations
 
 import os
+import string
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -132,18 +133,29 @@ def group_contrasts(pairs: list[tuple[str, str]], task: str = "fusion", results_
     return pd.DataFrame(records)
 
 
+def _words(text: str) -> Counter:
+    """The text's whitespace-split words without the punctuation attached to them (punctuation alone is no word)."""
+    return Counter(word for token in text.split() if (word := token.strip(string.punctuation)))
+
+
+def lost_words(source: str, target: str, prediction: str) -> Counter:
+    """The source's words that the target keeps and the prediction leaves out or replaces (punctuation aside, so a
+    changed mark at the join, "horses." for "horses,", loses nothing)."""
+    should = _words(source) & _words(target)
+    return should - _words(prediction)
+
+
 def kept_words_lost(frame: pd.DataFrame, pieces: Callable[[str], int], most: int = 3) -> pd.DataFrame:
-    """Of the source words each target keeps (whitespace-split, with their counts), how many the prediction leaves
-    out, by the word's number of tokenizer pieces (`pieces` of the word without the punctuation attached to it;
-    `most` counts `most` or more); columns pieces, kept (the words the targets keep), lost, lost_percent."""
+    """Of the source words each target keeps (`lost_words`' words, with their counts), how many the prediction
+    leaves out, by the word's number of tokenizer pieces (`most` counts `most` or more); columns pieces, kept (the
+    words the targets keep), lost, lost_percent."""
     kept, lost = Counter(), Counter()
     for source, target, prediction in zip(frame["source"], frame["target"], frame["prediction"]):
-        should = Counter(source.split()) & Counter(target.split())
-        got = should & Counter(prediction.split())
-        for word, count in should.items():
-            size = min(max(pieces(word.strip(".,;:?!'\"")), 1), most)
+        gone = lost_words(source, target, prediction)
+        for word, count in (_words(source) & _words(target)).items():
+            size = min(max(pieces(word), 1), most)
             kept[size] += count
-            lost[size] += count - got[word]
+            lost[size] += gone[word]
     sizes = sorted(kept)
     return pd.DataFrame({"pieces": [f"{size}+" if size == most else str(size) for size in sizes],
                          "kept": [kept[size] for size in sizes], "lost": [lost[size] for size in sizes],

@@ -1,13 +1,15 @@
 """The fusion test pairs split by what their rule asks: each part's paired bootstrap, from saved predictions."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pandas as pd
 import pytest
 
 from bertgen.data.fusion.rules import DISCOURSE_TYPES
 from bertgen.experiments import append_row
 from bertgen.experiments.subgroups import (CONNECTIVE_RULES, FACTORIAL, KEEPS, MENTION_RULES, REWRITES,
-                                           group_contrasts, kept_words_lost, rule_group)
+                                           group_contrasts, kept_words_lost, lost_words, rule_group)
 
 # (rule, source, target): two pairs fused by a connective, two whose fusion rewrites the repeated name
 PAIRS = [("PAIR_CONN", "the rain fell . the roads stayed dry .", "the rain fell . however , the roads stayed dry ."),
@@ -103,12 +105,13 @@ def test_rows_without_runs_platforms_and_test_sets_that_differ_are_refused(tmp_p
 
 
 def test_kept_words_lost_counts_the_source_words_an_output_drops_by_their_pieces():
-    frame = pd.DataFrame({"source": ["the cheyennes rode. they camped."],
-                          "target": ["the cheyennes rode, and they camped."],
-                          "prediction": ["the waterfalls rode, and they camped."]})
-    pieces = {"cheyennes": 3, "camped": 2}  # every other word one piece; "camped." is looked up without its period
+    frame = pd.DataFrame({"source": ["the cheyennes rode. they camped ."],
+                          "target": ["the cheyennes rode, and they camped ."],
+                          "prediction": ["the waterfalls rode; and they camped"]})
+    # punctuation aside: "rode." and "rode;" are one word, and a mark alone is no word, so nothing else is lost
+    assert lost_words(*frame.iloc[0]) == Counter({"cheyennes": 1})
+    pieces = {"cheyennes": 3, "camped": 2}  # every other word one piece
     table = kept_words_lost(frame, lambda word: pieces.get(word, 1), most=3).set_index("pieces")
-    # kept by the target: the, cheyennes, they, camped. ("rode." becomes "rode,"); lost: cheyennes
-    assert table.loc["1", "kept"] == 2 and table.loc["1", "lost"] == 0
+    assert table.loc["1", "kept"] == 3 and table.loc["1", "lost"] == 0  # the, rode, they
     assert table.loc["2", "kept"] == 1 and table.loc["2", "lost"] == 0
     assert table.loc["3+", "kept"] == 1 and table.loc["3+", "lost"] == 1 and table.loc["3+", "lost_percent"] == 100
