@@ -6,7 +6,11 @@ The tables score the first 1,000 length-fitting test pairs (shuffled with seed 0
 few that rewrite a repeated mention, a split chosen after seeing per-rule scores. This script decodes, with each
 landed run's kept weights ($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), the mention pairs of the test
 split from position 1,000 on, which that reading never saw, and reports the contrast it predicts, rnd2rnd −
-bert2bert (below 0), with the other rows' contrasts beside it. `--split validation` does the same with the
+bert2bert (below 0), with the other rows' contrasts beside it, and the 2x2 design's effects
+(`subgroups.FACTORIAL`). Of those, the 62 mention pairs predict one: the warm decoder's, above 0, stated on
+2026-12-06 once rnd2bert had landed. It is a second look at these pairs, not a blind one: the script's first runs had
+decoded them with every other row, so only rnd2bert's outputs were unseen (the effect is above 0 where rnd2bert beats
+copying by more than rnd2rnd − bert2bert + bert2rnd − copy). `--split validation` does the same with the
 validation pairs beyond those the runs validated on (the first `validation_examples`), which no run has read: a
 second held-out set, reported on its own. It also decodes the first pairs of the tables' test set again and stops
 unless they reproduce each run's saved predictions.
@@ -28,11 +32,12 @@ from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.experiments.run import build_model, evaluate_kwargs, prepare_data, read_checkpoint, work_dir
 from bertgen.experiments.statistics import example_statistics
-from bertgen.experiments.subgroups import MENTION_RULES, comparable_runs, contrasts, difference
+from bertgen.experiments.subgroups import FACTORIAL, MENTION_RULES, comparable_runs, contrasts, difference
 
 TASK = "fusion"
-ROWS = ("rnd2rnd", "bert2bert", "bertshare", "bert2rnd")
+ROWS = ("rnd2rnd", "bert2bert", "bertshare", "bert2rnd", "rnd2bert")
 PREDICTED = ("rnd2rnd", "bert2bert")  # the contrast stated before decoding: below 0
+PREDICTED_EFFECT = "warm decoder (main effect)"  # stated before the second look: above 0
 CONTRASTS = (PREDICTED, ("rnd2rnd", "bertshare"), ("rnd2rnd", "bert2rnd"), ("bertshare", "bert2bert"),
              ("bert2rnd", "bert2bert"))
 CHECKED = 32  # pairs of the tables' test set decoded again to check each run's weights
@@ -107,15 +112,20 @@ def main() -> None:
     scored = {row: [example_statistics("sari", sources, f["prediction"], targets) for f in decoded[row]]
               for row in ROWS if row in decoded}
     named = dict(difference(a, b) for a, b in CONTRASTS if {a, b} <= set(scored))
-    table = contrasts("sari", scored, example_statistics("sari", sources, sources, targets), named)
+    effects = FACTORIAL if set(FACTORIAL[PREDICTED_EFFECT]) <= set(scored) else {}
+    table = contrasts("sari", scored, example_statistics("sari", sources, sources, targets), named | effects)
     print(f"\nSARI on the {len(held_out)} held-out {args.split} mention pairs, 95% paired bootstrap intervals:")
     print("| contrast | runs | SARI |\n|---|---|---|")
     predicted = " − ".join(PREDICTED)
     for r in table:
-        print(f"| {r['contrast']}{' (predicted)' if r['contrast'] == predicted else ''} | {r['runs']} "
+        marked = r["contrast"] in (predicted, PREDICTED_EFFECT)
+        print(f"| {r['contrast']}{' (predicted)' if marked else ''} | {r['runs']} "
               f"| {r['estimate']:+.1f} [{r['low']:+.1f}, {r['high']:+.1f}] |")
-    below = next(r for r in table if r["contrast"] == predicted)["high"] < 0
-    print(f"\nrnd2rnd − bert2bert below 0 on pairs the reading never saw: {'yes' if below else 'no'}")
+    found = {r["contrast"]: r for r in table}
+    print(f"\nrnd2rnd − bert2bert below 0 on pairs the reading never saw: "
+          f"{'yes' if found[predicted]['high'] < 0 else 'no'}")
+    if effects:
+        print(f"the warm decoder's effect above 0 on them: {'yes' if found[PREDICTED_EFFECT]['low'] > 0 else 'no'}")
 
 
 if __name__ == "__main__":
