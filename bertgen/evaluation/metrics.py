@@ -101,8 +101,9 @@ def _normalize(sentence: str) -> list[str]:
 
 def sari_operations(source: str, prediction: str, references: Sequence[str]) -> tuple[float, float, float]:
     """SARI's three operation scores for one example, each in [0, 1] and the mean over n = 1..4: keep F1 (the
-    source n-grams the references keep, kept), delete precision (the source n-grams dropped, rightly) and add F1
-    (the new n-grams, right). SARI is their mean; apart, they say which operation a system gets wrong."""
+    source n-grams the output keeps, against those the references keep), delete precision (of the source n-grams the
+    output drops, the share the references drop too) and add F1 (the output's n-grams not in the source, against the
+    references'). SARI is their mean; apart, they say which operation a system gets wrong."""
     src, pred = _normalize(source), _normalize(prediction)
     refs = [_normalize(r) for r in references]
     scores = [_sari_ngram(_ngrams(src, n), _ngrams(pred, n), [_ngrams(r, n) for r in refs]) for n in range(1, 5)]
