@@ -576,12 +576,26 @@ if lost:
             .rename_axis(columns=None))
 
 # %% [markdown]
-# A reading, which these runs do not test (a warm encoder that loses mostly words of several pieces fits it): a
-# warm encoder hands the decoder contextual vectors in which a rare word sits near related words, and
+# A reading: a warm encoder hands the decoder contextual vectors in which a rare word sits near related words, and
 # cross-attention, trained from scratch in bert2rnd and bert2bert, then copies a neighbour (*waterfalls* for
-# *cheyennes*, *gravel* for *pebbles*). A random encoder trained on this task keeps
-# each word's identity, since copying is most of what the task rewards. The paper's 300k steps of 256 leave a warm
-# encoder far longer to relearn that than 4,000 steps of 32. Two beyond-paper rows of the sweep bear on it:
+# *cheyennes*, *gravel* for *pebbles*). A random encoder trained on this task keeps each word's identity, since
+# copying is most of what the task rewards. One side of it can be measured without training:
+# `experiments/token_identity.py` fits a linear probe (`bertgen.evaluation.token_identity`) on each encoder's
+# outputs for the first 500 test sources and reads the token ids back on the other 500, for the encoder a run
+# started from and the one it kept. (It writes `results/converged/token_identity.csv`; run it again as rows land.)
+
+# %%
+identity_path = CONVERGED / "token_identity.csv"
+if identity_path.is_file():
+    identity = pd.read_csv(identity_path)
+    counted = identity[["tokens_one_piece", "tokens_several_pieces"]].iloc[0]
+    display(identity.groupby(["row", "weights"], sort=False)[["read_one_piece", "read_several_pieces"]].mean().round(1)
+            .rename(columns={"read_one_piece": f"% read back: 1-piece words ({counted.iloc[0]:,} tokens)",
+                             "read_several_pieces": f"% read back: words of 2+ pieces ({counted.iloc[1]:,} tokens)"}))
+
+# %% [markdown]
+# The paper's 300k steps of 256 leave a warm encoder far longer to relearn each token's identity than 4,000 steps
+# of 32. Two beyond-paper rows of the sweep bear on it:
 # bert2rnd-warm1e-4 (bert2rnd with the warm encoder trained at 1e-4, a third of the new parts' rate) and
 # bert2bert-xattn (bert2bert with cross-attention started as a copy of the pretrained self-attention).
 

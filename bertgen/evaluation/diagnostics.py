@@ -104,6 +104,25 @@ def ignoring_source_advice(gap: float, step: int, encoder_spread: float | None =
             f"stopping on val_loss; {gentler}; or (beyond the paper) warm_start(..., cross_attention='self').")
 
 
+def _encoder_outputs(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int, caller: str):
+    """The encoder's top-layer output for every non-padding source token of a tokenized dataset (`input_ids`), in
+    order, a batch at a time: (hidden (n, D) float64, token ids (n,))."""
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    if not lengths or min(lengths) == 0:
+        raise ValueError(f"{caller}: needs source tokens, got {len(lengths)} examples"
+                         + (" with an empty input_ids" if lengths else ""))
+    encoder = model.get_encoder()
+    device = next(encoder.parameters()).device
+    collate = Seq2SeqCollator(pad_token_id)
+    for start in range(0, len(dataset), batch_size):
+        batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
+        mask = batch["attention_mask"].to(device).bool()
+        input_ids = batch["input_ids"].to(device)
+        hidden = encoder(input_ids=input_ids, attention_mask=mask.long())
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden.last_hidden_state  # either return_dict
+        yield hidden[mask].double().cpu(), input_ids[mask].cpu()  # padding left out
+
+
 @torch.no_grad()
 def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32) -> float:
     """How much the encoder's outputs differ between tokens, 0-1: sqrt(1 - |mean h|^2 / mean |h|^2) over every
@@ -112,21 +131,9 @@ def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
     training has collapsed to one output for every token of every input scores 0, and no decoder can read it
     (above). A high spread is necessary for a readable encoder, not sufficient: outputs that
     depend only on a token's position also spread."""
-    lengths = [len(ids) for ids in dataset["input_ids"]]
-    if not lengths or min(lengths) == 0:
-        raise ValueError(f"encoder_spread: needs source tokens, got {len(lengths)} examples"
-                         + (" with an empty input_ids" if lengths else ""))
-    encoder = model.get_encoder()
-    device = next(encoder.parameters()).device
-    collate = Seq2SeqCollator(pad_token_id)
     total = total_square = 0.0
     count = 0
-    for start in range(0, len(dataset), batch_size):
-        batch = collate([{"input_ids": ids, "labels": []} for ids in dataset[start:start + batch_size]["input_ids"]])
-        mask = batch["attention_mask"].to(device).bool()
-        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask.long())
-        hidden = hidden[0] if isinstance(hidden, tuple) else hidden.last_hidden_state  # either return_dict
-        tokens = hidden[mask].double()  # (n, D): padding left out
+    for tokens, _ in _encoder_outputs(model, dataset, pad_token_id, batch_size, "encoder_spread"):
         total = total + tokens.sum(0)
         total_square = total_square + tokens.square().sum()
         count += tokens.shape[0]
@@ -135,6 +142,41 @@ def encoder_spread(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
         return 0.0  # every output is the zero vector
     mean = total / count
     return float((1.0 - mean.square().sum() / mean_square).clamp(min=0.0).sqrt())
+
+
+@torch.no_grad()
+def token_identity(model: torch.nn.Module, dataset, pad_token_id: int, batch_size: int = 32, ridge: float = 1e-3,
+                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Can each source token's identity be read back from the encoder's output for it, as copying it needs? A
+    linear probe: the first half of the examples fits a least-squares map from each output (and a bias) to a
+    random vector for its token id; on the second half, a token counts as read when the mapped output is nearest
+    (cosine) its own id's vector among the ids the first half holds. Returns the second half's token ids and
+    whether each was read (False for an id the first half never saw), so a caller can split them (by word, by
+    frequency). A trained random encoder or the embeddings alone read back nearly every token; outputs that mix a
+    token with its context lose the rare ones first."""
+    if len(dataset) < 2:
+        raise ValueError(f"token_identity: needs 2 or more examples to fit on one half and test on the other, "
+                         f"got {len(dataset)}")
+    half = len(dataset) // 2
+    fit = list(_encoder_outputs(model, dataset.select(range(half)), pad_token_id, batch_size, "token_identity"))
+    test = list(_encoder_outputs(model, dataset.select(range(half, len(dataset))), pad_token_id, batch_size,
+                                 "token_identity"))
+    fit_hidden, fit_ids = torch.cat([h for h, _ in fit]), torch.cat([i for _, i in fit])
+    test_hidden, test_ids = torch.cat([h for h, _ in test]), torch.cat([i for _, i in test])
+    seen = fit_ids.unique()  # (k,) sorted
+    generator = torch.Generator().manual_seed(seed)
+    targets = torch.nn.functional.normalize(torch.randn(len(seen), fit_hidden.shape[1], generator=generator,
+                                                        dtype=torch.float64), dim=1)  # (k, D)
+    x = _with_bias(fit_hidden)  # (n, D + 1)
+    gram = x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
+    weights = torch.linalg.solve(gram, x.T @ targets[torch.searchsorted(seen, fit_ids)])  # (D + 1, D)
+    mapped = torch.nn.functional.normalize(_with_bias(test_hidden) @ weights, dim=1)  # (m, D)
+    nearest = torch.cat([(chunk @ targets.T).argmax(dim=1) for chunk in mapped.split(2048)])  # (m,), in chunks
+    return test_ids, seen[nearest] == test_ids
+
+
+def _with_bias(hidden: torch.Tensor) -> torch.Tensor:
+    return torch.cat([hidden, torch.ones(len(hidden), 1, dtype=hidden.dtype)], dim=1)
 
 
 class SourceReading:

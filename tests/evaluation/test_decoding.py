@@ -14,7 +14,7 @@ from bertgen.evaluation import metrics
 from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.data import load_task
 from bertgen.data.corpora import brown
-from bertgen.evaluation import breakdown, encoder_spread, evaluate, score, tokenizer_round_trip
+from bertgen.evaluation import breakdown, encoder_spread, evaluate, score, token_identity, tokenizer_round_trip
 
 
 class CopyModel(nn.Module):
@@ -110,3 +110,22 @@ def test_encoder_spread_counts_every_source_token_and_no_padding():
 def test_encoder_spread_needs_source_tokens():
     with pytest.raises(ValueError, match="needs source tokens, got 0 examples"):
         encoder_spread(LookupEncoder(torch.eye(2)), datasets.Dataset.from_dict({"input_ids": []}), pad_token_id=0)
+
+
+def test_token_identity_reads_back_distinct_outputs_and_not_outputs_shared_by_several_tokens():
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(50, 64, generator=generator)  # id 0 is padding
+    ids = torch.randint(1, 50, (40, 12), generator=generator).tolist()
+    sources = datasets.Dataset.from_dict({"input_ids": ids})
+    tokens, read = token_identity(LookupEncoder(table), sources, pad_token_id=0)
+    assert tokens.tolist() == [token for source in ids[20:] for token in source]  # the second half, in order
+    fitted = {token for source in ids[:20] for token in source}
+    assert all(read[i] == (token in fitted) for i, token in enumerate(tokens.tolist()))  # each seen id read back
+    blurred = table.clone()
+    blurred[10:20] = blurred[10]  # ten ids share one output, as a context that swamps the token would make them
+    tokens, read = token_identity(LookupEncoder(blurred), sources, pad_token_id=0)
+    shared = (tokens >= 10) & (tokens < 20)
+    assert read[~shared & torch.tensor([t in fitted for t in tokens.tolist()])].all()
+    assert read[shared].float().mean() < 0.3  # one answer for ten ids
+    with pytest.raises(ValueError, match="needs 2 or more examples"):
+        token_identity(LookupEncoder(table), sources.select([0]), pad_token_id=0)

@@ -1,0 +1,98 @@
+"""Can a token's identity be read back from the encoder's output for it? The fusion rows' encoders before and
+after training, on the tables' test pairs (experiments/RECIPE.md, stage 6).
+
+At the searched recipe the rows with a warm encoder lose rare source words that the rows with a random one copy
+(`bertgen.experiments.subgroups.kept_words_lost`). One reading: a pretrained encoder's top layer mixes each token
+with its context, so cross-attention, trained from scratch, finds a related word where it needs the word itself.
+This script measures that side directly with a linear probe (`bertgen.evaluation.token_identity`): fitted on the
+encoder outputs of the first 500 test sources, it reads the token ids back on the other 500, split by whether the
+token belongs to a word that WordPiece cuts into one piece or several (of the tokens whose id the first half
+holds, since no probe can name an id it was never fitted on). It runs each landed 100% run's encoder at
+its start (MiniLM's pretrained encoder, or a random one) and with its kept weights
+($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/converged/token_identity.csv.
+
+    python experiments/token_identity.py [--results-dir experiments/results/converged]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file
+
+from bertgen.evaluation import token_identity
+from bertgen.experiments.config import ExperimentConfig
+from bertgen.experiments.run import build_model, prepare_data, read_checkpoint, work_dir
+from bertgen.experiments.subgroups import comparable_runs
+
+TASK = "fusion"
+ROWS = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]
+
+
+def word_sizes(pieces: list[str]) -> list[str]:
+    """Per WordPiece token of one source: "special", or whether its word is "1 piece" or "2+ pieces"."""
+    sizes = []
+    for i, piece in enumerate(pieces):
+        continued = i + 1 < len(pieces) and pieces[i + 1].startswith("##")
+        if piece.startswith("[") and piece.endswith("]"):
+            sizes.append("special")
+        else:
+            sizes.append("2+ pieces" if piece.startswith("##") or continued else "1 piece")
+    return sizes
+
+
+def read_back(model, test, tokenizer, sizes: list[str]) -> dict[str, float]:
+    """The share (%) of the second half's tokens the probe reads back, per word size, of those whose id the first
+    half holds (no probe can name an id it was never fitted on)."""
+    ids, read = token_identity(model.eval(), test, tokenizer.pad_token_id)
+    fitted = {token for source in test.select(range(len(test) // 2))["input_ids"] for token in source}
+    frame = pd.DataFrame({"size": sizes, "read": read.numpy(), "fitted": [token in fitted for token in ids.tolist()]})
+    if len(frame) != len(ids):
+        raise RuntimeError(f"the probe returned {len(ids)} tokens for {len(frame)} source tokens")
+    frame = frame[(frame["size"] != "special") & frame["fitted"]]
+    return frame.groupby("size")["read"].mean().mul(100).round(2).to_dict()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", type=Path, default=Path("experiments/results/converged"))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        runs = comparable_runs(TASK, args.results_dir, ROWS, required=[])
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    records = []
+    for run in runs.itertuples():
+        config = ExperimentConfig.from_dict(json.loads(
+            (args.results_dir / TASK / "runs" / run.run_id / "config.json").read_text(encoding="utf-8")))
+        weights = work_dir() / TASK / run.run_id / "best.safetensors"
+        if not weights.is_file():
+            raise SystemExit(f"{weights}: run {run.run_id}'s kept weights are gone; rerun it to probe its encoder")
+        checkpoint = read_checkpoint(config)
+        test = prepare_data(config, checkpoint.tokenizer, progress=False)["test"]
+        second_half = test.select(range(len(test) // 2, len(test)))["input_ids"]
+        sizes = [size for ids in second_half for size in word_sizes(checkpoint.tokenizer.convert_ids_to_tokens(ids))]
+        model, _ = build_model(config, checkpoint)
+        start = read_back(model, test, checkpoint.tokenizer, sizes)
+        model.load_state_dict(load_file(weights))
+        best = read_back(model, test, checkpoint.tokenizer, sizes)
+        fitted = {token for source in test.select(range(len(test) // 2))["input_ids"] for token in source}
+        flat = [token for source in second_half for token in source]
+        counts = pd.Series([size for size, token in zip(sizes, flat) if token in fitted]).value_counts()
+        for weights_name, shares in (("start", start), ("kept", best)):
+            records.append({"run_id": run.run_id, "row": run.row, "seed": run.seed, "weights": weights_name,
+                            "read_one_piece": shares["1 piece"], "read_several_pieces": shares["2+ pieces"],
+                            "tokens_one_piece": counts["1 piece"], "tokens_several_pieces": counts["2+ pieces"]})
+        print(run.run_id, "start", start, "kept", best, flush=True)
+    table = pd.DataFrame(records)
+    table.to_csv(args.results_dir / "token_identity.csv", index=False)
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
