@@ -115,7 +115,7 @@ class Contrast:
     se: float
     df: float
     seeds: tuple[int, ...]
-    pooled_sd: float  # the groups' typical seed spread, for power estimates
+    spreads: tuple[tuple[float, float], ...]  # each group's (weight, seed spread), for power estimates
 
     def p_two_sided(self) -> float:
         """Welch's p of a zero difference; 1 where the seeds agree exactly (no spread is no evidence)."""
@@ -139,31 +139,36 @@ class Contrast:
         return float(max(lower, upper))
 
     def seeds_to_detect(self) -> int | None:
-        """Seeds per group for a two-sided test at ALPHA to detect the observed difference with POWER
-        (normal approximation); None where there is no spread or no difference."""
-        return _seeds_for(abs(self.estimate), self.pooled_sd, 1 - ALPHA / 2, len(self.seeds))
+        """Seeds per group for a two-sided test at ALPHA to detect the observed difference with POWER; None where
+        there is no spread or no difference."""
+        return _seeds_for(abs(self.estimate), self.spreads, 1 - ALPHA / 2)
 
     def seeds_to_show_equivalence(self, margin: float) -> int | None:
         """Seeds per group for TOST at ALPHA to show |d| < margin with POWER if the observed difference is the
         truth; None where it is not inside the margin (more seeds would not show equivalence)."""
         if abs(self.estimate) >= margin:
             return None
-        return _seeds_for(margin - abs(self.estimate), self.pooled_sd, 1 - ALPHA, len(self.seeds))
+        return _seeds_for(margin - abs(self.estimate), self.spreads, 1 - ALPHA)
 
 
 MAX_SEEDS = 10_000
 
 
-def _seeds_for(effect: float, sd: float, level: float, groups: int) -> int | None:
-    """The fewest seeds n per group (2 or more) with which a t test at quantile `level` detects `effect` with
-    POWER: n >= groups ((t_level + t_POWER) sd / effect)^2 at groups (n - 1) degrees of freedom (each group's mean
-    has variance sd^2 / n, and a contrast of `groups` of weight +-1 adds them). The t quantiles, not the normal
-    ones: with a few seeds the normal approximation promises too much. None where no n up to MAX_SEEDS does."""
-    if effect == 0 or sd == 0 or not math.isfinite(sd):
+def _seeds_for(effect: float, spreads: Sequence[tuple[float, float]], level: float) -> int | None:
+    """The fewest seeds n per group (2 or more) with which Welch's t at quantile `level` detects `effect` with
+    POWER, each group keeping its own seed spread: the contrast's variance is sum w^2 sd^2 / n, its
+    Welch-Satterthwaite degrees of freedom (n - 1) (sum w^2 sd^2)^2 / sum (w^2 sd^2)^2 (two groups of one spread
+    give 2 (n - 1); a group far noisier than the others gives nearer n - 1, the loss that makes a pooled estimate
+    promise too much). The t quantiles, not the normal ones: with a few seeds the normal approximation promises
+    too much too. None where no n up to MAX_SEEDS does."""
+    variances = [w * w * sd * sd for w, sd in spreads]
+    total = sum(variances)
+    if effect == 0 or total == 0 or not math.isfinite(total):
         return None
+    df_per_seed = total ** 2 / sum(v * v for v in variances)  # df = (n - 1) * this
     for n in range(2, MAX_SEEDS + 1):
-        df = groups * (n - 1)
-        if n >= groups * ((stats.t.ppf(level, df) + stats.t.ppf(POWER, df)) * sd / effect) ** 2:
+        df = (n - 1) * df_per_seed
+        if effect / math.sqrt(total / n) >= stats.t.ppf(level, df) + stats.t.ppf(POWER, df):
             return n
     return None
 
@@ -178,8 +183,8 @@ def contrast(groups: Sequence[tuple[float, float, float, int]]) -> Contrast:
     variance = sum(v for _, v, _ in parts)
     df_denominator = sum(v * v / (n - 1) for _, v, n in parts)
     df = variance ** 2 / df_denominator if df_denominator > 0 else math.inf
-    pooled = math.sqrt(float(np.mean([sd * sd for _, _, sd, _ in groups])))
-    return Contrast(sum(m for m, _, _ in parts), math.sqrt(variance), df, tuple(n for *_, n in groups), pooled)
+    spreads = tuple((w, sd) for w, _, sd, _ in groups)
+    return Contrast(sum(m for m, _, _ in parts), math.sqrt(variance), df, tuple(n for *_, n in groups), spreads)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

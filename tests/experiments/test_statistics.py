@@ -54,14 +54,29 @@ def test_seeds_needed_grow_as_the_difference_shrinks():
     big = contrast([(1.0, *seeds([62.0, 60.0, 61.0])), (-1.0, *seeds([58.0, 59.0, 57.0]))])
     small = contrast([(1.0, *seeds([59.5, 58.0, 59.0])), (-1.0, *seeds([58.0, 59.0, 57.0]))])
     assert big.seeds_to_detect() < small.seeds_to_detect()
-    # the smallest n with n >= 2 ((t_.975 + t_.8) sd / d)^2 at 2 (n - 1) degrees of freedom
+    # both groups spread by 1: the smallest n with n >= 2 ((t_.975 + t_.8) sd / d)^2 at 2 (n - 1) degrees of freedom
     n = big.seeds_to_detect()
     def needed(k):
-        return 2 * ((stats.t.ppf(0.975, 2 * (k - 1)) + stats.t.ppf(0.8, 2 * (k - 1))) * big.pooled_sd / big.estimate) ** 2
+        return 2 * ((stats.t.ppf(0.975, 2 * (k - 1)) + stats.t.ppf(0.8, 2 * (k - 1))) * 1.0 / big.estimate) ** 2
     assert n >= needed(n) and (n == 2 or n - 1 < needed(n - 1))
     # with few seeds the t quantiles ask for more than the normal approximation
-    normal = 2 * ((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * big.pooled_sd / big.estimate) ** 2
+    normal = 2 * ((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * 1.0 / big.estimate) ** 2
     assert n >= np.ceil(normal)
+
+
+def test_seeds_needed_follow_welch_when_one_group_is_noisier():
+    # rows like the sweep's: one spread 0.1 over 3 seeds, the other 0.3 over 2, 1.4 apart: Welch's df is about 1.2,
+    # so the difference is not detected at 3/2 seeds, and the estimate must not say 2 seeds a row would do
+    quiet, noisy = (1.0, 76.1, 0.1, 3), (-1.0, 77.5, 0.3, 2)
+    c = contrast([quiet, noisy])
+    assert c.p_two_sided() > 0.05
+    n = c.seeds_to_detect()
+    assert n == 3
+    at_n = contrast([(1.0, 76.1, 0.1, n), (-1.0, 77.5, 0.3, n)])
+    assert at_n.p_two_sided() < 0.05  # the test the estimate promises, run at n seeds a row
+    # equal spreads recover the pooled form: df 2 (n - 1)
+    equal = contrast([(1.0, 76.1, 0.2, 3), (-1.0, 77.5, 0.2, 3)])
+    assert equal.df == pytest.approx(4)
 
 
 def test_holm_step_down():
