@@ -44,16 +44,15 @@ def word_sizes(pieces: list[str]) -> list[str]:
     return sizes
 
 
-def read_back(model, test, tokenizer, sizes: list[str]) -> dict[str, float]:
-    """The share (%) of the second half's tokens the probe reads back, per word size, of those whose id the first
-    half holds (no probe can name an id it was never fitted on)."""
+def read_back(model, test, tokenizer, groups: list[str]) -> dict[str, float]:
+    """The share (%) of the second half's tokens the probe reads back, per group of `groups` (one label a token;
+    "special" and "unfitted" are left out)."""
     ids, read = token_identity(model.eval(), test, tokenizer.pad_token_id)
-    fitted = {token for source in test.select(range(len(test) // 2))["input_ids"] for token in source}
-    frame = pd.DataFrame({"size": sizes, "read": read.numpy(), "fitted": [token in fitted for token in ids.tolist()]})
-    if len(frame) != len(ids):
-        raise RuntimeError(f"the probe returned {len(ids)} tokens for {len(frame)} source tokens")
-    frame = frame[(frame["size"] != "special") & frame["fitted"]]
-    return frame.groupby("size")["read"].mean().mul(100).round(2).to_dict()
+    if len(groups) != len(ids):
+        raise RuntimeError(f"the probe returned {len(ids)} tokens for {len(groups)} source tokens")
+    frame = pd.DataFrame({"group": groups, "read": read.numpy()})
+    frame = frame[~frame["group"].isin(["special", "unfitted"])]
+    return frame.groupby("group")["read"].mean().mul(100).round(2).to_dict()
 
 
 def main() -> None:
@@ -75,15 +74,16 @@ def main() -> None:
             raise SystemExit(f"{weights}: run {run.run_id}'s kept weights are gone; rerun it to probe its encoder")
         checkpoint = read_checkpoint(config)
         test = prepare_data(config, checkpoint.tokenizer, progress=False)["test"]
-        second_half = test.select(range(len(test) // 2, len(test)))["input_ids"]
-        sizes = [size for ids in second_half for size in word_sizes(checkpoint.tokenizer.convert_ids_to_tokens(ids))]
-        model, _ = build_model(config, checkpoint)
-        start = read_back(model, test, checkpoint.tokenizer, sizes)
-        model.load_state_dict(load_file(weights))
-        best = read_back(model, test, checkpoint.tokenizer, sizes)
+        # no probe can name an id it was never fitted on: those tokens are "unfitted", left out of the shares
         fitted = {token for source in test.select(range(len(test) // 2))["input_ids"] for token in source}
-        flat = [token for source in second_half for token in source]
-        counts = pd.Series([size for size, token in zip(sizes, flat) if token in fitted]).value_counts()
+        groups = [size if token in fitted else "unfitted"
+                  for ids in test.select(range(len(test) // 2, len(test)))["input_ids"]
+                  for token, size in zip(ids, word_sizes(checkpoint.tokenizer.convert_ids_to_tokens(ids)))]
+        model, _ = build_model(config, checkpoint)
+        start = read_back(model, test, checkpoint.tokenizer, groups)
+        model.load_state_dict(load_file(weights))
+        best = read_back(model, test, checkpoint.tokenizer, groups)
+        counts = pd.Series(groups).value_counts()
         for weights_name, shares in (("start", start), ("kept", best)):
             records.append({"run_id": run.run_id, "row": run.row, "seed": run.seed, "weights": weights_name,
                             "read_one_piece": shares["1 piece"], "read_several_pieces": shares["2+ pieces"],

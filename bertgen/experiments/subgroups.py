@@ -138,11 +138,15 @@ def _words(text: str) -> Counter:
     return Counter(word for token in text.split() if (word := token.strip(string.punctuation)))
 
 
+def _kept(source: str, target: str) -> Counter:
+    """The source's words that the target keeps, with their counts."""
+    return _words(source) & _words(target)
+
+
 def lost_words(source: str, target: str, prediction: str) -> Counter:
     """The source's words that the target keeps and the prediction leaves out or replaces (punctuation aside, so a
     changed mark at the join, "horses." for "horses,", loses nothing)."""
-    should = _words(source) & _words(target)
-    return should - _words(prediction)
+    return _kept(source, target) - _words(prediction)
 
 
 def kept_words_lost(frame: pd.DataFrame, pieces: Callable[[str], int], most: int = 3) -> pd.DataFrame:
@@ -151,8 +155,9 @@ def kept_words_lost(frame: pd.DataFrame, pieces: Callable[[str], int], most: int
     words the targets keep), lost, lost_percent."""
     kept, lost = Counter(), Counter()
     for source, target, prediction in zip(frame["source"], frame["target"], frame["prediction"]):
-        gone = lost_words(source, target, prediction)
-        for word, count in (_words(source) & _words(target)).items():
+        should = _kept(source, target)
+        gone = should - _words(prediction)  # lost_words, without finding the kept words twice
+        for word, count in should.items():
             size = min(max(pieces(word), 1), most)
             kept[size] += count
             lost[size] += gone[word]
