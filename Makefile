@@ -50,9 +50,8 @@ bench: setup
 TASK ?= all
 reproduce: setup
 	@if [ -x experiments/sweep/$(TASK).sh ]; then \
-		mkdir -p experiments/results/converged; \
-		nohup experiments/sweep/$(TASK).sh > experiments/results/converged/$(TASK)-sweep.log 2>&1 & \
-		echo "sweep of $(TASK) started in the background: tail -f experiments/results/converged/*-lane-*.log"; \
+		nohup experiments/sweep/$(TASK).sh > experiments/results/$(TASK)-sweep.log 2>&1 & \
+		echo "sweep of $(TASK) started in the background: tail -f experiments/results/*-lane-*.log"; \
 	else \
 		nohup $(VENV)/bin/bertgen experiment sweep experiments/configs/$(TASK)/*.toml --seeds 0 1 2 --jobs 1 \
 			--threads 1 --commit > experiments/results/$(TASK)-sweep.log 2>&1 & \

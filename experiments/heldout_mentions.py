@@ -15,7 +15,7 @@ validation pairs beyond those the runs validated on (the first `validation_examp
 second held-out set, reported on its own. It also decodes the first pairs of the tables' test set again and stops
 unless they reproduce each run's saved predictions.
 
-    python experiments/heldout_mentions.py [--split test|validation] [--results-dir experiments/results/converged]
+    python experiments/heldout_mentions.py [--split test|validation] [--results-dir experiments/results]
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def landed_runs(results: Path) -> tuple[pd.DataFrame, dict[str, ExperimentConfig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("test", "validation"), default="test")
-    parser.add_argument("--results-dir", type=Path, default=Path("experiments/results/converged"))
+    parser.add_argument("--results-dir", type=Path, default=Path("experiments/results"))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -9,9 +9,9 @@ encoder outputs of the first 500 test sources, it reads the token ids back on th
 token belongs to a word that WordPiece cuts into one piece or several (of the tokens whose id the first half
 holds, since no probe can name an id it was never fitted on). It runs each landed 100% run's encoder at
 its start (MiniLM's pretrained encoder, or a random one) and with its kept weights
-($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/converged/token_identity.csv.
+($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/token_identity.csv.
 
-    python experiments/token_identity.py [--results-dir experiments/results/converged]
+    python experiments/token_identity.py [--results-dir experiments/results]
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def read_back(model, test, tokenizer, groups: list[str]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results-dir", type=Path, default=Path("experiments/results/converged"))
+    parser.add_argument("--results-dir", type=Path, default=Path("experiments/results"))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

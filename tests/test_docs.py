@@ -114,3 +114,13 @@ def test_the_readme_results_block_is_what_the_command_writes(tmp_path):
     page.write_text("no markers\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no <!-- results:begin --> ... <!-- results:end --> block"):
         write_readme_block(page)
+
+
+def test_the_readme_block_names_the_table_it_was_cut_from(tmp_path):
+    """`bertgen experiment sweep --commit` rewrites the block whenever the table it names changes."""
+    from bertgen.experiments.tables import readme_source
+
+    assert readme_source(README) == (ROOT / "experiments" / "results" / "fusion.md").resolve()
+    (tmp_path / "README.md").write_text("no block\n", encoding="utf-8")
+    assert readme_source(tmp_path / "README.md") is None
+    assert readme_source(tmp_path / "missing.md") is None

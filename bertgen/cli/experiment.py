@@ -103,7 +103,8 @@ def run_sweep(args) -> int:
     config (same hash) and seed are already in the results CSV are skipped, so a sweep is resumed by running
     it again (start long sweeps with nohup and a log)."""
     from bertgen.experiments.config import ExperimentConfig
-    from bertgen.experiments.tables import write_table
+    from bertgen.experiments.config import PROJECT
+    from bertgen.experiments.tables import readme_source, write_readme_block, write_table
     from bertgen.experiments.ledger import already_run
     from bertgen.experiments.run import results_dir_for
 
@@ -136,9 +137,14 @@ def run_sweep(args) -> int:
         print(f"[sweep] {config} seed {seed}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {elapsed:.0f} s",
               flush=True)
         if code == 0 and args.commit:
-            with committing:  # the run's table before its commit, one run at a time
-                write_table(ExperimentConfig.from_toml(config).task, results)
-                _commit_results(results, f"{Path(config).stem} seed {seed}")
+            with committing:  # the run's table (and the README's block cut from it) before its commit, one at a time
+                task = ExperimentConfig.from_toml(config).task
+                table = write_table(task, results)
+                readme = PROJECT / "README.md"
+                shown = readme_source(readme) == table.resolve()
+                if shown:
+                    write_readme_block(readme, task, results)
+                _commit_results(results, f"{Path(config).stem} seed {seed}", also=(readme,) if shown else ())
         return str(config), code, elapsed
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -150,12 +156,13 @@ def run_sweep(args) -> int:
     return 1 if failed else 0
 
 
-def _commit_results(results: Path, what: str) -> bool:
-    """`--commit`: each finished run's results are committed at once (only the results folder is staged). Says so
-    when git refuses (not a checkout, another commit holding the index), leaving the files for the next commit."""
+def _commit_results(results: Path, what: str, also: tuple[Path, ...] = ()) -> bool:
+    """`--commit`: each finished run's results are committed at once (only the results folder is staged, and the
+    files in `also`: the README whose block shows the table). Says so when git refuses (not a checkout, another
+    commit holding the index), leaving the files for the next commit."""
     results = results.resolve()  # git runs inside the folder: a relative path would point below it
-    for command in (["git", "add", "--", str(results)],
-                    ["git", "commit", "-q", "-m", f"Results: {what}", "--", str(results)]):
+    paths = [str(results), *(str(Path(path).resolve()) for path in also)]
+    for command in (["git", "add", "--", *paths], ["git", "commit", "-q", "-m", f"Results: {what}", "--", *paths]):
         done = subprocess.run(command, cwd=results, capture_output=True, text=True)
         if done.returncode:
             print(f"[sweep] not committed ({' '.join(command[:2])}: {(done.stderr or done.stdout).strip()}); the "

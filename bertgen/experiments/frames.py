@@ -173,13 +173,13 @@ def per_rule(task: str, results_dir: str | os.PathLike | None = None, by: str = 
     return pd.concat(frames, ignore_index=True)
 
 
-def logged_curves(directory: str | os.PathLike) -> pd.DataFrame:
-    """The evaluation records of every `<task>/.../<run>/log.jsonl` under `directory`: finished runs
-    (`<task>/runs/<run>/`, beside the CSV) and runs still going (e.g. `<task>/running/<run>/`) alike, one row per
-    evaluation, with `task` and `run` columns (experiments/results/search/ holds the recipe search)."""
+def logged_curves(directory: str | os.PathLike, task: str | None = None) -> pd.DataFrame:
+    """The evaluation records of every `<task>/.../<run>/log.jsonl` under `directory` (of one task, if given):
+    finished runs (`<task>/runs/<run>/`, beside the CSV) and runs still going (e.g. `<task>/running/<run>/`) alike,
+    one row per evaluation, with `task` and `run` columns (experiments/results/search/ holds the recipe search)."""
     directory = Path(directory)
     frames = []
-    for log in sorted(directory.glob("*/**/log.jsonl")):
+    for log in sorted(directory.glob(f"{task or '*'}/**/log.jsonl")):
         task, run = log.relative_to(directory).parts[0], log.parent.name
         if log.parent.parent.name != "runs" and (directory / task / "runs" / run / "log.jsonl").is_file():
             continue  # a copy taken while the run trained, which has landed since: its own log is whole

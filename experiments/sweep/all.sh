@@ -3,7 +3,7 @@
 # bible-modern's. Run it again (each session) to resume: finished runs are skipped, a cut-off run resumes from its
 # last evaluation.
 #
-#   nohup experiments/sweep/all.sh > experiments/results/converged/all-sweep.log 2>&1 &
+#   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &
 set -uo pipefail
 here=$(dirname "$0")
 for lane in a b; do

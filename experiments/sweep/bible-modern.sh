@@ -2,9 +2,9 @@
 # The paper's WMT14 table at workbench scale on bible-modern (KJV -> WEB), at fusion's recipe (experiments/RECIPE.md,
 # stage 5) with early stopping on validation BLEU; two CPU lanes as in fusion.sh, after fusion's sweep
 # (experiments/sweep/all.sh runs each lane's fusion runs, then its bible-modern runs). Rows land in
-# experiments/results/converged/bible-modern.csv.
+# experiments/results/bible-modern.csv.
 #
-#   nohup experiments/sweep/bible-modern.sh > experiments/results/converged/bible-modern-sweep.log 2>&1 &
+#   nohup experiments/sweep/bible-modern.sh > experiments/results/bible-modern-sweep.log 2>&1 &
 set -uo pipefail
 TASK=bible-modern
 source "$(dirname "$0")/lanes.sh"

@@ -2,11 +2,11 @@
 # Stage 6 of experiments/RECIPE.md: the paper's DiscoFuse table at the searched recipe, on the 2 CPU cores. Two
 # lanes, one thread each under nice, side by side (experiments/sweep/lanes.sh). The configs in
 # experiments/configs/fusion/ carry the recipe the search chose (experiments/RECIPE.md, stage 5). Its table is
-# written to experiments/results/converged/, beside stage 3's results/fusion.md until it is whole.
+# experiments/results/fusion.md (stage 3's, undertrained, is kept in results/archive/2500-steps-batch-8/).
 #
-#   nohup experiments/sweep/fusion.sh > experiments/results/converged/fusion-sweep.log 2>&1 &     both lanes
+#   nohup experiments/sweep/fusion.sh > experiments/results/fusion-sweep.log 2>&1 &     both lanes
 #   nohup experiments/sweep/fusion.sh b > ... &                                                     lane b only
-#   nohup experiments/sweep/all.sh > experiments/results/converged/all-sweep.log 2>&1 &     fusion, then bible-modern
+#   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &     fusion, then bible-modern
 #
 # The order puts first what the table's verdicts need most: one seed of every 100% row, then the second and third,
 # then the 10% column's first subset draw (with the 100% rows, the third claim: warm-starting helps more with less

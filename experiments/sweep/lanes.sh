@@ -1,11 +1,11 @@
 # Sourced by the task sweeps (fusion.sh, bible-modern.sh): one run, and the two CPU lanes. A sweep sets TASK and
 # defines lane_a and lane_b, then calls start_lanes "$@". Each run is resumable (a checkpoint at every evaluation
-# under $BERTGEN_HOME/experiments) and skipped once its row is in experiments/results/converged/$TASK.csv, so
+# under $BERTGEN_HOME/experiments) and skipped once its row is in experiments/results/$TASK.csv, so
 # running a sweep again resumes it; each finished run is committed.
 # from the checkout's root: the runs are started with repo-relative paths, which run's pgrep matches
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BERTGEN=.venv/bin/bertgen
-RESULTS=experiments/results/converged
+RESULTS=experiments/results
 
 run() {  # run CONFIG SEED OVERRIDES...: waits while another process trains the same run (a lane restarted mid-run)
   local config=experiments/configs/$TASK/$1.toml seed=$2; shift 2

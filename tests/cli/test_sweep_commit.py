@@ -27,6 +27,20 @@ def test_a_relative_results_folder_is_committed_and_nothing_else(tmp_path, monke
     assert "?? work.py" in git("status", "--short", cwd=tmp_path)
 
 
+def test_the_readme_named_beside_the_results_is_committed_with_them(tmp_path, monkeypatch):
+    git("init", "-q", cwd=tmp_path)
+    git("config", "user.email", "t@example.com", cwd=tmp_path)
+    git("config", "user.name", "t", cwd=tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "fusion.md").write_text("| row |\n")
+    (tmp_path / "README.md").write_text("block\n")
+    (tmp_path / "other.md").write_text("not staged\n")
+    assert _commit_results(tmp_path / "results", "tiny seed 1", also=(tmp_path / "README.md",))
+    assert sorted(git("show", "--name-only", "--format=", "HEAD", cwd=tmp_path).split()) == [
+        "README.md", "results/fusion.md"]
+    assert "?? other.md" in git("status", "--short", cwd=tmp_path)
+
+
 def test_a_refused_commit_is_said_and_the_files_stay(tmp_path, capsys):
     results = tmp_path / "results"  # not inside a git checkout
     results.mkdir()

@@ -431,6 +431,11 @@ def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
         logged_curves(tmp_path / "bible-modern")
     table = curves_table(tmp_path).splitlines()
     assert len(table) == 2 + 3 and table[2] == "| fusion | a-seed1 | 10 | 3.900 | — | — | — | — | — | — |"
+    other = tmp_path / "archive" / "fusion" / "runs" / "a-seed1-000000000000" / "log.jsonl"  # an archived table's
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps({"kind": "eval", "step": 10, "val_loss": 9.0}) + "\n")
+    assert set(logged_curves(tmp_path)["task"]) == {"fusion", "archive"}
+    assert logged_curves(tmp_path, "fusion")[["run", "step"]].values.tolist() == curves[["run", "step"]].values.tolist()
 
 
 def test_another_subset_draw_is_another_tenth_of_the_same_pairs_and_the_same_config(project):
