@@ -192,6 +192,25 @@ def logged_curves(directory: str | os.PathLike, task: str | None = None) -> pd.D
     return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")
 
 
+def replay_early_stopping(curve: pd.DataFrame, metric: str, patience: int) -> dict:
+    """Where early stopping with `patience` would have ended a logged run, replayed on its evaluations (columns
+    `step` and `metric`, in step order) by the Trainer's rule: a new best resets the count, `patience` evaluations
+    without one stop the run; the weights kept are the best's. Returns stop_step (None: the log's end came first),
+    kept_step and kept (the metric there)."""
+    lower_is_better = metric.endswith("loss")
+    best = kept_step = stop_step = None
+    misses = 0
+    for step, value in zip(curve["step"], curve[metric]):
+        if best is None or (value < best if lower_is_better else value > best):
+            best, kept_step, misses = value, int(step), 0
+            continue
+        misses += 1
+        if misses >= patience:
+            stop_step = int(step)
+            break
+    return {"stop_step": stop_step, "kept_step": kept_step, "kept": best}
+
+
 def sweep_runs(task: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Every run of `task` under `results_dir`, landed (its CSV row) or still training (the config.json that
     experiments/sweep/snapshot.py copies into `<task>/running/<run>/`): run_id, row, fraction, seed, subset_seed,

@@ -423,6 +423,18 @@ def test_sweep_runs_lists_the_landed_runs_and_those_still_training(project):
         {"run_id": "b", "row": "tiny", "fraction": 0.1, "seed": 2, "subset_seed": 1, "landed": False}]
 
 
+def test_early_stopping_replayed_on_a_logged_curve_stops_where_the_trainer_would():
+    from bertgen.experiments.frames import replay_early_stopping
+
+    curve = pd.DataFrame({"step": [250, 500, 750, 1000, 1250, 1500, 1750, 2000],
+                          "val_sari": [10.0, 30.0, 29.0, 29.5, 40.0, 39.0, 39.0, 39.5]})
+    assert replay_early_stopping(curve, "val_sari", 2) == {"stop_step": 1000, "kept_step": 500, "kept": 30.0}
+    assert replay_early_stopping(curve, "val_sari", 3) == {"stop_step": 2000, "kept_step": 1250, "kept": 40.0}
+    assert replay_early_stopping(curve, "val_sari", 4)["stop_step"] is None  # the log ends first
+    losses = curve.assign(val_loss=-curve["val_sari"])  # lower is better for a loss
+    assert replay_early_stopping(losses, "val_loss", 2) == {"stop_step": 1000, "kept_step": 500, "kept": -30.0}
+
+
 def test_logged_curves_read_finished_and_unfinished_runs(tmp_path):
     from bertgen.experiments.frames import curves_table, logged_curves
 
