@@ -552,3 +552,23 @@ def test_runs_pair_only_on_one_test_set():
     assert bootstrap_terms(terms, {("bert2bert", 1.0): [one], ("rnd2rnd", 1.0): [one]}, "sari").estimate == 0.0
     assert bootstrap_terms(terms, {("bert2bert", 1.0): [other], ("rnd2rnd", 1.0): [one]}, "sari") is None
     assert against_copy([one], "sari").estimate == pytest.approx(5.0) and against_copy([one, other], "sari") is None
+
+
+def test_the_replayed_patience_reproduces_every_committed_runs_own_stop():
+    """experiments/patience_replay.py raises where the replay at a run's own patience disagrees with the stop and
+    kept step the run recorded; on the committed sweep (patience 3 in every fusion config) it must agree, and a
+    shorter patience stops no fewer runs."""
+    import importlib.util
+
+    from bertgen.experiments.config import PROJECT
+    from bertgen.experiments.frames import RESULTS, load_results
+
+    spec = importlib.util.spec_from_file_location("patience_replay", PROJECT / "experiments" / "patience_replay.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    frame = script.replay("fusion", RESULTS, [2, 3])
+    runs = load_results("fusion")
+    own = frame[frame["patience"] == 3]
+    assert len(own) == len(runs) > 0 and (own["lost against own patience"] == 0).all()
+    assert own["stopped early"].sum() == (runs["stop_reason"] == "early_stopping").sum()
+    assert frame[frame["patience"] == 2]["stopped early"].sum() >= own["stopped early"].sum()
