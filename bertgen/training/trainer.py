@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import resource
 import time
 import warnings
 from dataclasses import dataclass
@@ -99,6 +100,12 @@ def distributed_context() -> tuple[int, int, int]:
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
     return 0, 1, 0
+
+
+def _peak_rss_mb() -> float:
+    """The process's peak resident memory so far (Linux reports KiB), logged with the training records so that a
+    long run's memory growth shows in its log."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -446,7 +453,7 @@ class Trainer:
             if step % args.log_every == 0 or last:
                 record = {"kind": "train", "step": step, "epoch": state.epoch, "loss": window["loss"] / window["steps"],
                           "lr": lr, "grad_norm": grad_norm, "tokens_per_s": window["tokens"] / (now - window["start"]),
-                          "elapsed_s": state.wall_s}
+                          "elapsed_s": state.wall_s, "peak_rss_mb": _peak_rss_mb()}
                 self._log(record)
                 bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{record['tokens_per_s']:.0f}")
                 window = {"loss": 0.0, "tokens": 0, "steps": 0, "start": time.perf_counter()}

@@ -121,6 +121,16 @@ def test_scheduler_sets_the_rate_of_each_update(tmp_path):
     assert lrs == pytest.approx([f(k) for k in range(6)])
 
 
+def test_each_training_record_carries_the_process_peak_memory(tmp_path):
+    """A long sweep run's memory growth shows in its log (peak resident memory, never falling)."""
+    import resource
+
+    train(tmp_path, steps=3)
+    peaks = [r["peak_rss_mb"] for r in read_log(tmp_path / "log.jsonl") if r["kind"] == "train"]
+    assert len(peaks) == 3 and peaks == sorted(peaks) and peaks[0] > 10  # a Python process with torch: 100s of MB
+    assert peaks[-1] <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 # ---------------------------------------------------------------------------------------------------- resume
 
 def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
