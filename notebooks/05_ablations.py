@@ -366,7 +366,7 @@ if not stops.empty:
 # pairs, 62 of the 1,000 test pairs. The split is fixed by the rules (`bertgen/experiments/subgroups.py`), but it
 # was chosen after looking at per-rule scores, so read it as an exploration: each interval is the tables' paired
 # bootstrap over the test pairs of one part, not corrected for that choice or for the number of lines, and
-# bert2rnd and rnd2bert have one seed each so far. Each contrast is the first row minus the second, in SARI points: rnd2rnd − bert2bert
+# some rows still have a single seed (the table's `seeds` column). Each contrast is the first row minus the second, in SARI points: rnd2rnd − bert2bert
 # below 0 means bert2bert does better.
 #
 # Two sets of pairs that neither the tables nor the split had used check the reading:
