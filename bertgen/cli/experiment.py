@@ -102,8 +102,7 @@ def run_sweep(args) -> int:
     """Each run is its own `bertgen experiment run` process: a crash or a kill loses only that run. Runs whose
     config (same hash) and seed are already in the results CSV are skipped, so a sweep is resumed by running
     it again (start long sweeps with nohup and a log)."""
-    from bertgen.experiments.config import ExperimentConfig
-    from bertgen.experiments.config import PROJECT
+    from bertgen.experiments.config import PROJECT, ExperimentConfig
     from bertgen.experiments.tables import readme_source, write_readme_block, write_table
     from bertgen.experiments.ledger import already_run
     from bertgen.experiments.run import results_dir_for

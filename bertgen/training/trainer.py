@@ -24,7 +24,7 @@ import json
 import math
 import os
 import random
-import resource
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -102,10 +102,15 @@ def distributed_context() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
-def _peak_rss_mb() -> float:
-    """The process's peak resident memory so far (Linux reports KiB), logged with the training records so that a
-    long run's memory growth shows in its log."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far, logged with the training records so that a long run's memory
+    growth shows in its log; None where the platform has no `resource` module (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS reports bytes, Linux KiB
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
