@@ -242,7 +242,7 @@ fig.tight_layout()
 Markdown("\n\n".join(f"**{task}**\n\n{claims_section(task)}" for task in LANDED))
 
 # %%
-def against_copy(task: str) -> pd.Series:
+def copy_intervals(task: str) -> pd.Series:
     """Each row's `<metric> − copy` interval, as its table prints it, keyed by (row, data)."""
     rows = markdown_rows((RESULTS / f"{task}.md").read_text(encoding="utf-8"))
     column = next(c for c in rows[0] if c.endswith(" − copy"))
@@ -255,7 +255,7 @@ def lower_bound(interval: str) -> float:  # "+9.1 [+8.1, +10.1]" -> 8.1
 
 lines = []
 for task, metric in LANDED.items():
-    intervals = against_copy(task)
+    intervals = copy_intervals(task)
     paper_rows = intervals[[row in SCHEME_ORDER for row, _ in intervals.index]]
     above = [f"{row} ({data})" for (row, data), text in paper_rows.items() if lower_bound(text) > 0]
     table = tables[task]

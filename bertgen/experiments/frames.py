@@ -17,6 +17,7 @@ from bertgen.data import get_task
 from bertgen.evaluation import breakdown
 from bertgen.evaluation.diagnostics import collapsed
 from bertgen.experiments.config import PROJECT, SCHEME_ORDER, ExperimentConfig
+from bertgen.training.trainer import improves
 
 RESULTS = PROJECT / "experiments" / "results"
 DIAGNOSTICS = ("distinct", "input_dependence")  # bertgen.evaluation.diagnostics, recorded by every run
@@ -194,14 +195,13 @@ def logged_curves(directory: str | os.PathLike, task: str | None = None) -> pd.D
 
 def replay_early_stopping(curve: pd.DataFrame, metric: str, patience: int) -> dict:
     """Where early stopping with `patience` would have ended a logged run, replayed on its evaluations (columns
-    `step` and `metric`, in step order) by the Trainer's rule: a new best resets the count, `patience` evaluations
-    without one stop the run; the weights kept are the best's. Returns stop_step (None: the log's end came first),
-    kept_step and kept (the metric there)."""
-    lower_is_better = metric.endswith("loss")
+    `step` and `metric`, in step order) by the Trainer's rule (`trainer.improves`): a new best resets the count,
+    `patience` evaluations without one stop the run; the weights kept are the best's. Returns stop_step (None: the
+    log's end came first), kept_step and kept (the metric there)."""
     best = kept_step = stop_step = None
     misses = 0
     for step, value in zip(curve["step"], curve[metric]):
-        if best is None or (value < best if lower_is_better else value > best):
+        if improves(metric, value, best):
             best, kept_step, misses = value, int(step), 0
             continue
         misses += 1

@@ -113,6 +113,11 @@ def _peak_rss_mb() -> float | None:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # macOS reports bytes, Linux KiB
 
 
+def improves(metric: str, value: float, best: float | None) -> bool:
+    """Early stopping's test: a first value, or one past the best so far (lower for a loss, higher otherwise)."""
+    return best is None or (value < best if metric.endswith("loss") else value > best)
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     """`auto`: bf16 autocast on GPUs that support it and on CPUs with AMX tiles, where bf16 matmul outruns fp32;
     fp32 elsewhere. AVX512-BF16 alone is not enough: on such a CPU (no AMX) oneDNN's bf16 matmul runs slower than
@@ -391,8 +396,8 @@ class Trainer:
         if metric not in metrics:
             raise ValueError(f"early_stopping_metric {metric!r} is not among the evaluation's metrics "
                              f"({', '.join(metrics) or 'none: pass evaluate= or eval_dataset='})")
-        value, best = metrics[metric], state.best_metric
-        if best is None or (value < best if metric.endswith("loss") else value > best):
+        value = metrics[metric]
+        if improves(metric, value, state.best_metric):
             state.best_metric, state.best_step, state.evaluations_without_improvement = value, step, 0
             if self.rank == 0:
                 save_atomic(self.model.state_dict(), self.output_dir / BEST)
