@@ -1,13 +1,17 @@
 """The run ledger: experiments/results/<task>.csv, one row per finished run, appended under a lock (sweeps run in
-parallel); which runs it already holds (a sweep skips them); and the code's commit each row records."""
+parallel); which runs it already holds (a sweep skips them); the code's commit each row records; and the test pairs
+each row was scored on, so that a task rebuilt differently (a corpus package updated on a fresh machine) is refused
+before a run trains rather than pooled into the rows of the old one."""
 from __future__ import annotations
 
 import csv
 import fcntl
+import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from bertgen.experiments.config import PROJECT, ExperimentConfig
 from bertgen.fileio import atomic_write
@@ -37,6 +41,29 @@ def already_run(config: ExperimentConfig, results_dir: Path) -> bool:
         return any(r.get("config_hash") == config.hash() and r.get("seed") == str(config.seed)
                    and r.get("row") == config.row and (r.get("subset_seed") or "0") == str(config.subset_seed)
                    for r in csv.DictReader(f))
+
+
+def test_set_id(examples: Iterable[dict[str, Any]]) -> str:
+    """A fingerprint of the test pairs a run is scored on: their raw source and target (or references), in order."""
+    pairs = "\n".join(json.dumps([ex["source"], ex.get("target", ex.get("references"))]) for ex in examples)
+    return hashlib.sha256(pairs.encode("utf-8")).hexdigest()[:16]
+
+
+def check_test_set(path: Path, test_set: str, test_examples: int) -> None:
+    """Refuse a run whose test pairs differ from those the ledger's rows of the same size were scored on: its row
+    could not be compared with theirs (the tables pair rows example by example) nor averaged with them."""
+    if not path.is_file():
+        return
+    with open(path, newline="", encoding="utf-8") as f:
+        others = [r for r in csv.DictReader(f)
+                  if r.get("test_set") and r.get("test_examples") == str(test_examples) and r["test_set"] != test_set]
+    if others:
+        runs = ", ".join(r["run_id"] for r in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise ValueError(
+            f"{path}: the {test_examples} test pairs built here (test set {test_set}) are not the ones {runs} "
+            f"{'was' if len(others) == 1 else 'were'} scored on (test set {others[0]['test_set']}): the task's corpora or "
+            "the code that builds it changed (a package fetched anew?). Fetch the corpora the ledger's rows used, or "
+            "start a new table with --results-dir")
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:

@@ -541,6 +541,35 @@ def test_config_hashes_of_committed_runs_are_stable():
     assert checked >= 50  # the committed fusion, bible-modern, GPU and search tables
 
 
+def test_the_test_set_id_is_the_pairs_in_order():
+    from bertgen.experiments.ledger import test_set_id
+
+    pairs = [{"source": "a b.", "target": "a, b."}, {"source": "c. d.", "target": "c, and d."}]
+    assert test_set_id(pairs) == test_set_id([dict(p) for p in pairs]) and len(test_set_id(pairs)) == 16
+    assert test_set_id(pairs[::-1]) != test_set_id(pairs)
+    assert test_set_id([pairs[0], {**pairs[1], "target": "c and d."}]) != test_set_id(pairs)
+    assert test_set_id([{"source": "a b.", "references": ["a, b.", "a b."]}]) != test_set_id(pairs[:1])
+
+
+def test_a_run_on_other_test_pairs_than_the_ledgers_is_refused_before_it_trains(project, capsys):
+    """A task rebuilt differently (a corpus package updated on a fresh machine) must not add rows that the tables
+    would average with, and pair against, rows scored on the old pairs."""
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    results = project / "experiments" / "results"
+    with pytest.warns(SourceIgnoredWarning):
+        assert main(["experiment", "run", str(config), "--threads", "1"]) == 0
+    ledger = results / "brown-fusion.csv"
+    [row] = list(csv.DictReader(open(ledger)))
+    assert re.fullmatch(r"[0-9a-f]{16}", row["test_set"])
+    ledger.write_text(ledger.read_text().replace(row["test_set"], "0" * 16))  # as if scored on other pairs
+    capsys.readouterr()
+    assert main(["experiment", "run", str(config), "--set", "seed=1", "--threads", "1"]) != 0
+    error = capsys.readouterr().err
+    assert f"not the ones {row['run_id']} was scored on (test set {'0' * 16})" in error and str(ledger) in error
+    assert len(list(csv.DictReader(open(ledger)))) == 1
+    assert not list((project / "home").glob("experiments/brown-fusion/tiny-seed1-*/**/log.jsonl"))  # never trained
+
+
 def test_runs_pair_only_on_one_test_set():
     import numpy as np
 
