@@ -38,6 +38,7 @@ from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from bertgen.fast.bf16 import autocast_bf16_via_fp32, emulates_bf16
 from bertgen.fast.cpu import cpu_flags
 from bertgen.data.collate import LABEL_PAD, LengthBucketSampler, Seq2SeqCollator, model_columns
 from bertgen.evaluation.losses import token_loss
@@ -203,6 +204,10 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ plumbing
 
     def _autocast(self):
+        """bf16 autocast where the precision says so; on a CPU without bfloat16 instructions, its matmuls run as
+        float32 GEMMs of the bfloat16-rounded operands (the same products: bertgen.fast.bf16)."""
+        if self.precision == "bf16" and emulates_bf16(self.device):
+            return autocast_bf16_via_fp32()
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def _batch(self, data, indices: list[int]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,93 @@
+"""bf16 autocast with float32 GEMMs (bertgen.fast.bf16) computes what torch's bf16 autocast computes: bfloat16-rounded
+operands, float32 sums, bfloat16 results and gradients, only summed in another order."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bertgen.fast import bf16
+from bertgen.loss import linear_cross_entropy
+from bertgen.training import trainer as trainer_module
+from bertgen.training.trainer import Trainer, TrainingArguments
+from tests.support.models import tiny_model
+from tests.training.test_trainer import tiny_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def linear_and_grads(x, w, b, context):
+    x, w, b = (t.detach().clone().requires_grad_() for t in (x, w, b))
+    with context():
+        y = F.linear(x, w, b)
+    (y.float() * torch.linspace(-1, 1, y.shape[-1])).sum().backward()
+    return y, x.grad, w.grad, b.grad
+
+
+def test_a_linear_and_its_gradients_match_torchs_bf16_autocast_not_fp32():
+    g = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(64, 384, generator=g), torch.randn(96, 384, generator=g), torch.randn(96, generator=g)
+    native = linear_and_grads(x, w, b, lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    ours = linear_and_grads(x, w, b, bf16.autocast_bf16_via_fp32)
+    fp32 = linear_and_grads(x, w, b, lambda: torch.autocast("cpu", enabled=False))
+    assert ours[0].dtype == native[0].dtype == torch.bfloat16
+    for name, a, n, f in zip(("output", "input grad", "weight grad", "bias grad"), ours, native, fp32):
+        assert a.dtype == n.dtype, name
+        same = (a == n).float().mean().item()
+        # summed in another order, a bfloat16 rounding flips now and then; fp32's unrounded operands change most
+        assert same > 0.97, f"{name}: {same:.3f} equal to autocast's"
+        assert torch.allclose(a.float(), n.float(), rtol=2**-7, atol=1e-4), name
+        if name != "bias grad":  # the bias gradient sums bfloat16 values exactly in both
+            assert (f.to(n.dtype) == n).float().mean().item() < 0.5, f"{name}: fp32 would pass this test"
+
+
+def test_the_fused_losss_explicit_bfloat16_matmuls_are_caught_too():
+    g = torch.Generator().manual_seed(1)
+    hidden = torch.randn(40, 32, generator=g)
+    weight, bias = torch.randn(500, 32, generator=g) / 4, torch.randn(500, generator=g)
+    labels = torch.randint(0, 500, (40,), generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        native = linear_cross_entropy(hidden, weight, bias, labels)
+    calls = []
+    original = bf16.Bf16MatmulsInFp32.__torch_function__
+
+    def counting(self, func, types, args=(), kwargs=None):
+        calls.append(func)
+        return original(self, func, types, args, kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bf16.Bf16MatmulsInFp32, "__torch_function__", counting)
+        with bf16.autocast_bf16_via_fp32():
+            ours = linear_cross_entropy(hidden, weight, bias, labels)
+    assert torch.addmm in calls  # the chunked logits, written into a bfloat16 buffer
+    assert ours.item() == pytest.approx(native.item(), rel=1e-3)
+    with torch.autocast("cpu", enabled=False):
+        assert abs(linear_cross_entropy(hidden, weight, bias, labels).item() - native.item()) > 1e-4
+
+
+def test_float64_and_other_devices_matmuls_are_left_alone():
+    x = torch.randn(4, 8, dtype=torch.float64)
+    with bf16.autocast_bf16_via_fp32():
+        assert (x @ x.T).dtype == torch.float64
+        assert (x.float() @ x.float().T).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("has_bf16_instructions", [False, True])
+def test_the_trainer_runs_bf16_matmuls_as_fp32_gemms_only_where_the_cpu_lacks_bf16(tmp_path, monkeypatch,
+                                                                                  has_bf16_instructions):
+    monkeypatch.setattr(bf16, "cpu_multiplies_bf16", lambda: has_bf16_instructions)
+    caught = []
+    original = bf16.Bf16MatmulsInFp32.__torch_function__
+
+    def counting(self, func, types, args=(), kwargs=None):
+        if func in bf16.MATMULS:
+            caught.append(func)
+        return original(self, func, types, args, kwargs)
+
+    monkeypatch.setattr(bf16.Bf16MatmulsInFp32, "__torch_function__", counting)
+    arguments = TrainingArguments(output_dir=str(tmp_path), max_steps=2, batch_size=8, learning_rate=1e-3,
+                                  warmup_steps=0, log_every=1, progress=False, precision="bf16")
+    result = Trainer(tiny_model(), arguments, tiny_data(), pad_token_id=0).train()
+    assert result.precision == "bf16" and trainer_module.emulates_bf16("cpu") == (not has_bf16_instructions)
+    assert bool(caught) == (not has_bf16_instructions)
+    assert bf16.emulates_bf16("meta") is False
