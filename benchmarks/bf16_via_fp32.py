@@ -11,7 +11,7 @@ true gradient is 0). Two bf16 computations that sum in different orders differ w
 but the differences grow through the layers: a layer's exactness is checked in tests/fast/test_bf16.py.
 
     python benchmarks/bf16_via_fp32.py        # BENCH_ROUNDS rounds (default 3) of one step each; by hand, not in
-                                              # `make bench`: torch's bf16 step takes about a minute on AVX2
+                                              # `make bench`: torch's bf16 step takes a minute and a half on AVX2
 """
 from __future__ import annotations
 

@@ -35,9 +35,9 @@ AT_LEAST = (("steps", 1), ("batch_size", 1), ("gradient_accumulation_steps", 1),
 NOT_IDENTITY = ("name", "seed", "subset_seed", "data_dir", "paper_row")
 # fields added after results existed, with the default that leaves them out of the config's hash
 ADDED_LATER = {"source_special_tokens": False}
-# what a row records it ran in rather than what its config asked for (the tables never average two precisions):
-# hashed at its default, so a config that pins its precision keeps the identity of its runs made under "auto"
-RECORDED_PER_ROW = {"precision": "auto"}
+# values hashed as another: the sweep's runs were made under precision "auto", which picked bf16 on the AMX machine
+# they trained on; configs that now pin bf16 (so that no machine's "auto" picks fp32) keep those runs' identity
+HASHED_AS = {("precision", "bf16"): "auto"}
 
 
 @dataclass
@@ -180,8 +180,11 @@ class ExperimentConfig:
 
     def hash(self) -> str:
         """Of everything that changes the result (not the row's name, the seed, the subset draw or where the corpus
-        is; the precision is the row's, not the config's). A field added after results existed enters only when it
-        is set, so those runs keep their identity."""
-        relevant = {k: RECORDED_PER_ROW.get(k, v) for k, v in self.to_dict().items()
+        is; bf16 hashes as "auto", see HASHED_AS). A field added after results existed enters only when it is set, so
+        those runs keep their identity."""
+        relevant = {k: v for k, v in self.to_dict().items()
                     if k not in NOT_IDENTITY and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+        for (key, value), hashed in HASHED_AS.items():
+            if relevant.get(key) == value:
+                relevant[key] = hashed
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,6 +1,6 @@
 """The run ledger: experiments/results/<task>.csv, one row per finished run, appended under a lock (sweeps run in
-parallel); which runs it already holds (a sweep skips them); the code's commit each row records; and the test pairs
-each row was scored on, so that a task rebuilt differently (a corpus package updated on a fresh machine) is refused
+parallel); which runs it already holds (a sweep skips them); the code's commit each row records; and the test split
+each row's task had, so that a task rebuilt differently (a corpus package updated on a fresh machine) is refused
 before a run trains rather than pooled into the rows of the old one."""
 from __future__ import annotations
 
@@ -43,27 +43,28 @@ def already_run(config: ExperimentConfig, results_dir: Path) -> bool:
                    for r in csv.DictReader(f))
 
 
-def test_set_id(examples: Iterable[dict[str, Any]]) -> str:
-    """A fingerprint of the test pairs a run is scored on: their raw source and target (or references), in order."""
+def test_split_id(examples: Iterable[dict[str, Any]]) -> str:
+    """A fingerprint of a task's test split as built, before any tokenizer or length filter picks a run's pairs from
+    it: each pair's raw source and target (or references), in order."""
     pairs = "\n".join(json.dumps([ex["source"], ex.get("target", ex.get("references"))]) for ex in examples)
     return hashlib.sha256(pairs.encode("utf-8")).hexdigest()[:16]
 
 
-def check_test_set(path: Path, test_set: str, test_examples: int) -> None:
-    """Refuse a run whose test pairs differ from those the ledger's rows of the same size were scored on: its row
-    could not be compared with theirs (the tables pair rows example by example) nor averaged with them."""
+def check_test_split(path: Path, test_split: str) -> None:
+    """Refuse a run whose task, as built here, has another test split than the one the ledger's rows were scored on
+    (rows that predate the `test_split` column are not checked): its row could be neither averaged with theirs nor
+    paired with them example by example."""
     if not path.is_file():
         return
     with open(path, newline="", encoding="utf-8") as f:
-        others = [r for r in csv.DictReader(f)
-                  if r.get("test_set") and r.get("test_examples") == str(test_examples) and r["test_set"] != test_set]
+        others = [r for r in csv.DictReader(f) if r.get("test_split") and r["test_split"] != test_split]
     if others:
         runs = ", ".join(r["run_id"] for r in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise ValueError(
-            f"{path}: the {test_examples} test pairs built here (test set {test_set}) are not the ones {runs} "
-            f"{'was' if len(others) == 1 else 'were'} scored on (test set {others[0]['test_set']}): the task's corpora or "
-            "the code that builds it changed (a package fetched anew?). Fetch the corpora the ledger's rows used, or "
-            "start a new table with --results-dir")
+            f"{path}: the task built here has test split {test_split}, not {others[0]['test_split']}, the one {runs} "
+            f"{'was' if len(others) == 1 else 'were'} scored on: its corpora or the code that builds it changed (a "
+            "package fetched anew?). Fetch the corpora the ledger's rows used, or start a new table with "
+            "--results-dir")
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:

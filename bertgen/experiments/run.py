@@ -10,7 +10,7 @@ import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import datasets
 import torch
@@ -19,7 +19,8 @@ from bertgen.data import load_task, tokenize_task
 from bertgen.data.progress import datasets_progress
 from bertgen.evaluation import SourceReading, collapse_diagnostics, evaluate, score, token_loss, tokenizer_round_trip
 from bertgen.experiments.config import PROJECT, ExperimentConfig
-from bertgen.experiments.ledger import append_row, check_test_set, git_commit, test_set_id
+from bertgen.experiments.ledger import append_row, check_test_split, git_commit, test_split_id
+from bertgen.fast.cpu import cpu_description
 from bertgen.hub import resolve_checkpoint_dir
 from bertgen.paths import bertgen_home
 from bertgen.tokenization import TokenizerPair, load_tokenizer
@@ -152,16 +153,12 @@ def training_arguments(config: ExperimentConfig, output_dir: Path, progress: boo
     return TrainingArguments(**{**settings, **extra})
 
 
-def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = True, resume: bool = True,
-                check_data: Callable[[dict[str, datasets.Dataset]], None] | None = None, **extra: Any):
+def train_model(config: ExperimentConfig, output_dir: Path, progress: bool = True, resume: bool = True, **extra: Any):
     """Warm-start, then train on the config's data; returns (model, tokenizer, data, TrainResult).
-    `check_data` sees the prepared splits before anything trains (and may refuse them); `extra` goes to
-    `training_arguments`."""
+    `extra` goes to `training_arguments`."""
     checkpoint = read_checkpoint(config)
     tokenizer = checkpoint.tokenizer
     data = prepare_data(config, tokenizer, progress)
-    if check_data is not None:
-        check_data(data)
     model, report = build_model(config, checkpoint)
     trainer = Trainer(model, training_arguments(config, output_dir, progress, **extra), data["train"],
                       pad_token_id=tokenizer.pad_token_id, eval_dataset=data["validation"],
@@ -223,11 +220,10 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
     commits = record_commit(scratch)
     start = time.perf_counter()
     ledger = results / f"{config.task}.csv"
-
-    def same_test_set(data: dict[str, datasets.Dataset]) -> None:
-        check_test_set(ledger, test_set_id(data["test"]), len(data["test"]))
-
-    model, tokenizer, data, trained = train_model(config, scratch, progress, check_data=same_test_set)
+    with datasets_progress(progress):
+        test_split = test_split_id(load_task(config.task, split="test", data_dir=config.data_dir or None)["test"])
+    check_test_split(ledger, test_split)  # before anything trains
+    model, tokenizer, data, trained = train_model(config, scratch, progress)
     eval_start = time.perf_counter()
     metrics, predictions = evaluate(model, tokenizer, data["test"].remove_columns(["input_ids", "labels", "length"]),
                                     config.task, progress=progress, **evaluate_kwargs(config, tokenizer))
@@ -245,12 +241,12 @@ def run_experiment(config: ExperimentConfig | str | os.PathLike, overrides: list
            "scheme": config.scheme, "paper_row": config.paper_row or config.scheme, "fraction": config.fraction,
            "seed": config.seed, "subset_seed": config.subset_seed, "config_hash": config.hash(), "git_commit": "..".join(dict.fromkeys([commits[0], commits[-1]])),
            "steps": trained.steps, "stop_reason": trained.stop_reason, "batch_size": config.batch_size, "train_examples": len(data["train"]),
-           "test_examples": len(data["test"]), "test_set": test_set_id(data["test"]), "max_length": f"{config.max_source_length}/{config.max_target_length}",
+           "test_examples": len(data["test"]), "test_split": test_split, "max_length": f"{config.max_source_length}/{config.max_target_length}",
            "decoding": f"beam {config.num_beams}" if config.num_beams > 1 else "greedy",
            "train_loss": round(trained.train_loss, 4), "best_step": trained.best_step,
            **kept_validation(trained, config.early_stopping_metric), "val_source_gap": _round(last_eval(trained).get("val_source_gap"), 4),
            "val_encoder_spread": _round(last_eval(trained).get("val_encoder_spread"), 3),
-           "hardware": hardware(next(model.parameters()).device), "precision": trained.precision, "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
+           "hardware": hardware(next(model.parameters()).device), "cpu": cpu_description(), "precision": trained.precision, "train_s": round(trained.wall_s, 1), "eval_s": round(end - eval_start, 1), "wall_s": round(end - start, 1),
            **{name: round(value, 3 if name == "loss" else 2) for name, value in metrics.items()},
            **{f"copy_{name}": round(value, 2) for name, value in copy.items()}}
     append_row(ledger, row)

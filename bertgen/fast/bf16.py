@@ -1,16 +1,17 @@
 """bfloat16 autocast on a CPU without bfloat16 instructions: the same products, run as float32 GEMMs.
 
 Under bf16 autocast a matmul rounds its operands to bfloat16, multiplies them, sums the products in float32 and
-rounds the result to bfloat16. A CPU with AVX512-BF16 or AMX multiplies bfloat16 in hardware (oneDNN). Without
-them torch falls back to a scalar bfloat16 GEMM: on an AVX2 machine a MiniLM training step took 65 s instead of
-float32's 4.6 (benchmarks/README.md). But a product of two bfloat16 numbers (8 significant bits each) is exact in
-float32 (24), so a float32 GEMM of the bfloat16-rounded operands, its result rounded to bfloat16, computes what
-autocast computes, the products summed in another order (as two BLAS libraries sum them). The gradients follow
-through the casts: each is rounded to bfloat16 where autocast's bfloat16 GEMM would round it.
+rounds the result to bfloat16. A CPU with AVX512-BF16 or AMX multiplies bfloat16 in hardware (oneDNN). With AVX2
+alone, oneDNN refuses bfloat16 and torch falls back to a scalar bfloat16 GEMM: a MiniLM training step took 89 s
+instead of float32's 4.5 (benchmarks/README.md). But a product of two bfloat16 numbers (8 significant bits each) is
+exact in float32 (24), so a float32 GEMM of the bfloat16-rounded operands, its result rounded to bfloat16, computes
+what autocast computes, the products summed in another order (as two BLAS libraries sum them). The gradients
+follow through the casts: each is rounded to bfloat16 where autocast's bfloat16 GEMM would round it.
 
-`autocast_bf16_via_fp32()` is torch.autocast(bf16) with its matmuls run so: a TorchFunctionMode catches the
-matmuls (F.linear, matmul, mm, addmm, bmm, baddbmm, including the bfloat16 ones bertgen.loss calls itself); every
-other op autocast handles as before.
+`autocast_bf16_via_fp32()` is torch.autocast(bf16) with its matmuls run so: a TorchFunctionMode catches F.linear,
+matmul, mm, addmm, bmm and baddbmm (with `out=`, the bfloat16 products bertgen.loss writes itself). Everything else
+autocast handles as before, scaled_dot_product_attention included (torch's CPU kernel is fast in bfloat16), and so
+do einsum and the rarer matmuls (addbmm, mv, dot, tensordot), which bertgen's models do not call.
 """
 from __future__ import annotations
 
@@ -40,21 +41,42 @@ def autocast_bf16_via_fp32() -> Iterator[None]:
         yield
 
 
+def checkpoint_contexts() -> tuple[contextlib.AbstractContextManager, contextlib.AbstractContextManager]:
+    """torch.utils.checkpoint's `context_fn`: a checkpointed layer is recomputed in backward, outside the forward's
+    contexts. checkpoint restores autocast itself; this runs the recomputation's matmuls as the forward ran them."""
+    return contextlib.nullcontext(), Bf16MatmulsInFp32() if Bf16MatmulsInFp32.active else contextlib.nullcontext()
+
+
 class Bf16MatmulsInFp32(TorchFunctionMode):
-    """Runs each CPU matmul that bf16 autocast would run in bfloat16, or whose operands are bfloat16, as a float32
-    GEMM of the bfloat16-rounded operands; the result (or `out=`) is bfloat16, as autocast's."""
+    """Runs each CPU matmul that bf16 autocast would run in bfloat16 (or, autocast off, one of bfloat16 operands)
+    as a float32 GEMM of the bfloat16-rounded operands, its result bfloat16 as autocast's. An `out=` call (which
+    autocast leaves alone) is taken over only where `out` is bfloat16."""
+
+    active = 0  # modes entered and not yet left (checkpoint_contexts)
+
+    def __enter__(self):
+        Bf16MatmulsInFp32.active += 1
+        return super().__enter__()
+
+    def __exit__(self, *exc_info):
+        Bf16MatmulsInFp32.active -= 1
+        return super().__exit__(*exc_info)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func not in MATMULS:
             return func(*args, **kwargs)
         tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        out = kwargs.get("out")
         autocast = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
-        if not all(t.device.type == "cpu" for t in tensors) or not (
-                autocast and any(t.dtype == torch.float32 for t in tensors)
-                or any(t.dtype == torch.bfloat16 for t in tensors)):
+        if out is not None:
+            ours = out.dtype == torch.bfloat16
+        else:
+            ours = (autocast and any(t.dtype == torch.float32 for t in tensors)
+                    or all(t.dtype == torch.bfloat16 for t in tensors))
+        if not ours or not all(t.device.type == "cpu" for t in tensors):
             return func(*args, **kwargs)
-        out = kwargs.pop("out", None)
+        kwargs.pop("out", None)
 
         def widened(a):  # the bfloat16 value, held exactly in float32
             return a.to(torch.bfloat16).float() if isinstance(a, torch.Tensor) and a.dtype in _ROUNDED else a

@@ -20,3 +20,17 @@ def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> frozenset[str]:
 def cpu_multiplies_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     """Whether bfloat16 dot products are instructions here (AVX512-BF16 or AMX), not emulated."""
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags(cpuinfo))
+
+
+def cpu_description(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
+    """The CPU's model name and its widest matrix instructions, e.g. "AMD EPYC, AVX2" (a results row says what it
+    trained on: on a CPU without bfloat16 instructions, bf16 autocast's matmuls ran as float32 GEMMs)."""
+    try:
+        lines = Path(cpuinfo).read_text().splitlines()
+    except OSError:
+        return "unknown CPU"
+    model = next((line.partition(":")[2].strip() for line in lines if line.startswith("model name")), "unknown CPU")
+    flags = cpu_flags(cpuinfo)
+    widest = next((name for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"),
+                                           ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), None)
+    return f"{model}, {widest}" if widest else model

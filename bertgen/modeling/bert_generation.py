@@ -22,6 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
+from bertgen.fast.bf16 import checkpoint_contexts
 from bertgen.checkpoints import CheckpointFiles, read_config_json
 from bertgen.config import BertGenerationConfig
 from bertgen.fast.dropout import Dropout, fast_cpu_dropout
@@ -300,7 +301,8 @@ class BertGenerationEncoder(BertGenerationPreTrainedModel):
         self_maps, cross_maps, states = [], [], [x]
         for i, layer in enumerate(self.encoder.layer):
             if self.gradient_checkpointing and self.training and cache is None:
-                x, self_w, cross_w = checkpoint(layer, x, inputs, i, use_reentrant=False)
+                x, self_w, cross_w = checkpoint(layer, x, inputs, i, use_reentrant=False,
+                                                   context_fn=checkpoint_contexts)
             else:
                 x, self_w, cross_w = layer(x, inputs, i)
             self_maps.append(self_w)

@@ -24,6 +24,7 @@ from torch.utils.checkpoint import checkpoint
 
 from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
+from bertgen.fast.bf16 import checkpoint_contexts
 from bertgen.checkpoints import CheckpointFiles, load_state_dict_strict, resolve_dtype
 from bertgen.config import GPT2Config
 from bertgen.fast.dropout import Dropout
@@ -264,7 +265,8 @@ class GPT2Model(GPT2PreTrainedModel):
         for block in self.h:
             states.append(x)
             if self.gradient_checkpointing and self.training and cache is None:
-                x, self_w, cross_w = checkpoint(block, x, inputs, use_reentrant=False)
+                x, self_w, cross_w = checkpoint(block, x, inputs, use_reentrant=False,
+                                                   context_fn=checkpoint_contexts)
             else:
                 x, self_w, cross_w = block(x, inputs)
             self_maps.append(self_w)

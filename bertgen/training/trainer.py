@@ -177,6 +177,7 @@ class Trainer:
         if self.device.type == "cpu":
             keep_freed_memory()  # large per-step tensors reused, not faulted in again each step
         self.precision = resolve_precision(args.precision, self.device)
+        self._bf16_via_fp32 = self.precision == "bf16" and emulates_bf16(self.device)
         self.collate = Seq2SeqCollator(pad_token_id)
         self.callbacks = [] if evaluate is None else [evaluate] if callable(evaluate) else list(evaluate)
         self.data = train_dataset.select_columns(model_columns(train_dataset))
@@ -206,7 +207,7 @@ class Trainer:
     def _autocast(self):
         """bf16 autocast where the precision says so; on a CPU without bfloat16 instructions, its matmuls run as
         float32 GEMMs of the bfloat16-rounded operands (the same products: bertgen.fast.bf16)."""
-        if self.precision == "bf16" and emulates_bf16(self.device):
+        if self._bf16_via_fp32:
             return autocast_bf16_via_fp32()
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
@@ -279,7 +280,11 @@ class Trainer:
             raise CheckpointMismatch(f"{path}: written with world_size={meta['world_size']}, this run has "
                                      f"{self.world}; resume with the same number of processes, or use a fresh "
                                      "output_dir")
-        changed = differences(meta["args"], dataclasses.asdict(self.args), RESUME_IGNORES)
+        # "auto" compared as what it picks here: a run begun under auto on an AMX CPU (bf16) resumes under bf16
+        saved, current = dict(meta["args"]), dataclasses.asdict(self.args)
+        for args in (saved, current):
+            args["precision"] = resolve_precision(args.get("precision", "fp32"), self.device)
+        changed = differences(saved, current, RESUME_IGNORES)
         if meta["dataset"] != self._fingerprint():
             changed.append(f"training set: fingerprint {meta['dataset']} -> {self._fingerprint()}")
         if changed and not allow_changes:

@@ -86,6 +86,7 @@ def test_config_to_csv_row_to_markdown_table(project, capsys):
         assert int(row["best_step"]) in (1, 2, 3) and float(row["val_loss"]) > 0
         assert float(row["wall_s"]) > 0 and row["git_commit"]
         assert row["hardware"] == "CPU, 1 thread"  # the tables say what each run trained on, in what precision
+        assert row["cpu"] and row["test_split"] == rows[0]["test_split"]
         assert row["precision"] in ("fp32", "bf16") and row["stop_reason"] == "max_steps"
         run = results / "brown-fusion" / "runs" / row["run_id"]
         assert {p.name for p in run.iterdir()} == {"config.json", "log.jsonl", "predictions.csv"}
@@ -539,35 +540,40 @@ def test_config_hashes_of_committed_runs_are_stable():
                 assert config.hash() == row["config_hash"], f"{stored}: the config hash changed"
                 checked += 1
     assert checked >= 50  # the committed fusion, bible-modern, GPU and search tables
+    # the shipped configs pin bf16 and keep the identity of their runs made under "auto"; fp32 is another config
+    pinned = ExperimentConfig.from_toml(PROJECT / "experiments" / "configs" / "fusion" / "bert2bert.toml")
+    assert pinned.precision == "bf16" and pinned.hash() == "27de2ab4e88c"
+    assert dataclasses.replace(pinned, precision="fp32").hash() != pinned.hash()
 
 
-def test_the_test_set_id_is_the_pairs_in_order():
-    from bertgen.experiments.ledger import test_set_id
+def test_the_test_split_id_is_the_pairs_in_order():
+    from bertgen.experiments.ledger import test_split_id
 
     pairs = [{"source": "a b.", "target": "a, b."}, {"source": "c. d.", "target": "c, and d."}]
-    assert test_set_id(pairs) == test_set_id([dict(p) for p in pairs]) and len(test_set_id(pairs)) == 16
-    assert test_set_id(pairs[::-1]) != test_set_id(pairs)
-    assert test_set_id([pairs[0], {**pairs[1], "target": "c and d."}]) != test_set_id(pairs)
-    assert test_set_id([{"source": "a b.", "references": ["a, b.", "a b."]}]) != test_set_id(pairs[:1])
+    assert test_split_id(pairs) == test_split_id([dict(p) for p in pairs]) and len(test_split_id(pairs)) == 16
+    assert test_split_id(pairs[::-1]) != test_split_id(pairs)
+    assert test_split_id([pairs[0], {**pairs[1], "target": "c and d."}]) != test_split_id(pairs)
+    assert test_split_id([{"source": "a b.", "references": ["a, b.", "a b."]}]) != test_split_id(pairs[:1])
 
 
-def test_a_run_on_other_test_pairs_than_the_ledgers_is_refused_before_it_trains(project, capsys):
+def test_a_run_on_another_test_split_than_the_ledgers_is_refused_before_it_trains(project, capsys):
     """A task rebuilt differently (a corpus package updated on a fresh machine) must not add rows that the tables
-    would average with, and pair against, rows scored on the old pairs."""
+    would average with, and pair against, rows scored on the old split; a run on the same split is welcome."""
     config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
     results = project / "experiments" / "results"
+    ledger = results / "brown-fusion.csv"
     with pytest.warns(SourceIgnoredWarning):
         assert main(["experiment", "run", str(config), "--threads", "1"]) == 0
-    ledger = results / "brown-fusion.csv"
-    [row] = list(csv.DictReader(open(ledger)))
-    assert re.fullmatch(r"[0-9a-f]{16}", row["test_set"])
-    ledger.write_text(ledger.read_text().replace(row["test_set"], "0" * 16))  # as if scored on other pairs
+        assert main(["experiment", "run", str(config), "--set", "seed=1", "--threads", "1"]) == 0  # same split
+    first, second = list(csv.DictReader(open(ledger)))
+    assert re.fullmatch(r"[0-9a-f]{16}", first["test_split"]) and second["test_split"] == first["test_split"]
+    ledger.write_text(ledger.read_text().replace(first["test_split"], "0" * 16))  # as if built from other corpora
     capsys.readouterr()
-    assert main(["experiment", "run", str(config), "--set", "seed=1", "--threads", "1"]) != 0
+    assert main(["experiment", "run", str(config), "--set", "seed=2", "--threads", "1"]) != 0
     error = capsys.readouterr().err
-    assert f"not the ones {row['run_id']} was scored on (test set {'0' * 16})" in error and str(ledger) in error
-    assert len(list(csv.DictReader(open(ledger)))) == 1
-    assert not list((project / "home").glob("experiments/brown-fusion/tiny-seed1-*/**/log.jsonl"))  # never trained
+    assert f"not {'0' * 16}, the one {first['run_id']}, {second['run_id']} were scored on" in error
+    assert str(ledger) in error and len(list(csv.DictReader(open(ledger)))) == 2
+    assert not list((project / "home").glob("experiments/brown-fusion/tiny-seed2-*/**/log.jsonl"))  # never trained
 
 
 def test_runs_pair_only_on_one_test_set():

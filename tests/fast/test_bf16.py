@@ -21,7 +21,7 @@ def linear_and_grads(x, w, b, gy, context):
     with context():
         y = F.linear(x, w, b)
     (y.float() * gy).sum().backward()
-    return y, x.grad, w.grad, b.grad
+    return y, x.grad, w.grad
 
 
 def test_a_linear_and_its_gradients_are_bf16_autocasts_exactly_rounded_results():
@@ -37,7 +37,7 @@ def test_a_linear_and_its_gradients_are_bf16_autocasts_exactly_rounded_results()
     for name, context in (("torch's", lambda: torch.autocast("cpu", dtype=torch.bfloat16)),
                           ("float32 GEMMs", bf16.autocast_bf16_via_fp32),
                           ("fp32", lambda: torch.autocast("cpu", enabled=False))):
-        y, gx, gw, _ = linear_and_grads(x, w, b, gy, context)
+        y, gx, gw = linear_and_grads(x, w, b, gy, context)
         agree = [(got.to(torch.bfloat16) == e).float().mean().item() for got, e in zip((y, gx, gw), exact)]
         if name == "fp32":  # unrounded operands: another computation, not a reordering
             assert max(agree) < 0.5, agree
@@ -46,7 +46,7 @@ def test_a_linear_and_its_gradients_are_bf16_autocasts_exactly_rounded_results()
             assert y.dtype == torch.bfloat16
 
 
-def test_the_fused_losss_explicit_bfloat16_matmuls_are_caught_too():
+def test_the_fused_loss_explicit_bfloat16_matmuls_are_caught_too():
     g = torch.Generator().manual_seed(1)
     hidden = torch.randn(40, 32, generator=g)
     weight, bias = torch.randn(500, 32, generator=g) / 4, torch.randn(500, generator=g)
@@ -70,11 +70,38 @@ def test_the_fused_losss_explicit_bfloat16_matmuls_are_caught_too():
         assert abs(linear_cross_entropy(hidden, weight, bias, labels).item() - native.item()) > 1e-4
 
 
-def test_float64_and_other_devices_matmuls_are_left_alone():
+def test_what_autocast_leaves_alone_is_left_alone():
     x = torch.randn(4, 8, dtype=torch.float64)
     with bf16.autocast_bf16_via_fp32():
         assert (x @ x.T).dtype == torch.float64
         assert (x.float() @ x.float().T).dtype == torch.bfloat16
+        meta = torch.randn(4, 8, device="meta")
+        assert (meta @ meta.T).dtype == torch.float32  # another device
+        a, b = torch.randn(16, 384), torch.randn(384, 16)
+        out = torch.empty(16, 16)
+        torch.mm(a, b, out=out)  # autocast does not touch out= calls: float32 in, float32 sums out
+    with torch.autocast("cpu", enabled=False):
+        assert torch.equal(out, a @ b)
+
+
+def test_a_checkpointed_layer_recomputes_its_matmuls_as_the_forward_ran_them():
+    """Gradient checkpointing recomputes a layer in backward, after the forward's contexts have closed."""
+    from tests.support.models import tiny_model
+
+    labels = torch.tensor([[5, 6, 7, 1], [8, 9, 1, -100]])
+    ids = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0]])
+    grads = []
+    for checkpointed in (False, True):
+        model = tiny_model().train()
+        if checkpointed:
+            model.gradient_checkpointing_enable()
+        with bf16.autocast_bf16_via_fp32():
+            loss = model(input_ids=ids, attention_mask=(ids > 0).long(), labels=labels).loss
+        loss.backward()  # outside the mode, as the Trainer's
+        grads.append({k: p.grad for k, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name, grad in grads[0].items():
+        assert torch.equal(grad, grads[1][name]), name
 
 
 @pytest.mark.parametrize("has_bf16_instructions", [False, True])
@@ -96,3 +123,14 @@ def test_the_trainer_runs_bf16_matmuls_as_fp32_gemms_only_where_the_cpu_lacks_bf
     assert result.precision == "bf16" and trainer_module.emulates_bf16("cpu") == (not has_bf16_instructions)
     assert bool(caught) == (not has_bf16_instructions)
     assert bf16.emulates_bf16("meta") is False
+
+
+def test_the_cpu_description_names_the_model_and_its_widest_matrix_instructions(tmp_path):
+    from bertgen.fast.cpu import cpu_description
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 fma\n")
+    assert cpu_description(info) == "AMD EPYC, AVX2"
+    info.write_text("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16\n")
+    assert cpu_description(info) == "Intel Xeon, AMX-BF16"
+    assert cpu_description(tmp_path / "missing") == "unknown CPU"

@@ -12,6 +12,7 @@ import torch
 from bertgen.cache import KVCache
 from bertgen.fast.decoder_step import BertGenerationStep, FastDecoder, GPT2Step, PackedLinear
 from bertgen.generation.quantization import quantize
+from tests.support import skip_without_onednn_bf16
 from tests.support.generation_models import hf_generation_model, hf_gpt2_generation_model, padded_batch, save_pair
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
@@ -187,10 +188,7 @@ def test_changed_decoder_weights_are_seen_between_calls(tmp_path, build, change)
 
 def test_bfloat16_weights_take_the_onednn_layout_on_this_torch():
     """A torch upgrade that drops the private oneDNN ops would silently send bfloat16 decoding to a slower GEMM."""
-    if not torch.backends.mkldnn.is_available():
-        pytest.skip("this torch build has no oneDNN")
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # AVX2 alone: oneDNN refuses bfloat16 weights
-        pytest.skip("oneDNN has no bfloat16 kernels on this CPU")
+    skip_without_onednn_bf16()
     linear = torch.nn.Linear(48, 96).to(torch.bfloat16)
     packed = PackedLinear(linear.weight, linear.bias)
     assert isinstance(packed.packed, torch.Tensor)

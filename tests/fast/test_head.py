@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertgen.fast.head import BfloatScreen, FastHead
+from tests.support import skip_without_onednn_bf16
 
 
 @pytest.fixture()
@@ -73,10 +74,7 @@ def test_a_bias_free_layer_gets_a_zero_bias(rows):
 
 def screen_of(linear):
     """The screen built directly, so these tests also run where the CPU would emulate bfloat16."""
-    if not torch.backends.mkldnn.is_available():
-        pytest.skip("this torch build has no oneDNN")
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # AVX2 alone: oneDNN refuses bfloat16 weights
-        pytest.skip("oneDNN has no bfloat16 kernels on this CPU")
+    skip_without_onednn_bf16()
     weight = linear.weight.detach()
     return BfloatScreen(weight, linear.bias.detach(), torch.ops.mkldnn._reorder_linear_weight(weight.bfloat16(), None))
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bertgen.generation import search
+from tests.support import skip_without_onednn_bf16
 from tests.support.generation_models import hf_generation_model, padded_batch, save_pair
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_thread")]
@@ -54,8 +55,7 @@ def test_greedy_through_the_bfloat16_screen_matches_transformers(pair, batch, ro
     rescoring of the candidates (fast_head.BfloatScreen), built here even on a CPU that would emulate bfloat16."""
     from bertgen.fast import head as fast_head
 
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # AVX2 alone: oneDNN refuses bfloat16 weights
-        pytest.skip("oneDNN has no bfloat16 kernels on this CPU")
+    skip_without_onednn_bf16()
     monkeypatch.setattr(fast_head, "cpu_multiplies_bf16", lambda: True)
     screened = []
     call = fast_head.BfloatScreen.__call__

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: test files run as worker scripts import from it
 
 # The tiny architecture every parity and training test builds (no dropout: outputs are deterministic).
@@ -18,3 +21,12 @@ def worker_env(**extra: str) -> dict[str, str]:
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
                **extra)
     return env
+
+
+def skip_without_onednn_bf16() -> None:
+    """Skip a test that builds oneDNN's bfloat16 weights: a torch without oneDNN, or a CPU where oneDNN refuses
+    bfloat16 (AVX2 alone)."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN")
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("oneDNN has no bfloat16 kernels on this CPU")

@@ -156,6 +156,28 @@ def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
     assert steps == list(range(1, 13))  # the log reads as one run
 
 
+def test_a_run_begun_under_auto_resumes_under_the_precision_auto_picked(tmp_path, monkeypatch):
+    """The sweep's configs began under precision "auto" (bf16 on an AMX CPU) and now pin bf16: their checkpoints
+    resume; pinning fp32 instead is another run."""
+    monkeypatch.setattr(trainer, "cpu_has_amx_bf16", lambda: True)
+    original = Trainer._step
+
+    def crash_at_3(self, batch, step, position):
+        if step == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        return original(self, batch, step, position)
+
+    monkeypatch.setattr(Trainer, "_step", crash_at_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path, steps=4, precision="auto")
+    monkeypatch.setattr(Trainer, "_step", original)
+    with pytest.raises(trainer.CheckpointMismatch, match="precision: 'bf16' -> 'fp32'"):
+        train(tmp_path, steps=4, precision="fp32")
+    _, result = train(tmp_path, steps=4, precision="bf16")
+    assert result.steps == 4 and result.precision == "bf16"
+    assert [r["step"] for r in read_log(tmp_path / "log.jsonl") if r["kind"] == "train"] == [1, 2, 3, 4]
+
+
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     env = worker_env()
     worker = [sys.executable, __file__]
