@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import datasets
 import pytest
@@ -133,23 +134,27 @@ def test_each_training_record_carries_the_process_peak_memory(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- resume
 
-def test_resume_after_exception_equals_uninterrupted(tmp_path, monkeypatch):
+def interrupted(step: int, run: Callable[[], object]) -> None:
+    """`run` (a training), interrupted by a KeyboardInterrupt as it starts optimizer step `step`."""
+    original = Trainer._step
+
+    def crash(self, batch, at, position):
+        if at == step:
+            raise KeyboardInterrupt("simulated interruption")
+        return original(self, batch, at, position)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(Trainer, "_step", crash)
+        run()
+
+
+def test_resume_after_exception_equals_uninterrupted(tmp_path):
     reference, result = train(tmp_path / "ref")
     assert result.steps == 12
     expected = weights(reference.model)
 
-    original = Trainer._step
-
-    def crash_at_7(self, batch, step, position):
-        if step == 7:
-            raise KeyboardInterrupt("simulated interruption")
-        return original(self, batch, step, position)
-
-    monkeypatch.setattr(Trainer, "_step", crash_at_7)
-    with pytest.raises(KeyboardInterrupt):
-        train(tmp_path / "run", model=tiny_model(dropout=DROPOUT))
+    interrupted(7, lambda: train(tmp_path / "run", model=tiny_model(dropout=DROPOUT)))
     assert load_checkpoint(tmp_path / "run")["meta"]["state"]["step"] == 6
-    monkeypatch.setattr(Trainer, "_step", original)
     resumed, _ = train(tmp_path / "run", model=tiny_model(seed=123, dropout=DROPOUT))  # init is overwritten by the checkpoint
     assert_same_weights(weights(resumed.model), expected)
     steps = [r["step"] for r in read_log(tmp_path / "run" / "log.jsonl") if r["kind"] == "train"]
@@ -160,17 +165,7 @@ def test_a_run_begun_under_auto_resumes_under_the_precision_auto_picked(tmp_path
     """The sweep's configs began under precision "auto" (bf16 on an AMX CPU) and now pin bf16: their checkpoints
     resume; pinning fp32 instead is another run."""
     monkeypatch.setattr(trainer, "cpu_has_amx_bf16", lambda: True)
-    original = Trainer._step
-
-    def crash_at_3(self, batch, step, position):
-        if step == 3:
-            raise KeyboardInterrupt("simulated interruption")
-        return original(self, batch, step, position)
-
-    monkeypatch.setattr(Trainer, "_step", crash_at_3)
-    with pytest.raises(KeyboardInterrupt):
-        train(tmp_path, steps=4, precision="auto")
-    monkeypatch.setattr(Trainer, "_step", original)
+    interrupted(3, lambda: train(tmp_path, steps=4, precision="auto"))
     with pytest.raises(trainer.CheckpointMismatch, match="precision: 'bf16' -> 'fp32'"):
         train(tmp_path, steps=4, precision="fp32")
     _, result = train(tmp_path, steps=4, precision="bf16")
