@@ -19,6 +19,11 @@ start_lanes() {  # start_lanes [LANE...]: the lanes named (default a and b) side
   local lanes=("$@") lane
   [ ${#lanes[@]} -gt 0 ] || lanes=(a b)
   mkdir -p "$RESULTS"
+  # a fresh machine: the venv, the task's corpora, and the task built once here rather than by each lane
+  [ -x "$BERTGEN" ] || make setup > /dev/null || return 1
+  ls /var/lib/apt/lists/*_Packages* > /dev/null 2>&1 || apt-get update -qq || true
+  nice -n 10 "$BERTGEN" data fetch "$TASK" > /dev/null || return 1
+  nice -n 10 "$BERTGEN" data stats "$TASK" > /dev/null || return 1
   for lane in "${lanes[@]}"; do
     (  # a lane already running (a second `make reproduce`) is not started twice
       flock -n 9 || { echo "$TASK lane $lane is already running; not started again"; exit 0; }
