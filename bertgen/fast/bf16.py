@@ -27,6 +27,7 @@ from bertgen.fast.cpu import cpu_multiplies_bf16
 MATMULS = frozenset({F.linear, torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.mm, torch.Tensor.mm,
                      torch.addmm, torch.Tensor.addmm, torch.bmm, torch.Tensor.bmm, torch.baddbmm, torch.Tensor.baddbmm})
 _ROUNDED = (torch.float32, torch.bfloat16)  # what autocast casts to bfloat16 (float64 it leaves alone)
+MAX_WIDENED = 4  # widened operands kept for reuse, the most recently used (bertgen.loss uses 3 between two of w)
 
 
 def emulates_bf16(device: torch.device | str) -> bool:
@@ -54,6 +55,23 @@ class Bf16MatmulsInFp32(TorchFunctionMode):
 
     active = 0  # modes entered and not yet left (checkpoint_contexts)
 
+    def __init__(self):
+        super().__init__()
+        # the last operands widened, each with the tensor, its version and the grad mode it was widened under: the
+        # fused loss multiplies by the same bfloat16 head weight (V x H) twice in every chunk, 26 widenings of 47 MB
+        # a step
+        self._widened: list[tuple[torch.Tensor, int, bool, torch.Tensor]] = []
+
+    def _widen(self, a):
+        """The bfloat16 value of a float32 or bfloat16 tensor, held exactly in float32 (anything else as it is)."""
+        if not isinstance(a, torch.Tensor) or a.dtype not in _ROUNDED:
+            return a
+        key = (a._version, torch.is_grad_enabled())
+        hit = next((entry for entry in self._widened if entry[0] is a and entry[1:3] == key), None)
+        entry = hit or (a, *key, a.to(torch.bfloat16).float())
+        self._widened = [entry, *[e for e in self._widened if e is not hit][:MAX_WIDENED - 1]]  # most recent first
+        return entry[3]
+
     def __enter__(self):
         Bf16MatmulsInFp32.active += 1
         return super().__enter__()
@@ -77,10 +95,6 @@ class Bf16MatmulsInFp32(TorchFunctionMode):
         if not ours or not all(t.device.type == "cpu" for t in tensors):
             return func(*args, **kwargs)
         kwargs.pop("out", None)
-
-        def widened(a):  # the bfloat16 value, held exactly in float32
-            return a.to(torch.bfloat16).float() if isinstance(a, torch.Tensor) and a.dtype in _ROUNDED else a
-
         with torch.autocast("cpu", enabled=False):
-            result = func(*map(widened, args), **{k: widened(v) for k, v in kwargs.items()}).to(torch.bfloat16)
+            result = func(*map(self._widen, args), **{k: self._widen(v) for k, v in kwargs.items()}).to(torch.bfloat16)
         return result if out is None else out.copy_(result)

@@ -134,3 +134,16 @@ def test_the_cpu_description_names_the_model_and_its_widest_matrix_instructions(
     info.write_text("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16\n")
     assert cpu_description(info) == "Intel Xeon, AMX-BF16"
     assert cpu_description(tmp_path / "missing") == "unknown CPU"
+
+
+def test_an_operand_changed_in_place_is_widened_again():
+    """The mode reuses the operands it widened last (the fused loss's head weight, in every chunk): not once the
+    tensor has changed."""
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(8, 16, generator=g), torch.randn(16, 4, generator=g)
+    with bf16.autocast_bf16_via_fp32():
+        first = a @ b
+        again = a @ b
+        a.mul_(2)
+        doubled = a @ b
+    assert torch.equal(first, again) and torch.equal(doubled, (2 * first.float()).bfloat16())
