@@ -6,13 +6,10 @@
 #
 #   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &
 set -uo pipefail
-cd "$(dirname "$0")/../.." || exit 1
-[ -x .venv/bin/bertgen ] || make setup > /dev/null || exit 1
-# the Bibles and commentaries come from Debian's packages (apt-get download): fill empty package lists first
-ls /var/lib/apt/lists/*_Packages* > /dev/null 2>&1 || apt-get update -qq || true
+source "$(dirname "$0")/lanes.sh"  # prepare_task, from the checkout's root
+# both tasks prepared once, before the lanes start, so that the two lanes do not build the same task side by side
 for task in fusion bible-modern; do
-  nice -n 10 .venv/bin/bertgen data fetch "$task" > /dev/null || exit 1
-  nice -n 10 .venv/bin/bertgen data stats "$task" > /dev/null || exit 1  # builds the task: the tagger, the splits
+  prepare_task "$task" || exit 1
 done
 for lane in a b; do
   (experiments/sweep/fusion.sh "$lane"; experiments/sweep/bible-modern.sh "$lane") &
