@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: bertgen (.venv)
 #     language: python
@@ -337,7 +337,7 @@ if not stops.empty:
 # ## 6. Where the rows' differences come from
 #
 # What one curve a row cannot show is a *difference between rows* that holds across seeds: the claims of section 4
-# are judged only once each row they compare has 2 or more seeds, and most need about 3 to decide. Until then, the
+# are judged only once each row they compare has 2 or more seeds, and by the table's estimates 3 to 5 seeds a row decide them. Until then, the
 # test pairs themselves say where a difference comes from.
 #
 # **Where a lead comes from.** At the first runs, the rows with a random encoder (rnd2rnd, then rnd2bert) scored
@@ -366,7 +366,7 @@ if not stops.empty:
 # pairs, 62 of the 1,000 test pairs. The split is fixed by the rules (`bertgen/experiments/subgroups.py`), but it
 # was chosen after looking at per-rule scores, so read it as an exploration: each interval is the tables' paired
 # bootstrap over the test pairs of one part, not corrected for that choice or for the number of lines, and
-# some rows still have a single seed (the table's `seeds` column). Each contrast is the first row minus the second, in SARI points: rnd2rnd − bert2bert
+# a row may still have a single seed (the table's `seeds` column). Each contrast is the first row minus the second, in SARI points: rnd2rnd − bert2bert
 # below 0 means bert2bert does better.
 #
 # Two sets of pairs that neither the tables nor the split had used check the reading:
@@ -519,7 +519,7 @@ if identity_path.is_file():
 
 # %% [markdown]
 # The paper's 300k steps of 256 leave a warm encoder far longer to relearn each token's identity than 4,000 steps
-# of 32. Two beyond-paper rows of the sweep bear on it:
+# of 32. Two beyond-paper rows, late in the sweep, will bear on it:
 # bert2rnd-warm1e-4 (bert2rnd with the warm encoder trained at 1e-4, a third of the new parts' rate) and
 # bert2bert-xattn (bert2bert with cross-attention started as a copy of the pretrained self-attention).
 
