@@ -337,7 +337,7 @@ if not stops.empty:
 # ## 6. Where the rows' differences come from
 #
 # What one curve a row cannot show is a *difference between rows* that holds across seeds: the claims of section 4
-# are judged only once each row they compare has 2 or more seeds, and by the table's estimates 3 to 5 seeds a row decide them. Until then, the
+# are judged only once each row they compare has 2 or more seeds, and the table says how many more would decide each. Until then, the
 # test pairs themselves say where a difference comes from.
 #
 # **Where a lead comes from.** At the first runs, the rows with a random encoder (rnd2rnd, then rnd2bert) scored

@@ -138,17 +138,25 @@ class Contrast:
         upper = stats.t.cdf((self.estimate - margin) / self.se, self.df)  # H0: d >= +margin
         return float(max(lower, upper))
 
-    def seeds_to_detect(self) -> int | None:
-        """Seeds per group for a two-sided test at ALPHA to detect the observed difference with POWER; None where
-        there is no spread or no difference."""
-        return _seeds_for(abs(self.estimate), self.spreads, 1 - ALPHA / 2)
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """Welch's interval of the difference across seeds: the estimate ± the t quantile times its standard error
+        (at 90% it is TOST's: inside ±margin exactly where TOST at 5% shows equivalence)."""
+        half = float(stats.t.ppf(1 - (1 - confidence) / 2, self.df)) * self.se if self.se else 0.0
+        return self.estimate - half, self.estimate + half
 
-    def seeds_to_show_equivalence(self, margin: float) -> int | None:
-        """Seeds per group for TOST at ALPHA to show |d| < margin with POWER if the observed difference is the
-        truth; None where it is not inside the margin (more seeds would not show equivalence)."""
+    def seeds_to_detect(self, family: int = 1) -> int | None:
+        """Seeds per group for a two-sided test to detect the observed difference with POWER at ALPHA / family:
+        Bonferroni's level, which passes Holm's correction over `family` tests whatever the others give. None where
+        there is no spread or no difference."""
+        return _seeds_for(abs(self.estimate), self.spreads, 1 - ALPHA / (2 * family))
+
+    def seeds_to_show_equivalence(self, margin: float, family: int = 1) -> int | None:
+        """Seeds per group for TOST at ALPHA / family (as `seeds_to_detect`) to show |d| < margin with POWER if the
+        observed difference is the truth; None where it is not inside the margin (more seeds would not show
+        equivalence)."""
         if abs(self.estimate) >= margin:
             return None
-        return _seeds_for(margin - abs(self.estimate), self.spreads, 1 - ALPHA)
+        return _seeds_for(margin - abs(self.estimate), self.spreads, 1 - ALPHA / family)
 
 
 MAX_SEEDS = 10_000

@@ -38,7 +38,17 @@ def test_a_reversed_significant_difference_contradicts_and_a_wide_one_says_what_
     reversed_ = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (45, 0.3)}), "sari")
     assert reversed_[0].endswith("**contradicted**.")
     wide = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (53, 3.0), ("rnd2bert", 1.0): (50, 3.0)}), "sari")
-    assert "**cannot tell** (would need about 17 seeds per row if the estimate holds)" in wide[0]
+    # 17 seeds a row would pass one test at 0.05; the list's Holm correction over 3 tests asks for 0.05/3
+    assert "**cannot tell** (would need about 23 seeds per row if the estimate holds, at 0.05/3 for the list's 3 " \
+           "tests; it would then be reproduced)" in wide[0]
+    against = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (50, 3.0), ("rnd2bert", 1.0): (53, 3.0)}), "sari")
+    assert "two-sided p = 0.288" in against[0] and "it would then be contradicted)" in against[0]
+
+
+def test_the_same_shows_welchs_90_percent_interval_that_tost_decides_on():
+    lines = verdicts(summary({**CLEAR, ("bertshare", 1.0): (62.5, 3.0), ("bert2bert", 1.0): (62.0, 3.0)}), "sari")
+    # 0.5 ± t(0.95, 4) * sqrt(9/3 + 9/3) = 0.5 ± 2.132 * 2.449
+    assert "across seeds 3/3, 90% interval [-4.72, +5.72], equivalence within ±1 (TOST)" in lines[1]
 
 
 def test_a_bootstrap_interval_across_zero_keeps_a_seed_significant_claim_open():
@@ -91,5 +101,5 @@ def test_loss_intervals_point_the_good_way_as_the_contrast_does():
     lower_loss = Interval(-0.5, -0.6, -0.4, 200)  # bert2rnd's loss 0.5 below rnd2bert's: the paper's direction
     rows = {("bert2rnd", 1.0): (3.0, 0.01), ("rnd2bert", 1.0): (3.5, 0.01)}
     lines = judge(tests, summary(rows, "loss"), "loss", {tests[0].key: lower_loss})
-    assert lines[0].endswith("**reproduced**.") and "+0.50 loss reduction" in lines[0]
-    assert "[+0.40, +0.60]" in lines[0]
+    assert lines[0].endswith("**reproduced**.") and "+0.5000 loss reduction" in lines[0]
+    assert "[+0.4000, +0.6000]" in lines[0]

@@ -183,7 +183,7 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
         return render_table("brown-fusion", results, paper).split("## The paper's orderings")[1]
 
     assert ("**bert2bert > rnd2rnd (paper 89.3 vs 86.9)** (sari): +10.00 sari; Welch t(2.0) across seeds 2/2, "
-            "p = 0.005") in (table := two_seeds((30.0, 31.0), (40.0, 41.0))) and "**reproduced**" in table
+            "two-sided p = 0.005") in (table := two_seeds((30.0, 31.0), (40.0, 41.0))) and "**reproduced**" in table
     assert "**cannot tell** (would need about" in two_seeds((30.0, 50.0), (40.0, 30.0))
     assert "-10.00 sari" in (table := two_seeds((50.0, 51.0), (40.0, 41.0))) and "**contradicted**." in table
     # a paper tie is no ordering: it is judged as "the same", which 10 points apart contradicts

@@ -79,6 +79,31 @@ def test_seeds_needed_follow_welch_when_one_group_is_noisier():
     assert equal.df == pytest.approx(4)
 
 
+def test_seeds_needed_pass_holms_correction_over_the_list():
+    """The seeds promised for a list of tests are enough at Bonferroni's level, which Holm's step-down passes
+    whatever the other tests give: the test run at that many seeds, the estimate the truth, has p < 0.05 / tests."""
+    groups = [(1.0, 76.1, 0.1), (-1.0, 77.5, 0.3)]
+    c = contrast([(*g, 3) for g in groups])
+    alone, in_six = c.seeds_to_detect(), c.seeds_to_detect(family=6)
+    assert in_six > alone
+    assert contrast([(*g, in_six) for g in groups]).p_two_sided() < 0.05 / 6
+    assert contrast([(*g, in_six - 1) for g in groups]).p_two_sided() > 0.05 / 6 * 0.5  # no large overshoot
+    same = contrast([(1.0, 76.0, 0.3, 3), (-1.0, 76.2, 0.3, 3)])
+    n = same.seeds_to_show_equivalence(1.0, family=6)
+    assert n > same.seeds_to_show_equivalence(1.0)
+    assert contrast([(1.0, 76.0, 0.3, n), (-1.0, 76.2, 0.3, n)]).p_equivalent(1.0) < 0.05 / 6
+
+
+def test_welchs_interval_is_the_t_interval():
+    c = contrast([(1.0, *seeds([62.0, 60.0, 61.0])), (-1.0, *seeds([58.0, 59.0, 57.5, 58.5]))])
+    low, high = c.interval(0.90)
+    half = stats.t.ppf(0.95, c.df) * c.se
+    assert (low, high) == pytest.approx((c.estimate - half, c.estimate + half))
+    # inside ±margin exactly where TOST at 5% shows equivalence
+    for margin in (high + 0.01, high - 0.01):
+        assert (c.p_equivalent(margin) < 0.05) == (-margin < low and high < margin)
+
+
 def test_holm_step_down():
     assert holm([0.01, 0.04, 0.03, 0.20]) == pytest.approx([0.04, 0.09, 0.09, 0.20])
     assert holm([0.5, 0.5]) == [1.0, 1.0]
