@@ -97,12 +97,15 @@ def paired_bootstrap(metric: str, terms: Sequence[tuple[float, Sequence[np.ndarr
 
 
 def examples_to_exclude_zero(interval: Interval) -> int | None:
-    """About how many test examples would make the interval's half-width smaller than the difference (it shrinks
-    as 1/sqrt(examples)); None for a zero difference."""
+    """About how many test examples would make the interval exclude 0 with POWER if the difference is the truth,
+    as the seeds' estimate does: its standard error (the half-width over the normal quantile) shrinks as
+    1/sqrt(examples), and the difference must clear the interval by POWER's quantile of it. None for a zero
+    difference."""
     if interval.estimate == 0:
         return None
-    half = (interval.high - interval.low) / 2
-    return math.ceil(interval.examples * (half / abs(interval.estimate)) ** 2)
+    z = stats.norm.ppf(1 - (1 - interval.confidence) / 2)
+    se = (interval.high - interval.low) / 2 / z
+    return math.ceil(interval.examples * ((z + stats.norm.ppf(POWER)) * se / abs(interval.estimate)) ** 2)
 
 
 # ---------------------------------------------------------------------------------------- across seeds

@@ -158,8 +158,10 @@ def test_paired_bootstrap_interval_covers_the_sampling_spread():
     a, b = rng.normal(60, 10, size=(400, 1)), rng.normal(58, 10, size=(400, 1))
     interval = paired_bootstrap("sari", [(1.0, [a]), (-1.0, [b])])
     assert (interval.high - interval.low) / 2 == pytest.approx(1.96 * 10 * np.sqrt(2 / 400), rel=0.15)
-    assert examples_to_exclude_zero(interval) == int(np.ceil(400 * ((interval.high - interval.low) / 2
-                                                                    / interval.estimate) ** 2))
+    # where the interval's half-width would equal the difference (an even chance to exclude 0), times
+    # ((z_.975 + z_.8) / z_.975)^2 = 2.04 for 80% power
+    even = 400 * ((interval.high - interval.low) / 2 / interval.estimate) ** 2
+    assert examples_to_exclude_zero(interval) == pytest.approx(even * 2.0415, abs=1)
 
 
 def test_paired_bootstrap_averages_every_seed_and_refuses_different_test_sets():
