@@ -211,6 +211,25 @@ def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     assert "300 steps of batch 8" in table and "keeps 2 runs of rows' earlier configs" in table
 
 
+def test_the_scale_line_gives_the_step_budget_and_how_many_runs_stopped_before_it(project):
+    """The CSV's `steps` is what a run trained: an early-stopped run's budget comes from its config.json."""
+    from bertgen.experiments.tables import render_table
+
+    results = project / "experiments" / "results"
+    for seed, trained in ((0, 250), (1, 300), (2, 300)):
+        run_id = f"rnd2rnd-seed{seed}"
+        append_row(results / "brown-fusion.csv", ledger_row(row="rnd2rnd", run_id=run_id, seed=seed, steps=trained))
+        if seed < 2:  # the third run has no config.json: its budget is what it trained
+            (results / "brown-fusion" / "runs" / run_id).mkdir(parents=True)
+            (results / "brown-fusion" / "runs" / run_id / "config.json").write_text(json.dumps({"steps": 300}))
+    table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
+    assert "at most 300 steps of batch 8 (the paper: 300k steps of 256; early stopping ended 1 of the 3 runs " \
+           "before their budget)" in table
+    append_row(results / "brown-fusion.csv", ledger_row(row="rnd2rnd", run_id="rnd2rnd-seed3", seed=3, steps=500))
+    assert "at most 300, 500 steps of batch 8" in render_table("brown-fusion", results,
+                                                              project / "experiments" / "paper_results.toml")
+
+
 def test_the_shipped_paper_configs_train_with_the_searched_recipe():
     """Every fusion and bible-modern config trains with stage 5's recipe (experiments/RECIPE.md), so the sweep's rows
     differ only in what the tables compare: the scheme, the data fraction, the warm parts' rate, the checkpoints."""
