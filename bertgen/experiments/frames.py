@@ -92,14 +92,17 @@ def mark_collapsed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Mean and sample std over seeds of each metric, per (fraction, row, platform), over the runs that read their
-    input; `seeds` counts those, `collapsed` the others, `stopped_early` the runs early stopping ended and
-    `still_improving` the runs whose last evaluation was their best (their curve had not flattened), of the
-    `best_recorded` runs that evaluated."""
+    input; `seeds` counts those, `collapsed` the others, `draws` the subsets of the training pairs the runs trained
+    on (`subset_seed`; one at 100%), `stopped_early` the runs early stopping ended and `still_improving` the runs
+    whose last evaluation was their best (their curve had not flattened), of the `best_recorded` runs that
+    evaluated."""
     frame = mark_collapsed(frame).assign(platform=platform(frame))
     if "stop_reason" not in frame.columns:
         frame = frame.assign(stop_reason=np.nan)
     if "best_step" not in frame.columns:  # no evaluation recorded
         frame = frame.assign(best_step=np.nan)
+    if "subset_seed" not in frame.columns:  # from before subset draws: the one draw
+        frame = frame.assign(subset_seed=0)
     # the weights kept are the last evaluation's: validation was still rising when the run stopped
     frame = frame.assign(still_improving=frame["best_step"] == frame["steps"])
     keys = ["fraction", "row", "platform"]
@@ -108,7 +111,7 @@ def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
                       collapsed=("collapsed", "sum"), collapse_on=("collapse_on", "first"),
                       stopped_early=("stop_reason", lambda r: int((r == "early_stopping").sum())),
                       stop_recorded=("stop_reason", "count"), still_improving=("still_improving", "sum"),
-                      best_recorded=("best_step", "count"))
+                      best_recorded=("best_step", "count"), draws=("subset_seed", lambda d: max(1, d.nunique())))
     good = frame[~frame["collapsed"]].groupby(keys, sort=False)
     stats = good.agg(seeds=("seed", "size"), **{f"{m}_mean": (m, "mean") for m in metrics},
                      **{f"{m}_std": (m, "std") for m in metrics}, **{f"{m}_n": (m, "count") for m in metrics})

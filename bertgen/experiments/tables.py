@@ -135,7 +135,9 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         "with the 95% paired bootstrap interval over test examples (every seed kept). **stopped early**: runs that "
         "early stopping on validation ended, of the runs whose stop was recorded. **still improving**: runs whose "
         "last evaluation was their best, so their validation curve had not flattened when they stopped: not yet a "
-        "result (they stay in the means, flagged here), of the runs that recorded their best evaluation.",
+        "result (they stay in the means, flagged here), of the runs that recorded their best evaluation. Below 100% "
+        "data, **draws** counts the random subsets of the training pairs a row's runs trained on; its seeds' spread "
+        "includes the draws'.",
         "",
         "| row | data | platform | seeds | collapsed | stopped early | still improving | "
         + " | ".join(f"{m} (ours) | {paper_column(m, paper)}" for m in metrics) + f" | {headline} − copy"
@@ -157,7 +159,8 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         collapse = f"{int(r.collapsed)}/{int(r.runs)} [{low:.0%}–{high:.0%}]"
         stopped = f"{int(r.stopped_early)}/{int(r.stop_recorded)}" if r.stop_recorded else "—"
         improving = f"{int(r.still_improving)}/{int(r.best_recorded)}" if r.best_recorded else "—"
-        lines.append(f"| {r.row} | {r.fraction:.0%} | {r.platform} | {r.seeds} | {collapse} | {stopped} | {improving} | "
+        data = f"{r.fraction:.0%}" + (f", {r.draws} draw{'s' if r.draws > 1 else ''}" if r.fraction < 1 else "")
+        lines.append(f"| {r.row} | {data} | {r.platform} | {r.seeds} | {collapse} | {stopped} | {improving} | "
                      + " | ".join(cells) + " |")
     lines += ["", "Mean ± sample standard deviation over the seeds that read their input."]
     platforms = frame["platform"].value_counts().index.tolist()

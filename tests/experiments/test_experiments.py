@@ -230,6 +230,21 @@ def test_the_scale_line_gives_the_step_budget_and_how_many_runs_stopped_before_i
                                                               project / "experiments" / "paper_results.toml")
 
 
+def test_a_row_below_full_data_says_over_how_many_subset_draws_its_seeds_ran(project):
+    from bertgen.experiments.tables import render_table
+
+    results = project / "experiments" / "results"
+    for draw, seed, sari in ((0, 0, 50.0), (0, 1, 52.0), (1, 0, 55.0)):
+        append_row(results / "brown-fusion.csv", ledger_row(row="rnd2rnd", run_id=f"r{draw}{seed}", fraction=0.1,
+                                                             seed=seed, subset_seed=draw, sari=sari))
+    append_row(results / "brown-fusion.csv", ledger_row(row="bert2bert", run_id="b", fraction=0.1, subset_seed=0))
+    append_row(results / "brown-fusion.csv", ledger_row(row="bert2bert", run_id="c", subset_seed=0))
+    rows = {line.split(" | ")[0] + " | " + line.split(" | ")[1] for line in
+            render_table("brown-fusion", results, project / "experiments" / "paper_results.toml").splitlines()
+            if line.startswith("| rnd2rnd |") or line.startswith("| bert2bert |")}
+    assert rows == {"| rnd2rnd | 10%, 2 draws", "| bert2bert | 10%, 1 draw", "| bert2bert | 100%"}
+
+
 def test_the_shipped_paper_configs_train_with_the_searched_recipe():
     """Every fusion and bible-modern config trains with stage 5's recipe (experiments/RECIPE.md), so the sweep's rows
     differ only in what the tables compare: the scheme, the data fraction, the warm parts' rate, the checkpoints."""
