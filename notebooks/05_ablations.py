@@ -337,8 +337,8 @@ if not stops.empty:
 # ## 6. Where the rows' differences come from
 #
 # What one curve a row cannot show is a *difference between rows* that holds across seeds: the claims of section 4
-# are judged only once each row they compare has 2 or more seeds, and the table says how many more would decide each. Until then, the
-# test pairs themselves say where a difference comes from.
+# are judged only once each row they compare has 2 or more seeds, and the table says about how many seeds a row
+# would decide each. Until then, the test pairs themselves say where a difference comes from.
 #
 # **Where a lead comes from.** At the first runs, the rows with a random encoder (rnd2rnd, then rnd2bert) scored
 # above every row with a warm one on fusion, the reverse of the paper's DiscoFuse order; the "all pairs" column
@@ -366,8 +366,8 @@ if not stops.empty:
 # pairs, 62 of the 1,000 test pairs. The split is fixed by the rules (`bertgen/experiments/subgroups.py`), but it
 # was chosen after looking at per-rule scores, so read it as an exploration: each interval is the tables' paired
 # bootstrap over the test pairs of one part, not corrected for that choice or for the number of lines, and
-# a row may still have a single seed (the table's `seeds` column). Each contrast is the first row minus the second, in SARI points: rnd2rnd − bert2bert
-# below 0 means bert2bert does better.
+# a row may still have a single seed (the table's `seeds` column). Each contrast is the first row minus the
+# second, in SARI points: rnd2rnd − bert2bert below 0 means bert2bert does better.
 #
 # Two sets of pairs that neither the tables nor the split had used check the reading:
 # `experiments/heldout_mentions.py` decodes, with each run's kept weights, the 82 mention pairs among the test

@@ -101,8 +101,8 @@ def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
         frame = frame.assign(stop_reason=np.nan)
     if "best_step" not in frame.columns:  # no evaluation recorded
         frame = frame.assign(best_step=np.nan)
-    if "subset_seed" not in frame.columns:  # from before subset draws: the one draw
-        frame = frame.assign(subset_seed=0)
+    # runs from before subset draws (no column, or an empty cell in a widened CSV) trained on the first draw
+    frame = frame.assign(subset_seed=frame.get("subset_seed", pd.Series(0, index=frame.index)).fillna(0))
     # the weights kept are the last evaluation's: validation was still rising when the run stopped
     frame = frame.assign(still_improving=frame["best_step"] == frame["steps"])
     keys = ["fraction", "row", "platform"]

@@ -3,7 +3,7 @@
 # checkpoint at every evaluation under $BERTGEN_HOME/experiments) and skipped once its row is in
 # experiments/results/$TASK.csv, so running a sweep again resumes it; each finished run is committed.
 # from the checkout's root: the runs are started with repo-relative paths, which run's pgrep matches
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 BERTGEN=.venv/bin/bertgen
 RESULTS=experiments/results
 
