@@ -7,39 +7,36 @@
 #   nohup experiments/sweep/fusion.sh > experiments/results/fusion-sweep.log 2>&1 &     both lanes
 #   nohup experiments/sweep/fusion.sh b > ... &                                                     lane b only
 #   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &     fusion, then bible-modern
+#   experiments/sweep/fusion.sh --queue                                            the runs in order, nothing started
 #
-# The order puts first what the table's verdicts need most: one seed of every 100% row, then the second and third,
-# then the 10% column's three seeds a row over two subset draws (seeds 0 and 1 on draw 0, seed 2 on draw 1: with the
-# 100% rows, the third claim, warm-starting helps more with less data), then bert2rnd's collapse rate (5 seeds)
-# beside the gentler rate, then the beyond-paper cross-attention row, then the 10% column's other three seeds (seed 2
-# on draw 0, seeds 0 and 1 on draw 1), which make it three seeds on each draw.
+# The lanes share one queue (lanes.sh), in the order the table's verdicts need the runs: two seeds of every 100% row;
+# then bert2bert and rnd2rnd at 10%, two seeds each on subset draw 0, which with the 100% rows judge the third claim
+# (warm-starting helps more with less data); the 100% rows' third seeds; the 10% column's third seeds (on draw 1) and
+# bertshare's three; bert2rnd's collapse rate (5 seeds) beside the gentler rate and the beyond-paper cross-attention
+# row; last the 10% column's other three seeds a row (seed 2 on draw 0, seeds 0 and 1 on draw 1), which make it three
+# seeds on each draw.
 set -uo pipefail
 TASK=fusion
 source "$(dirname "$0")/lanes.sh"
 
-run_10pct() {  # run_10pct ROW SEED:DRAW...: the row at 10% data, each seed on its subset draw of the training pairs
+at_10pct() {  # at_10pct ROW SEED:DRAW...: queue lines for the row at 10% data, each seed on its subset draw
   local row=$1 pair; shift
-  for pair in "$@"; do run "$row-10pct" "${pair%:*}" --set subset_seed="${pair#*:}"; done
+  for pair in "$@"; do echo "$row-10pct ${pair%:*} --set subset_seed=${pair#*:}"; done
 }
 
-lane_a() {
-  for seed in 0 1 2; do
-    run rnd2rnd $seed; run bert2rnd $seed; run rnd2bert $seed
+queue() {
+  local seed pair row
+  for seed in 0 1; do
+    for row in rnd2rnd bert2rnd rnd2bert bert2bert bertshare; do echo "$row $seed"; done
   done
-  run_10pct rnd2rnd 0:0 1:0 2:1
-  for seed in 3 4; do run bert2rnd $seed; done
-  for seed in 0 1 2; do run bert2rnd-warm1e-4 $seed; done
-  run_10pct rnd2rnd 2:0 0:1 1:1
-}
-
-lane_b() {
-  local pair
-  for seed in 0 1 2; do
-    run bert2bert $seed; run bertshare $seed
+  for pair in 0:0 1:0; do at_10pct bert2bert $pair; at_10pct rnd2rnd $pair; done
+  for row in rnd2rnd bert2rnd rnd2bert bert2bert bertshare; do echo "$row 2"; done
+  at_10pct bert2bert 2:1; at_10pct rnd2rnd 2:1; at_10pct bertshare 0:0 1:0 2:1
+  for seed in 3 4; do echo "bert2rnd $seed"; done
+  for seed in 0 1 2; do echo "bert2rnd-warm1e-4 $seed"; echo "bert2bert-xattn $seed"; done
+  for pair in 2:0 0:1 1:1; do
+    for row in bert2bert rnd2rnd bertshare; do at_10pct $row $pair; done
   done
-  for pair in 0:0 1:0 2:1; do run_10pct bert2bert $pair; run_10pct bertshare $pair; done
-  for seed in 0 1 2; do run bert2bert-xattn $seed; done
-  for pair in 2:0 0:1 1:1; do run_10pct bert2bert $pair; run_10pct bertshare $pair; done
 }
 
 start_lanes "$@"

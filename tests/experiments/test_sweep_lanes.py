@@ -1,0 +1,63 @@
+"""The CPU sweep's two lanes (experiments/sweep/lanes.sh) share one queue: every run is trained once, by whichever
+lane reaches it first, in the queue's order, and a run whose row has landed is skipped."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SWEEPS = ROOT / "experiments" / "sweep"
+
+pytestmark = pytest.mark.skipif(shutil.which("flock") is None, reason="the lanes lock runs with util-linux's flock")
+
+# stands in for `bertgen experiment sweep CONFIG --seeds S ...`: a run already landed is skipped, as the CSV makes it
+FAKE_BERTGEN = """#!/usr/bin/env bash
+run="$3 $5"
+grep -qxF "$run" "$RESULTS/landed" && exit 0
+echo "$LANE $run" >> "$RESULTS/started"
+sleep 0.4
+echo "$run" >> "$RESULTS/landed"
+"""
+
+
+def two_lanes(tmp_path: Path, queue: list[str], landed: list[str]) -> list[tuple[str, str]]:
+    """Runs two lanes over `queue` (lines CONFIG SEED) with the fake bertgen; (lane, run) in the order started."""
+    fake = tmp_path / "bertgen"
+    fake.write_text(FAKE_BERTGEN)
+    fake.chmod(0o755)
+    (tmp_path / "landed").write_text("".join(f"experiments/configs/demo/{row}.toml {seed}\n"
+                                             for row, seed in (run.split() for run in landed)))
+    script = f"""
+        set -uo pipefail
+        export BERTGEN={fake} RESULTS={tmp_path}
+        TASK=demo
+        source {SWEEPS / "lanes.sh"}
+        queue() {{ printf '%s\\n' {" ".join(repr(line) for line in queue)}; }}
+        (export LANE=a; take_runs) & (export LANE=b; take_runs) & wait
+    """
+    subprocess.run(["bash", "-c", script], check=True, timeout=60)
+    lines = (tmp_path / "started").read_text().splitlines()
+    return [(lane, f"{Path(config).stem} {seed}") for lane, config, seed in (line.split() for line in lines)]
+
+
+def test_the_lanes_share_one_queue_in_order(tmp_path):
+    queue = [f"row{i} 0" for i in range(6)]
+    started = two_lanes(tmp_path, queue, landed=["row2 0"])
+    runs = [run for _, run in started]
+    assert len(runs) == len(set(runs)), f"a run was trained twice: {runs}"
+    assert runs == [run for run in queue if run != "row2 0"]  # each lane takes the next run that no lane holds
+    assert {lane for lane, _ in started} == {"a", "b"}
+
+
+@pytest.mark.parametrize("sweep", ["fusion", "bible-modern"])
+def test_each_sweeps_queue_lists_existing_configs_once(sweep):
+    queue = subprocess.run([SWEEPS / f"{sweep}.sh", "--queue"], capture_output=True, text=True, check=True).stdout
+    lines = queue.splitlines()
+    assert lines and len(lines) == len(set(lines))
+    for line in lines:
+        config, seed, *overrides = line.split()
+        assert (ROOT / "experiments" / "configs" / sweep / f"{config}.toml").is_file(), line
+        assert seed.isdigit() and (overrides == [] or (len(overrides) == 2 and overrides[0] == "--set")), line
