@@ -9,7 +9,8 @@ encoder outputs of the first 500 test sources, it reads the token ids back on th
 token belongs to a word that WordPiece cuts into one piece or several (of the tokens whose id the first half
 holds, since no probe can name an id it was never fitted on). It runs each landed 100% run's encoder at
 its start (MiniLM's pretrained encoder, or a random one) and with its kept weights
-($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/token_identity.csv.
+($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/token_identity.csv. Runs already in
+that file keep their rows, so only the runs landed since are probed (their weights need to be on this machine).
 
     python experiments/token_identity.py [--results-dir experiments/results]
 """
@@ -65,8 +66,13 @@ def main() -> None:
         runs = comparable_runs(TASK, args.results_dir, ROWS, required=[])
     except ValueError as error:
         raise SystemExit(str(error)) from None
+    output = args.results_dir / "token_identity.csv"
+    probed = pd.read_csv(output) if output.is_file() else pd.DataFrame(columns=["run_id"])
+    probed = probed[probed["run_id"].isin(runs["run_id"])]  # a run no longer in the results leaves the file
     records = []
     for run in runs.itertuples():
+        if run.run_id in set(probed["run_id"]):
+            continue
         config = ExperimentConfig.from_dict(json.loads(
             (args.results_dir / TASK / "runs" / run.run_id / "config.json").read_text(encoding="utf-8")))
         weights = work_dir() / TASK / run.run_id / "best.safetensors"
@@ -89,8 +95,8 @@ def main() -> None:
                             "read_one_piece": shares["1 piece"], "read_several_pieces": shares["2+ pieces"],
                             "tokens_one_piece": counts["1 piece"], "tokens_several_pieces": counts["2+ pieces"]})
         print(run.run_id, "start", start, "kept", best, flush=True)
-    table = pd.DataFrame(records)
-    table.to_csv(args.results_dir / "token_identity.csv", index=False)
+    table = pd.concat([probed, pd.DataFrame(records)], ignore_index=True) if records else probed
+    table.to_csv(output, index=False)
     print(table.to_string(index=False))
 
 

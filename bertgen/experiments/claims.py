@@ -89,7 +89,7 @@ def _p(p: float) -> str:
 def _at_most(count: int | None, what: str, cap: int) -> str | None:
     if count is None:
         return None
-    return f"about {count:,} {what}" if count <= cap else f"over {cap:,} {what} (the difference is small against the spread)"
+    return f"about {count:,} {what}" if count <= cap else f"over {cap:,} {what}"
 
 
 def decide(test: Test, metric: str, margin: float, family: int, listed: int | None = None) -> str:
@@ -117,7 +117,7 @@ def decide(test: Test, metric: str, margin: float, family: int, listed: int | No
     # the seeds that would decide it pass Holm's correction over the whole list whatever its other tests give:
     # Bonferroni's level
     planned = max(family, listed or family)
-    level = f" (at {ALPHA:g}/{planned}: the list's {planned} tests)" if planned > 1 else ""
+    level = f", at {ALPHA:g}/{planned} for the list's {planned} tests," if planned > 1 else ""
     interval = test.interval
     if test.kind == "same":
         inside = interval is None or (-margin < interval.low and interval.high < margin)
@@ -135,13 +135,17 @@ def decide(test: Test, metric: str, margin: float, family: int, listed: int | No
     supports = interval is None or (interval.low > 0 if c.estimate > 0 else interval.high < 0)
     if significant and supports:
         return f"{figures}: **{'reproduced' if c.estimate > 0 else 'contradicted'}**"
-    seeds = _at_most(c.seeds_to_detect(planned), "seeds per row", 100)
-    decide_by = [f"{seeds}{level}" if seeds else "a difference to detect"]
+    if c.estimate == 0:
+        return f"{figures}: **cannot tell** (the estimate is 0: no number of seeds would decide it)"
+    count = c.seeds_to_detect(planned)  # None: more than statistics.MAX_SEEDS
+    beyond = count is None or count > 100
+    decide_by = [f"{'over 100' if beyond else f'about {count}'} seeds per row{level}"]
     if interval is not None and not interval.excludes_zero():  # the bootstrap's own 95%, which `supports` reads
         if examples := _at_most(examples_to_exclude_zero(interval), "test examples", 100_000):
             decide_by.append(examples)
-    then = f"; it would then be {'reproduced' if c.estimate > 0 else 'contradicted'}" if seeds else ""
-    return f"{figures}: **cannot tell** (would need {' and '.join(decide_by)} if the estimate holds{then})"
+    small = ", the difference being small against the seeds' spread" if beyond else ""
+    then = f"; it would then be {'reproduced' if c.estimate > 0 else 'contradicted'}"
+    return f"{figures}: **cannot tell** (would need {' and '.join(decide_by)} if the estimate holds{small}{then})"
 
 
 def paper_claims() -> list[Test]:

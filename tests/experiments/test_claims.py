@@ -27,7 +27,7 @@ def test_all_three_claims_reproduced_with_evidence():
 def test_no_difference_found_is_not_evidence_of_the_same():
     lines = verdicts(summary({**CLEAR, ("bertshare", 1.0): (62.5, 3.0), ("bert2bert", 1.0): (62.0, 3.0)}), "sari")
     assert "**cannot tell**" in lines[1]
-    assert "seeds per row (at 0.05/3: the list's 3 tests) would show equivalence" in lines[1]
+    assert "seeds per row, at 0.05/3 for the list's 3 tests, would show equivalence" in lines[1]
 
 
 def test_a_difference_beyond_the_margin_contradicts_the_same():
@@ -40,12 +40,12 @@ def test_a_reversed_significant_difference_contradicts_and_a_wide_one_says_what_
     assert reversed_[0].endswith("**contradicted**.")
     wide = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (53, 3.0), ("rnd2bert", 1.0): (50, 3.0)}), "sari")
     # 17 seeds a row would pass one test at 0.05; the list's Holm correction over 3 tests asks for 0.05/3
-    assert "**cannot tell** (would need about 23 seeds per row (at 0.05/3: the list's 3 tests) if the estimate " \
+    assert "**cannot tell** (would need about 23 seeds per row, at 0.05/3 for the list's 3 tests, if the estimate " \
            "holds; it would then be reproduced)" in wide[0]
     # planned for the whole list, not the tests judged so far: the 10% rows have not landed, the level stays 0.05/3
     waiting = {k: v for k, v in CLEAR.items() if k[1] == 1.0}
     early = verdicts(summary({**waiting, ("bert2rnd", 1.0): (53, 3.0), ("rnd2bert", 1.0): (50, 3.0)}), "sari")
-    assert "cannot judge yet" in early[2] and "about 23 seeds per row (at 0.05/3: the list's 3 tests)" in early[0]
+    assert "cannot judge yet" in early[2] and "about 23 seeds per row, at 0.05/3 for the list's 3 tests," in early[0]
     against = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (50, 3.0), ("rnd2bert", 1.0): (53, 3.0)}), "sari")
     assert "two-sided p = 0.288" in against[0] and "it would then be contradicted)" in against[0]
 
@@ -116,3 +116,9 @@ def test_a_paper_difference_of_half_a_point_is_an_ordering_whatever_the_floats_g
         [test] = ordering_tests([("a", low), ("b", high)], 1.0)
         assert test.kind == "better" and test.title.startswith("b > a")
     assert ordering_tests([("a", 64.1), ("b", 63.7)], 1.0)[0].kind == "same"
+
+
+def test_a_difference_too_small_for_any_seed_count_says_so():
+    tiny = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (50.1, 3.0), ("rnd2bert", 1.0): (50.0, 3.0)}), "sari")
+    assert "**cannot tell** (would need over 100 seeds per row, at 0.05/3 for the list's 3 tests, if the estimate " \
+           "holds, the difference being small against the seeds' spread; it would then be reproduced)" in tiny[0]
