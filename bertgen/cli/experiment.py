@@ -117,15 +117,16 @@ def run_sweep(args) -> int:
 
     committing = threading.Lock()
 
-    def launch(job) -> tuple[str, int, float]:
+    def launch(job) -> tuple[str, int, float | None]:
+        """(config, exit code, seconds it ran; None where it was not started)."""
         config, seed = job
         overrides = [*args.overrides, f"seed={seed}"]
         if deadline is not None and time.monotonic() > deadline:
             print(f"[sweep] {config} seed {seed}: not started, past --stop-after", flush=True)
-            return str(config), 0, 0.0
+            return str(config), 0, None
         if already_run(ExperimentConfig.from_toml(config, overrides), results):
             print(f"[sweep] {config} seed {seed}: already in the results, skipped", flush=True)
-            return str(config), 0, 0.0
+            return str(config), 0, None
         command = [sys.executable, "-m", "bertgen.cli", "experiment", "run", str(config), "--threads", str(args.threads)]
         for item in overrides:
             command += ["--set", item]
@@ -148,7 +149,8 @@ def run_sweep(args) -> int:
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         outcomes = list(pool.map(launch, jobs))
-    for task in tasks:
+    # a sweep that started nothing leaves the tables as they are (a lane resuming passes every landed run)
+    for task in tasks if any(elapsed is not None for *_, elapsed in outcomes) else ():
         if (results / f"{task}.csv").is_file():
             print(f"[sweep] table: {write_table(task, results)}")
     failed = [o for o in outcomes if o[1]]

@@ -343,9 +343,12 @@ def test_a_sweep_run_again_skips_the_runs_it_has(project, capsys):
     sweep = ["experiment", "sweep", str(config), "--seeds", "0", "--results-dir", str(results)]
     assert main(sweep) == 0
     assert main(sweep + ["--set", "steps=2"]) == 0  # another config: a new run
-    capsys.readouterr()
+    assert "[sweep] table:" in capsys.readouterr().out
+    (results / "brown-fusion.md").unlink()
     assert main(sweep) == 0
-    assert "seed 0: already in the results, skipped" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "seed 0: already in the results, skipped" in out
+    assert "[sweep] table:" not in out and not (results / "brown-fusion.md").exists()  # nothing ran: left as it was
     rows = list(csv.DictReader(open(results / "brown-fusion.csv")))
     assert [r["steps"] for r in rows] == ["3", "2"]
 
