@@ -5,7 +5,7 @@
 # experiments/results/fusion.md (stage 3's, undertrained, is kept in results/archive/2500-steps-batch-8/).
 #
 #   nohup experiments/sweep/fusion.sh > experiments/results/fusion-sweep.log 2>&1 &     both lanes
-#   nohup experiments/sweep/fusion.sh b > ... &                                                     lane b only
+#   nohup experiments/sweep/fusion.sh b > ... &                                 one lane (lane b) down the whole queue
 #   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &     fusion, then bible-modern
 #   experiments/sweep/fusion.sh --queue                                            the runs in order, nothing started
 #
