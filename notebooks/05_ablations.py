@@ -608,8 +608,9 @@ Markdown(
 #    argument twice: in the paper's table (bert2bert's and bert2rnd's SARI over rnd2rnd at 100%, 10% and 1% of the
 #    data), and in the workbench's own runs at 2,500 steps of 8 (section 7's archived table), which trained rnd2rnd
 #    and bert2bert on 100% and 10% of the fusion data, in test loss as well as SARI, each difference against its
-#    seeds' spread. Do the workbench's two measures agree with each other and with the paper? What does the answer tell
-#    you about reading a single metric at this scale?
+#    seeds' spread; then in the sweep's table (section 4), at the recipe that converges. Do the workbench's two
+#    measures agree with each other and with the paper? What does the answer tell you about reading a single metric
+#    at this scale?
 
 # %% jupyter={"outputs_hidden": true, "source_hidden": true} tags=["solution"]
 # Solution 1: a decoder that ignores its input writes what is likely a priori: the commonest words of the targets,
@@ -634,27 +635,39 @@ pd.DataFrame({"constant": diagnostics(test["source"], [test["target"][0]] * len(
 # brings it, and what the pairs cannot teach matters more the fewer there are. The paper agrees. In the archived
 # runs at 2,500 steps of 8, the workbench's test loss agrees too in direction (bert2bert's lead in nats grows at
 # 10%), while its SARI points the other way: at that scale a lower loss did not yet turn into better greedy outputs,
-# and one metric alone would have told the opposite story. In direction only: against the seeds' spread (the table
-# below) neither change is decided, and that table's own test says "cannot tell" for both, on runs that were still
-# improving. (Once the sweep's 10% column lands, the same cells on `summary("fusion")`
-# ask it again at the recipe that converges.)
+# and one metric alone would have told the opposite story. In direction only: against the seeds' spread neither
+# change is decided there, on runs that were still improving. The sweep's runs, at the recipe that converges (the
+# second block below), split the same way and wider: fed the target's prefix, bert2bert at 10% predicts the next
+# token far better than rnd2rnd, while writing its own outputs it trails rnd2rnd by more than at 100% (RECIPE.md,
+# stage 6, shows where: it drops source words it should copy and falls into loops). Section 4's verdicts on "warm-
+# starting helps more with less data" test both changes across seeds, the loss list and the SARI list apart.
 columns = {1.0: "sari", 0.1: "sari@0.1", 0.01: "sari@0.01"}
 display(pd.DataFrame({f"{row} - rnd2rnd": {f"{fraction:.0%}": paper.loc[row, c] - paper.loc["rnd2rnd", c]
                                            for fraction, c in columns.items()} for row in ("bert2bert", "bert2rnd")})
         .rename_axis("paper, SARI").round(1))
 
-fusion = summary("fusion", ARCHIVED["2,500 steps of 8"]).set_index(["row", "fraction"])
 
-
-def lead(metric, fraction, lower_is_better=False):  # bert2bert's lead over rnd2rnd, and their seed spreads combined
-    a, b = fusion.loc[("bert2bert", fraction)], fusion.loc[("rnd2rnd", fraction)]
+def lead(table, metric, fraction, lower_is_better=False):  # bert2bert's lead over rnd2rnd, seed spreads combined
+    a, b = table.loc[("bert2bert", fraction)], table.loc[("rnd2rnd", fraction)]
     difference = a[f"{metric}_mean"] - b[f"{metric}_mean"]
     spread = (a[f"{metric}_std"] ** 2 + b[f"{metric}_std"] ** 2) ** 0.5
     return {"lead": -difference if lower_is_better else difference, "spread": spread}
 
-trained = {fraction for row, fraction in fusion.index if row == "bert2bert"}
-fractions = sorted(trained & {fraction for row, fraction in fusion.index if row == "rnd2rnd"}, reverse=True)
-pd.DataFrame({f"{fraction:.0%}": {(name, k): v for name, metric, lower in [("SARI", "sari", False),
-                                                                           ("test loss (nats)", "loss", True)]
-                                  for k, v in lead(metric, fraction, lower).items()}
-              for fraction in fractions}).rename_axis(["workbench: bert2bert over rnd2rnd", ""]).round(3)
+
+MEASURES = [("SARI", "sari", False), ("test loss (nats)", "loss", True)]  # (label, column, lower is better)
+
+
+def leads(table):  # at each data size where both rows trained, in each measure
+    table = table.set_index(["row", "fraction"])
+    trained = {fraction for row, fraction in table.index if row == "bert2bert"}
+    fractions = sorted(trained & {fraction for row, fraction in table.index if row == "rnd2rnd"}, reverse=True)
+    return pd.DataFrame({f"{fraction:.0%}": {(label, k): v for label, metric, lower in MEASURES
+                                             for k, v in lead(table, metric, fraction, lower).items()}
+                         for fraction in fractions})
+
+
+recipes = {"2,500 steps of 8 (archived)": summary("fusion", ARCHIVED["2,500 steps of 8"])}
+if "fusion" in tables:
+    recipes["the sweep's recipe (results/fusion.md)"] = tables["fusion"]
+for recipe, table in recipes.items():
+    display(leads(table).rename_axis([f"bert2bert over rnd2rnd: {recipe}", ""]).round(3))
