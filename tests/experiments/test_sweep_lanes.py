@@ -18,7 +18,7 @@ FAKE_BERTGEN = """#!/usr/bin/env bash
 run="$3 $5"
 grep -qxF "$run" "$RESULTS/landed" && exit 0
 echo "$LANE $run" >> "$RESULTS/started"
-sleep 0.4
+sleep 1.5
 echo "$run" >> "$RESULTS/landed"
 """
 
@@ -36,7 +36,9 @@ def two_lanes(tmp_path: Path, queue: list[str], landed: list[str]) -> list[tuple
         TASK=demo
         source {SWEEPS / "lanes.sh"}
         queue() {{ printf '%s\\n' {" ".join(repr(line) for line in queue)}; }}
-        (export LANE=a; take_runs) & (export LANE=b; take_runs) & wait
+        # lane b starts 0.5 s after a, so that no two runs start within 0.5 s of each other: the order in which they
+        # start is then the order in which they were claimed, even on a machine busy with training
+        (export LANE=a; take_runs) & (sleep 0.5; export LANE=b; take_runs) & wait
     """
     subprocess.run(["bash", "-c", script], check=True, timeout=60)
     lines = (tmp_path / "started").read_text().splitlines()
