@@ -26,11 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors.torch import load_file
 
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import ExperimentConfig
-from bertgen.experiments.run import build_model, evaluate_kwargs, prepare_data, read_checkpoint, work_dir
+from bertgen.experiments.run import evaluate_kwargs, kept_model, prepare_data, read_checkpoint
 from bertgen.experiments.statistics import example_statistics
 from bertgen.experiments.subgroups import FACTORIAL, MENTION_RULES, comparable_runs, contrasts, difference
 
@@ -43,16 +42,6 @@ CONTRASTS = (PREDICTED, ("rnd2rnd", "bertshare"), ("rnd2rnd", "bert2rnd"), ("ber
 CHECKED = 32  # pairs of the tables' test set decoded again to check each run's weights
 SPLIT_FIELDS = ("checkpoint", "data_dir", "max_source_length", "max_target_length", "source_special_tokens",
                 "test_examples", "validation_examples")  # which pairs the splits' sets hold, and how they are read
-
-
-def kept_model(config: ExperimentConfig, run_id: str):
-    """The run's model with the weights its row was scored with (early stopping's best evaluation)."""
-    weights = work_dir() / TASK / run_id / "best.safetensors"
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: run {run_id}'s kept weights are gone; rerun it to decode new pairs")
-    model, _ = build_model(config, read_checkpoint(config))
-    model.load_state_dict(load_file(weights))
-    return model
 
 
 def decode(model, config: ExperimentConfig, pairs, tokenizer) -> pd.DataFrame:
@@ -97,7 +86,7 @@ def main() -> None:
     decoded: dict[str, list[pd.DataFrame]] = {}
     for run in runs.itertuples():
         config = configs[run.run_id]
-        model = kept_model(config, run.run_id)
+        _, _, model = kept_model(args.results_dir, TASK, run.run_id)
         checked = decode(model, config, test.select(range(CHECKED)), tokenizer)["prediction"]
         saved = pd.read_csv(args.results_dir / TASK / "runs" / run.run_id / "predictions.csv",
                             keep_default_na=False)["prediction"][:CHECKED]

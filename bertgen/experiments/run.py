@@ -14,6 +14,7 @@ from typing import Any
 
 import datasets
 import torch
+from safetensors.torch import load_file
 
 from bertgen.data import load_task, tokenize_task
 from bertgen.data.progress import datasets_progress
@@ -26,7 +27,7 @@ from bertgen.paths import bertgen_home
 from bertgen.tokenization import TokenizerPair, load_tokenizer
 from bertgen.tokenization.pair import source_tokenizer, target_tokenizer
 from bertgen.training import Trainer, TrainingArguments, TrainResult, read_log
-from bertgen.training.trainer import CHECKPOINT
+from bertgen.training.trainer import BEST, CHECKPOINT
 from bertgen.warmstart.gpt import is_gpt_scheme, read_gpt2
 from bertgen.warmstart.pretrained import PretrainedCheckpoint, read_pretrained
 from bertgen.modeling.warm_start import warm_start
@@ -134,6 +135,22 @@ def _checkpoint_dir(name: str, what: str, key: str, config: ExperimentConfig) ->
 def build_model(config: ExperimentConfig, checkpoint: PretrainedCheckpoint):
     torch.manual_seed(config.seed)  # the random parts of the model differ per seed
     return warm_start(config.scheme, checkpoint, **config.warm_start)
+
+
+def kept_model(results_dir: str | os.PathLike, task: str, run_id: str):
+    """A landed run's (config, pretrained checkpoint, model with the weights its row was scored with): early
+    stopping's best evaluation, kept in $BERTGEN_HOME on the machine that trained the run, never in git."""
+    run_dir = Path(results_dir) / task / "runs" / run_id
+    config = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
+                                        where=str(run_dir / "config.json"))
+    weights = work_dir() / task / run_id / BEST
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: run {run_id}'s kept weights are not on this machine; they stay on the "
+                                "machine that trained it: rerun it here, or pass a run trained here")
+    checkpoint = read_checkpoint(config)
+    model, _ = build_model(config, checkpoint)
+    model.load_state_dict(load_file(weights))
+    return config, checkpoint, model
 
 
 def training_arguments(config: ExperimentConfig, output_dir: Path, progress: bool = True,

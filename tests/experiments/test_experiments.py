@@ -445,6 +445,38 @@ def test_a_row_kept_by_validation_sari_records_that_evaluations_loss_and_sari(pr
     assert row["val_input_dependence"] == pytest.approx(kept["val_input_dependence"], abs=1e-4)
 
 
+def test_a_landed_runs_kept_weights_decode_its_saved_predictions_again(project):
+    """kept_model gives the model its row was scored with (the explorations in experiments/ decode with it); a run
+    whose weights stayed on another machine is named with where they were looked for."""
+    from bertgen.evaluation import evaluate
+    from bertgen.experiments.run import build_model, evaluate_kwargs, kept_model, prepare_data
+    from safetensors.torch import load_file
+
+    config = project / "experiments" / "configs" / "brown-fusion" / "tiny.toml"
+    results = project / "experiments" / "results"
+    with pytest.warns(SourceIgnoredWarning):
+        # one evaluation, at the last step: the kept weights are trained ones (the first step's rate is 0)
+        main(["experiment", "run", str(config), "--set", "eval_generate_examples=3", "--set", "eval_every=3",
+              "--set", 'early_stopping_metric="val_sari"'])
+    run_id = pd.read_csv(results / "brown-fusion.csv").iloc[-1]["run_id"]
+    run_config, checkpoint, model = kept_model(results, "brown-fusion", run_id)
+    best = load_file(project / "home" / "experiments" / "brown-fusion" / run_id / "best.safetensors")
+    fresh = build_model(run_config, checkpoint)[0].state_dict()
+    kept = model.state_dict()
+    assert all(torch.equal(kept[name], best[name]) for name in best)
+    assert any(not torch.equal(kept[name], fresh[name]) for name in best)  # trained, not the warm start
+    test = prepare_data(run_config, checkpoint.tokenizer, progress=False)["test"]
+    decoded = evaluate(model, checkpoint.tokenizer, test.remove_columns(["input_ids", "labels", "length"]),
+                       "brown-fusion", progress=False, **evaluate_kwargs(run_config, checkpoint.tokenizer))[1]
+    saved = pd.read_csv(results / "brown-fusion" / "runs" / run_id / "predictions.csv", keep_default_na=False)
+    assert list(decoded["prediction"]) == list(saved["prediction"])
+
+    moved = project / "home" / "experiments" / "brown-fusion" / run_id / "best.safetensors"
+    moved.unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(moved))):
+        kept_model(results, "brown-fusion", run_id)
+
+
 def test_sweep_runs_lists_the_landed_runs_and_those_still_training(project):
     from bertgen.experiments.frames import sweep_runs
 
