@@ -127,9 +127,15 @@ def decide(test: Test, metric: str, margin: float, family: int, listed: int | No
             return f"{figures}: **reproduced** (equal within ±{margin:g})"
         if different:
             return f"{figures}: **contradicted** (they differ by more than the margin)"
-        need = c.seeds_to_show_equivalence(margin, planned)
-        more = (f"about {need} seeds per row{level} would show equivalence if the estimate holds" if need else
-                f"the estimate lies outside ±{margin:g}: more seeds would not show equivalence")
+        if need := c.seeds_to_show_equivalence(margin, planned):
+            more = f"about {need} seeds per row{level} would show equivalence if the estimate holds"
+        else:  # outside the margin: more seeds could show the difference, never equivalence
+            apart = c.seeds_to_show_difference(margin, planned)  # None: more than statistics.MAX_SEEDS
+            seeds = "over 100" if apart is None or apart > 100 else f"about {apart}"
+            examples = "" if outside else f" (and more test examples: the bootstrap interval reaches ±{margin:g})"
+            more = (f"the estimate lies outside ±{margin:g}, so more seeds would not show equivalence; {seeds} seeds "
+                    f"per row{level} would show they differ by more than it{examples} if the estimate holds; it would "
+                    "then be contradicted")
         return f"{figures}: **cannot tell** ({more})"
     # the bootstrap must point the way Welch does
     supports = interval is None or (interval.low > 0 if c.estimate > 0 else interval.high < 0)

@@ -161,6 +161,13 @@ class Contrast:
             return None
         return _seeds_for(margin - abs(self.estimate), self.spreads, 1 - ALPHA / family)
 
+    def seeds_to_show_difference(self, margin: float, family: int = 1) -> int | None:
+        """Seeds per group for the one-sided test of |d| > margin (`p_beyond`) at ALPHA / family to show it with
+        POWER if the observed difference is the truth; None where it lies within the margin."""
+        if abs(self.estimate) <= margin:
+            return None
+        return _seeds_for(abs(self.estimate) - margin, self.spreads, 1 - ALPHA / family)
+
 
 MAX_SEEDS = 10_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bertgen.experiments.claims import ordering_tests, paper_claims, judge, verdicts
-from bertgen.experiments.statistics import Interval
+from bertgen.experiments.statistics import Interval, contrast
 
 
 def summary(rows: dict[tuple[str, float], tuple[float, float]], metric: str = "sari", seeds: int = 3) -> pd.DataFrame:
@@ -91,7 +91,15 @@ def test_the_same_is_contradicted_only_by_evidence_beyond_the_margin():
     # 1.1 apart, se 0.2: the difference is clear, but not clearly beyond a margin of 1
     near = verdicts(summary({**CLEAR, ("bertshare", 1.0): (62.0 + 1.1, 0.245), ("bert2bert", 1.0): (62.0, 0.245)}),
                     "sari")
-    assert "**cannot tell**" in near[1]
+    # 0.1 beyond the margin against a spread of 0.245: more seeds could show it, but not a few more
+    assert "**cannot tell** (the estimate lies outside ±1, so more seeds would not show equivalence; over 100 seeds " \
+           "per row, at 0.05/3 for the list's 3 tests, would show they differ by more than it if the estimate holds; " \
+           "it would then be contradicted)" in near[1]
+    wider = verdicts(summary({**CLEAR, ("bertshare", 1.0): (64.0, 0.6), ("bert2bert", 1.0): (62.0, 0.6)}), "sari")
+    n = contrast([(1.0, 64.0, 0.6, 3), (-1.0, 62.0, 0.6, 3)]).seeds_to_show_difference(1.0, family=3)
+    assert 3 < n <= 100 and "**cannot tell**" in wider[1]
+    assert f"; about {n} seeds per row, at 0.05/3 for the list's 3 tests, would show they differ by more than it" \
+           in wider[1]
     far = verdicts(summary({**CLEAR, ("bertshare", 1.0): (66.0, 0.2)}), "sari")
     assert "**contradicted** (they differ by more than the margin)" in far[1]
 

@@ -94,6 +94,13 @@ def test_seeds_needed_pass_holms_correction_over_the_list():
     n = same.seeds_to_show_equivalence(1.0, family=6)
     assert n > same.seeds_to_show_equivalence(1.0)
     assert contrast([(1.0, 76.0, 0.3, n), (-1.0, 76.2, 0.3, n)]).p_equivalent(1.0) < 0.05 / 6
+    apart = contrast([(1.0, 76.0, 0.6, 3), (-1.0, 78.2, 0.6, 3)])  # 2.2 apart: beyond a margin of 1, unshown
+    assert apart.p_beyond(1.0) * 6 > 0.05 and apart.seeds_to_show_equivalence(1.0) is None
+    n = apart.seeds_to_show_difference(1.0, family=6)
+    assert n > apart.seeds_to_show_difference(1.0) and same.seeds_to_show_difference(1.0) is None
+    assert contrast([(1.0, 76.0, 0.6, n), (-1.0, 78.2, 0.6, n)]).p_beyond(1.0) < 0.05 / 6
+    fewer = contrast([(1.0, 76.0, 0.6, n - 1), (-1.0, 78.2, 0.6, n - 1)])
+    assert (abs(fewer.estimate) - 1.0) / fewer.se < stats.t.ppf(1 - 0.05 / 6, fewer.df) + stats.t.ppf(0.8, fewer.df)
 
 
 def test_welchs_interval_is_the_t_interval():
