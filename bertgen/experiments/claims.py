@@ -127,15 +127,20 @@ def decide(test: Test, metric: str, margin: float, family: int, listed: int | No
             return f"{figures}: **reproduced** (equal within ±{margin:g})"
         if different:
             return f"{figures}: **contradicted** (they differ by more than the margin)"
-        if need := c.seeds_to_show_equivalence(margin, planned):
-            more = f"about {need} seeds per row{level} would show equivalence if the estimate holds"
+        if abs(c.estimate) < margin:
+            need = c.seeds_to_show_equivalence(margin, planned)  # None: more than statistics.MAX_SEEDS
+            seeds = "over 100" if need is None or need > 100 else f"about {need}"
+            more = f"{seeds} seeds per row{level} would show equivalence if the estimate holds"
+        elif abs(c.estimate) == margin:
+            more = f"the estimate lies on the margin, ±{margin:g}: no number of seeds would decide it"
         else:  # outside the margin: more seeds could show the difference, never equivalence
             apart = c.seeds_to_show_difference(margin, planned)  # None: more than statistics.MAX_SEEDS
             seeds = "over 100" if apart is None or apart > 100 else f"about {apart}"
-            examples = "" if outside else f" (and more test examples: the bootstrap interval reaches ±{margin:g})"
+            examples = "" if outside else \
+                f" and more test examples (the bootstrap interval reaches inside ±{margin:g})"
             more = (f"the estimate lies outside ±{margin:g}, so more seeds would not show equivalence; {seeds} seeds "
-                    f"per row{level} would show they differ by more than it{examples} if the estimate holds; it would "
-                    "then be contradicted")
+                    f"per row{level}{examples} would show they differ by more than the margin if the estimate holds; "
+                    "it would then be contradicted")
         return f"{figures}: **cannot tell** ({more})"
     # the bootstrap must point the way Welch does
     supports = interval is None or (interval.low > 0 if c.estimate > 0 else interval.high < 0)

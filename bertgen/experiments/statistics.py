@@ -156,14 +156,15 @@ class Contrast:
     def seeds_to_show_equivalence(self, margin: float, family: int = 1) -> int | None:
         """Seeds per group for TOST at ALPHA / family (as `seeds_to_detect`) to show |d| < margin with POWER if the
         observed difference is the truth; None where it is not inside the margin (more seeds would not show
-        equivalence)."""
+        equivalence), or where no n up to MAX_SEEDS does."""
         if abs(self.estimate) >= margin:
             return None
         return _seeds_for(margin - abs(self.estimate), self.spreads, 1 - ALPHA / family)
 
     def seeds_to_show_difference(self, margin: float, family: int = 1) -> int | None:
         """Seeds per group for the one-sided test of |d| > margin (`p_beyond`) at ALPHA / family to show it with
-        POWER if the observed difference is the truth; None where it lies within the margin."""
+        POWER if the observed difference is the truth; None where it lies within the margin, or where no n up to
+        MAX_SEEDS does."""
         if abs(self.estimate) <= margin:
             return None
         return _seeds_for(abs(self.estimate) - margin, self.spreads, 1 - ALPHA / family)

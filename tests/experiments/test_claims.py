@@ -93,13 +93,27 @@ def test_the_same_is_contradicted_only_by_evidence_beyond_the_margin():
                     "sari")
     # 0.1 beyond the margin against a spread of 0.245: more seeds could show it, but not a few more
     assert "**cannot tell** (the estimate lies outside ±1, so more seeds would not show equivalence; over 100 seeds " \
-           "per row, at 0.05/3 for the list's 3 tests, would show they differ by more than it if the estimate holds; " \
-           "it would then be contradicted)" in near[1]
+           "per row, at 0.05/3 for the list's 3 tests, would show they differ by more than the margin if the " \
+           "estimate holds; it would then be contradicted)" in near[1]
     wider = verdicts(summary({**CLEAR, ("bertshare", 1.0): (64.0, 0.6), ("bert2bert", 1.0): (62.0, 0.6)}), "sari")
     n = contrast([(1.0, 64.0, 0.6, 3), (-1.0, 62.0, 0.6, 3)]).seeds_to_show_difference(1.0, family=3)
     assert 3 < n <= 100 and "**cannot tell**" in wider[1]
-    assert f"; about {n} seeds per row, at 0.05/3 for the list's 3 tests, would show they differ by more than it" \
-           in wider[1]
+    assert f"; about {n} seeds per row, at 0.05/3 for the list's 3 tests, would show they differ by more than the " \
+           "margin if the estimate holds" in wider[1]
+    # a bootstrap interval over the test pairs that reaches inside the margin asks for more test examples too
+    tests = paper_claims()
+    rows = summary({**CLEAR, ("bertshare", 1.0): (64.0, 0.6), ("bert2bert", 1.0): (62.0, 0.6)})
+    lines = judge(tests, rows, "sari", {tests[1].key: Interval(2.0, 0.8, 3.2, 200, 0.90)})
+    assert f"about {n} seeds per row, at 0.05/3 for the list's 3 tests, and more test examples (the bootstrap " \
+           "interval reaches inside ±1) would show they differ by more than the margin" in lines[1]
+
+
+def test_a_tie_just_inside_or_on_the_margin_is_not_called_outside_it():
+    inside = verdicts(summary({**CLEAR, ("bertshare", 1.0): (62.999, 0.6), ("bert2bert", 1.0): (62.0, 0.6)}), "sari")
+    assert "**cannot tell** (over 100 seeds per row, at 0.05/3 for the list's 3 tests, would show equivalence" \
+           in inside[1]
+    on = verdicts(summary({**CLEAR, ("bertshare", 1.0): (63.0, 0.6), ("bert2bert", 1.0): (62.0, 0.6)}), "sari")
+    assert "**cannot tell** (the estimate lies on the margin, ±1: no number of seeds would decide it)" in on[1]
     far = verdicts(summary({**CLEAR, ("bertshare", 1.0): (66.0, 0.2)}), "sari")
     assert "**contradicted** (they differ by more than the margin)" in far[1]
 
