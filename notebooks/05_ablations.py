@@ -526,11 +526,11 @@ if identity_path.is_file():
 
 # %% [markdown]
 # Is the 10% column's gap greedy decoding's doing? At 10% the warm rows' outputs loop (a repeated word trigram in
-# 12-15% of them, against 9.5% of the targets). `experiments/beam_search.py` decoded the 10% runs whose kept weights
-# were on one machine again with 4 beams and a length penalty of 0.6, in transformers' form (`hf`, length ** 0.6)
-# and in GNMT's (`gnmt`, ((5 + length) / 6) ** 0.6, the paper's for WMT14); its outputs are kept beside the runs'
-# greedy ones. Beam search − greedy decoding per run, and the 10% gap under both, 95% paired bootstraps over
-# the test pairs (seeds fixed):
+# 12-15% of them, against 9.5% of the targets). `experiments/beam_search.py` decoded the runs whose kept weights
+# were on one machine (four at 10%, two at 100%) again with 4 beams and a length penalty of 0.6 in transformers'
+# form (`hf`, length ** 0.6), and two of the 10% runs in GNMT's too (`gnmt`, ((5 + length) / 6) ** 0.6, the paper's
+# for WMT14); its outputs are kept beside the runs' greedy ones. Beam search − greedy decoding per run, and the 10%
+# gap under both, 95% paired bootstraps over the test pairs (seeds fixed):
 
 # %%
 row_of = pd.read_csv(RESULTS / "fusion.csv").set_index("run_id")["row"]
