@@ -20,13 +20,14 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from bertgen.evaluation import evaluate
 from bertgen.experiments.config import PROJECT
 from bertgen.experiments.run import evaluate_kwargs, kept_model, prepare_data, work_dir
-from bertgen.experiments.statistics import example_statistics, paired_bootstrap
+from bertgen.experiments.statistics import corpus_score, example_statistics, paired_bootstrap
 from bertgen.training.trainer import BEST
 
 CHECKED = 32  # test pairs decoded greedily again to check each run's weights
@@ -104,7 +105,8 @@ def main() -> None:
             raise SystemExit(f"{run}: the beam outputs are for other test pairs than its saved predictions")
         scored[run] = {name: example_statistics("sari", f["source"], f["prediction"], f["target"])
                        for name, f in (("greedy", greedy), ("beam", beam))}
-        sari = {name: paired_bootstrap("sari", [(1.0, [stats])]).estimate for name, stats in scored[run].items()}
+        sari = {name: float(corpus_score("sari", stats.sum(0), np.array(len(stats))))
+                for name, stats in scored[run].items()}
         gain = paired_bootstrap("sari", [(1.0, [scored[run]["beam"]]), (-1.0, [scored[run]["greedy"]])])
         shares = [f"{100 * frame[column].map(repeats_trigram).mean():.1f}%"
                   for frame, column in ((greedy, "prediction"), (beam, "prediction"), (greedy, "target"))]
