@@ -260,8 +260,8 @@ for task, metric in LANDED.items():
     above = [f"{row} ({data})" for (row, data), text in paper_rows.items() if lower_bound(text) > 0]
     table = tables[task][tables[task]["row"].isin(SCHEME_ORDER)]  # the issue's targets count the paper rows' runs
     lines.append(
-        f"- **{task}**: {len(above)} of the {len(paper_rows)} paper rows that have landed beat copying the input, "
-        f"their 95% interval of {metric.upper()} − copy above 0"
+        f"- **{task}**: {len(above)} of the {len(paper_rows)} landed paper-row entries (a row at one data size) "
+        f"beat copying the input, their 95% interval of {metric.upper()} − copy above 0"
         + (f" ({', '.join(above)})" if above else "") + f"; of the paper rows' runs, {int(table['collapsed'].sum())} "
         f"of {int(table['runs'].sum())} collapsed, {int(table['stopped_early'].sum())} of "
         f"{int(table['stop_recorded'].sum())} stopped early (the target: 80%) and "
@@ -337,9 +337,9 @@ if not stops.empty:
 # %% [markdown]
 # ## 6. Where the rows' differences come from
 #
-# What one curve a row cannot show is a *difference between rows* that holds across seeds: the claims of section 4
-# are judged only once each row they compare has 2 or more seeds, and the table says about how many seeds a row
-# would decide each. Until then, the test pairs themselves say where a difference comes from.
+# What one curve a row cannot show is a *difference between rows* that holds across seeds: section 4 judges the
+# claims across seeds, and says about how many seeds a row would decide each one it cannot tell. The test pairs
+# themselves say *where* a difference comes from: which pairs, which of SARI's operations, which words.
 #
 # **Where a lead comes from.** At the first runs, the rows with a random encoder (rnd2rnd, then rnd2bert) scored
 # above every row with a warm one on fusion, the reverse of the paper's DiscoFuse order; the "all pairs" column
@@ -356,9 +356,10 @@ if not stops.empty:
 # `subgroups.FACTORIAL` holds the weights; each effect gets the same paired bootstrap as a difference of two rows,
 # the weights applied to every resample. These three contrasts are fixed by the design, not chosen after looking;
 # the paper's own DiscoFuse scores give each of them a value too, printed under the table. Like every interval
-# here, theirs cover the sampling of test pairs, not the spread between seeds: with one seed of a row they cannot
-# say that another seed would agree. A main effect averages four rows, so a seed spread of $\sigma$ a row adds
-# about $\sigma$ to its standard error; the `sari_std` column above gives each row's spread where it has seeds.
+# here, theirs cover the sampling of test pairs with every row's seeds held fixed, not the spread between seeds:
+# they cannot say that other seeds would agree. With $n$ seeds a row and a seed spread of $\sigma$, the seeds add
+# about $\sigma/\sqrt{n}$ to a main effect's standard error (weights $\pm\tfrac12$ on four row means) and
+# $2\sigma/\sqrt{n}$ to the interaction's (weights $\pm1$); the `sari_std` column above gives each row's spread.
 #
 # The test pairs carry the rule that made them, so a row's score can be split by what the rule asks of the model. Most fusion rules keep every word and add
 # a connective ("X. Y." becomes "X, but y."); the others also rewrite a mention the two sentences repeat: a pronoun
@@ -366,9 +367,9 @@ if not stops.empty:
 # the pairs where a pretrained model's English should count most, and they are few here: 4.4% of the training
 # pairs, 62 of the 1,000 test pairs. The split is fixed by the rules (`bertgen/experiments/subgroups.py`), but it
 # was chosen after looking at per-rule scores, so read it as an exploration: each interval is the tables' paired
-# bootstrap over the test pairs of one part, not corrected for that choice or for the number of lines, and
-# a row may still have a single seed (the table's `seeds` column). Each contrast is the first row minus the
-# second, in SARI points: rnd2rnd − bert2bert below 0 means bert2bert does better.
+# bootstrap over the test pairs of one part, not corrected for that choice or for the number of lines. Each
+# contrast is the first row minus the second, in SARI points: rnd2rnd − bert2bert below 0 means bert2bert does
+# better.
 #
 # Two sets of pairs that neither the tables nor the split had used check the reading:
 # `experiments/heldout_mentions.py` decodes, with each run's kept weights, the 82 mention pairs among the test
@@ -439,10 +440,11 @@ else:
                           for metric, part in parts.items()}, index=parts["sari"].index)
             .rename_axis("all 1,000 test pairs, 95% intervals"))
     encoder = {metric: part.loc["warm encoder (main effect)", "estimate"] for metric, part in parts.items()}
+    largest = max(SARI_OPERATIONS, key=lambda operation: abs(encoder[operation]))
     display(Markdown(
         f"The warm encoder's effect: {encoder['sari']:+.1f} SARI = ({encoder['sari_keep']:+.1f} keep "
-        f"{encoder['sari_delete']:+.1f} delete {encoder['sari_add']:+.1f} add) / 3, most of it on *delete* (a point "
-        "estimate: the share is a ratio of two noisy differences)."))
+        f"{encoder['sari_delete']:+.1f} delete {encoder['sari_add']:+.1f} add) / 3, the largest part on "
+        f"*{largest.removeprefix('sari_')}* (a point estimate: the share is a ratio of two noisy differences)."))
 
 # %% [markdown]
 # What a wrong deletion looks like: test pairs where bert2bert's first seed leaves out or replaces a source word
