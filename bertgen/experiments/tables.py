@@ -113,7 +113,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         f"**Scale**: MiniLM-L6 checkpoint (6 layers, hidden 384; the paper: BERT-base, 12 layers, hidden 768), "
         f"{'at most ' if sooner else ''}{', '.join(map(str, sorted(set(budgets))))} steps of batch "
         f"{', '.join(str(b) for b in sorted(set(frame['batch_size'])))} (the paper: 300k steps of 256"
-        + (f"; {sooner} of the {len(frame)} runs stopped before their budget" if sooner else "") + "), "
+        + (f"; {sooner} of the {len(frame)} runs ended before their budget's last step" if sooner else "") + "), "
         f"lengths {first['max_length']} tokens (the paper: 128), {full_data} training examples at "
         f"100%, {test_sizes} test examples, {first['decoding']} decoding; the encoder reads "
         f"{_encoder_inputs(results_dir, task, frame['run_id'])}; trained on {_hardware(frame)}. "

@@ -223,8 +223,8 @@ def test_the_scale_line_gives_the_step_budget_and_how_many_runs_stopped_before_i
             (results / "brown-fusion" / "runs" / run_id).mkdir(parents=True)
             (results / "brown-fusion" / "runs" / run_id / "config.json").write_text(json.dumps({"steps": 300}))
     table = render_table("brown-fusion", results, project / "experiments" / "paper_results.toml")
-    assert "at most 300 steps of batch 8 (the paper: 300k steps of 256; 1 of the 3 runs stopped before their " \
-           "budget)" in table
+    assert "at most 300 steps of batch 8 (the paper: 300k steps of 256; 1 of the 3 runs ended before their " \
+           "budget's last step)" in table
     append_row(results / "brown-fusion.csv", ledger_row(row="rnd2rnd", run_id="rnd2rnd-seed3", seed=3, steps=500))
     assert "at most 300, 500 steps of batch 8" in render_table("brown-fusion", results,
                                                               project / "experiments" / "paper_results.toml")
