@@ -62,7 +62,7 @@ from bertgen.data.corpora import fetch
 from bertgen.data.corpora.brown import SAMPLE_DIR
 from bertgen.experiments import PROJECT, SCHEME_ORDER, ExperimentConfig, run_experiment
 from bertgen.evaluation.diagnostics import collapse_diagnostics
-from bertgen.experiments.tables import claims_section, markdown_rows
+from bertgen.experiments.tables import beyond_paper_section, claims_section, markdown_rows
 from bertgen.experiments.frames import (RESULTS, learning_curves, load_results, logged_curves, order_key,
                                        paper_results, summary, sweep_runs)
 from bertgen.experiments.statistics import SARI_OPERATIONS, example_statistics, paired_bootstrap
@@ -522,9 +522,14 @@ if identity_path.is_file():
 
 # %% [markdown]
 # The paper's 300k steps of 256 leave a warm encoder far longer to relearn each token's identity than 4,000 steps
-# of 32. Two beyond-paper rows, late in the sweep, will bear on it:
-# bert2rnd-warm1e-4 (bert2rnd with the warm encoder trained at 1e-4, a third of the new parts' rate) and
-# bert2bert-xattn (bert2bert with cross-attention started as a copy of the pretrained self-attention).
+# of 32. Two beyond-paper rows bear on it: bert2rnd-warm1e-4 (bert2rnd with the warm encoder trained at 1e-4, a
+# third of the new parts' rate) and bert2bert-xattn (bert2bert with cross-attention started as a copy of the
+# pretrained self-attention). `results/fusion.md` judges each against the paper row it changes, as a hypothesis
+# (the change helps) that the seeds support, reverse or cannot tell:
+
+# %%
+Markdown(beyond_paper_section("fusion") or "Neither has landed yet: they come after the paper rows' seeds in the "
+         "sweep's queue (`experiments/RECIPE.md`, stage 6).")
 
 # %% [markdown]
 # Is the 10% column's gap greedy decoding's doing? At 10% the warm rows' outputs loop (a repeated word trigram in

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bertgen.data import get_task
-from bertgen.experiments.claims import judge, ordering_tests, paper_claims
+from bertgen.experiments.claims import beyond_paper_tests, judge, ordering_tests, paper_claims
 from bertgen.experiments.config import PROJECT, SCHEME_ORDER
 from bertgen.experiments.frames import (DIAGNOSTICS, RESULTS, current_runs, mark_collapsed, metric_columns, order_key,
                                         paper_results, paper_row, paper_value, platform, summarize)
@@ -185,6 +185,12 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
                                                                 own_runs) + [""]
         if not sizes_judged:
             lines += ["None yet: no data size has runs of two rows the paper scores.", ""]
+        beyond = beyond_paper_tests()
+        if set(on["row"]) & {row for test in beyond for _, row, _ in test.terms if row not in SCHEME_ORDER}:
+            lines += [f"## Beyond the paper{title}", "",
+                      "Each beyond-paper row against the paper row it changes one thing of, at 100% data: what the "
+                      "change was made for, as a hypothesis, supported or reversed (the paper has no such rows); "
+                      "Holm's correction over this list.", ""] + _judged(beyond, on, headline, own_runs) + [""]
         if headline != "loss" and "loss" in metrics:
             lines += [f"## The paper's claims on the teacher-forced test loss{title}", "",
                       "Lower is better; no per-example losses are kept, so across seeds only.", ""] \
@@ -285,11 +291,24 @@ def markdown_rows(text: str) -> list[dict[str, str]]:
 def claims_section(task: str = "fusion", results_dir: str | os.PathLike | None = None) -> str:
     """The judged claims of `<task>.md` (its first platform's "The paper's claims" list), as the table writes
     them: each with its tests, intervals and verdict, or what would decide it."""
-    path = Path(results_dir or RESULTS) / f"{task}.md"
-    text = path.read_text(encoding="utf-8")
-    if "## The paper's claims" not in text:
-        raise ValueError(f"{path}: no claims section; run `bertgen experiment table {task}`")
-    section = text.split("## The paper's claims", 1)[1].split("\n## ", 1)[0]
+    section = _judged_list(task, results_dir, "The paper's claims")
+    if section is None:
+        raise ValueError(f"{Path(results_dir or RESULTS) / f'{task}.md'}: no claims section; run "
+                         f"`bertgen experiment table {task}`")
+    return section
+
+
+def beyond_paper_section(task: str = "fusion", results_dir: str | os.PathLike | None = None) -> str | None:
+    """The judged "Beyond the paper" list of `<task>.md` (its first platform's), or None before a beyond-paper row
+    has landed."""
+    return _judged_list(task, results_dir, "Beyond the paper")
+
+
+def _judged_list(task: str, results_dir: str | os.PathLike | None, heading: str) -> str | None:
+    text = (Path(results_dir or RESULTS) / f"{task}.md").read_text(encoding="utf-8")
+    if f"## {heading}" not in text:
+        return None
+    section = text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     return "\n".join(line for line in section.splitlines() if line.startswith("- **"))
 
 

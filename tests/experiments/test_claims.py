@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bertgen.experiments.claims import ordering_tests, paper_claims, judge, verdicts
+from bertgen.experiments.claims import beyond_paper_tests, judge, ordering_tests, paper_claims, verdicts
 from bertgen.experiments.statistics import Interval, contrast
 
 
@@ -144,3 +144,15 @@ def test_a_difference_too_small_for_any_seed_count_says_so():
     tiny = verdicts(summary({**CLEAR, ("bert2rnd", 1.0): (50.1, 3.0), ("rnd2bert", 1.0): (50.0, 3.0)}), "sari")
     assert "**cannot tell** (would need over 100 seeds per row, at 0.05/3 for the list's 3 tests, if the estimate " \
            "holds, the difference being small against the seeds' spread; it would then be reproduced)" in tiny[0]
+
+
+def test_a_beyond_paper_row_is_judged_against_the_paper_row_it_changes():
+    gentler = {("bert2rnd", 1.0): (60, 0.3), ("bert2rnd-warm1e-4", 1.0): (62, 0.3), ("bert2bert", 1.0): (62, 0.1)}
+    helps, waiting = judge(beyond_paper_tests(), summary(gentler), "sari")
+    assert "A gentler rate for the warm encoder helps bert2rnd" in helps and helps.endswith("**supported**.")
+    assert "cannot judge yet: needs bert2bert-xattn" in waiting
+    hurts, _ = judge(beyond_paper_tests(), summary({**gentler, ("bert2rnd-warm1e-4", 1.0): (58, 0.3)}), "sari")
+    assert hurts.endswith("**reversed**.")
+    wide, _ = judge(beyond_paper_tests(), summary({**gentler, ("bert2rnd-warm1e-4", 1.0): (61, 3.0)}), "sari")
+    assert "**cannot tell**" in wide and "at 0.05/2 for the list's 2 tests" in wide
+    assert wide.endswith("it would then be supported).")

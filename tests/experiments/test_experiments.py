@@ -193,6 +193,23 @@ def test_paper_numbers_sit_beside_ours_and_the_ordering_is_judged(project):
     assert "**contradicted** (they differ by more than the margin)" in table
 
 
+
+def test_a_beyond_paper_row_gets_its_own_list_judged_against_the_paper_row_it_changes(project):
+    from bertgen.experiments.tables import render_table
+
+    results = project / "experiments" / "results"
+    paper = project / "experiments" / "paper_results.toml"
+    for seed in (0, 1):
+        append_row(results / "brown-fusion.csv", ledger_row(row="bert2rnd", seed=seed, sari=40.0 + seed))
+    assert "## Beyond the paper" not in render_table("brown-fusion", results, paper)  # no beyond-paper row landed
+    for seed in (0, 1):
+        append_row(results / "brown-fusion.csv", ledger_row(row="bert2rnd-warm1e-4", scheme="bert2rnd",
+                                                            paper_row="", seed=seed, sari=50.0 + seed))
+    beyond = render_table("brown-fusion", results, paper).split("## Beyond the paper")[1]
+    assert "**A gentler rate for the warm encoder helps bert2rnd (bert2rnd-warm1e-4 > bert2rnd)** (sari): +10.00" \
+           in beyond and "**supported**." in beyond
+    assert "cannot judge yet: needs bert2bert-xattn, bert2bert" in beyond
+
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     from bertgen.experiments.frames import load_results
     from bertgen.experiments.tables import render_table
