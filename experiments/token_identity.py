@@ -6,9 +6,9 @@ At the searched recipe the rows with a warm encoder lose rare source words that 
 with its context, so cross-attention, trained from scratch, finds a related word where it needs the word itself.
 This script measures that side directly with a linear probe (`bertgen.evaluation.token_identity`): fitted on the
 encoder outputs of the first 500 test sources, it reads the token ids back on the other 500, split by whether the
-token belongs to a word that WordPiece cuts into one piece or several (of the tokens whose id the first half
-holds, since no probe can name an id it was never fitted on). It runs each landed 100% run's encoder at
-its start (MiniLM's pretrained encoder, or a random one) and with its kept weights
+token belongs to a word that WordPiece cuts into one piece or several (of the tokens whose id the first half holds,
+since no probe can name an id it was never fitted on). It runs each landed 100% run's encoder (the paper rows' and
+the beyond-paper rows') at its start (MiniLM's pretrained encoder, or a random one) and with its kept weights
 ($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/token_identity.csv. Runs already in
 that file keep their rows, so only the runs landed since are probed (their weights need to be on this machine).
 
@@ -30,7 +30,7 @@ from bertgen.experiments.run import build_model, prepare_data, read_checkpoint, 
 from bertgen.experiments.subgroups import comparable_runs
 
 TASK = "fusion"
-ROWS = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare"]
+ROWS = ["rnd2rnd", "bert2rnd", "rnd2bert", "bert2bert", "bertshare", "bert2rnd-warm1e-4", "bert2bert-xattn"]
 
 
 def word_sizes(pieces: list[str]) -> list[str]:
