@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole CPU sweep of experiments/RECIPE.md, stage 6: on each of the two lanes, fusion's runs, then
-# bible-modern's. Run it again (each session) to resume: finished runs are skipped, a cut-off run resumes from its
+# The whole CPU sweep of experiments/RECIPE.md, stage 6: on each of the two lanes, fusion's table, then
+# bible-modern's, then fusion's further subset draws at 10% (fusion.sh's FUSION_QUEUE). Run it again (each session) to resume: finished runs are skipped, a cut-off run resumes from its
 # last evaluation. On a fresh machine it first sets up the venv, fetches the corpora and builds each task, once,
 # before the lanes start side by side.
 #
@@ -12,6 +12,7 @@ for task in fusion bible-modern; do
   prepare_task "$task" || exit 1
 done
 for lane in a b; do
-  (experiments/sweep/fusion.sh "$lane"; experiments/sweep/bible-modern.sh "$lane") &
+  (FUSION_QUEUE=table experiments/sweep/fusion.sh "$lane"; experiments/sweep/bible-modern.sh "$lane"
+   FUSION_QUEUE=draws experiments/sweep/fusion.sh "$lane") &
 done
 wait
