@@ -172,8 +172,9 @@ def paper_claims() -> list[Test]:
 
 
 def beyond_paper_tests() -> list[Test]:
-    """Each beyond-paper row against the paper row it changes one thing of, at 100% (experiments/RECIPE.md, stages
-    4 and the demo's recipe): what the change was made for, as a hypothesis, supported or reversed."""
+    """Each beyond-paper row (its first term) against the paper row it changes one thing of, at 100%
+    (experiments/RECIPE.md, stage 4 and the demo's recipe): what the change was made for, as a hypothesis,
+    supported or reversed."""
     return [Test("A gentler rate for the warm encoder helps bert2rnd (bert2rnd-warm1e-4 > bert2rnd)", "better",
                  ((1.0, "bert2rnd-warm1e-4", 1.0), (-1.0, "bert2rnd", 1.0)), outcomes=("supported", "reversed")),
             Test("Cross-attention copied from self-attention helps bert2bert (bert2bert-xattn > bert2bert)", "better",
