@@ -182,8 +182,10 @@ def beyond_paper_tests() -> list[Test]:
 
 
 def judge(tests: list[Test], summary: pd.DataFrame, metric: str,
-          intervals: dict[tuple, Interval] | None = None) -> list[str]:
-    """One line per test: Holm's correction over the tests of the list that can be judged."""
+          intervals: dict[tuple, Interval] | None = None, listed: int | None = None) -> list[str]:
+    """One line per test: Holm's correction over the tests of the list that can be judged. `listed`: how many tests
+    the list holds once every row planned for it has landed (default: the tests given), which the seeds that would
+    decide a test are planned for."""
     margin = MARGINS.get(metric, 1.0)
     for test in tests:
         prepare(test, summary, metric, margin)
@@ -201,7 +203,8 @@ def judge(tests: list[Test], summary: pd.DataFrame, metric: str,
             lines.append(f"- **{test.title}**: cannot judge yet: needs {', '.join(test.missing)} with 2+ seeds that "
                          "read their input.")
         else:
-            lines.append(f"- **{test.title}** ({metric}): {decide(test, metric, margin, len(ready), len(tests))}.")
+            lines.append(f"- **{test.title}** ({metric}): "
+                         f"{decide(test, metric, margin, len(ready), listed or len(tests))}.")
     return lines
 
 

@@ -7,6 +7,10 @@
 #   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &
 set -uo pipefail
 source "$(dirname "$0")/lanes.sh"  # prepare_task, from the checkout's root
+# one whole sweep at a time: a second would find fusion's lanes held and start bible-modern's beside them. The lock
+# stays held while any run this sweep started lives (they inherit it).
+exec 7> "$RESULTS/.all-sweep.lock"
+flock -n 7 || { echo "experiments/sweep/all.sh is already running; not started again"; exit 0; }
 # both tasks prepared once, before the lanes start, so that the two lanes do not build the same task side by side
 for task in fusion bible-modern; do
   prepare_task "$task" || exit 1

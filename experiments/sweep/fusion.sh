@@ -6,7 +6,7 @@
 #
 #   nohup experiments/sweep/fusion.sh > experiments/results/fusion-sweep.log 2>&1 &     both lanes
 #   nohup experiments/sweep/fusion.sh b > ... &                                 one lane (lane b) down the whole queue
-#   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &     fusion, then bible-modern
+#   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &     fusion, bible-modern, draws
 #   experiments/sweep/fusion.sh --queue                                            the runs in order, nothing started
 #
 # The lanes share one queue (lanes.sh), in the order the table's verdicts need the runs: two seeds of every 100% row;

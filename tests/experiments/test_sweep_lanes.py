@@ -63,3 +63,16 @@ def test_each_sweeps_queue_lists_existing_configs_once(sweep):
         config, seed, *overrides = line.split()
         assert (ROOT / "experiments" / "configs" / sweep / f"{config}.toml").is_file(), line
         assert seed.isdigit() and (overrides == [] or (len(overrides) == 2 and overrides[0] == "--set")), line
+
+
+def test_fusions_queue_splits_into_the_table_and_the_further_draws():
+    """all.sh runs the table's part, then bible-modern's sweep, then the 10% column's further draws."""
+    def queue(part: str | None) -> subprocess.CompletedProcess:
+        env = {"PATH": "/usr/bin:/bin"} | ({"FUSION_QUEUE": part} if part else {})
+        return subprocess.run([SWEEPS / "fusion.sh", "--queue"], capture_output=True, text=True, env=env)
+
+    table, draws, whole = (queue(part).stdout.splitlines() for part in ("table", "draws", None))
+    assert table + draws == whole and not set(table) & set(draws)
+    assert table[-1].startswith("bert2bert-xattn") and all("-10pct" in line for line in draws)
+    wrong = queue("later")
+    assert wrong.returncode != 0 and "FUSION_QUEUE=later: expected table, draws or all" in wrong.stderr
