@@ -9,10 +9,12 @@ encoder outputs of the first 500 test sources, it reads the token ids back on th
 token belongs to a word that WordPiece cuts into one piece or several (of the tokens whose id the first half holds,
 since no probe can name an id it was never fitted on). It runs each landed 100% run's encoder (the paper rows' and
 the beyond-paper rows') at its start (MiniLM's pretrained encoder, or a random one) and with its kept weights
-($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/token_identity.csv. Runs already in
-that file keep their rows, so only the runs landed since are probed (their weights need to be on this machine).
+($BERTGEN_HOME/experiments/fusion/<run>/best.safetensors), and writes results/token_identity.csv, with how far the
+kept encoder's weights moved from its start (`encoder_moved`: the relative L2 distance over all its parameters, %).
+Runs already in that file keep their rows, so only the runs landed since are probed (their weights need to be on
+this machine), and those named by --again are probed again (runs probed before 2026-12-07 have no `encoder_moved`).
 
-    python experiments/token_identity.py [--results-dir experiments/results]
+    python experiments/token_identity.py [--results-dir experiments/results] [--again RUN_ID...]
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file
 
-from bertgen.evaluation import token_identity
+from bertgen.evaluation import token_identity, weights_moved
 from bertgen.experiments.config import ExperimentConfig
 from bertgen.experiments.run import build_model, prepare_data, read_checkpoint, work_dir
 from bertgen.experiments.subgroups import comparable_runs
@@ -60,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", type=Path, default=Path("experiments/results"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--again", nargs="+", default=[], metavar="RUN_ID",
+                        help="probe these runs again though the file has them (their weights need to be here)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -69,6 +73,10 @@ def main() -> None:
     output = args.results_dir / "token_identity.csv"
     probed = pd.read_csv(output) if output.is_file() else pd.DataFrame(columns=["run_id"])
     probed = probed[probed["run_id"].isin(runs["run_id"])]  # a run no longer in the results leaves the file
+    if unknown := sorted(set(args.again) - set(runs["run_id"])):
+        raise SystemExit(f"--again {' '.join(unknown)}: not a landed 100% run of {', '.join(ROWS)} in "
+                         f"{args.results_dir / TASK}.csv")
+    probed = probed[~probed["run_id"].isin(args.again)]
     records = []
     for run in runs.itertuples():
         if run.run_id in set(probed["run_id"]):
@@ -87,15 +95,20 @@ def main() -> None:
                   for token, size in zip(ids, word_sizes(checkpoint.tokenizer.convert_ids_to_tokens(ids)))]
         model, _ = build_model(config, checkpoint)
         start = read_back(model, test, checkpoint.tokenizer, groups)
+        start_weights = {name: weight.detach().clone() for name, weight in model.encoder.named_parameters()}
         model.load_state_dict(load_file(weights))
         best = read_back(model, test, checkpoint.tokenizer, groups)
+        encoder_moved = round(weights_moved(start_weights, dict(model.encoder.named_parameters())), 2)
         counts = pd.Series(groups).value_counts()
         for weights_name, shares in (("start", start), ("kept", best)):
             records.append({"run_id": run.run_id, "row": run.row, "seed": run.seed, "weights": weights_name,
                             "read_one_piece": shares["1 piece"], "read_several_pieces": shares["2+ pieces"],
-                            "tokens_one_piece": counts["1 piece"], "tokens_several_pieces": counts["2+ pieces"]})
-        print(run.run_id, "start", start, "kept", best, flush=True)
+                            "tokens_one_piece": counts["1 piece"], "tokens_several_pieces": counts["2+ pieces"],
+                            "encoder_moved": 0.0 if weights_name == "start" else encoder_moved})
+        print(run.run_id, "start", start, "kept", best, f"encoder moved {encoder_moved}%", flush=True)
     table = pd.concat([probed, pd.DataFrame(records)], ignore_index=True) if records else probed
+    landed = {run_id: i for i, run_id in enumerate(runs["run_id"])}  # the results' order, a run probed again too
+    table = table.sort_values("run_id", key=lambda ids: ids.map(landed), kind="stable")
     table.to_csv(output, index=False)
     print(table.to_string(index=False))
 

@@ -509,16 +509,19 @@ if lost:
 # copying is most of what the task rewards. One side of it can be measured without training:
 # `experiments/token_identity.py` fits a linear probe (`bertgen.evaluation.token_identity`) on each encoder's
 # outputs for the first 500 test sources and reads the token ids back on the other 500, for the encoder a run
-# started from and the one it kept. (It writes `results/token_identity.csv`; run it again as rows land.)
+# started from and the one it kept, and how far training moved the encoder's weights from their start
+# (`bertgen.evaluation.weights_moved`). (It writes `results/token_identity.csv`; run it again as rows land.)
 
 # %%
 identity_path = RESULTS / "token_identity.csv"
 if identity_path.is_file():
     identity = pd.read_csv(identity_path)
     counted = identity[["tokens_one_piece", "tokens_several_pieces"]].iloc[0]
-    display(identity.groupby(["row", "weights"], sort=False)[["read_one_piece", "read_several_pieces"]].mean().round(1)
+    display(identity.groupby(["row", "weights"], sort=False)[["read_one_piece", "read_several_pieces",
+                                                             "encoder_moved"]].mean().round(1)
             .rename(columns={"read_one_piece": f"% read back: 1-piece words ({counted.iloc[0]:,} tokens)",
-                             "read_several_pieces": f"% read back: words of 2+ pieces ({counted.iloc[1]:,} tokens)"}))
+                             "read_several_pieces": f"% read back: words of 2+ pieces ({counted.iloc[1]:,} tokens)",
+                             "encoder_moved": "% the encoder's weights moved (runs probed where their weights were)"}))
 
 # %% [markdown]
 # The paper's 300k steps of 256 leave a warm encoder far longer to relearn each token's identity than 4,000 steps

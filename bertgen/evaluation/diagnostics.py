@@ -175,6 +175,22 @@ def token_identity(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
     return test_ids, seen[nearest] == test_ids
 
 
+def weights_moved(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor]) -> float:
+    """How far training moved a module's weights, relative to where they started: ||end - start|| / ||start|| over
+    all the parameters together, in %. A warm encoder that moved little kept more of its checkpoint."""
+    if missing := sorted(set(start) ^ set(end)):
+        raise ValueError(f"weights_moved: the two sets of weights differ in their names, e.g. {missing[:3]}; pass "
+                         "the same module's parameters before and after training")
+    if shapes := [name for name in start if start[name].shape != end[name].shape]:
+        raise ValueError(f"weights_moved: {shapes[0]} is {tuple(start[shapes[0]].shape)} at the start and "
+                         f"{tuple(end[shapes[0]].shape)} at the end; pass the same module's parameters")
+    distance = sum(float((end[name].double() - weight.double()).pow(2).sum()) for name, weight in start.items())
+    size = sum(float(weight.double().pow(2).sum()) for weight in start.values())
+    if size == 0:
+        raise ValueError("weights_moved: the starting weights are all 0, so no change is relative to them")
+    return 100 * (distance / size) ** 0.5
+
+
 def _with_bias(hidden: torch.Tensor) -> torch.Tensor:
     return torch.cat([hidden, torch.ones(len(hidden), 1, dtype=hidden.dtype)], dim=1)
 

@@ -14,7 +14,8 @@ from bertgen.evaluation import metrics
 from bertgen.evaluation.diagnostics import collapse_diagnostics
 from bertgen.data import load_task
 from bertgen.data.corpora import brown
-from bertgen.evaluation import breakdown, encoder_spread, evaluate, score, token_identity, tokenizer_round_trip
+from bertgen.evaluation import (breakdown, encoder_spread, evaluate, score, token_identity, tokenizer_round_trip,
+                                weights_moved)
 
 
 class CopyModel(nn.Module):
@@ -129,3 +130,14 @@ def test_token_identity_reads_back_distinct_outputs_and_not_outputs_shared_by_se
     assert read[shared].float().mean() < 0.3  # one answer for ten ids
     with pytest.raises(ValueError, match="needs 2 or more examples"):
         token_identity(LookupEncoder(table), sources.select([0]), pad_token_id=0)
+
+
+def test_weights_moved_is_the_relative_distance_over_all_parameters_and_refuses_other_modules():
+    start = {"a": torch.tensor([3.0, 0.0]), "b": torch.tensor([[4.0]])}  # ||start|| = 5
+    assert weights_moved(start, start) == 0.0
+    assert weights_moved(start, {"a": torch.tensor([3.0, 1.0]), "b": torch.tensor([[4.0]])}) == pytest.approx(20.0)
+    assert weights_moved(start, {k: 1.5 * v for k, v in start.items()}) == pytest.approx(50.0)
+    with pytest.raises(ValueError, match="differ in their names, e.g. \\['c'\\]"):
+        weights_moved(start, {"a": start["a"], "c": start["b"]} | {"b": start["b"]})
+    with pytest.raises(ValueError, match="b is \\(1, 1\\) at the start and \\(1,\\) at the end"):
+        weights_moved(start, {"a": start["a"], "b": torch.tensor([4.0])})
