@@ -7,4 +7,5 @@ from bertgen.evaluation.diagnostics import (SourceIgnoredWarning, SourceReading,
 from bertgen.evaluation.losses import token_loss
 
 __all__ = ["metrics", "evaluate", "score", "breakdown", "tokenizer_round_trip", "token_loss", "encoder_spread",
-           "token_identity", "weights_moved", "collapse_diagnostics", "collapsed", "SourceReading", "SourceIgnoredWarning"]
+           "token_identity", "weights_moved", "collapse_diagnostics", "collapsed", "SourceReading",
+           "SourceIgnoredWarning"]

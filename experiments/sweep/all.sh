@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole CPU sweep of experiments/RECIPE.md, stage 6: on each of the two lanes, fusion's table, then
-# bible-modern's, then fusion's further subset draws at 10% (fusion.sh's FUSION_QUEUE). Run it again (each session) to resume: finished runs are skipped, a cut-off run resumes from its
-# last evaluation. On a fresh machine it first sets up the venv, fetches the corpora and builds each task, once,
-# before the lanes start side by side.
+# bible-modern's, then fusion's further subset draws at 10% (fusion.sh's FUSION_QUEUE). Run it again (each session) to
+# resume: finished runs are skipped, a cut-off run resumes from its last evaluation. On a fresh machine it first sets
+# up the venv, fetches the corpora and builds each task, once, before the lanes start side by side.
 #
 #   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &
 set -uo pipefail

@@ -26,7 +26,7 @@ at_10pct() {  # at_10pct ROW SEED:DRAW...: queue lines for the row at 10% data, 
 }
 
 paper_table() {
-  local seed row
+  local seed pair row
   for seed in 0 1; do
     for row in rnd2rnd bert2rnd rnd2bert bert2bert bertshare; do echo "$row $seed"; done
   done
