@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,17 +186,16 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
                                                                 own_runs) + [""]
         if not sizes_judged:
             lines += ["None yet: no data size has runs of two rows the paper scores.", ""]
-        # listed once landed at 100%; planned where the task has its config (bible-modern has no bert2rnd-warm1e-4),
-        # so the seeds that would decide one are planned for the whole list from the first
-        landed = set(on.loc[on["fraction"] == 1.0, "row"])
-        configs = results_dir.parent / "configs" / task
-        planned = [test for test in beyond_paper_tests()
-                   if (row := test.terms[0][1]) in landed or (configs / f"{row}.toml").is_file()]
-        if beyond := [test for test in planned if test.terms[0][1] in landed]:
+        # listed once landed at its data size; planned where the task has its config (bible-modern has no
+        # bert2rnd-warm1e-4), so the seeds that would decide one are planned for the whole list from the first
+        landed = set(zip(on["row"], on["fraction"]))
+        configured = _configured_rows(results_dir.parent / "configs" / task)
+        planned = [test for test in beyond_paper_tests() if test.terms[0][1:] in landed | configured]
+        if beyond := [test for test in planned if test.terms[0][1:] in landed]:
             lines += [f"## Beyond the paper{title}", "",
-                      "Each beyond-paper row that has landed, against the paper row it changes one thing of, at 100% "
-                      "data: what the change was made for, as a hypothesis (supported, reversed or cannot tell; the "
-                      "paper has no such rows); Holm's correction over this list.", ""] \
+                      "Each beyond-paper row that has landed, against the paper row it changes one thing of, at the "
+                      "same data size: what the change was made for, as a hypothesis (supported, reversed or cannot "
+                      "tell; the paper has no such rows); Holm's correction over this list.", ""] \
                 + _judged(beyond, on, headline, own_runs, listed=len(planned)) + [""]
         if headline != "loss" and "loss" in metrics:
             lines += [f"## The paper's claims on the teacher-forced test loss{title}", "",
@@ -204,6 +204,15 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
     if paper.get("note"):
         lines += ["", paper["note"]]
     return "\n".join(lines) + "\n"
+
+
+def _configured_rows(configs: Path) -> set[tuple[str, float]]:
+    """(row, fraction) of each config in a task's config folder (ExperimentConfig's defaults: the file's stem, 1)."""
+    rows = set()
+    for path in configs.glob("*.toml"):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        rows.add((data.get("name", path.stem), float(data.get("fraction", 1.0))))
+    return rows
 
 
 def _judged(tests, summary: pd.DataFrame, metric: str, runs: dict, listed: int | None = None) -> list[str]:

@@ -148,11 +148,17 @@ def test_a_difference_too_small_for_any_seed_count_says_so():
 
 def test_a_beyond_paper_row_is_judged_against_the_paper_row_it_changes():
     gentler = {("bert2rnd", 1.0): (60, 0.3), ("bert2rnd-warm1e-4", 1.0): (62, 0.3), ("bert2bert", 1.0): (62, 0.1)}
-    helps, waiting = judge(beyond_paper_tests(), summary(gentler), "sari")
+    helps, waiting, small = judge(beyond_paper_tests(), summary(gentler), "sari")
     assert "A gentler rate for the warm encoder helps bert2rnd" in helps and helps.endswith("**supported**.")
     assert "cannot judge yet: needs bert2bert-xattn" in waiting
-    hurts, _ = judge(beyond_paper_tests(), summary({**gentler, ("bert2rnd-warm1e-4", 1.0): (58, 0.3)}), "sari")
+    assert "cannot judge yet: needs bert2bert-warm1e-4 at 10%, bert2bert at 10%" in small
+    hurts, _, _ = judge(beyond_paper_tests(), summary({**gentler, ("bert2rnd-warm1e-4", 1.0): (58, 0.3)}), "sari")
     assert hurts.endswith("**reversed**.")
-    wide, _ = judge(beyond_paper_tests(), summary({**gentler, ("bert2rnd-warm1e-4", 1.0): (61, 3.0)}), "sari")
-    assert "**cannot tell**" in wide and "at 0.05/2 for the list's 2 tests" in wide
+    wide, _, _ = judge(beyond_paper_tests(), summary({**gentler, ("bert2rnd-warm1e-4", 1.0): (61, 3.0)}), "sari")
+    assert "**cannot tell**" in wide and "at 0.05/3 for the list's 3 tests" in wide
     assert wide.endswith("it would then be supported).")
+    # at 10% the row is compared with bert2bert at 10%, not at 100%
+    at_10pct = {("bert2bert", 0.1): (58, 0.5), ("bert2bert-warm1e-4", 0.1): (66, 0.5), ("bert2bert", 1.0): (76, 0.1)}
+    *_, small = judge(beyond_paper_tests(), summary({**gentler, **at_10pct}), "sari")
+    assert small.startswith("- **A gentler rate for the warm parts helps bert2bert at 10%") and "+8.00 sari" in small
+    assert small.endswith("**supported**.")

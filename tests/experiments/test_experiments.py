@@ -224,6 +224,17 @@ def test_a_beyond_paper_row_gets_its_own_list_judged_against_the_paper_row_it_ch
     beyond = beyond_paper_section("brown-fusion", results)  # what notebook 05 shows: this list's lines alone
     assert beyond.count("- **") == 2 and "(loss)" not in beyond
     assert "(bert2bert-xattn > bert2bert)**: cannot judge yet: needs bert2bert-xattn, bert2bert" in beyond
+    # a beyond-paper row of the 10% column: listed once it lands there, against its paper row at 10%
+    config = project / "experiments" / "configs" / "brown-fusion" / "bert2bert-warm1e-4-10pct.toml"
+    config.write_text('name = "bert2bert-warm1e-4"\nfraction = 0.1\n')
+    assert "0.05/3 for the list's 3 tests" in render_table("brown-fusion", results, paper)  # planned, not listed
+    for seed in (0, 1):
+        append_row(csv_path, ledger_row(row="bert2bert", fraction=0.1, seed=seed, sari=30.0 + seed, loss=1.0))
+        append_row(csv_path, ledger_row(row="bert2bert-warm1e-4", scheme="bert2bert", fraction=0.1, seed=seed,
+                                        sari=35.0 + seed, loss=1.0))
+    write_table("brown-fusion", results, paper)
+    small = beyond_paper_section("brown-fusion", results).splitlines()[-1]
+    assert small.startswith("- **A gentler rate for the warm parts helps bert2bert at 10%") and "+5.00 sari" in small
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):

@@ -73,6 +73,9 @@ def test_fusions_queue_splits_into_the_table_and_the_further_draws():
 
     table, draws, whole = (queue(part).stdout.splitlines() for part in ("table", "draws", None))
     assert table + draws == whole and not set(table) & set(draws)
-    assert table[-1].startswith("bert2bert-xattn") and all("-10pct" in line for line in draws)
+    assert table[-1].startswith("bert2bert-warm1e-4-10pct") and all("-10pct" in line for line in draws)
+    # the beyond-paper row at 10% trains on bert2bert's draws there, seed for seed
+    paired = {line.split(" ", 1)[1] for line in table if line.startswith("bert2bert-10pct ")}
+    assert {line.split(" ", 1)[1] for line in table if line.startswith("bert2bert-warm1e-4-10pct ")} == paired
     wrong = queue("later")
     assert wrong.returncode != 0 and "FUSION_QUEUE=later: expected table, draws or all" in wrong.stderr
