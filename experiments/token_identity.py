@@ -19,16 +19,13 @@ this machine), and those named by --again are probed again (runs probed before 2
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors.torch import load_file
 
 from bertgen.evaluation import token_identity, weights_moved
-from bertgen.experiments.config import ExperimentConfig
-from bertgen.experiments.run import build_model, prepare_data, read_checkpoint, work_dir
+from bertgen.experiments.run import build_model, kept_model, prepare_data
 from bertgen.experiments.subgroups import comparable_runs
 
 TASK = "fusion"
@@ -81,24 +78,21 @@ def main() -> None:
     for run in runs.itertuples():
         if run.run_id in set(probed["run_id"]):
             continue
-        config = ExperimentConfig.from_dict(json.loads(
-            (args.results_dir / TASK / "runs" / run.run_id / "config.json").read_text(encoding="utf-8")))
-        weights = work_dir() / TASK / run.run_id / "best.safetensors"
-        if not weights.is_file():
-            raise SystemExit(f"{weights}: run {run.run_id}'s kept weights are gone; rerun it to probe its encoder")
-        checkpoint = read_checkpoint(config)
+        try:
+            config, checkpoint, kept = kept_model(args.results_dir, TASK, run.run_id)
+        except FileNotFoundError as error:
+            raise SystemExit(str(error)) from None
         test = prepare_data(config, checkpoint.tokenizer, progress=False)["test"]
         # no probe can name an id it was never fitted on: those tokens are "unfitted", left out of the shares
         fitted = {token for source in test.select(range(len(test) // 2))["input_ids"] for token in source}
         groups = [size if token in fitted else "unfitted"
                   for ids in test.select(range(len(test) // 2, len(test)))["input_ids"]
                   for token, size in zip(ids, word_sizes(checkpoint.tokenizer.convert_ids_to_tokens(ids)))]
-        model, _ = build_model(config, checkpoint)
-        start = read_back(model, test, checkpoint.tokenizer, groups)
-        start_weights = {name: weight.detach().clone() for name, weight in model.encoder.named_parameters()}
-        model.load_state_dict(load_file(weights))
-        best = read_back(model, test, checkpoint.tokenizer, groups)
-        encoder_moved = round(weights_moved(start_weights, dict(model.encoder.named_parameters())), 2)
+        start_model, _ = build_model(config, checkpoint)  # the run's start: build_model seeds by the config's seed
+        start = read_back(start_model, test, checkpoint.tokenizer, groups)
+        best = read_back(kept, test, checkpoint.tokenizer, groups)
+        encoder_moved = round(weights_moved(dict(start_model.encoder.named_parameters()),
+                                            dict(kept.encoder.named_parameters())), 2)
         counts = pd.Series(groups).value_counts()
         for weights_name, shares in (("start", start), ("kept", best)):
             records.append({"run_id": run.run_id, "row": run.row, "seed": run.seed, "weights": weights_name,

@@ -525,13 +525,14 @@ if identity_path.is_file():
 
 # %% [markdown]
 # The paper's 300k steps of 256 leave a warm encoder far longer to relearn each token's identity than 4,000 steps
-# of 32. Two beyond-paper rows bear on it: bert2rnd-warm1e-4 (bert2rnd with the warm encoder trained at 1e-4, a
-# third of the new parts' rate) and bert2bert-xattn (bert2bert with cross-attention started as a copy of the
-# pretrained self-attention). `results/fusion.md` judges each against the paper row it changes, as a hypothesis
-# (the change helps) that the seeds support, reverse or cannot tell:
+# of 32. Three beyond-paper rows bear on it: bert2rnd-warm1e-4 (bert2rnd with the warm encoder trained at 1e-4, a
+# third of the new parts' rate), bert2bert-xattn (bert2bert with cross-attention started as a copy of the
+# pretrained self-attention) and, at 10%, where the warm rows lose common words too, bert2bert-warm1e-4 (both warm
+# stacks at 1e-4, the new cross-attention at 3e-4). `results/fusion.md` judges each against the paper row it
+# changes, at the same data size, as a hypothesis (the change helps) that the seeds support, reverse or cannot tell:
 
 # %%
-Markdown(beyond_paper_section("fusion") or "Neither has landed yet: they come after the paper rows' seeds in the "
+Markdown(beyond_paper_section("fusion") or "None has landed yet: they come after the paper rows' seeds in the "
          "sweep's queue (`experiments/RECIPE.md`, stage 6).")
 
 # %% [markdown]

@@ -175,6 +175,7 @@ def token_identity(model: torch.nn.Module, dataset, pad_token_id: int, batch_siz
     return test_ids, seen[nearest] == test_ids
 
 
+@torch.no_grad()  # parameters straight from a module: no graph for a measurement
 def weights_moved(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor]) -> float:
     """How far training moved a module's weights, relative to where they started: ||end - start|| / ||start|| over
     all the parameters together, in %. A warm encoder that moved little kept more of its checkpoint."""
