@@ -210,7 +210,11 @@ def _configured_rows(configs: Path) -> set[tuple[str, float]]:
     """(row, fraction) of each config in a task's config folder (ExperimentConfig's defaults: the file's stem, 1)."""
     rows = set()
     for path in configs.glob("*.toml"):
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path}: not valid TOML ({error}); fix the config, or move it out of {configs}") \
+                from None
         rows.add((data.get("name", path.stem), float(data.get("fraction", 1.0))))
     return rows
 

@@ -235,6 +235,9 @@ def test_a_beyond_paper_row_gets_its_own_list_judged_against_the_paper_row_it_ch
     write_table("brown-fusion", results, paper)
     small = beyond_paper_section("brown-fusion", results).splitlines()[-1]
     assert small.startswith("- **A gentler rate for the warm parts helps bert2bert at 10%") and "+5.00 sari" in small
+    config.write_text('name = "bert2bert-warm1e-4\n')  # an unclosed string: the table names the file
+    with pytest.raises(ValueError, match=r"bert2bert-warm1e-4-10pct.toml: not valid TOML \(.*line 1"):
+        render_table("brown-fusion", results, paper)
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
