@@ -240,6 +240,46 @@ def test_a_beyond_paper_row_gets_its_own_list_judged_against_the_paper_row_it_ch
         render_table("brown-fusion", results, paper)
 
 
+def test_a_translation_table_judges_its_rows_on_corpus_bleu_paired_over_the_test_examples(project):
+    """bible-modern's table (BLEU, the paper's WMT14 column beside it), on the same code path as fusion's."""
+    from bertgen.evaluation.metrics import bleu
+    from bertgen.experiments.tables import readme_block, render_table, write_table
+
+    results = project / "experiments" / "results"
+    paper = project / "experiments" / "paper_results.toml"
+    paper.write_text(PAPER + '["bible-modern"]\npaper_dataset = "WMT14 De-En"\n'
+                     '["bible-modern".rows.rnd2rnd]\nbleu = 29.1\n["bible-modern".rows.bert2bert]\nbleu = 32.7\n')
+    generator = torch.Generator().manual_seed(0)
+    words = "thou shalt not kill you the lord said unto moses and he went up into mountain".split()
+    def sentence() -> str:
+        return " ".join(words[i] for i in torch.randint(len(words), (9,), generator=generator).tolist())
+    examples = [(sentence(), sentence()) for _ in range(40)]  # (the old text, the modern one)
+    scores = {}
+    for row, right in (("rnd2rnd", 10), ("bert2bert", 25)):  # how many targets each seed gets right
+        for seed in (0, 1):
+            run_id = f"{row}-{seed}"
+            predictions = [target if i < right + seed else source for i, (source, target) in enumerate(examples)]
+            scores[run_id] = bleu(predictions, [target for _, target in examples])
+            folder = results / "bible-modern" / "runs" / run_id
+            folder.mkdir(parents=True)
+            pd.DataFrame({"source": [s for s, _ in examples], "prediction": predictions,
+                          "target": [t for _, t in examples]}).to_csv(folder / "predictions.csv", index=False)
+            append_row(results / "bible-modern.csv", ledger_row(
+                run_id=run_id, row=row, seed=seed, test_examples=len(examples), bleu=scores[run_id], sari=50.0,
+                copy_bleu=bleu([s for s, _ in examples], [t for _, t in examples]), copy_sari=30.0))
+    write_table("bible-modern", results, paper)
+    table = (results / "bible-modern.md").read_text()
+    copy = bleu([s for s, _ in examples], [t for _, t in examples])
+    warm = (scores["bert2bert-0"] + scores["bert2bert-1"]) / 2
+    line = next(l for l in table.splitlines() if l.startswith("| bert2bert |"))
+    assert "| bleu (paper, WMT14 De-En) |" in table and line.split(" | ")[-1].startswith(f"{warm - copy:+.1f} [")
+    assert f"{scores['bert2bert-0']:.1f}" not in line and f"| 32.7 |" in line  # the seeds' mean beside the paper's
+    ordering = table.split("**bert2bert > rnd2rnd (paper 32.7 vs 29.1)** (bleu): ")[1].splitlines()[0]
+    assert ordering.startswith(f"{warm - (scores['rnd2rnd-0'] + scores['rnd2rnd-1']) / 2:+.2f} bleu, 95% bootstrap "
+                               f"interval over 40 test examples [")
+    assert "| bleu (ours) | bleu (paper, WMT14 De-En) | bleu − copy |" in readme_block("bible-modern", results)
+
+
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
     from bertgen.experiments.frames import load_results
     from bertgen.experiments.tables import render_table
