@@ -243,7 +243,7 @@ def test_a_beyond_paper_row_gets_its_own_list_judged_against_the_paper_row_it_ch
 def test_a_translation_table_judges_its_rows_on_corpus_bleu_paired_over_the_test_examples(project):
     """bible-modern's table (BLEU, the paper's WMT14 column beside it), on the same code path as fusion's."""
     from bertgen.evaluation.metrics import bleu
-    from bertgen.experiments.tables import readme_block, render_table, write_table
+    from bertgen.experiments.tables import readme_block, write_table
 
     results = project / "experiments" / "results"
     paper = project / "experiments" / "paper_results.toml"
@@ -273,7 +273,7 @@ def test_a_translation_table_judges_its_rows_on_corpus_bleu_paired_over_the_test
     warm = (scores["bert2bert-0"] + scores["bert2bert-1"]) / 2
     line = next(l for l in table.splitlines() if l.startswith("| bert2bert |"))
     assert "| bleu (paper, WMT14 De-En) |" in table and line.split(" | ")[-1].startswith(f"{warm - copy:+.1f} [")
-    assert f"{scores['bert2bert-0']:.1f}" not in line and f"| 32.7 |" in line  # the seeds' mean beside the paper's
+    assert f"{scores['bert2bert-0']:.1f}" not in line and "| 32.7 |" in line  # the seeds' mean beside the paper's
     ordering = table.split("**bert2bert > rnd2rnd (paper 32.7 vs 29.1)** (bleu): ")[1].splitlines()[0]
     assert ordering.startswith(f"{warm - (scores['rnd2rnd-0'] + scores['rnd2rnd-1']) / 2:+.2f} bleu, 95% bootstrap "
                                f"interval over 40 test examples [")
