@@ -75,8 +75,11 @@ def test_the_schemes_figure_is_what_docs_figures_py_draws(tmp_path):
 
 
 def test_the_readme_results_block_matches_the_result_file():
+    from bertgen.experiments.tables import readme_markers
+
     readme = README.read_text(encoding="utf-8")
-    block = readme[readme.index("<!-- results:begin -->"):readme.index("<!-- results:end -->")]
+    begin, end = readme_markers("fusion")
+    block = readme[readme.index(begin):readme.index(end)]
     results = {(r["row"], r["data"]): r
                for r in markdown_table((ROOT / "experiments" / "results" / "fusion.md").read_text(encoding="utf-8"))}
     rows = markdown_table(block)
@@ -102,18 +105,27 @@ def test_every_link_between_the_pages_lands(page):
                 f"{page.relative_to(ROOT)} links to {target}: {linked.name} has no heading with that anchor"
 
 
-def test_the_readme_results_block_is_what_the_command_writes(tmp_path):
-    from bertgen.experiments.tables import readme_block, write_readme_block
+@pytest.mark.parametrize("task", ["fusion", "bible-modern"])
+def test_the_readme_results_block_is_what_the_command_writes(tmp_path, task):
+    """Each task's block is what `bertgen experiment readme TASK` writes from its table, once the table exists."""
+    from bertgen.experiments.tables import readme_block, readme_markers, readme_source, write_readme_block
 
-    assert readme_block() in README.read_text(encoding="utf-8"), \
-        "the README's results block is stale: run `bertgen experiment readme`"
+    table = ROOT / "experiments" / "results" / f"{task}.md"
+    assert readme_source(README, task) == table.resolve(), f"the README has no {task} block naming {table.name}"
+    if not table.is_file():  # before the task's first run lands
+        return
+    assert readme_block(task) in README.read_text(encoding="utf-8"), \
+        f"the README's {task} block is stale: run `bertgen experiment readme {task}`"
+    begin, end = readme_markers(task)
     page = tmp_path / "README.md"
-    page.write_text("intro\n<!-- results:begin -->\nold\n<!-- results:end -->\noutro\n", encoding="utf-8")
-    write_readme_block(page)
-    assert page.read_text(encoding="utf-8") == f"intro\n{readme_block()}\noutro\n"
-    page.write_text("no markers\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="no <!-- results:begin --> ... <!-- results:end --> block"):
-        write_readme_block(page)
+    page.write_text(f"intro\n{begin}\nold\n{end}\n<!-- results:begin other -->\n<!-- results:end other -->\n",
+                    encoding="utf-8")
+    write_readme_block(page, task)
+    assert page.read_text(encoding="utf-8") == \
+        f"intro\n{readme_block(task)}\n<!-- results:begin other -->\n<!-- results:end other -->\n"
+    page.write_text(f"{end}\n{begin}\n", encoding="utf-8")  # an end marker only before the begin marker
+    with pytest.raises(ValueError, match=f"no {begin} ... {end} block to write {task}'s results into"):
+        write_readme_block(page, task)
 
 
 def test_the_readme_block_names_the_table_it_was_cut_from(tmp_path):
@@ -121,6 +133,7 @@ def test_the_readme_block_names_the_table_it_was_cut_from(tmp_path):
     from bertgen.experiments.tables import readme_source
 
     assert readme_source(README) == (ROOT / "experiments" / "results" / "fusion.md").resolve()
+    assert readme_source(README, "brown-fusion") is None  # no block of that task
     (tmp_path / "README.md").write_text("no block\n", encoding="utf-8")
     assert readme_source(tmp_path / "README.md") is None
     assert readme_source(tmp_path / "missing.md") is None

@@ -58,7 +58,7 @@ def register(sub) -> None:
     table.add_argument("--results-dir", type=Path)
     table.set_defaults(func=run_table)
 
-    readme = commands.add_parser("readme", help="write the README's results block from results/<task>.md")
+    readme = commands.add_parser("readme", help="write the README's results block of a task from results/<task>.md")
     readme.add_argument("task", nargs="?", default="fusion")
     readme.add_argument("--results-dir", type=Path)
     readme.add_argument("--readme", type=Path, help="default: the checkout's README.md")
@@ -141,7 +141,7 @@ def run_sweep(args) -> int:
                 task = ExperimentConfig.from_toml(config).task
                 table = write_table(task, results)
                 readme = PROJECT / "README.md"
-                shown = readme_source(readme) == table.resolve()
+                shown = readme_source(readme, task) == table.resolve()
                 if shown:
                     write_readme_block(readme, task, results)
                 _commit_results(results, f"{Path(config).stem} seed {seed}", also=(readme,) if shown else ())
