@@ -68,6 +68,10 @@ class Test:
         return self.terms
 
 
+def _term(row: str, fraction: float) -> str:
+    return row if fraction == 1 else f"{row} at {fraction:.0%}"
+
+
 def prepare(test: Test, summary: pd.DataFrame, metric: str, margin: float) -> Test:
     """Fill the test's Welch contrast and raw p-value (TOST for "same"), or the rows it is missing."""
     sign = -1.0 if metric == "loss" else 1.0  # contrasts point the metric's good way
@@ -75,7 +79,7 @@ def prepare(test: Test, summary: pd.DataFrame, metric: str, margin: float) -> Te
     for weight, row, fraction in test.terms:
         scores = seed_scores(summary, row, fraction, metric)
         if scores is None:
-            test.missing.append(row if fraction == 1 else f"{row} at {fraction:.0%}")
+            test.missing.append(_term(row, fraction))
         else:
             groups.append((sign * weight, *scores))
     if test.missing:
@@ -185,29 +189,38 @@ def beyond_paper_tests() -> list[Test]:
 
 
 def judge(tests: list[Test], summary: pd.DataFrame, metric: str,
-          intervals: dict[tuple, Interval] | None = None, listed: int | None = None) -> list[str]:
+          intervals: dict[tuple, Interval] | None = None, listed: int | None = None,
+          planned: set[tuple[str, float]] | None = None) -> list[str]:
     """One line per test: Holm's correction over the tests of the list that can be judged. `listed`: how many tests
     the list holds once every row planned for it has landed (default: the tests given), which the seeds that would
-    decide a test are planned for."""
+    decide a test are planned for. `planned`: the (row, fraction) the task has runs or configs of, where known; a
+    test with a term outside it is not run on the task, and neither judged nor counted in the list."""
     margin = MARGINS.get(metric, 1.0)
-    for test in tests:
+    unplanned = {test.key: [_term(row, fraction) for _, row, fraction in test.terms if (row, fraction) not in planned]
+                 for test in tests} if planned is not None else {}
+    not_run = {key: rows for key, rows in unplanned.items() if rows}
+    tests_run = [test for test in tests if test.key not in not_run]
+    listed = listed if listed is not None else len(tests_run)
+    for test in tests_run:
         prepare(test, summary, metric, margin)
         interval = (intervals or {}).get(test.key)
         if interval is not None and metric == "loss":  # as the contrast: pointing the good way (lower)
             interval = Interval(-interval.estimate, -interval.high, -interval.low, interval.examples,
                                 interval.confidence)
         test.interval = interval
-    ready = [t for t in tests if not t.missing]
+    ready = [t for t in tests_run if not t.missing]
     for test, adjusted in zip(ready, holm([t.p_value for t in ready])):
         test.p_adjusted = adjusted
     lines = []
     for test in tests:
-        if test.missing:
+        if rows := not_run.get(test.key):
+            lines.append(f"- **{test.title}**: **not run on this task** (it has no runs or configs of "
+                         f"{', '.join(dict.fromkeys(rows))}).")
+        elif test.missing:
             lines.append(f"- **{test.title}**: cannot judge yet: needs {', '.join(test.missing)} with 2+ seeds that "
                          "read their input.")
         else:
-            lines.append(f"- **{test.title}** ({metric}): "
-                         f"{decide(test, metric, margin, len(ready), listed or len(tests))}.")
+            lines.append(f"- **{test.title}** ({metric}): {decide(test, metric, margin, len(ready), listed)}.")
     return lines
 
 

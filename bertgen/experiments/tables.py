@@ -171,7 +171,10 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         title = "" if len(platforms) == 1 else f" ({where} runs)"
         lines += ["", f"## The paper's claims{title}", "",
                   "Each claim is one test across seeds; Holm's correction runs over the claims of this list.", ""]
-        lines += _judged(paper_claims(), on, headline, own_runs)
+        # a claim the task has neither runs nor configs for is not run on it (bible-modern has no 10% column)
+        landed = set(zip(on["row"], on["fraction"]))
+        configured = _configured_rows(results_dir.parent / "configs" / task)
+        lines += _judged(paper_claims(), on, headline, own_runs, planned=landed | configured)
         lines += ["", f"## The paper's orderings{title}", "",
                   "Every pair of rows the paper scores, at each data size: an ordering where the paper's scores "
                   "differ by 0.5 or more, a tie (\"the same\") under it; Holm's correction over each list.", ""]
@@ -188,8 +191,6 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
             lines += ["None yet: no data size has runs of two rows the paper scores.", ""]
         # listed once landed at its data size; planned where the task has its config (bible-modern has no
         # bert2rnd-warm1e-4), so the seeds that would decide one are planned for the whole list from the first
-        landed = set(zip(on["row"], on["fraction"]))
-        configured = _configured_rows(results_dir.parent / "configs" / task)
         planned = [test for test in beyond_paper_tests() if test.terms[0][1:] in landed | configured]
         if beyond := [test for test in planned if test.terms[0][1:] in landed]:
             lines += [f"## Beyond the paper{title}", "",
@@ -200,7 +201,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         if headline != "loss" and "loss" in metrics:
             lines += [f"## The paper's claims on the teacher-forced test loss{title}", "",
                       "Lower is better; no per-example losses are kept, so across seeds only.", ""] \
-                + judge(paper_claims(), on, "loss")
+                + judge(paper_claims(), on, "loss", planned=landed | configured)
     if paper.get("note"):
         lines += ["", paper["note"]]
     return "\n".join(lines) + "\n"
@@ -219,11 +220,12 @@ def _configured_rows(configs: Path) -> set[tuple[str, float]]:
     return rows
 
 
-def _judged(tests, summary: pd.DataFrame, metric: str, runs: dict, listed: int | None = None) -> list[str]:
+def _judged(tests, summary: pd.DataFrame, metric: str, runs: dict, listed: int | None = None,
+            planned: set[tuple[str, float]] | None = None) -> list[str]:
     """claims.judge with each test's paired bootstrap over test examples (90% for "the same", as TOST at 5%)."""
     intervals = {t.key: interval for t in tests
                  if (interval := bootstrap_terms(t.terms, runs, metric, 0.90 if t.kind == "same" else 0.95))}
-    return judge(tests, summary, metric, intervals, listed)
+    return judge(tests, summary, metric, intervals, listed, planned)
 
 
 def _encoder_inputs(results_dir: Path, task: str, run_ids) -> str:

@@ -162,3 +162,18 @@ def test_a_beyond_paper_row_is_judged_against_the_paper_row_it_changes():
     *_, small = judge(beyond_paper_tests(), summary({**gentler, **at_10pct}), "sari")
     assert small.startswith("- **A gentler rate for the warm parts helps bert2bert at 10%") and "+8.00 sari" in small
     assert small.endswith("**supported**.")
+
+
+def test_a_claim_the_task_does_not_run_is_neither_judged_nor_counted_in_holms_correction():
+    """bible-modern has no 10% column: the third claim is not run there, and the other two are corrected as two."""
+    full = {key: value for key, value in CLEAR.items() if key[1] == 1.0}
+    wide = {**full, ("bert2rnd", 1.0): (51, 3.0)}  # a claim left open says at what level its seeds would decide it
+    lines = judge(paper_claims(), summary(wide), "sari", planned=set(full))
+    assert lines[2] == ("- **Warm-starting helps more with less data ((bert2bert − rnd2rnd) at 10% − at 100%)**: "
+                        "**not run on this task** (it has no runs or configs of bert2bert at 10%, rnd2rnd at 10%).")
+    assert "at 0.05/2 for the list's 2 tests" in lines[0]
+    # with every row planned but the 10% ones not landed, the claim waits for them and counts in the list
+    waiting = judge(paper_claims(), summary(wide), "sari", planned=set(CLEAR))
+    assert "cannot judge yet: needs bert2bert at 10%, rnd2rnd at 10%" in waiting[2]
+    assert "at 0.05/3 for the list's 3 tests" in waiting[0]
+    assert judge(paper_claims(), summary(wide), "sari")[2] == waiting[2]  # unknown plans: as if every row were planned

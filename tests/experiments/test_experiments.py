@@ -277,7 +277,11 @@ def test_a_translation_table_judges_its_rows_on_corpus_bleu_paired_over_the_test
     ordering = table.split("**bert2bert > rnd2rnd (paper 32.7 vs 29.1)** (bleu): ")[1].splitlines()[0]
     assert ordering.startswith(f"{warm - (scores['rnd2rnd-0'] + scores['rnd2rnd-1']) / 2:+.2f} bleu, 95% bootstrap "
                                f"interval over 40 test examples [")
-    assert "| bleu (ours) | bleu (paper, WMT14 De-En) | bleu − copy |" in readme_block("bible-modern", results)
+    # no config of the task trains at 10%: the paper's third claim is not run on it, not waiting for rows
+    assert "helps more with less data ((bert2bert − rnd2rnd) at 10% − at 100%)**: **not run on this task**" in table
+    block = readme_block("bible-modern", results)
+    assert "| bleu (ours) | bleu (paper, WMT14 De-En) | bleu − copy |" in block
+    assert "at 10% − at 100%)**: not run on this task" in block
 
 
 def test_a_rows_runs_of_an_earlier_config_are_not_averaged_in(project):
