@@ -9,7 +9,6 @@ import json
 import math
 import os
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pandas as pd
 
 from bertgen.data import get_task
 from bertgen.experiments.claims import beyond_paper_tests, judge, ordering_tests, paper_claims
-from bertgen.experiments.config import PROJECT, SCHEME_ORDER
+from bertgen.experiments.config import PROJECT, SCHEME_ORDER, ExperimentConfig
 from bertgen.experiments.frames import (DIAGNOSTICS, RESULTS, current_runs, mark_collapsed, metric_columns, order_key,
                                         paper_results, paper_row, paper_value, platform, summarize)
 from bertgen.experiments.statistics import Interval, example_statistics, paired_bootstrap, wilson_interval
@@ -208,16 +207,9 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
 
 
 def _configured_rows(configs: Path) -> set[tuple[str, float]]:
-    """(row, fraction) of each config in a task's config folder (ExperimentConfig's defaults: the file's stem, 1)."""
-    rows = set()
-    for path in configs.glob("*.toml"):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"{path}: not valid TOML ({error}); fix the config, or move it out of {configs}") \
-                from None
-        rows.add((data.get("name", path.stem), float(data.get("fraction", 1.0))))
-    return rows
+    """(row, fraction) of each config in a task's config folder; a config that does not read raises its error."""
+    return {(config.row, config.fraction)
+            for config in map(ExperimentConfig.from_toml, sorted(configs.glob("*.toml")))}
 
 
 def _judged(tests, summary: pd.DataFrame, metric: str, runs: dict, listed: int | None = None,

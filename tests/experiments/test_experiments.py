@@ -216,7 +216,7 @@ def test_a_beyond_paper_row_gets_its_own_list_judged_against_the_paper_row_it_ch
         append_row(csv_path, ledger_row(row="bert2rnd-warm1e-4", scheme="bert2rnd", seed=seed + 2, sari=sari))
     assert "seeds per row if the estimate holds; it would then be supported" in render_table(  # a list of one
         "brown-fusion", results, paper)
-    (project / "experiments" / "configs" / "brown-fusion" / "bert2bert-xattn.toml").write_text("")
+    (project / "experiments" / "configs" / "brown-fusion" / "bert2bert-xattn.toml").write_text(TINY_CONFIG)
     beyond = render_table("brown-fusion", results, paper).split("## Beyond the paper")[1]
     assert "bert2bert-xattn" not in beyond and "at 0.05/2 for the list's 2 tests" in beyond
     append_row(csv_path, ledger_row(row="bert2bert-xattn", scheme="bert2bert", loss=1.0))
@@ -226,7 +226,7 @@ def test_a_beyond_paper_row_gets_its_own_list_judged_against_the_paper_row_it_ch
     assert "(bert2bert-xattn > bert2bert)**: cannot judge yet: needs bert2bert-xattn, bert2bert" in beyond
     # a beyond-paper row of the 10% column: listed once it lands there, against its paper row at 10%
     config = project / "experiments" / "configs" / "brown-fusion" / "bert2bert-warm1e-4-10pct.toml"
-    config.write_text('name = "bert2bert-warm1e-4"\nfraction = 0.1\n')
+    config.write_text(f'name = "bert2bert-warm1e-4"\nfraction = 0.1\n{TINY_CONFIG}')
     assert "0.05/3 for the list's 3 tests" in render_table("brown-fusion", results, paper)  # planned, not listed
     for seed in (0, 1):
         append_row(csv_path, ledger_row(row="bert2bert", fraction=0.1, seed=seed, sari=30.0 + seed, loss=1.0))
