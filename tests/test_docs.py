@@ -118,11 +118,10 @@ def test_the_readme_results_block_is_what_the_command_writes(tmp_path, task):
         f"the README's {task} block is stale: run `bertgen experiment readme {task}`"
     begin, end = readme_markers(task)
     page = tmp_path / "README.md"
-    page.write_text(f"intro\n{begin}\nold\n{end}\n<!-- results:begin other -->\n<!-- results:end other -->\n",
-                    encoding="utf-8")
+    other = f"<!-- results:begin brown-{task} -->\nkept\n<!-- results:end brown-{task} -->\n"  # a name ending in TASK
+    page.write_text(f"intro\n{other}{begin}\nold\n{end}\n{other}", encoding="utf-8")
     write_readme_block(page, task)
-    assert page.read_text(encoding="utf-8") == \
-        f"intro\n{readme_block(task)}\n<!-- results:begin other -->\n<!-- results:end other -->\n"
+    assert page.read_text(encoding="utf-8") == f"intro\n{other}{readme_block(task)}\n{other}"
     page.write_text(f"{end}\n{begin}\n", encoding="utf-8")  # an end marker only before the begin marker
     with pytest.raises(ValueError, match=f"no {begin} ... {end} block to write {task}'s results into"):
         write_readme_block(page, task)

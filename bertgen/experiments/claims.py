@@ -191,11 +191,14 @@ def beyond_paper_tests() -> list[Test]:
 def judge(tests: list[Test], summary: pd.DataFrame, metric: str,
           intervals: dict[tuple, Interval] | None = None, listed: int | None = None,
           planned: set[tuple[str, float]] | None = None) -> list[str]:
-    """One line per test: Holm's correction over the tests of the list that can be judged. `listed`: how many tests
-    the list holds once every row planned for it has landed (default: the tests given), which the seeds that would
-    decide a test are planned for. `planned`: the (row, fraction) the task has runs or configs of, where known; a
-    test with a term outside it is not run on the task, and neither judged nor counted in the list."""
+    """One line per test: Holm's correction over the tests of the list that can be judged. `planned`: the (row,
+    fraction) the task has configs of, where known (the summary's landed rows count too); a test with a term outside
+    them is not run on the task, neither judged nor counted in the list. `listed`: how many tests the list holds
+    once every row planned for it has landed (default: the tests given that the task runs), which the seeds that
+    would decide a test are planned for."""
     margin = MARGINS.get(metric, 1.0)
+    if planned is not None:
+        planned = planned | set(zip(summary["row"], summary["fraction"]))
     unplanned = {test.key: [_term(row, fraction) for _, row, fraction in test.terms if (row, fraction) not in planned]
                  for test in tests} if planned is not None else {}
     not_run = {key: rows for key, rows in unplanned.items() if rows}

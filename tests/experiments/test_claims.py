@@ -177,3 +177,5 @@ def test_a_claim_the_task_does_not_run_is_neither_judged_nor_counted_in_holms_co
     assert "cannot judge yet: needs bert2bert at 10%, rnd2rnd at 10%" in waiting[2]
     assert "at 0.05/3 for the list's 3 tests" in waiting[0]
     assert judge(paper_claims(), summary(wide), "sari")[2] == waiting[2]  # unknown plans: as if every row were planned
+    # rows that landed count as planned, configs or none
+    assert not any("not run" in line for line in judge(paper_claims(), summary(CLEAR), "sari", planned=set()))
