@@ -197,11 +197,11 @@ def judge(tests: list[Test], summary: pd.DataFrame, metric: str,
     once every row planned for it has landed (default: the tests given that the task runs), which the seeds that
     would decide a test are planned for."""
     margin = MARGINS.get(metric, 1.0)
+    not_run = {}  # a test's key -> its rows the task neither ran nor planned
     if planned is not None:
         planned = planned | set(zip(summary["row"], summary["fraction"]))
-    unplanned = {test.key: [_term(row, fraction) for _, row, fraction in test.terms if (row, fraction) not in planned]
-                 for test in tests} if planned is not None else {}
-    not_run = {key: rows for key, rows in unplanned.items() if rows}
+        not_run = {test.key: rows for test in tests
+                   if (rows := [_term(row, fraction) for _, row, fraction in test.terms if (row, fraction) not in planned])}
     tests_run = [test for test in tests if test.key not in not_run]
     listed = listed if listed is not None else len(tests_run)
     for test in tests_run:

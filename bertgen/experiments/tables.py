@@ -164,6 +164,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
                      + " | ".join(cells) + " |")
     lines += ["", "Mean ± sample standard deviation over the seeds that read their input."]
     platforms = frame["platform"].value_counts().index.tolist()
+    configured = _configured_rows(results_dir.parent / "configs" / task, task)
     for where in platforms:
         on = summary[summary["platform"] == where]
         own_runs = {(row, fraction): v for (p, row, fraction), v in runs.items() if p == where}
@@ -173,7 +174,6 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         # a claim the task has neither runs nor configs for is not run on it (bible-modern has no 10% column);
         # without the task's config folder its plans are unknown and every claim waits for its rows
         landed = set(zip(on["row"], on["fraction"]))
-        configured = _configured_rows(results_dir.parent / "configs" / task, task)
         planned_rows = None if configured is None else landed | configured
         lines += _judged(paper_claims(), on, headline, own_runs, planned=planned_rows)
         lines += ["", f"## The paper's orderings{title}", "",
