@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole CPU sweep of experiments/RECIPE.md, stage 6: on each of the two lanes, fusion's table, then
-# bible-modern's, then fusion's further subset draws at 10% (fusion.sh's FUSION_QUEUE). Run it again (each session) to
-# resume: finished runs are skipped, a cut-off run resumes from its last evaluation. On a fresh machine it first sets
-# up the venv, fetches the corpora and builds each task, once, before the lanes start side by side.
+# bible-modern's, then fusion's 30% point and further subset draws at 10% (fusion.sh's FUSION_QUEUE). Run it again
+# (each session) to resume: finished runs are skipped, a cut-off run resumes from its last evaluation. On a fresh
+# machine it first sets up the venv, fetches the corpora and builds each task, once, before the lanes start side by
+# side.
 #
 #   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &
 set -uo pipefail
@@ -17,6 +18,6 @@ for task in fusion bible-modern; do
 done
 for lane in a b; do
   (FUSION_QUEUE=table experiments/sweep/fusion.sh "$lane"; experiments/sweep/bible-modern.sh "$lane"
-   FUSION_QUEUE=draws experiments/sweep/fusion.sh "$lane") &
+   FUSION_QUEUE=curve experiments/sweep/fusion.sh "$lane"; FUSION_QUEUE=draws experiments/sweep/fusion.sh "$lane") &
 done
 wait

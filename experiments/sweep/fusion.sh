@@ -14,17 +14,21 @@
 # (warm-starting helps more with less data); the 100% rows' third seeds; the 10% column's third seeds (on draw 1) and
 # bertshare's three; bert2rnd's collapse rate (5 seeds) beside the gentler rate and the beyond-paper cross-attention
 # row; then the gentler rate for bert2bert at 10%, whose three seeds pair with bert2bert's there (the same draws).
-# That is the table (FUSION_QUEUE=table). Last come the 10% column's other three seeds a row (seed 2 on
-# draw 0, seeds 0 and 1 on draw 1), which make it three seeds on each draw (FUSION_QUEUE=draws): all.sh runs them
-# after bible-modern's sweep, which the issue asks for once the table is done. Unset, the queue is both parts.
+# That is the table (FUSION_QUEUE=table). Then, beyond the paper's columns, rnd2rnd, bert2bert and bertshare at 30%
+# (one seed each, nested around draw 0), which measure how many pairs the rows need to beat copying
+# (FUSION_QUEUE=curve); last the 10% column's other three seeds a row (seed 2 on draw 0, seeds 0 and 1 on draw 1),
+# which make it three seeds on each draw (FUSION_QUEUE=draws). all.sh runs these two after bible-modern's sweep,
+# which the issue asks for once the table is done. Unset, the queue is all three parts.
 set -uo pipefail
 TASK=fusion
 source "$(dirname "$0")/lanes.sh"
 
-at_10pct() {  # at_10pct ROW SEED:DRAW...: queue lines for the row at 10% data, each seed on its subset draw
-  local row=$1 pair; shift
-  for pair in "$@"; do echo "$row-10pct ${pair%:*} --set subset_seed=${pair#*:}"; done
+at_fraction() {  # at_fraction PCT ROW SEED:DRAW...: the row's queue lines at PCT% data, each seed on its draw
+  local pct=$1 row=$2 pair; shift 2
+  for pair in "$@"; do echo "$row-${pct}pct ${pair%:*} --set subset_seed=${pair#*:}"; done
 }
+
+at_10pct() { at_fraction 10 "$@"; }
 
 paper_table() {
   local seed pair row
@@ -39,6 +43,11 @@ paper_table() {
   at_10pct bert2bert-warm1e-4 0:0 1:0 2:1
 }
 
+data_curve() {
+  local row
+  for row in rnd2rnd bert2bert bertshare; do at_fraction 30 $row 0:0; done
+}
+
 more_draws() {
   local pair row
   for pair in 2:0 0:1 1:1; do
@@ -49,9 +58,10 @@ more_draws() {
 queue() {
   case ${FUSION_QUEUE:-all} in
     table) paper_table ;;
+    curve) data_curve ;;
     draws) more_draws ;;
-    all) paper_table; more_draws ;;
-    *) echo "FUSION_QUEUE=$FUSION_QUEUE: expected table, draws or all (unset)" >&2; return 1 ;;
+    all) paper_table; data_curve; more_draws ;;
+    *) echo "FUSION_QUEUE=$FUSION_QUEUE: expected table, curve, draws or all (unset)" >&2; return 1 ;;
   esac
 }
 

@@ -65,17 +65,20 @@ def test_each_sweeps_queue_lists_existing_configs_once(sweep):
         assert seed.isdigit() and (overrides == [] or (len(overrides) == 2 and overrides[0] == "--set")), line
 
 
-def test_fusions_queue_splits_into_the_table_and_the_further_draws():
-    """all.sh runs the table's part, then bible-modern's sweep, then the 10% column's further draws."""
+def test_fusions_queue_splits_into_the_table_the_30pct_point_and_the_further_draws():
+    """all.sh runs the table's part, then bible-modern's sweep, then the 30% point and the 10% column's further
+    draws."""
     def queue(part: str | None) -> subprocess.CompletedProcess:
         env = {"PATH": "/usr/bin:/bin"} | ({"FUSION_QUEUE": part} if part else {})
         return subprocess.run([SWEEPS / "fusion.sh", "--queue"], capture_output=True, text=True, env=env)
 
-    table, draws, whole = (queue(part).stdout.splitlines() for part in ("table", "draws", None))
-    assert table + draws == whole and not set(table) & set(draws)
+    table, curve, draws, whole = (queue(part).stdout.splitlines() for part in ("table", "curve", "draws", None))
+    assert table + curve + draws == whole and len(set(whole)) == len(whole)
     assert table[-1].startswith("bert2bert-warm1e-4-10pct") and all("-10pct" in line for line in draws)
+    # the 30% point: the paper's 10% rows, nested around subset draw 0
+    assert curve == [f"{row}-30pct 0 --set subset_seed=0" for row in ("rnd2rnd", "bert2bert", "bertshare")]
     # the beyond-paper row at 10% trains on bert2bert's draws there, seed for seed
     paired = {line.split(" ", 1)[1] for line in table if line.startswith("bert2bert-10pct ")}
     assert {line.split(" ", 1)[1] for line in table if line.startswith("bert2bert-warm1e-4-10pct ")} == paired
     wrong = queue("later")
-    assert wrong.returncode != 0 and "FUSION_QUEUE=later: expected table, draws or all" in wrong.stderr
+    assert wrong.returncode != 0 and "FUSION_QUEUE=later: expected table, curve, draws or all" in wrong.stderr
