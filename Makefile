@@ -43,7 +43,7 @@ bench: setup
 	$(PY) benchmarks/run.py
 
 # The paper's tables at workbench scale, in the background (days of CPU). By default (TASK=all) both tasks' sweeps,
-# fusion's table, bible-modern's, then fusion's further 10% draws, on each of two lanes of one thread
+# fusion's table, bible-modern's, then fusion's 30% point and further 10% draws, on each of two lanes of one thread
 # (experiments/sweep/all.sh). A task with a sweep script (experiments/sweep/TASK.sh: its rows, seeds and order) runs
 # that alone; any other task every config of TASK x 3 seeds, one run at a time on one thread. Each finished run's row
 # is appended to the results CSV and committed at once; running it again skips the runs already there, so an

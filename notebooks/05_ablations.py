@@ -704,10 +704,11 @@ def lead(table, metric, fraction, lower_is_better=False):  # bert2bert's lead ov
 MEASURES = [("SARI", "sari", False), ("test loss (nats)", "loss", True)]  # (label, column, lower is better)
 
 
-def leads(table):  # at each data size where both rows trained, in each measure
+def leads(table):  # at each data size of the paper's where both rows trained, in each measure
     table = table.set_index(["row", "fraction"])
     trained = {fraction for row, fraction in table.index if row == "bert2bert"}
-    fractions = sorted(trained & {fraction for row, fraction in table.index if row == "rnd2rnd"}, reverse=True)
+    fractions = sorted(trained & {fraction for row, fraction in table.index if row == "rnd2rnd"} & set(columns),
+                       reverse=True)
     return pd.DataFrame({f"{fraction:.0%}": {(label, k): v for label, metric, lower in MEASURES
                                              for k, v in lead(table, metric, fraction, lower).items()}
                          for fraction in fractions})

@@ -6,7 +6,7 @@
 #
 #   nohup experiments/sweep/fusion.sh > experiments/results/fusion-sweep.log 2>&1 &     both lanes
 #   nohup experiments/sweep/fusion.sh b > ... &                                 one lane (lane b) down the whole queue
-#   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &     fusion, bible-modern, draws
+#   nohup experiments/sweep/all.sh > experiments/results/all-sweep.log 2>&1 &     fusion, bible-modern, 30%, draws
 #   experiments/sweep/fusion.sh --queue                                            the runs in order, nothing started
 #
 # The lanes share one queue (lanes.sh), in the order the table's verdicts need the runs: two seeds of every 100% row;
@@ -15,7 +15,7 @@
 # bertshare's three; bert2rnd's collapse rate (5 seeds) beside the gentler rate and the beyond-paper cross-attention
 # row; then the gentler rate for bert2bert at 10%, whose three seeds pair with bert2bert's there (the same draws).
 # That is the table (FUSION_QUEUE=table). Then, beyond the paper's columns, rnd2rnd, bert2bert and bertshare at 30%
-# (one seed each, nested around draw 0), which measure how many pairs the rows need to beat copying
+# (one seed each, nesting draw 0), which measure how many pairs the rows need to beat copying
 # (FUSION_QUEUE=curve); last the 10% column's other three seeds a row (seed 2 on draw 0, seeds 0 and 1 on draw 1),
 # which make it three seeds on each draw (FUSION_QUEUE=draws). all.sh runs these two after bible-modern's sweep,
 # which the issue asks for once the table is done. Unset, the queue is all three parts.

@@ -65,6 +65,14 @@ def test_each_sweeps_queue_lists_existing_configs_once(sweep):
         assert seed.isdigit() and (overrides == [] or (len(overrides) == 2 and overrides[0] == "--set")), line
 
 
+def test_all_runs_fusions_table_then_bible_modern_then_fusions_30pct_point_and_draws():
+    script = (SWEEPS / "all.sh").read_text()
+    steps = ["FUSION_QUEUE=table experiments/sweep/fusion.sh", "experiments/sweep/bible-modern.sh \"$lane\"",
+             "FUSION_QUEUE=curve experiments/sweep/fusion.sh", "FUSION_QUEUE=draws experiments/sweep/fusion.sh"]
+    positions = [script.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), dict(zip(steps, positions))
+
+
 def test_fusions_queue_splits_into_the_table_the_30pct_point_and_the_further_draws():
     """all.sh runs the table's part, then bible-modern's sweep, then the 30% point and the 10% column's further
     draws."""
