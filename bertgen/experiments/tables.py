@@ -171,11 +171,10 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         title = "" if len(platforms) == 1 else f" ({where} runs)"
         lines += ["", f"## The paper's claims{title}", "",
                   "Each claim is one test across seeds; Holm's correction runs over the claims of this list.", ""]
-        # a claim the task has neither runs nor configs for is not run on it (bible-modern has no 10% column);
-        # without the task's config folder its plans are unknown and every claim waits for its rows
+        # a claim the task has neither runs nor configs for is not run on it (bible-modern has no 10% column; judge
+        # counts the landed rows as planned); without the task's config folder every claim waits for its rows
         landed = set(zip(on["row"], on["fraction"]))
-        planned_rows = None if configured is None else landed | configured
-        lines += _judged(paper_claims(), on, headline, own_runs, planned=planned_rows)
+        lines += _judged(paper_claims(), on, headline, own_runs, planned=configured)
         lines += ["", f"## The paper's orderings{title}", "",
                   "Every pair of rows the paper scores, at each data size: an ordering where the paper's scores "
                   "differ by 0.5 or more, a tie (\"the same\") under it; Holm's correction over each list.", ""]
@@ -202,7 +201,7 @@ def render_table(task: str, results_dir: Path, paper_path: Path | None = None) -
         if headline != "loss" and "loss" in metrics:
             lines += [f"## The paper's claims on the teacher-forced test loss{title}", "",
                       "Lower is better; no per-example losses are kept, so across seeds only.", ""] \
-                + judge(paper_claims(), on, "loss", planned=planned_rows)
+                + judge(paper_claims(), on, "loss", planned=configured)
     if paper.get("note"):
         lines += ["", paper["note"]]
     return "\n".join(lines) + "\n"
