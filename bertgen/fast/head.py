@@ -99,8 +99,9 @@ class FastHead:
     @classmethod
     def get(cls, linear) -> FastHead | None:
         """The fast head of `linear`, or None where the plain layer should run (GPU, float16 or quantized
-        layers). A bias-free layer (GPT-2's head) gets a zero bias."""
-        usable = (type(linear) is nn.Linear and linear.weight.device.type == "cpu"
+        layers, or under CPU autocast, whose dtypes only the plain layer follows). A bias-free layer (GPT-2's
+        head) gets a zero bias."""
+        usable = (type(linear) is nn.Linear and linear.weight.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
                   and linear.weight.dtype in (torch.float32, torch.bfloat16))
         if not usable:
             return None

@@ -151,6 +151,17 @@ def test_half_precision_end_to_end_matches_transformers(hf_model, batch, dtype, 
                            theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=12))
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_generate_under_cpu_autocast_matches_transformers(model, hf_model, batch, num_beams, use_cache):
+    """Under bf16 autocast a float32 model decodes as transformers' does under it: the CPU fast paths (packed
+    head and decoder step), which would compute in float32 or fail on bfloat16 inputs, step aside."""
+    ids, mask = batch
+    kwargs = dict(attention_mask=mask, num_beams=num_beams, max_new_tokens=12, use_cache=use_cache)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(model.generate(ids, **kwargs), hf_model.generate(ids, **kwargs))
+
+
 def test_int8_quantization_keeps_outputs_close(model, batch):
     ids, mask = batch
     quantized = quantize(model, "int8")
