@@ -203,6 +203,8 @@ class SourceReading:
     encoder, `val_encoder_spread`; once per run, past `after_step`, a gap below MIN_SOURCE_GAP raises a
     SourceIgnoredWarning that says which side failed and what to try (the Trainer logs it with the step)."""
 
+    teacher_forced = True  # its passes are val_loss's kind: the Trainer runs them in its training precision
+
     def __init__(self, dataset, pad_token_id: int, batch_size: int = 32, after_step: int = 0,
                  learning_rate: float | None = None):
         self.dataset, self.pad_token_id, self.batch_size = dataset, pad_token_id, batch_size

@@ -148,7 +148,9 @@ class Trainer:
     evaluate: callbacks `fn(model, step) -> {metric: value}` (one, or a list), e.g. generation metrics on a
         validation slice or bertgen.evaluation.SourceReading; called on rank 0 every `eval_every` steps and at the
         end, with the unwrapped model in eval mode. What they return is logged; a warning they raise is logged
-        with the step, then raised.
+        with the step, then raised. A callback with `teacher_forced = True` (SourceReading) runs in the training
+        precision (bf16 autocast where `precision` says so), as `val_loss` does; the others (decoding) run in the
+        model's own dtype.
     eval_dataset: tokenized validation examples; their token-mean loss is logged as `val_loss`.
 
     tokenizer: saved into each checkpoint folder, which is then a model folder that from_pretrained,
@@ -328,7 +330,10 @@ class Trainer:
                         result["val_loss"] = token_loss(self.model, self.eval_data, self.collate.pad_token_id,
                                                         self.micro_size)
                 for callback in self.callbacks:
-                    with warnings.catch_warnings(record=True) as caught:
+                    # teacher-forced passes (SourceReading) in the training precision, as val_loss; decoding in
+                    # the model's own dtype, as the test set is decoded
+                    precision = self._autocast() if getattr(callback, "teacher_forced", False) else contextlib.nullcontext()
+                    with precision, warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         result.update(callback(self.model, step))
                     for warning in caught:  # in the log with its step, then to the caller

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertgen.evaluation import SourceIgnoredWarning, SourceReading
+from bertgen.evaluation import SourceIgnoredWarning, SourceReading, token_loss
 from bertgen.modeling import EncoderDecoderModel
 from bertgen.training.trainer import Trainer, TrainingArguments, read_log
 from tests.support.models import tiny_model
@@ -78,3 +78,25 @@ def test_a_decoder_that_learnt_to_copy_is_not_flagged(tmp_path, recwarn):
     gaps = [r["val_source_gap"] for r in eval_records(tmp_path)]
     assert all(g > 0.05 for g in gaps), gaps
     assert not [w for w in recwarn if issubclass(w.category, SourceIgnoredWarning)]
+
+
+def test_teacher_forced_callbacks_run_in_the_training_precision(tmp_path):
+    """In a bf16 run, a callback marked teacher-forced (as SourceReading is) computes its losses as val_loss is
+    computed, to the last bit; an unmarked one (decoding) runs in the model's float32."""
+    validation, losses = tiny_data(16, seed=1), {}
+
+    def loss_callback(name: str, teacher_forced: bool):
+        def callback(model, step):
+            losses[name] = token_loss(model, validation, 0, 8)
+            return {}
+        callback.teacher_forced = teacher_forced
+        return callback
+
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, batch_size=8, learning_rate=3e-3, warmup_steps=0,
+                             eval_every=2, log_every=2, progress=False, precision="bf16")
+    Trainer(tiny_model(dropout=0.0), args, tiny_data(), pad_token_id=0, eval_dataset=validation,
+            evaluate=[loss_callback("marked", True), loss_callback("unmarked", False)]).train()
+    val_loss = eval_records(tmp_path)[-1]["val_loss"]
+    assert losses["marked"] == val_loss
+    assert losses["unmarked"] != val_loss and abs(losses["unmarked"] - val_loss) < 0.05  # float32, not bf16
+    assert SourceReading.teacher_forced
