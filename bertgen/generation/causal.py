@@ -16,7 +16,7 @@ import torch
 
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
-from bertgen.generation.search import PLAIN_OUTPUTS, GenerateOutput, SearchSpec, resolve_config, search
+from bertgen.generation.search import PLAIN_OUTPUTS, GenerateOutput, SearchSpec, generate_output, resolve_config, search
 
 
 class _CausalDecoder:
@@ -103,6 +103,4 @@ def generate_causal(model, input_ids: torch.Tensor | None, attention_mask: torch
             sequences, scores = input_ids.repeat_interleave(config.num_return_sequences, 0), ()
         else:
             sequences, scores, _ = search(decoder, input_ids, spec)
-    if not config.return_dict_in_generate:
-        return sequences
-    return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None)
+    return generate_output(config, sequences, scores)

@@ -13,7 +13,7 @@ import torch
 
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
-from bertgen.generation.search import GenerateOutput, SearchSpec, resolve_config, search
+from bertgen.generation.search import GenerateOutput, SearchSpec, generate_output, resolve_config, search
 from bertgen.generation.validation import _check_mask
 
 
@@ -84,7 +84,4 @@ def generate_prefix(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
                                 device=input_ids.device)
         # the search continues (B, P) prompts: here each row's start token, P = 1
         sequences, scores, sequence_scores = search(decoder, starts[:, None], spec)
-    if not config.return_dict_in_generate:
-        return sequences
-    return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None,
-                          sequences_scores=sequence_scores if config.output_scores else None)
+    return generate_output(config, sequences, scores, sequence_scores)

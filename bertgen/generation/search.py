@@ -229,10 +229,20 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
         spec = SearchSpec.build(config, eos_ids, pad, max_length, generator, input_ids.device)
         starts = torch.full((input_ids.shape[0], 1), start, dtype=torch.long, device=input_ids.device)  # (B, 1)
         sequences, scores, sequence_scores = search(decoder, starts, spec)
+    return generate_output(config, sequences, scores, sequence_scores)
+
+
+def generate_output(config: GenerationConfig, sequences: torch.Tensor, scores: tuple[torch.Tensor, ...],
+                    sequence_scores: torch.Tensor | None = None) -> torch.Tensor | GenerateOutput:
+    """What generate returns, as ordinary tensors: the search ran in inference mode, whose tensors a caller could
+    neither modify in place (`ids[ids == pad] = -100`) nor train on; transformers' generate returns ordinary ones."""
+    sequences = sequences.clone()  # outside inference mode, a clone is an ordinary tensor
     if not config.return_dict_in_generate:
         return sequences
-    return GenerateOutput(sequences=sequences, scores=scores if config.output_scores else None,
-                          sequences_scores=sequence_scores if config.output_scores else None)
+    if not config.output_scores:
+        return GenerateOutput(sequences=sequences)
+    return GenerateOutput(sequences=sequences, scores=tuple(step.clone() for step in scores),
+                          sequences_scores=None if sequence_scores is None else sequence_scores.clone())
 
 
 def search(decoder, prompts: torch.Tensor, spec: SearchSpec):

@@ -151,6 +151,24 @@ def test_half_precision_end_to_end_matches_transformers(hf_model, batch, dtype, 
                            theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=12))
 
 
+def test_generated_tensors_can_be_edited_and_trained_on(model, batch):
+    """As transformers' generate returns them: the search runs in inference mode, whose tensors could neither be
+    modified in place nor saved for backward, so what comes back must be ordinary tensors."""
+    ids, mask = batch
+    out = model.generate(ids, attention_mask=mask, num_beams=2, max_new_tokens=6, return_dict_in_generate=True,
+                         output_scores=True)
+    assert not any(t.is_inference() for t in (out.sequences, out.sequences_scores, *out.scores))
+    out.sequences_scores += 1.0
+    labels = out.sequences[:, 1:].clone()
+    labels[labels == model.generation_config.pad_token_id] = -100
+    model.train()
+    try:
+        model(ids, attention_mask=mask, decoder_input_ids=out.sequences[:, :-1], labels=labels).loss.backward()
+    finally:
+        model.eval()
+        model.zero_grad(set_to_none=True)  # the module's shared model stays as the other tests expect it
+
+
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize("num_beams", [1, 3])
 def test_generate_under_cpu_autocast_matches_transformers(model, hf_model, batch, num_beams, use_cache):
