@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,17 @@ DEFAULTS: dict[str, Any] = {
     "temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0, "length_penalty": 1.0,
     "no_repeat_ngram_size": 0, "num_return_sequences": 1, "output_scores": False,
     "return_dict_in_generate": False, "length_penalty_style": "hf",
+}
+# transformers' settings that change which tokens come out and that bertgen does not implement, each at the value
+# that leaves decoding as it is (transformers' default): a generation config that sets one otherwise would decode
+# differently here than in transformers, so reading it from a file warns and passing it to generate is an error
+UNSUPPORTED_SETTINGS: dict[str, Any] = {
+    "bad_words_ids": None, "force_words_ids": None, "constraints": None, "sequence_bias": None,
+    "forced_bos_token_id": None, "forced_eos_token_id": None, "suppress_tokens": None, "begin_suppress_tokens": None,
+    "encoder_no_repeat_ngram_size": 0, "encoder_repetition_penalty": 1.0, "exponential_decay_length_penalty": None,
+    "renormalize_logits": False, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "min_p": None,
+    "top_h": None, "num_beam_groups": 1, "diversity_penalty": 0.0, "penalty_alpha": None, "dola_layers": None,
+    "guidance_scale": None, "max_time": None, "stop_strings": None, "watermarking_config": None,
 }
 DEFAULT_NEW_TOKENS = 20  # what transformers generates when neither max_length nor max_new_tokens is set
 TOKEN_ID_FIELDS = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id")
@@ -117,6 +129,12 @@ class GenerationConfig:
         config.extra = dict(self.extra)
         return config
 
+    def unsupported(self) -> dict[str, Any]:
+        """The transformers settings kept in `extra` that change decoding there and that bertgen does not
+        implement: UNSUPPORTED_SETTINGS set (not None, transformers' "unset") and away from their no-op values."""
+        return {k: v for k, v in self.extra.items()
+                if k in UNSUPPORTED_SETTINGS and v is not None and v != UNSUPPORTED_SETTINGS[k]}
+
     def resolved(self) -> GenerationConfig:
         """Every field that transformers defaults filled in (ids and lengths stay as they are)."""
         return self.update(**{k: v for k, v in DEFAULTS.items() if getattr(self, k) is None})
@@ -164,7 +182,12 @@ class GenerationConfig:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no {GENERATION_CONFIG_NAME} here; use "
                                     "GenerationConfig.from_model_config(model.config) for the defaults")
-        return cls.from_dict(read_json_object(path, "fix or delete the file"), where=str(path))
+        config = cls.from_dict(read_json_object(path, "fix or delete the file"), where=str(path))
+        if unsupported := config.unsupported():
+            warnings.warn(f"{path}: bertgen does not implement {unsupported}; transformers decodes with them, bertgen "
+                          "without, so the two may give other tokens. Delete them from the file to silence this, or "
+                          "decode this checkpoint with transformers", UserWarning, stacklevel=2)
+        return config
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         write_json_atomic(Path(directory) / GENERATION_CONFIG_NAME, self.to_dict())

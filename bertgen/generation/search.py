@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -160,22 +161,39 @@ class _Decoder:
 
 # ------------------------------------------------------------------------------------------------ entry point
 
-def resolve_config(model, generation_config: GenerationConfig | None, kwargs: dict) -> GenerationConfig:
-    """What decodes: `kwargs` over `generation_config` (else the model's, with the settings written on
-    `model.config` in memory over it, as transformers 4 used them), over transformers' defaults."""
-    base = generation_config
-    if base is None:
-        base = getattr(model, "generation_config", None) or GenerationConfig.from_model_config(model.config)
-        # ids set on model.config after the generation config was made (the blog sets them after loading)
-        ids = GenerationConfig.from_model_config(model.config, settings=False)
-        base = base.update(**{k: getattr(ids, k) for k in TOKEN_ID_FIELDS if getattr(base, k) is None})
-        settings = model_config_settings(model.config)
-        if settings:
-            _note_config_settings(model, settings)
-            base = base.update(**settings)
+def resolve_config(model, generation_config: Any, kwargs: dict) -> GenerationConfig:
+    """What decodes, as transformers 5 resolves it: `kwargs` over the settings `generation_config` sets (bertgen's
+    GenerationConfig or transformers', whose unset fields are None), over the model's generation config, over
+    transformers' defaults. Without a `generation_config`, the settings written on `model.config` in memory come
+    between the model's generation config and `kwargs`, as transformers 4 used them."""
+    base = getattr(model, "generation_config", None) or GenerationConfig.from_model_config(model.config)
+    # ids set on model.config after the generation config was made (the blog sets them after loading)
+    ids = GenerationConfig.from_model_config(model.config, settings=False)
+    base = base.update(**{k: getattr(ids, k) for k in TOKEN_ID_FIELDS if getattr(base, k) is None})
+    if generation_config is not None:
+        base = base.update(**passed_settings(generation_config))
+    elif settings := model_config_settings(model.config):
+        _note_config_settings(model, settings)
+        base = base.update(**settings)
     config = base.update(**kwargs).resolved()
     config.validate("generate()")
     return config
+
+
+def passed_settings(generation_config: Any) -> dict:
+    """The settings a `generation_config=` argument sets: a bertgen GenerationConfig's fields, or those of any
+    object with transformers' `to_dict()` (its unset fields None). One that sets a transformers setting bertgen does
+    not implement is an error, as that setting passed as an argument is."""
+    if not isinstance(generation_config, GenerationConfig):
+        if not callable(getattr(generation_config, "to_dict", None)):
+            raise TypeError(f"generate: generation_config must be a GenerationConfig (bertgen's or transformers'), "
+                            f"got {type(generation_config).__name__}")
+        generation_config = GenerationConfig.from_dict(generation_config.to_dict(),
+                                                       where="generate(generation_config=...)")
+    if unsupported := generation_config.unsupported():
+        raise TypeError(f"generate(generation_config=...): bertgen does not implement {unsupported}; unset them "
+                        "(transformers' defaults leave decoding as it is), or decode with transformers")
+    return {k: v for k, v in generation_config.to_dict().items() if k not in generation_config.extra}
 
 
 def _note_config_settings(model, settings: dict) -> None:

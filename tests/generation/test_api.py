@@ -99,9 +99,49 @@ def test_bad_arguments_say_what_is_wrong(model, batch, kwargs, error, message):
         model.generate(batch[0], attention_mask=batch[1], **kwargs)
 
 
-def test_no_start_token_is_an_error(model, batch):
+def test_no_start_token_is_an_error(model, batch, monkeypatch):
+    monkeypatch.setattr(model, "generation_config", GenerationConfig(eos_token_id=1))
+    monkeypatch.setattr(model.config, "decoder_start_token_id", None)
+    monkeypatch.setattr(model.config.decoder, "bos_token_id", None)
     with pytest.raises(ValueError, match="decoder_start_token_id"):
-        model.generate(batch[0], generation_config=GenerationConfig(eos_token_id=1))
+        model.generate(batch[0])
+
+
+@pytest.mark.parametrize("library", ["bertgen", "transformers"])
+def test_a_passed_generation_config_goes_over_the_models_as_in_transformers(model, hf_model, batch, library,
+                                                                           monkeypatch):
+    """transformers 5 fills what a passed generation config leaves unset from the model's own (ids, edited
+    settings): a config that sets only the length decodes with the model's EOS and its beams."""
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    for m in (model, hf_model):
+        monkeypatch.setattr(m.generation_config, "num_beams", 3)
+        monkeypatch.setattr(m.generation_config, "no_repeat_ngram_size", 2)
+    passed = (GenerationConfig if library == "bertgen" else HFGenerationConfig)(max_new_tokens=9, length_penalty=0.5)
+    ids, mask = batch
+    ours = model.generate(ids, attention_mask=mask, generation_config=passed)
+    assert torch.equal(ours, hf_model.generate(ids, attention_mask=mask, generation_config=HFGenerationConfig(
+        max_new_tokens=9, length_penalty=0.5)))
+    assert (ours == model.generation_config.eos_token_id).any()  # the model's EOS ended some rows
+
+
+def test_a_passed_generation_config_with_a_setting_bertgen_lacks_is_an_error(model, batch):
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    with pytest.raises(TypeError, match=r"does not implement \{'bad_words_ids': \[\[5\]\]\}"):
+        model.generate(batch[0], generation_config=HFGenerationConfig(bad_words_ids=[[5]]))
+    with pytest.raises(TypeError, match="generation_config must be a GenerationConfig .* got dict"):
+        model.generate(batch[0], generation_config={"num_beams": 2})
+
+
+def test_a_saved_setting_bertgen_lacks_warns_at_load_time(hf_model, tmp_path):
+    hf_model.generation_config.forced_eos_token_id = 1
+    try:
+        hf_model.save_pretrained(tmp_path)
+    finally:
+        hf_model.generation_config.forced_eos_token_id = None
+    with pytest.warns(UserWarning, match=r"generation_config.json: bertgen does not implement \{'forced_eos_token_id'"):
+        EncoderDecoderModel.from_pretrained(tmp_path)
 
 
 # ------------------------------------------------------------------------------------------- work skipped
