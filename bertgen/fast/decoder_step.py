@@ -40,6 +40,7 @@ from torch import nn
 
 from bertgen.activations import ACT2FN
 from bertgen.cache import KVCache
+from bertgen.fast.weights_seen import WeightsSeen
 
 _FAST_DECODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 DTYPES = (torch.float32, torch.bfloat16)
@@ -110,7 +111,7 @@ class FastDecoder:
 
     def __init__(self, decoder):
         config = decoder.config
-        self.version = self.state(decoder)
+        self.seen = WeightsSeen(self.weights(decoder))
         self.nh, self.hs = config.num_attention_heads, config.head_size
         self.act = ACT2FN[config.hidden_act]
         self.layers: list[_Layer] = []
@@ -158,10 +159,9 @@ class FastDecoder:
     # ----------------------------------------------------------------------------- when, and which layout
 
     @classmethod
-    def state(cls, decoder) -> tuple[int, ...]:
-        """Changes when any weight does: trained in place (version) or replaced (storage)."""
-        body = getattr(decoder, cls.body_name)
-        return tuple(v for p in body.parameters() for v in (p._version, p.data_ptr()))
+    def weights(cls, decoder) -> list[torch.Tensor]:
+        """What the step reads: a change to any makes a fresh step (bertgen.fast.weights_seen)."""
+        return list(getattr(decoder, cls.body_name).parameters())
 
     @classmethod
     def applies(cls, decoder) -> bool:
@@ -188,7 +188,7 @@ class FastDecoder:
                 and step.applies(decoder)):
             return None
         fast = _FAST_DECODERS.get(decoder)
-        if type(fast) is not step or fast.version != step.state(decoder):
+        if type(fast) is not step or fast.seen.changed(step.weights(decoder)):
             fast = _FAST_DECODERS[decoder] = step(decoder)
         return fast
 

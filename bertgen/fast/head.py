@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertgen.fast.cpu import cpu_multiplies_bf16
+from bertgen.fast.weights_seen import WeightsSeen
 
 _FAST_HEADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Rows per step up to which the screen pays (the break-even measured on MiniLM's head): beyond it, bfloat16's
@@ -36,7 +37,7 @@ class FastHead:
     (~1e-6 relative in float32). The logits come back in float32, as generate scores them."""
 
     def __init__(self, linear: nn.Linear):
-        self.version = self.state(linear)
+        self.seen = WeightsSeen(self.weights(linear))
         bias = linear.bias if linear.bias is not None else linear.weight.new_zeros(linear.out_features)  # GPT-2's
         self.weight, self.bias = linear.weight.detach(), bias.detach()
         self.transposed = self.packed = self.screen = None
@@ -91,22 +92,21 @@ class FastHead:
             return False
 
     @staticmethod
-    def state(linear: nn.Linear) -> tuple[int, ...]:
-        """Changes when the weights do: trained in place (version) or replaced (storage)."""
-        w, b = linear.weight, linear.bias
-        return (w._version, w.data_ptr()) + ((b._version, b.data_ptr()) if b is not None else ())
+    def weights(linear: nn.Linear) -> list[torch.Tensor]:
+        """What the layouts copy: a change to these makes a fresh head (bertgen.fast.weights_seen)."""
+        return [linear.weight] + ([linear.bias] if linear.bias is not None else [])
 
     @classmethod
     def get(cls, linear) -> FastHead | None:
         """The fast head of `linear`, or None where the plain layer should run (GPU, float16 or quantized
         layers, or under CPU autocast, whose dtypes only the plain layer follows). A bias-free layer (GPT-2's
         head) gets a zero bias."""
-        usable = (type(linear) is nn.Linear and linear.weight.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
-                  and linear.weight.dtype in (torch.float32, torch.bfloat16))
+        usable = (type(linear) is nn.Linear and linear.weight.device.type == "cpu"
+                  and linear.weight.dtype in (torch.float32, torch.bfloat16) and not torch.is_autocast_enabled("cpu"))
         if not usable:
             return None
         head = _FAST_HEADS.get(linear)
-        if head is None or head.version != cls.state(linear):
+        if head is None or head.seen.changed(cls.weights(linear)):
             head = _FAST_HEADS[linear] = cls(linear)
         return head
 

@@ -262,6 +262,29 @@ def test_output_layer_changes_are_seen_between_calls(batch, tmp_path):
     assert torch.equal(ours.generate(one, max_new_tokens=10), theirs.generate(one, max_new_tokens=10))
 
 
+@pytest.mark.parametrize("edit", ["every weight", "one row"])
+def test_edits_through_data_are_seen_between_calls(batch, tmp_path, edit):
+    """`p.data` counts its versions apart from `p`, so an edit through it (an old-style EMA update, a token's row
+    rewritten) must show in the values the fast layouts keep a sample of: the tokens stay transformers'."""
+    theirs = hf_generation_model(seed=1)
+    ours = save_pair(theirs, tmp_path)
+    ids, mask = batch
+    for num_beams in (1, 3):
+        ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10)
+    for model in (ours, theirs):
+        if edit == "every weight":
+            for p in model.decoder.parameters():
+                p.data.mul_(0.5).add_(p.data.roll(1, 0), alpha=0.5)
+        else:
+            head = model.decoder.lm_head.decoder.weight
+            head.data[1] = head.data[1] + 5.0 * head.data[7]  # EOS made likely
+    for num_beams in (1, 3):
+        assert torch.equal(ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10),
+                           theirs.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=10))
+    one = ids[:1, :int(mask[0].sum())]
+    assert torch.equal(ours.generate(one, max_new_tokens=10), theirs.generate(one, max_new_tokens=10))
+
+
 # ------------------------------------------------------------------------- what config.json says of outputs
 
 @pytest.mark.parametrize("flags", [dict(), dict(output_attentions=True), dict(output_hidden_states=True)])
