@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from bertgen.cache import KVCache
-from bertgen.generation.config import (DEFAULT_NEW_TOKENS, TOKEN_ID_FIELDS, GenerationConfig,
+from bertgen.generation.config import (DEFAULT_NEW_TOKENS, TOKEN_ID_FIELDS, UNSUPPORTED_SETTINGS, GenerationConfig,
                                        model_config_settings)
 from bertgen.fast.decoder_step import FastDecoder
 from bertgen.fast.head import FastHead
@@ -175,9 +175,31 @@ def resolve_config(model, generation_config: Any, kwargs: dict) -> GenerationCon
     elif settings := model_config_settings(model.config):
         _note_config_settings(model, settings)
         base = base.update(**settings)
-    config = base.update(**kwargs).resolved()
+    config = base.update(**bertgen_arguments(kwargs)).resolved()
     config.validate("generate()")
     return config
+
+
+# transformers' generate arguments that hook in code (processors, streamers, assisted decoding), which bertgen's
+# does not take; callers that wrap generate pass them as None
+TRANSFORMERS_HOOKS = ("logits_processor", "stopping_criteria", "prefix_allowed_tokens_fn", "synced_gpus",
+                      "assistant_model", "streamer", "negative_prompt_ids", "negative_prompt_attention_mask",
+                      "use_model_defaults", "custom_generate", "assistant_tokenizer", "tokenizer")
+
+
+def bertgen_arguments(kwargs: dict) -> dict:
+    """generate's keyword arguments less transformers' that leave decoding as it is (a hook passed as None, a
+    setting bertgen does not implement at its no-op value), as transformers accepts them; one that would change
+    decoding is an error that says so."""
+    hooks = {k: v for k, v in kwargs.items() if k in TRANSFORMERS_HOOKS and v is not None}
+    if hooks:
+        raise TypeError(f"generate: bertgen does not take transformers' {sorted(hooks)}; leave them out (or None), "
+                        "or decode with transformers")
+    unsupported = GenerationConfig(extra=kwargs).unsupported()
+    if unsupported:
+        raise TypeError(f"generate: bertgen does not implement {unsupported}; leave them out (or at transformers' "
+                        "defaults, which leave decoding as it is), or decode with transformers")
+    return {k: v for k, v in kwargs.items() if k not in TRANSFORMERS_HOOKS and k not in UNSUPPORTED_SETTINGS}
 
 
 def passed_settings(generation_config: Any) -> dict:

@@ -93,10 +93,24 @@ def test_bad_generation_config_file_names_the_file_and_field(tmp_path):
     (dict(early_stopping="sometimes"), ConfigError, "early_stopping"),
     (dict(top_p=1.5, do_sample=True), ConfigError, "top_p"),
     (dict(length_penalty_style="log"), ConfigError, "length_penalty_style"),
+    (dict(bad_words_ids=[[5]]), TypeError, r"does not implement \{'bad_words_ids': \[\[5\]\]\}"),
+    (dict(logits_processor=[lambda ids, scores: scores]), TypeError,
+     r"does not take transformers' \['logits_processor'\]"),
 ])
 def test_bad_arguments_say_what_is_wrong(model, batch, kwargs, error, message):
     with pytest.raises(error, match=message):
         model.generate(batch[0], attention_mask=batch[1], **kwargs)
+
+
+def test_transformers_arguments_that_change_nothing_are_accepted(model, hf_model, batch):
+    """Code that wraps transformers' generate passes its hooks as None and settings at their defaults; both
+    libraries decode as without them."""
+    ids, mask = batch
+    neutral = dict(logits_processor=None, stopping_criteria=None, streamer=None, assistant_model=None,
+                   bad_words_ids=None, num_beam_groups=1, renormalize_logits=False)
+    ours = model.generate(ids, attention_mask=mask, num_beams=2, max_new_tokens=8, **neutral)
+    assert torch.equal(ours, model.generate(ids, attention_mask=mask, num_beams=2, max_new_tokens=8))
+    assert torch.equal(ours, hf_model.generate(ids, attention_mask=mask, num_beams=2, max_new_tokens=8, **neutral))
 
 
 def test_no_start_token_is_an_error(model, batch, monkeypatch):
