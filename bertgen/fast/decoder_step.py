@@ -175,7 +175,8 @@ class FastDecoder:
         (quantized, adapters), or under CPU autocast (its matmuls run in the dtype autocast picks, which only the
         modules follow)."""
         config = decoder.config
-        if decoder.training or torch.is_autocast_enabled("cpu") or not getattr(config, "add_cross_attention", False) or config.hidden_act not in ACT2FN:
+        if (decoder.training or torch.is_autocast_enabled("cpu") or not getattr(config, "add_cross_attention", False)
+                or config.hidden_act not in ACT2FN):
             return None
         step = next((s for s in (BertGenerationStep, GPT2Step)
                      if config.model_type == s.layout and isinstance(getattr(decoder, s.body_name, None), nn.Module)),

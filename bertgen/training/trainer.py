@@ -332,7 +332,8 @@ class Trainer:
                 for callback in self.callbacks:
                     # teacher-forced passes (SourceReading) in the training precision, as val_loss; decoding in
                     # the model's own dtype, as the test set is decoded
-                    precision = self._autocast() if getattr(callback, "teacher_forced", False) else contextlib.nullcontext()
+                    teacher_forced = getattr(callback, "teacher_forced", False)
+                    precision = self._autocast() if teacher_forced else contextlib.nullcontext()
                     with precision, warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         result.update(callback(self.model, step))
