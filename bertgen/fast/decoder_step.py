@@ -183,13 +183,13 @@ class FastDecoder:
                     None)
         if step is None:
             return None
-        weights = list(getattr(decoder, step.body_name).parameters())
+        weights = step.weights(decoder)
         if not (weights[0].device.type == "cpu" and weights[0].dtype in DTYPES
                 and all(p.device == weights[0].device and p.dtype == weights[0].dtype for p in weights)
                 and step.applies(decoder)):
             return None
         fast = _FAST_DECODERS.get(decoder)
-        if type(fast) is not step or fast.seen.changed(step.weights(decoder)):
+        if type(fast) is not step or fast.seen.changed(weights):
             fast = _FAST_DECODERS[decoder] = step(decoder)
         return fast
 

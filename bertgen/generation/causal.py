@@ -100,7 +100,7 @@ def generate_causal(model, input_ids: torch.Tensor | None, attention_mask: torch
     with torch.inference_mode():
         decoder = _CausalDecoder(model, mask.to(input_ids.device), config.use_cache, max(max_length, P + 1))
         if max_length <= P:  # nothing to add: transformers returns the prompts
-            sequences, scores = input_ids.repeat_interleave(config.num_return_sequences, 0), ()
+            sequences, scores, sequence_scores = input_ids.repeat_interleave(config.num_return_sequences, 0), (), None
         else:
-            sequences, scores, _ = search(decoder, input_ids, spec)
-    return generate_output(config, sequences, scores)
+            sequences, scores, sequence_scores = search(decoder, input_ids, spec)
+    return generate_output(config, sequences, scores, sequence_scores)

@@ -29,16 +29,19 @@ DEFAULTS: dict[str, Any] = {
     "no_repeat_ngram_size": 0, "num_return_sequences": 1, "output_scores": False,
     "return_dict_in_generate": False, "length_penalty_style": "hf",
 }
-# transformers' settings that change which tokens come out and that bertgen does not implement, each at the value
-# that leaves decoding as it is (transformers' default): a generation config that sets one otherwise would decode
-# differently here than in transformers, so reading it from a file warns and passing it to generate is an error
-UNSUPPORTED_SETTINGS: dict[str, Any] = {
-    "bad_words_ids": None, "force_words_ids": None, "constraints": None, "sequence_bias": None,
-    "forced_bos_token_id": None, "forced_eos_token_id": None, "suppress_tokens": None, "begin_suppress_tokens": None,
-    "encoder_no_repeat_ngram_size": 0, "encoder_repetition_penalty": 1.0, "exponential_decay_length_penalty": None,
-    "renormalize_logits": False, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "min_p": None,
-    "top_h": None, "num_beam_groups": 1, "diversity_penalty": 0.0, "penalty_alpha": None, "dola_layers": None,
-    "guidance_scale": None, "max_time": None, "stop_strings": None, "watermarking_config": None,
+# transformers' settings that change which tokens come out and that bertgen does not implement, each with the values
+# that leave decoding as it is (None is transformers' "unset"): a generation config that sets one otherwise would
+# decode differently here than in transformers, so reading it from a file warns and passing it to generate is an error
+UNSUPPORTED_SETTINGS: dict[str, tuple] = {
+    "bad_words_ids": (None, []), "force_words_ids": (None, []), "constraints": (None, []),
+    "sequence_bias": (None, {}), "forced_bos_token_id": (None,), "forced_eos_token_id": (None,),
+    "suppress_tokens": (None, []), "begin_suppress_tokens": (None, []), "encoder_no_repeat_ngram_size": (None, 0),
+    "encoder_repetition_penalty": (None, 1.0), "exponential_decay_length_penalty": (None,),
+    "renormalize_logits": (None, False), "remove_invalid_values": (None, False), "token_healing": (None, False),
+    "typical_p": (None, 1.0), "epsilon_cutoff": (None, 0.0), "eta_cutoff": (None, 0.0), "min_p": (None, 0.0),
+    "top_h": (None,), "num_beam_groups": (None, 1), "diversity_penalty": (None, 0.0), "penalty_alpha": (None,),
+    "dola_layers": (None,), "guidance_scale": (None, 1.0), "max_time": (None,), "stop_strings": (None, []),
+    "watermarking_config": (None,),
 }
 DEFAULT_NEW_TOKENS = 20  # what transformers generates when neither max_length nor max_new_tokens is set
 TOKEN_ID_FIELDS = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id")
@@ -131,9 +134,9 @@ class GenerationConfig:
 
     def unsupported(self) -> dict[str, Any]:
         """The transformers settings kept in `extra` that change decoding there and that bertgen does not
-        implement: UNSUPPORTED_SETTINGS set (not None, transformers' "unset") and away from their no-op values."""
+        implement: UNSUPPORTED_SETTINGS away from the values that leave decoding as it is."""
         return {k: v for k, v in self.extra.items()
-                if k in UNSUPPORTED_SETTINGS and v is not None and v != UNSUPPORTED_SETTINGS[k]}
+                if k in UNSUPPORTED_SETTINGS and not _no_op(v, UNSUPPORTED_SETTINGS[k])}
 
     def resolved(self) -> GenerationConfig:
         """Every field that transformers defaults filled in (ids and lengths stay as they are)."""
@@ -191,6 +194,10 @@ class GenerationConfig:
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         write_json_atomic(Path(directory) / GENERATION_CONFIG_NAME, self.to_dict())
+
+
+def _no_op(value: Any, no_ops: tuple) -> bool:
+    return not hasattr(value, "shape") and value in no_ops  # an array or tensor, which == cannot decide, is not
 
 
 def _settings_names() -> tuple[str, ...]:

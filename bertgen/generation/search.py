@@ -166,12 +166,18 @@ def resolve_config(model, generation_config: Any, kwargs: dict) -> GenerationCon
     GenerationConfig or transformers', whose unset fields are None), over the model's generation config, over
     transformers' defaults. Without a `generation_config`, the settings written on `model.config` in memory come
     between the model's generation config and `kwargs`, as transformers 4 used them."""
-    base = getattr(model, "generation_config", None) or GenerationConfig.from_model_config(model.config)
+    base = getattr(model, "generation_config", None)
+    base = GenerationConfig.from_model_config(model.config) if base is None else as_generation_config(base)
     # ids set on model.config after the generation config was made (the blog sets them after loading)
     ids = GenerationConfig.from_model_config(model.config, settings=False)
     base = base.update(**{k: getattr(ids, k) for k in TOKEN_ID_FIELDS if getattr(base, k) is None})
     if generation_config is not None:
-        base = base.update(**passed_settings(generation_config))
+        passed = as_generation_config(generation_config)
+        # the model's own unimplemented settings warned when it loaded; a passed config may carry them back
+        if unsupported := {k: v for k, v in passed.unsupported().items() if base.extra.get(k) != v}:
+            raise TypeError(f"generate(generation_config=...): bertgen does not implement {unsupported}; unset them "
+                            "(transformers' defaults leave decoding as it is), or decode with transformers")
+        base = base.update(**{k: v for k, v in passed.to_dict().items() if k not in passed.extra})
     elif settings := model_config_settings(model.config):
         _note_config_settings(model, settings)
         base = base.update(**settings)
@@ -180,42 +186,39 @@ def resolve_config(model, generation_config: Any, kwargs: dict) -> GenerationCon
     return config
 
 
+def as_generation_config(config: Any) -> GenerationConfig:
+    """A bertgen GenerationConfig of bertgen's own, or of any object with transformers' `to_dict()`."""
+    if isinstance(config, GenerationConfig):
+        return config
+    if not callable(getattr(config, "to_dict", None)):
+        raise TypeError(f"generate: a generation config must be a GenerationConfig (bertgen's or transformers'), "
+                        f"got {type(config).__name__}")
+    return GenerationConfig.from_dict(config.to_dict(), where=f"{type(config).__module__}.GenerationConfig")
+
+
 # transformers' generate arguments that hook in code (processors, streamers, assisted decoding), which bertgen's
-# does not take; callers that wrap generate pass them as None
-TRANSFORMERS_HOOKS = ("logits_processor", "stopping_criteria", "prefix_allowed_tokens_fn", "synced_gpus",
-                      "assistant_model", "streamer", "negative_prompt_ids", "negative_prompt_attention_mask",
-                      "use_model_defaults", "custom_generate", "assistant_tokenizer", "tokenizer")
+# does not take, with the values that leave decoding as it is (callers that wrap generate pass them)
+TRANSFORMERS_HOOKS: dict[str, tuple] = {
+    "logits_processor": (None,), "stopping_criteria": (None,), "prefix_allowed_tokens_fn": (None,),
+    "synced_gpus": (None, False), "assistant_model": (None,), "streamer": (None,), "negative_prompt_ids": (None,),
+    "negative_prompt_attention_mask": (None,), "use_model_defaults": (None, True), "custom_generate": (None,),
+    "assistant_tokenizer": (None,), "tokenizer": (None,),
+}
 
 
 def bertgen_arguments(kwargs: dict) -> dict:
     """generate's keyword arguments less transformers' that leave decoding as it is (a hook passed as None, a
     setting bertgen does not implement at its no-op value), as transformers accepts them; one that would change
     decoding is an error that says so."""
-    hooks = {k: v for k, v in kwargs.items() if k in TRANSFORMERS_HOOKS and v is not None}
+    hooks = sorted(k for k, v in kwargs.items()
+                   if k in TRANSFORMERS_HOOKS and not any(v is n or v == n for n in TRANSFORMERS_HOOKS[k]))
     if hooks:
-        raise TypeError(f"generate: bertgen does not take transformers' {sorted(hooks)}; leave them out (or None), "
+        raise TypeError(f"generate: bertgen does not take transformers' {hooks}; leave them out (or None), "
                         "or decode with transformers")
-    unsupported = GenerationConfig(extra=kwargs).unsupported()
-    if unsupported:
+    if unsupported := GenerationConfig(extra=kwargs).unsupported():
         raise TypeError(f"generate: bertgen does not implement {unsupported}; leave them out (or at transformers' "
                         "defaults, which leave decoding as it is), or decode with transformers")
     return {k: v for k, v in kwargs.items() if k not in TRANSFORMERS_HOOKS and k not in UNSUPPORTED_SETTINGS}
-
-
-def passed_settings(generation_config: Any) -> dict:
-    """The settings a `generation_config=` argument sets: a bertgen GenerationConfig's fields, or those of any
-    object with transformers' `to_dict()` (its unset fields None). One that sets a transformers setting bertgen does
-    not implement is an error, as that setting passed as an argument is."""
-    if not isinstance(generation_config, GenerationConfig):
-        if not callable(getattr(generation_config, "to_dict", None)):
-            raise TypeError(f"generate: generation_config must be a GenerationConfig (bertgen's or transformers'), "
-                            f"got {type(generation_config).__name__}")
-        generation_config = GenerationConfig.from_dict(generation_config.to_dict(),
-                                                       where="generate(generation_config=...)")
-    if unsupported := generation_config.unsupported():
-        raise TypeError(f"generate(generation_config=...): bertgen does not implement {unsupported}; unset them "
-                        "(transformers' defaults leave decoding as it is), or decode with transformers")
-    return {k: v for k, v in generation_config.to_dict().items() if k not in generation_config.extra}
 
 
 def _note_config_settings(model, settings: dict) -> None:

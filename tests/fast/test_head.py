@@ -167,3 +167,9 @@ def test_greedy_tokens_decline_where_the_screen_does_not_apply(linear, monkeypat
     monkeypatch.setattr(fast_head, "cpu_multiplies_bf16", lambda: False)
     assert BfloatScreen.build(linear.weight.detach(), linear.bias.detach()) is None  # bfloat16 emulated: no gain
     assert BfloatScreen.build(linear.weight.detach().bfloat16(), linear.bias.detach()) is None
+
+
+def test_an_unchanged_weight_keeps_its_head(linear):
+    head = FastHead.get(linear)
+    head(torch.randn(3, 48))  # its layouts made
+    assert FastHead.get(linear) is head

@@ -107,7 +107,8 @@ def test_transformers_arguments_that_change_nothing_are_accepted(model, hf_model
     libraries decode as without them."""
     ids, mask = batch
     neutral = dict(logits_processor=None, stopping_criteria=None, streamer=None, assistant_model=None,
-                   bad_words_ids=None, num_beam_groups=1, renormalize_logits=False)
+                   synced_gpus=False, bad_words_ids=None, num_beam_groups=1, renormalize_logits=False,
+                   guidance_scale=1.0, suppress_tokens=[])  # Seq2SeqTrainer passes synced_gpus=False
     ours = model.generate(ids, attention_mask=mask, num_beams=2, max_new_tokens=8, **neutral)
     assert torch.equal(ours, model.generate(ids, attention_mask=mask, num_beams=2, max_new_tokens=8))
     assert torch.equal(ours, hf_model.generate(ids, attention_mask=mask, num_beams=2, max_new_tokens=8, **neutral))
@@ -144,18 +145,22 @@ def test_a_passed_generation_config_with_a_setting_bertgen_lacks_is_an_error(mod
 
     with pytest.raises(TypeError, match=r"does not implement \{'bad_words_ids': \[\[5\]\]\}"):
         model.generate(batch[0], generation_config=HFGenerationConfig(bad_words_ids=[[5]]))
-    with pytest.raises(TypeError, match="generation_config must be a GenerationConfig .* got dict"):
+    with pytest.raises(TypeError, match="must be a GenerationConfig .* got dict"):
         model.generate(batch[0], generation_config={"num_beams": 2})
 
 
-def test_a_saved_setting_bertgen_lacks_warns_at_load_time(hf_model, tmp_path):
+def test_a_saved_setting_bertgen_lacks_warns_at_load_time(hf_model, batch, tmp_path):
     hf_model.generation_config.forced_eos_token_id = 1
     try:
         hf_model.save_pretrained(tmp_path)
     finally:
         hf_model.generation_config.forced_eos_token_id = None
     with pytest.warns(UserWarning, match=r"generation_config.json: bertgen does not implement \{'forced_eos_token_id'"):
-        EncoderDecoderModel.from_pretrained(tmp_path)
+        model = EncoderDecoderModel.from_pretrained(tmp_path)
+    ids = batch[0]
+    # warned once: the model's own config passed back decodes as the model does
+    assert torch.equal(model.generate(ids, generation_config=model.generation_config.update(num_beams=2)),
+                       model.generate(ids, num_beams=2))
 
 
 # ------------------------------------------------------------------------------------------- work skipped

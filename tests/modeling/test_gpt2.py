@@ -200,3 +200,14 @@ def test_beam_search_continues_left_padded_prompts_as_transformers(pair, setting
         a = ours.generate(ids, attention_mask=mask, max_new_tokens=9, **settings)
         b = theirs.generate(ids, attention_mask=mask, max_new_tokens=9, do_sample=False, pad_token_id=98, **settings)
     assert torch.equal(a, b)
+
+
+def test_beam_search_returns_its_sequence_scores_as_transformers(pair):
+    theirs, ours, _ = pair
+    ids = torch.randint(0, 98, (2, 5), generator=torch.Generator().manual_seed(12))
+    kwargs = dict(max_new_tokens=6, num_beams=3, num_return_sequences=2, return_dict_in_generate=True,
+                  output_scores=True)
+    with torch.no_grad():
+        a, b = ours.generate(ids, **kwargs), theirs.generate(ids, do_sample=False, pad_token_id=98, **kwargs)
+    assert torch.equal(a.sequences, b.sequences)
+    torch.testing.assert_close(a.sequences_scores, b.sequences_scores, rtol=1e-4, atol=1e-4)
