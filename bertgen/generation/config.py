@@ -237,7 +237,7 @@ def loaded_generation_config(found: GenerationConfig | None, config: Any) -> Gen
     """A checkpoint's decoding defaults, as transformers 5 reads them at load time: its generation_config.json
     (`found`, None where it has none), else the settings and ids of its config.json (`config`). The settings then
     leave `config`, so that what is found on `model.config` later was set there in memory (see
-    bertgen.generation.search.resolve_config)."""
+    bertgen.generation.resolve.resolve_config)."""
     generation = found if found is not None else GenerationConfig.from_model_config(config)
     pop_model_config_settings(config)
     return generation

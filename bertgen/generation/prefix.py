@@ -13,7 +13,8 @@ import torch
 
 from bertgen.cache import KVCache
 from bertgen.generation.config import DEFAULT_NEW_TOKENS, GenerationConfig
-from bertgen.generation.search import GenerateOutput, SearchSpec, generate_output, resolve_config, search
+from bertgen.generation.search import GenerateOutput, SearchSpec, generate_output, search
+from bertgen.generation.resolve import resolve_config
 from bertgen.generation.validation import _check_mask
 
 

@@ -9,13 +9,13 @@ Shapes: B batch, S source length, T target length, L key length (cached + T), H 
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
 from bertgen.cache import KVCache
+from bertgen.model_output import ModelOutput
 
 
 def loss_of(outputs: Any) -> torch.Tensor:
@@ -23,47 +23,6 @@ def loss_of(outputs: Any) -> torch.Tensor:
     config.json says false): `outputs["loss"]` of an output object, else the tuple's first element, as
     transformers' Trainer reads it."""
     return outputs["loss"] if isinstance(outputs, (ModelOutput, dict)) else outputs[0]
-
-
-class ModelOutput:
-    """Dict-like access to a dataclass's fields that are not None (transformers' ModelOutput contract)."""
-
-    def _set(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
-
-    def keys(self):
-        return self._set().keys()
-
-    def values(self):
-        return self._set().values()
-
-    def items(self):
-        return self._set().items()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._set().get(key, default)
-
-    def to_tuple(self) -> tuple:
-        return tuple(self._set().values())
-
-    def __getitem__(self, key: str | int | slice) -> Any:
-        if isinstance(key, str):
-            fields = self._set()
-            if key not in fields:
-                names = [f.name for f in dataclasses.fields(self)]
-                why = "is None in this output" if key in names else f"is not a field ({', '.join(names)})"
-                raise KeyError(f"{type(self).__name__}: '{key}' {why}")
-            return fields[key]
-        return self.to_tuple()[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._set()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._set())
-
-    def __len__(self) -> int:
-        return len(self._set())
 
 
 @dataclass

@@ -148,17 +148,15 @@ class Trainer:
     evaluate: callbacks `fn(model, step) -> {metric: value}` (one, or a list), e.g. generation metrics on a
         validation slice or bertgen.evaluation.SourceReading; called on rank 0 every `eval_every` steps and at the
         end, with the unwrapped model in eval mode. What they return is logged; a warning they raise is logged
-        with the step, then raised. A callback with `teacher_forced = True` (SourceReading) runs in the training
-        precision (bf16 autocast where `precision` says so), as `val_loss` does; the others (decoding) run in the
-        model's own dtype.
+        with the step, then raised. One marked `teacher_forced` (SourceReading) runs in the training precision, as
+        `val_loss`; the others (decoding) in the model's dtype, as the test set is decoded.
     eval_dataset: tokenized validation examples; their token-mean loss is logged as `val_loss`.
 
     tokenizer: saved into each checkpoint folder, which is then a model folder that from_pretrained,
         load_tokenizer and the pipeline load (as transformers' checkpoint-N/).
 
-    On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.fast.memory: large
-    per-step tensors are not faulted in again each step; the heap stays at its peak); BERTGEN_KEEP_FREED_MEMORY=0
-    turns that off.
+    On CPU it makes glibc keep freed memory for reuse, for the whole process (bertgen.fast.memory: large per-step
+    tensors are not faulted in again each step; the heap stays at its peak); BERTGEN_KEEP_FREED_MEMORY=0 ends that.
     """
 
     def __init__(self, model: torch.nn.Module, args: TrainingArguments, train_dataset, pad_token_id: int,
@@ -330,8 +328,6 @@ class Trainer:
                         result["val_loss"] = token_loss(self.model, self.eval_data, self.collate.pad_token_id,
                                                         self.micro_size)
                 for callback in self.callbacks:
-                    # teacher-forced passes (SourceReading) in the training precision, as val_loss; decoding in
-                    # the model's own dtype, as the test set is decoded
                     teacher_forced = getattr(callback, "teacher_forced", False)
                     precision = self._autocast() if teacher_forced else contextlib.nullcontext()
                     with precision, warnings.catch_warnings(record=True) as caught:

@@ -228,6 +228,16 @@ def test_generated_tensors_can_be_edited_and_trained_on(model, batch):
         model.zero_grad(set_to_none=True)  # the module's shared model stays as the other tests expect it
 
 
+def test_generate_output_reads_as_transformers(model, hf_model, batch):
+    """By field, by key and by position, in transformers' order (sequences, then beam search's sequences_scores)."""
+    ids, mask = batch
+    kwargs = dict(attention_mask=mask, num_beams=2, max_new_tokens=6, return_dict_in_generate=True, output_scores=True)
+    ours, theirs = model.generate(ids, **kwargs), hf_model.generate(ids, **kwargs)
+    assert torch.equal(ours["sequences"], theirs["sequences"]) and torch.equal(ours[0], theirs[0])
+    torch.testing.assert_close(ours[1], theirs[1], rtol=1e-4, atol=1e-4)
+    assert set(ours.keys()) == {"sequences", "sequences_scores", "scores"} <= set(theirs.keys())
+
+
 @pytest.mark.parametrize("use_cache", [True, False])
 @pytest.mark.parametrize("num_beams", [1, 3])
 def test_generate_under_cpu_autocast_matches_transformers(model, hf_model, batch, num_beams, use_cache):
