@@ -5,6 +5,7 @@ that names them where they would not).
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -32,9 +33,18 @@ def resolve_config(model, generation_config: Any, kwargs: dict) -> GenerationCon
     elif settings := model_config_settings(model.config):
         _note_config_settings(model, settings)
         base = base.update(**settings)
-    config = base.update(**bertgen_arguments(kwargs)).resolved()
+    arguments = bertgen_arguments(kwargs)
+    config = base.update(**arguments).resolved()
+    # an argument passed as None unsets what the configs set, as in transformers 5 (eos_token_id=None: no EOS ends a
+    # sequence; top_k=None: no top-k filter, which top_k=0 says here); update() reads None as "not given"
+    unset = {k: 0 if k == "top_k" else None for k, v in arguments.items() if v is None and k in EXPLICIT_NONE}
+    config = dataclasses.replace(config, **unset)
     config.validate("generate()")
     return config
+
+
+# the settings whose None, passed to generate, transformers 5 decodes as "none" rather than as its default
+EXPLICIT_NONE = (*TOKEN_ID_FIELDS, "top_k", "max_new_tokens")
 
 
 def as_generation_config(config: Any) -> GenerationConfig:

@@ -228,6 +228,18 @@ def test_generated_tensors_can_be_edited_and_trained_on(model, batch):
         model.zero_grad(set_to_none=True)  # the module's shared model stays as the other tests expect it
 
 
+@pytest.mark.parametrize("kwargs", [dict(eos_token_id=None), dict(eos_token_id=None, num_beams=3),
+                                    dict(do_sample=True, top_k=None, eos_token_id=None), dict(pad_token_id=None)])
+def test_an_argument_passed_as_none_unsets_it_as_in_transformers(model, hf_model, batch, kwargs):
+    """transformers 5 reads `eos_token_id=None` as "no EOS" and `top_k=None` as "no top-k filter", not as "the
+    model's"; sampling draws the same numbers in both while no row has finished (no EOS here)."""
+    ids, mask = batch
+    torch.manual_seed(0)
+    ours = model.generate(ids, attention_mask=mask, **kwargs)
+    torch.manual_seed(0)
+    assert torch.equal(ours, hf_model.generate(ids, attention_mask=mask, **kwargs))
+
+
 def test_generate_output_reads_as_transformers(model, hf_model, batch):
     """By field, by key and by position, in transformers' order (sequences, then beam search's sequences_scores)."""
     ids, mask = batch
