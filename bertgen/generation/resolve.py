@@ -48,7 +48,7 @@ EXPLICIT_NONE = (*TOKEN_ID_FIELDS, "top_k", "max_new_tokens")
 
 
 def as_generation_config(config: Any) -> GenerationConfig:
-    """A bertgen GenerationConfig of bertgen's own, or of any object with transformers' `to_dict()`."""
+    """`config` as a bertgen GenerationConfig: itself, or read from the `to_dict()` of transformers' (or any such)."""
     if isinstance(config, GenerationConfig):
         return config
     if not callable(getattr(config, "to_dict", None)):
